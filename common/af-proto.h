@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The wire protocol between the orchestrator and the node agent, shared by
+ * both sides (agent/ builds this file with musl, libc only).
+ *
+ * Transport: the orchestrator opens one SSH exec channel running
+ * "<agent> serve". The agent first writes one greeting line:
+ *
+ *     AFAGENT <proto> <agent-version> <arch> <sha256-of-own-binary>\n
+ *
+ * and the orchestrator refuses to talk on any <proto> but AF_PROTO_VERSION.
+ * Each request is one line of words separated by single spaces, each word
+ * percent-encoded (af_proto_encode); "put" is followed by exactly <size> raw
+ * bytes. Each response is
+ *
+ *     AFP <ok|err> <body-length>\n<body>
+ *
+ * where body is lines "key=value\n" with percent-encoded values; an err body
+ * has at least "error=<text>". Requests:
+ *
+ *   hello                          -> proto, version, arch, sha256
+ *   facts <install-path>           -> node facts (keys in agent/README.md)
+ *   run <timeout-s> <cap-bytes> <argv0> [argv...]
+ *                                  -> rc, signal, timed_out, stdout,
+ *                                     stdout_truncated, stderr,
+ *                                     stderr_truncated, duration_ms
+ *   stat <path>                    -> exists=0|1, size, sha256
+ *   put <sha256> <size> <mode-octal> <path>  + <size> raw bytes
+ *                                  -> written to a temp file beside path,
+ *                                     verified, renamed into place: size,
+ *                                     sha256; err (file removed) on mismatch
+ *   reboot <delay-s> <argv0> [argv...]
+ *                                  -> ok at once; a detached child runs the
+ *                                     command after delay-s so that the SSH
+ *                                     session ends cleanly first
+ *   quit                           -> ok, then the agent exits 0
+ */
+#ifndef AF_PROTO_H
+#define AF_PROTO_H
+
+#include <stddef.h>
+
+#define AF_PROTO_VERSION 1
+#define AF_PROTO_GREETING "AFAGENT"
+#define AF_PROTO_RESP "AFP"
+/* Longest request line or response header the peer must accept. */
+#define AF_PROTO_MAX_LINE (256 * 1024)
+/* Largest response body an orchestrator accepts. */
+#define AF_PROTO_MAX_BODY (8 * 1024 * 1024)
+/* Where the orchestrator installs the agent: <dir>/<sha256>/<name>. */
+#define AF_AGENT_DIR "/var/lib/ascend-fleet/agent"
+#define AF_AGENT_NAME "ascend-fleet-agent"
+
+/* A flat list of key/value strings, order kept, keys may repeat. */
+struct af_kv {
+    size_t n;
+    size_t cap;
+    char **keys;
+    char **vals;
+};
+
+void af_kv_init(struct af_kv *kv);
+/* Append copies of key and value. Aborts on OOM. */
+void af_kv_add(struct af_kv *kv, const char *key, const char *val);
+/* Replace the first value for key, or append. */
+void af_kv_set(struct af_kv *kv, const char *key, const char *val);
+/* First value for key, or NULL. Borrowed. */
+const char *af_kv_get(const struct af_kv *kv, const char *key);
+void af_kv_free(struct af_kv *kv);
+
+/*
+ * Percent-encode n bytes of s into a new NUL-terminated string (the caller
+ * frees it). Bytes outside [A-Za-z0-9._/:,+@=-] become %XX; the result
+ * never holds spaces, newlines or '%' except as escapes.
+ */
+char *af_proto_encode(const char *s, size_t n);
+/*
+ * Decode in place; returns the decoded length (the string stays
+ * NUL-terminated), or -1 on a malformed escape.
+ */
+long af_proto_decode(char *s);
+
+/*
+ * Serialise kv as "key=value\n" lines with encoded values into a new
+ * string; *len receives its length. The caller frees it.
+ */
+char *af_proto_kv_format(const struct af_kv *kv, size_t *len);
+/*
+ * Parse a body of "key=value\n" lines into kv (appending). Returns 0, or -1
+ * on a malformed line (kv then holds the lines before it).
+ */
+int af_proto_kv_parse(struct af_kv *kv, const char *body, size_t len);
+
+#endif /* AF_PROTO_H */
