@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fork/exec with concurrent capture and a group timeout (see ag-run.h).
+ * Once the command has exited, pipes still held open by background
+ * children are drained for a short grace time and then abandoned, so a
+ * daemon started by a command cannot hold the agent.
+ */
+#include "ag-run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "af-mem.h"
+#include "ag-util.h"
+
+/* How long pipes may stay open after the command itself has exited. */
+#define AG_RUN_PIPE_GRACE_MS 500
+
+void
+ag_run_result_free(struct ag_run_result *res)
+{
+    af_buf_free(&res->out);
+    af_buf_free(&res->err);
+}
+
+static void
+ag_run_cloexec(int fd)
+{
+    int fl = fcntl(fd, F_GETFD);
+
+    if (fl >= 0)
+        fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+/* In the child: set up fds and exec; never returns. */
+static void
+ag_run_child(const char *path, char *const argv[], int out_w, int err_w,
+             int exec_w)
+{
+    int null_fd, e;
+
+    setpgid(0, 0);
+    signal(SIGPIPE, SIG_DFL);
+    null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd >= 0 && null_fd != 0) {
+        dup2(null_fd, 0);
+        close(null_fd);
+    }
+    dup2(out_w, 1);
+    dup2(err_w, 2);
+    if (out_w > 2)
+        close(out_w);
+    if (err_w > 2)
+        close(err_w);
+    setenv("PATH", AG_PATH, 1);
+    if (path != NULL)
+        execv(path, argv);
+    else
+        execvp(argv[0], argv);
+    e = errno;
+    (void)!write(exec_w, &e, sizeof(e));
+    _exit(127);
+}
+
+static void
+ag_run_take(int *fd, struct af_buf *b, size_t *total, size_t cap)
+{
+    char buf[65536];
+    ssize_t r;
+
+    r = read(*fd, buf, sizeof(buf));
+    if (r < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (r <= 0) {
+        close(*fd);
+        *fd = -1;
+        return;
+    }
+    *total += (size_t)r;
+    if (cap == 0) {
+        b->truncated = 1;
+        return;
+    }
+    af_buf_append(b, buf, (size_t)r);
+}
+
+int
+ag_run(const char *root, char *const argv[], int timeout_s, size_t cap,
+       struct ag_run_result *res)
+{
+    int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, execp[2] = { -1, -1 };
+    char *path = NULL;
+    long long start, deadline = 0, kill_at = 0, exited_at = 0;
+    int phase = 0, exited = 0, status = 0, rc = 0, exec_errno = 0;
+    long long backoff = 1;
+    pid_t pid;
+    ssize_t r;
+
+    memset(res, 0, sizeof(*res));
+    if (cap > AG_RUN_MAX_CAP)
+        cap = AG_RUN_MAX_CAP;
+    af_buf_init(&res->out, cap);
+    af_buf_init(&res->err, cap);
+    start = ag_now_ms();
+    if (pipe(outp) != 0 || pipe(errp) != 0 || pipe(execp) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    ag_run_cloexec(outp[0]);
+    ag_run_cloexec(errp[0]);
+    ag_run_cloexec(execp[0]);
+    ag_run_cloexec(execp[1]);
+    path = ag_find_tool(root, argv[0], 1);
+    pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (pid == 0)
+        ag_run_child(path, argv, outp[1], errp[1], execp[1]);
+    setpgid(pid, pid);
+    close(outp[1]);
+    close(errp[1]);
+    close(execp[1]);
+    outp[1] = errp[1] = execp[1] = -1;
+
+    do {
+        r = read(execp[0], &exec_errno, sizeof(exec_errno));
+    } while (r < 0 && errno == EINTR);
+    if (r == (ssize_t)sizeof(exec_errno)) {
+        char *msg = af_asprintf("ascend-fleet-agent: cannot execute %s: %s\n",
+                                argv[0], strerror(exec_errno));
+
+        af_buf_puts(&res->err, msg);
+        res->err_total = strlen(msg);
+        free(msg);
+    }
+    if (timeout_s > 0)
+        deadline = start + (long long)timeout_s * 1000;
+
+    for (;;) {
+        struct pollfd pf[2];
+        long long now = ag_now_ms(), wait_ms = 100;
+        int n = 0, i;
+
+        if (!exited) {
+            pid_t w = waitpid(pid, &status, WNOHANG);
+
+            if (w == pid) {
+                exited = 1;
+                exited_at = now;
+            }
+        }
+        if (exited && outp[0] < 0 && errp[0] < 0)
+            break;
+        if (exited && now - exited_at >= AG_RUN_PIPE_GRACE_MS)
+            break;
+        if (!exited && deadline != 0 && phase == 0 && now >= deadline) {
+            kill(-pid, SIGTERM);
+            res->timed_out = 1;
+            phase = 1;
+            kill_at = now + AG_RUN_KILL_GRACE_MS;
+        }
+        if (!exited && phase == 1 && now >= kill_at) {
+            kill(-pid, SIGKILL);
+            phase = 2;
+        }
+        if (deadline != 0 && phase == 0 && deadline - now < wait_ms)
+            wait_ms = deadline - now;
+        if (phase == 1 && kill_at - now < wait_ms)
+            wait_ms = kill_at - now;
+        if (wait_ms < 0)
+            wait_ms = 0;
+        if (outp[0] >= 0) {
+            pf[n].fd = outp[0];
+            pf[n++].events = POLLIN;
+        }
+        if (errp[0] >= 0) {
+            pf[n].fd = errp[0];
+            pf[n++].events = POLLIN;
+        }
+        if (n == 0) {
+            /*
+             * Both streams closed: wait for the exit, polling quickly at
+             * first since that usually follows within a millisecond.
+             */
+            struct timespec ts;
+
+            if (backoff < wait_ms)
+                wait_ms = backoff;
+            backoff = backoff * 2 > 100 ? 100 : backoff * 2;
+            ts.tv_sec = 0;
+            ts.tv_nsec = (long)wait_ms * 1000000L;
+            if (wait_ms > 0)
+                nanosleep(&ts, NULL);
+            continue;
+        }
+        if (poll(pf, (nfds_t)n, (int)wait_ms) <= 0)
+            continue;
+        for (i = 0; i < n; i++) {
+            if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+                continue;
+            if (pf[i].fd == outp[0])
+                ag_run_take(&outp[0], &res->out, &res->out_total, cap);
+            else
+                ag_run_take(&errp[0], &res->err, &res->err_total, cap);
+        }
+    }
+    if (WIFEXITED(status)) {
+        res->rc = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        res->sig = WTERMSIG(status);
+        res->rc = 128 + res->sig;
+    }
+    if (exec_errno != 0)
+        res->rc = 127;
+out:
+    res->duration_ms = ag_now_ms() - start;
+    if (outp[0] >= 0)
+        close(outp[0]);
+    if (outp[1] >= 0)
+        close(outp[1]);
+    if (errp[0] >= 0)
+        close(errp[0]);
+    if (errp[1] >= 0)
+        close(errp[1]);
+    if (execp[0] >= 0)
+        close(execp[0]);
+    if (execp[1] >= 0)
+        close(execp[1]);
+    free(path);
+    return rc;
+}

@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Request loop of the agent (see ag-serve.h and common/af-proto.h). Paths
+ * in requests are absolute node paths, mapped under --root for tests on
+ * fixture trees.
+ */
+#include "ag-serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "af-buf.h"
+#include "af-mem.h"
+#include "af-proto.h"
+#include "af-sha256.h"
+#include "ag-facts.h"
+#include "ag-run.h"
+#include "ag-util.h"
+
+/* Largest file a put may carry. */
+#define AG_PUT_MAX (64ULL * 1024 * 1024 * 1024)
+
+struct ag_req {
+    size_t argc;
+    char **argv; /* decoded words, NULL-terminated */
+};
+
+static void
+ag_req_free(struct ag_req *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->argc; i++)
+        free(r->argv[i]);
+    free(r->argv);
+    r->argv = NULL;
+    r->argc = 0;
+}
+
+/*
+ * Split a request line on single spaces and decode the words; an empty
+ * word (two spaces in a row, or a trailing space) is an empty argument.
+ * Returns NULL or a static error text.
+ */
+static const char *
+ag_req_parse(const char *line, struct ag_req *r)
+{
+    const char *p = line;
+    size_t cap = 8;
+
+    r->argc = 0;
+    r->argv = af_calloc(cap, sizeof(*r->argv));
+    if (*line == '\0')
+        return "empty request";
+    for (;;) {
+        const char *sp = strchr(p, ' ');
+        size_t n = sp ? (size_t)(sp - p) : strlen(p);
+        char *w;
+        long dl;
+
+        if (n == 0 && r->argc == 0)
+            return "malformed request: empty verb";
+        w = af_strndup(p, n);
+        dl = af_proto_decode(w);
+        if (dl < 0) {
+            free(w);
+            return "malformed request: bad percent escape";
+        }
+        if ((size_t)dl != strlen(w)) {
+            free(w);
+            return "malformed request: NUL byte in a word";
+        }
+        if (r->argc + 1 >= cap) {
+            cap *= 2;
+            r->argv = af_reallocarray(r->argv, cap, sizeof(*r->argv));
+        }
+        r->argv[r->argc++] = w;
+        r->argv[r->argc] = NULL;
+        if (sp == NULL)
+            break;
+        p = sp + 1;
+    }
+    return NULL;
+}
+
+/* Parse a non-negative decimal number no larger than max. */
+static int
+ag_parse_num(const char *s, unsigned long long max, unsigned long long *v)
+{
+    unsigned long long n = 0;
+
+    if (*s == '\0')
+        return -1;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        if (n > (max - (unsigned long long)(*s - '0')) / 10)
+            return -1;
+        n = n * 10 + (unsigned long long)(*s - '0');
+    }
+    *v = n;
+    return 0;
+}
+
+static void
+ag_body_add(struct af_buf *b, const char *key, const char *val, size_t n)
+{
+    char *enc = af_proto_encode(val, n);
+
+    af_buf_puts(b, key);
+    af_buf_puts(b, "=");
+    af_buf_puts(b, enc);
+    af_buf_puts(b, "\n");
+    free(enc);
+}
+
+static void
+ag_body_str(struct af_buf *b, const char *key, const char *val)
+{
+    ag_body_add(b, key, val, strlen(val));
+}
+
+static void
+ag_body_num(struct af_buf *b, const char *key, long long v)
+{
+    char num[32];
+
+    snprintf(num, sizeof(num), "%lld", v);
+    ag_body_str(b, key, num);
+}
+
+static int
+ag_respond(int fd, int ok, const char *body, size_t len)
+{
+    char head[64];
+    int n, rc;
+
+    n = snprintf(head, sizeof(head), "%s %s %zu\n", AF_PROTO_RESP,
+                 ok ? "ok" : "err", len);
+    rc = ag_write_all(fd, head, (size_t)n);
+    if (rc == 0 && len > 0)
+        rc = ag_write_all(fd, body, len);
+    return rc;
+}
+
+static int
+ag_respond_err(int fd, const char *msg)
+{
+    struct af_buf b;
+    int rc;
+
+    af_buf_init(&b, 0);
+    ag_body_str(&b, "error", msg);
+    rc = ag_respond(fd, 0, b.data, b.len);
+    af_buf_free(&b);
+    return rc;
+}
+
+/* An err response "<what>: <detail>". */
+static int
+ag_respond_err2(int fd, const char *what, const char *detail)
+{
+    char *msg = af_asprintf("%s: %s", what, detail);
+    int rc = ag_respond_err(fd, msg);
+
+    free(msg);
+    return rc;
+}
+
+static int
+ag_do_hello(int fd, const struct ag_serve_opts *o)
+{
+    struct af_buf b;
+    int rc;
+
+    af_buf_init(&b, 0);
+    ag_body_num(&b, "proto", AF_PROTO_VERSION);
+    ag_body_str(&b, "version", o->version);
+    ag_body_str(&b, "arch", o->arch);
+    ag_body_str(&b, "sha256", o->sha256);
+    rc = ag_respond(fd, 1, b.data, b.len);
+    af_buf_free(&b);
+    return rc;
+}
+
+static int
+ag_do_facts(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
+{
+    struct af_kv kv;
+    size_t len;
+    char *body;
+    int rc;
+
+    if (r->argc != 2 || r->argv[1][0] != '/')
+        return ag_respond_err(fd, "usage: facts <absolute-install-path>");
+    af_kv_init(&kv);
+    ag_facts_collect(o->root, r->argv[1], &kv);
+    body = af_proto_kv_format(&kv, &len);
+    rc = ag_respond(fd, 1, body, len);
+    free(body);
+    af_kv_free(&kv);
+    return rc;
+}
+
+static int
+ag_do_run(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
+{
+    unsigned long long timeout, cap;
+    struct ag_run_result res;
+    struct af_buf b;
+    int rc;
+
+    if (r->argc < 4 || ag_parse_num(r->argv[1], 86400ULL * 365, &timeout) ||
+        ag_parse_num(r->argv[2], 1ULL << 40, &cap))
+        return ag_respond_err(fd, "usage: run <timeout-s> <cap-bytes> <argv0> "
+                                  "[argv...]");
+    rc = ag_run(o->root, r->argv + 3, (int)timeout, (size_t)cap, &res);
+    if (rc != 0) {
+        ag_run_result_free(&res);
+        return ag_respond_err2(fd, "cannot start command", strerror(-rc));
+    }
+    af_buf_init(&b, 0);
+    ag_body_num(&b, "rc", res.rc);
+    ag_body_num(&b, "signal", res.sig);
+    ag_body_num(&b, "timed_out", res.timed_out);
+    ag_body_add(&b, "stdout", res.out.data ? res.out.data : "", res.out.len);
+    ag_body_num(&b, "stdout_truncated", res.out.truncated);
+    ag_body_num(&b, "stdout_bytes", (long long)res.out_total);
+    ag_body_add(&b, "stderr", res.err.data ? res.err.data : "", res.err.len);
+    ag_body_num(&b, "stderr_truncated", res.err.truncated);
+    ag_body_num(&b, "stderr_bytes", (long long)res.err_total);
+    ag_body_num(&b, "duration_ms", res.duration_ms);
+    rc = ag_respond(fd, 1, b.data, b.len);
+    af_buf_free(&b);
+    ag_run_result_free(&res);
+    return rc;
+}
+
+static int
+ag_do_stat(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
+{
+    struct af_buf b;
+    struct stat st;
+    char *host;
+    int rc;
+
+    if (r->argc != 2 || r->argv[1][0] != '/')
+        return ag_respond_err(fd, "usage: stat <absolute-path>");
+    host = ag_root_path(o->root, r->argv[1]);
+    af_buf_init(&b, 0);
+    if (stat(host, &st) != 0) {
+        ag_body_num(&b, "exists", 0);
+    } else {
+        char hex[65] = "";
+        char mode[16];
+
+        ag_body_num(&b, "exists", 1);
+        ag_body_str(&b, "type", S_ISREG(st.st_mode)   ? "file"
+                                : S_ISDIR(st.st_mode) ? "dir"
+                                                      : "other");
+        ag_body_num(&b, "size", (long long)st.st_size);
+        snprintf(mode, sizeof(mode), "%o", (unsigned)(st.st_mode & 07777));
+        ag_body_str(&b, "mode", mode);
+        if (S_ISREG(st.st_mode) && ag_sha256_file(host, hex) != 0)
+            hex[0] = '\0';
+        ag_body_str(&b, "sha256", hex);
+    }
+    rc = ag_respond(fd, 1, b.data, b.len);
+    af_buf_free(&b);
+    free(host);
+    return rc;
+}
+
+/*
+ * Read and drop n payload bytes. Returns 0, or -EPIPE when the input ends
+ * first (the stream is then out of step and serving must stop).
+ */
+static int
+ag_drain(struct ag_in *in, unsigned long long n)
+{
+    char buf[65536];
+
+    while (n > 0) {
+        ssize_t r = ag_in_read(in, buf, n < sizeof(buf) ? (size_t)n
+                                                        : sizeof(buf));
+
+        if (r <= 0)
+            return r < 0 ? (int)r : -EPIPE;
+        n -= (unsigned long long)r;
+    }
+    return 0;
+}
+
+static int
+ag_hex64_ok(const char *s)
+{
+    size_t i;
+
+    for (i = 0; i < 64; i++) {
+        char c = s[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+              (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return s[64] == '\0';
+}
+
+/*
+ * put <sha256> <size> <mode> <path> + payload. Returns a negative errno
+ * only when serving cannot go on.
+ */
+static int
+ag_do_put(int fd, struct ag_in *in, const struct ag_serve_opts *o,
+          const struct ag_req *r)
+{
+    unsigned long long size, mode, left;
+    struct af_sha256 c;
+    char hex[65], buf[65536];
+    char *host = NULL, *tmp = NULL, *dir = NULL, *slash;
+    const char *why = NULL;
+    char *fail = NULL; /* err response to send after the cleanup */
+    int out = -1, werr = 0, rc = 0;
+    struct af_buf b;
+
+    af_buf_init(&b, 0);
+    if (r->argc != 5 || ag_parse_num(r->argv[2], AG_PUT_MAX, &size)) {
+        /* Without a size the payload cannot be skipped. */
+        rc = ag_respond_err(fd, "usage: put <sha256> <size> <mode-octal> "
+                                "<absolute-path>");
+        goto out;
+    }
+    mode = 0;
+    {
+        const char *m = r->argv[3];
+
+        for (; *m != '\0'; m++) {
+            if (*m < '0' || *m > '7' || mode > 07777) {
+                mode = 010000;
+                break;
+            }
+            mode = mode * 8 + (unsigned long long)(*m - '0');
+        }
+    }
+    if (!ag_hex64_ok(r->argv[1]))
+        why = "put: bad sha256";
+    else if (r->argv[3][0] == '\0' || mode > 07777)
+        why = "put: bad mode";
+    else if (r->argv[4][0] != '/')
+        why = "put: path must be absolute";
+    if (why != NULL) {
+        rc = ag_drain(in, size);
+        if (rc == 0)
+            rc = ag_respond_err(fd, why);
+        goto out;
+    }
+
+    host = ag_root_path(o->root, r->argv[4]);
+    dir = af_strdup(host);
+    slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        if (!ag_exists(dir))
+            werr = -ag_mkdirs(dir, 0700);
+    }
+    tmp = af_asprintf("%s.tmp.%ld", host, (long)getpid());
+    if (werr == 0) {
+        unlink(tmp);
+        out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (out < 0)
+            werr = errno;
+    }
+    af_sha256_init(&c);
+    for (left = size; left > 0;) {
+        ssize_t n = ag_in_read(in, buf, left < sizeof(buf) ? (size_t)left
+                                                           : sizeof(buf));
+
+        if (n <= 0) {
+            rc = n < 0 ? (int)n : -EPIPE;
+            goto out;
+        }
+        left -= (unsigned long long)n;
+        af_sha256_update(&c, buf, (size_t)n);
+        if (out >= 0 && werr == 0) {
+            int w = ag_write_all(out, buf, (size_t)n);
+
+            if (w != 0)
+                werr = -w;
+        }
+    }
+    af_sha256_final_hex(&c, hex);
+    if (out >= 0 && werr == 0 && fsync(out) != 0)
+        werr = errno;
+    if (out >= 0 && close(out) != 0 && werr == 0)
+        werr = errno;
+    out = -1;
+    if (werr != 0) {
+        fail = af_asprintf("put: cannot write: %s", strerror(werr));
+        goto out;
+    }
+    if (strcasecmp(hex, r->argv[1]) != 0) {
+        fail = af_asprintf("sha256 mismatch: got %s want %s", hex,
+                           r->argv[1]);
+        goto out;
+    }
+    if (chmod(tmp, (mode_t)mode) != 0 || rename(tmp, host) != 0) {
+        fail = af_asprintf("put: cannot install: %s", strerror(errno));
+        goto out;
+    }
+    free(tmp);
+    tmp = NULL;
+    if (slash != NULL && slash != dir) {
+        int dfd = open(dir, O_RDONLY | O_CLOEXEC);
+
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    ag_body_num(&b, "size", (long long)size);
+    ag_body_str(&b, "sha256", hex);
+out:
+    if (out >= 0)
+        close(out);
+    if (tmp != NULL)
+        unlink(tmp);
+    /* Answer only now, so a failed put has left nothing behind. */
+    if (fail != NULL)
+        rc = ag_respond_err(fd, fail);
+    else if (rc == 0 && b.data != NULL)
+        rc = ag_respond(fd, 1, b.data, b.len);
+    free(fail);
+    free(tmp);
+    free(dir);
+    free(host);
+    af_buf_free(&b);
+    return rc;
+}
+
+/* The detached grandchild of a reboot request; never returns. */
+static void
+ag_reboot_child(unsigned delay, const char *path, char *const argv[])
+{
+    long maxfd = sysconf(_SC_OPEN_MAX);
+    long i;
+    int null_fd;
+
+    if (maxfd < 0 || maxfd > 65536)
+        maxfd = 65536;
+    for (i = 0; i < maxfd; i++)
+        close((int)i);
+    null_fd = open("/dev/null", O_RDWR);
+    if (null_fd == 0) {
+        dup2(0, 1);
+        dup2(0, 2);
+    }
+    signal(SIGPIPE, SIG_DFL);
+    setenv("PATH", AG_PATH, 1);
+    while (delay > 0)
+        delay = sleep(delay);
+    if (path != NULL)
+        execv(path, argv);
+    else
+        execvp(argv[0], argv);
+    _exit(127);
+}
+
+static int
+ag_do_reboot(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
+{
+    unsigned long long delay;
+    char *path;
+    pid_t pid;
+    int status;
+
+    if (r->argc < 3 || ag_parse_num(r->argv[1], 86400, &delay))
+        return ag_respond_err(fd, "usage: reboot <delay-s> <argv0> "
+                                  "[argv...]");
+    path = ag_find_tool(o->root, r->argv[2], 1);
+    pid = fork();
+    if (pid < 0) {
+        free(path);
+        return ag_respond_err2(fd, "reboot: fork", strerror(errno));
+    }
+    if (pid == 0) {
+        setsid();
+        if (fork() == 0)
+            ag_reboot_child((unsigned)delay, path, r->argv + 2);
+        _exit(0);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    free(path);
+    return ag_respond(fd, 1, "", 0);
+}
+
+int
+ag_serve(int in_fd, int out_fd, const struct ag_serve_opts *o)
+{
+    struct ag_in in;
+    char *greet;
+    int rc;
+
+    greet = af_asprintf("%s %d %s %s %s\n", AF_PROTO_GREETING,
+                        AF_PROTO_VERSION, o->version, o->arch, o->sha256);
+    rc = ag_write_all(out_fd, greet, strlen(greet));
+    free(greet);
+    if (rc != 0)
+        return rc;
+    ag_in_init(&in, in_fd);
+    for (;;) {
+        struct ag_req req = { 0, NULL };
+        const char *perr;
+        char *line = NULL;
+        int got = ag_in_line(&in, AF_PROTO_MAX_LINE, &line);
+        int quit = 0;
+
+        if (got == 0) {
+            rc = 0;
+            break;
+        }
+        if (got == -1) {
+            rc = ag_respond_err(out_fd, "request line too long");
+            if (rc != 0)
+                break;
+            continue;
+        }
+        if (got < 0) {
+            rc = got;
+            break;
+        }
+        perr = ag_req_parse(line, &req);
+        if (perr != NULL)
+            rc = ag_respond_err(out_fd, perr);
+        else if (strcmp(req.argv[0], "hello") == 0 && req.argc == 1)
+            rc = ag_do_hello(out_fd, o);
+        else if (strcmp(req.argv[0], "facts") == 0)
+            rc = ag_do_facts(out_fd, o, &req);
+        else if (strcmp(req.argv[0], "run") == 0)
+            rc = ag_do_run(out_fd, o, &req);
+        else if (strcmp(req.argv[0], "stat") == 0)
+            rc = ag_do_stat(out_fd, o, &req);
+        else if (strcmp(req.argv[0], "put") == 0)
+            rc = ag_do_put(out_fd, &in, o, &req);
+        else if (strcmp(req.argv[0], "reboot") == 0)
+            rc = ag_do_reboot(out_fd, o, &req);
+        else if (strcmp(req.argv[0], "quit") == 0 && req.argc == 1) {
+            rc = ag_respond(out_fd, 1, "", 0);
+            quit = 1;
+        } else
+            rc = ag_respond_err2(out_fd, "unknown request", req.argv[0]);
+        ag_req_free(&req);
+        free(line);
+        if (rc != 0 || quit)
+            break;
+    }
+    ag_in_free(&in);
+    return rc;
+}

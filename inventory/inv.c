@@ -1,0 +1,903 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inventory loading and node selection. The YAML tree is walked once:
+ * settings are checked where they are written (so errors point there) and
+ * layered defaults -> group vars -> host item; host names and addresses are
+ * expanded with hostlist.c and checked for duplicates through two hash
+ * tables, so a 10,000-node inventory loads in linear time. Nothing here
+ * contacts a node or looks a name up in DNS.
+ */
+#include "inv.h"
+
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "af-err.h"
+#include "af-mem.h"
+#include "af-yaml.h"
+#include "hostlist.h"
+
+#define SETTINGS_KEYS                                                         \
+    "user, port, identity, known_hosts, "                                     \
+    "{connect,command,reboot}_timeout, reboot_command, install_path"
+
+/* Settings as written at one level; 0 / NULL = not set at this level. */
+struct inv_set {
+    const char *user;
+    int port;
+    const char *identity;
+    const char *known_hosts;
+    int connect_timeout;
+    int command_timeout;
+    const char *reboot_command;
+    int reboot_timeout;
+    const char *install_path;
+};
+
+/* Open-addressing table of node indices (stored +1, 0 = empty slot). */
+struct inv_index {
+    size_t *slot;
+    size_t cap; /* power of two */
+    size_t used;
+};
+
+/* Load-time state. */
+struct ld {
+    struct inv *inv;
+    size_t cap;           /* allocated inv->nodes */
+    char *dir;            /* inventory file's directory, or NULL */
+    char *home;
+    struct inv_index addr; /* by address:port */
+    struct af_err *e;
+};
+
+static int
+fail(struct ld *l, const struct af_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct ld *l, const struct af_ynode *n, const char *fmt, ...)
+{
+    char msg[AF_ERR_MSG_LEN];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return af_err_set(l->e, AF_EINPUT, "%s:%d:%d: %s", l->inv->path, n->line,
+                      n->col, msg);
+}
+
+static const char *
+type_name(const struct af_ynode *n)
+{
+    switch (n->type) {
+    case AF_YSEQ:
+        return "a list";
+    case AF_YMAP:
+        return "a mapping";
+    case AF_YSCALAR:
+        break;
+    }
+    return "a scalar";
+}
+
+/* An unquoted empty value, "~" or "null": the section is there but empty. */
+static int
+is_null(const struct af_ynode *n)
+{
+    return n->type == AF_YSCALAR && !n->quoted &&
+           (n->scalar[0] == '\0' || strcmp(n->scalar, "~") == 0 ||
+            strcmp(n->scalar, "null") == 0);
+}
+
+static int
+name_ok(const char *s, int address)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++) {
+        char c = *s;
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
+            (address && c == ':'))
+            continue;
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- hash tables ------------------------------------------------------ */
+
+static uint64_t
+hash_key(const char *s, int port)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    h ^= (uint64_t)(unsigned)port;
+    h *= 1099511628211ULL;
+    return h;
+}
+
+/*
+ * Slot for (key, port): the one holding a matching node or the empty one
+ * where it would go. port < 0 means "by name", else "by address:port".
+ */
+static size_t *
+index_slot(const struct inv_index *ix, const struct inv *inv, const char *key,
+           int port)
+{
+    size_t i = (size_t)hash_key(key, port < 0 ? 0 : port) & (ix->cap - 1);
+
+    for (;; i = (i + 1) & (ix->cap - 1)) {
+        const struct inv_node *nd;
+
+        if (ix->slot[i] == 0)
+            return &ix->slot[i];
+        nd = &inv->nodes[ix->slot[i] - 1];
+        if (port < 0 ? strcmp(nd->name, key) == 0
+                     : nd->port == port && strcmp(nd->address, key) == 0)
+            return &ix->slot[i];
+    }
+}
+
+static void
+index_add(struct inv_index *ix, const struct inv *inv, size_t node, int byaddr)
+{
+    const struct inv_node *nd = &inv->nodes[node];
+
+    if (ix->used * 2 >= ix->cap) {
+        struct inv_index big = {af_calloc(ix->cap ? ix->cap * 2 : 64,
+                                          sizeof(size_t)),
+                                ix->cap ? ix->cap * 2 : 64, 0};
+        size_t i;
+
+        for (i = 0; i < ix->cap; i++) {
+            const struct inv_node *o;
+
+            if (ix->slot[i] == 0)
+                continue;
+            o = &inv->nodes[ix->slot[i] - 1];
+            *index_slot(&big, inv, byaddr ? o->address : o->name,
+                        byaddr ? o->port : -1) = ix->slot[i];
+            big.used++;
+        }
+        free(ix->slot);
+        *ix = big;
+    }
+    *index_slot(ix, inv, byaddr ? nd->address : nd->name,
+                byaddr ? nd->port : -1) = node + 1;
+    ix->used++;
+}
+
+static const struct inv_node *
+index_find(const struct inv_index *ix, const struct inv *inv, const char *key,
+           int port)
+{
+    size_t *s;
+
+    if (ix == NULL || ix->cap == 0)
+        return NULL;
+    s = index_slot(ix, inv, key, port);
+    return *s ? &inv->nodes[*s - 1] : NULL;
+}
+
+/* ---- settings --------------------------------------------------------- */
+
+static int
+get_str(struct ld *l, const struct af_ynode *key, const struct af_ynode *v,
+        const char **out)
+{
+    if (v->type != AF_YSCALAR)
+        return fail(l, v, "'%s' must be a string, not %s", key->scalar,
+                    type_name(v));
+    if (v->scalar[0] == '\0')
+        return fail(l, v, "'%s' must not be empty", key->scalar);
+    *out = v->scalar;
+    return 0;
+}
+
+static int
+get_int(struct ld *l, const struct af_ynode *key, const struct af_ynode *v,
+        int min, int max, const char *what, int *out)
+{
+    const char *s = v->scalar;
+    long long x = 0;
+
+    if (v->type != AF_YSCALAR)
+        return fail(l, v, "'%s' must be an integer, not %s", key->scalar,
+                    type_name(v));
+    if (*s == '-' && s[1] != '\0')
+        s++;
+    if (*s == '\0')
+        goto bad;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            goto bad;
+        if (x < 1000000000LL)
+            x = x * 10 + (*s - '0');
+    }
+    if (v->scalar[0] == '-')
+        x = -x;
+    if (x < min || x > max)
+        return fail(l, v, "'%s' must be %s (%d..%d), got %s", key->scalar,
+                    what, min, max, v->scalar);
+    *out = (int)x;
+    return 0;
+bad:
+    return fail(l, v, "'%s' must be an integer, got '%s'", key->scalar,
+                v->scalar);
+}
+
+static int
+get_path(struct ld *l, const struct af_ynode *key, const struct af_ynode *v,
+         const char **out)
+{
+    int r;
+
+    if ((r = get_str(l, key, v, out)) != 0)
+        return r;
+    if ((*out)[0] == '~' && (*out)[1] != '/' && (*out)[1] != '\0')
+        return fail(l, v, "'%s': only '~/' is expanded, not '%s'",
+                    key->scalar, *out);
+    return 0;
+}
+
+/*
+ * Parse one settings key into s. Returns 1 when key is not a settings key,
+ * 0 when parsed, or a negative error.
+ */
+static int
+settings_key(struct ld *l, const struct af_ynode *key,
+             const struct af_ynode *v, struct inv_set *s)
+{
+    const char *k = key->scalar;
+
+    if (strcmp(k, "user") == 0)
+        return get_str(l, key, v, &s->user);
+    if (strcmp(k, "port") == 0)
+        return get_int(l, key, v, 1, 65535, "a TCP port", &s->port);
+    if (strcmp(k, "identity") == 0)
+        return get_path(l, key, v, &s->identity);
+    if (strcmp(k, "known_hosts") == 0)
+        return get_path(l, key, v, &s->known_hosts);
+    if (strcmp(k, "connect_timeout") == 0)
+        return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
+                       &s->connect_timeout);
+    if (strcmp(k, "command_timeout") == 0)
+        return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
+                       &s->command_timeout);
+    if (strcmp(k, "reboot_timeout") == 0)
+        return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
+                       &s->reboot_timeout);
+    if (strcmp(k, "reboot_command") == 0)
+        return get_str(l, key, v, &s->reboot_command);
+    if (strcmp(k, "install_path") == 0) {
+        int r = get_str(l, key, v, &s->install_path);
+
+        if (r == 0 && s->install_path[0] != '/')
+            return fail(l, v, "'install_path' must be an absolute path, "
+                        "got '%s'", s->install_path);
+        return r;
+    }
+    return 1;
+}
+
+/* A whole settings mapping (defaults or group vars). */
+static int
+settings_map(struct ld *l, const struct af_ynode *m, const char *where,
+             struct inv_set *s)
+{
+    size_t i;
+    int r;
+
+    if (is_null(m))
+        return 0;
+    if (m->type != AF_YMAP)
+        return fail(l, m, "%s must be a mapping, not %s", where,
+                    type_name(m));
+    for (i = 0; i < m->n; i++) {
+        r = settings_key(l, m->keys[i], m->vals[i], s);
+        if (r == 1)
+            return fail(l, m->keys[i], "unknown key '%s' in %s (allowed: "
+                        SETTINGS_KEYS ")", m->keys[i]->scalar, where);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+static void
+settings_apply(struct inv_set *dst, const struct inv_set *src)
+{
+    if (src->user)
+        dst->user = src->user;
+    if (src->port)
+        dst->port = src->port;
+    if (src->identity)
+        dst->identity = src->identity;
+    if (src->known_hosts)
+        dst->known_hosts = src->known_hosts;
+    if (src->connect_timeout)
+        dst->connect_timeout = src->connect_timeout;
+    if (src->command_timeout)
+        dst->command_timeout = src->command_timeout;
+    if (src->reboot_command)
+        dst->reboot_command = src->reboot_command;
+    if (src->reboot_timeout)
+        dst->reboot_timeout = src->reboot_timeout;
+    if (src->install_path)
+        dst->install_path = src->install_path;
+}
+
+/* "~/x" -> $HOME/x; relative -> inventory dir/x; absolute as is. */
+static char *
+resolve_path(const struct ld *l, const char *p)
+{
+    if (p[0] == '~')
+        return af_asprintf("%s%s", l->home, p + 1);
+    if (p[0] == '/' || l->dir == NULL)
+        return af_strdup(p);
+    return af_asprintf("%s/%s", l->dir, p);
+}
+
+/* ---- hosts ------------------------------------------------------------ */
+
+static int
+node_has_group(const struct inv_node *nd, const char *g)
+{
+    size_t i;
+
+    for (i = 0; i < nd->ngroups; i++)
+        if (nd->groups[i] == g)
+            return 1;
+    return 0;
+}
+
+/* Add or merge one node. */
+static int
+add_node(struct ld *l, const char *name, const char *address,
+         const struct inv_set *s, const char *identity,
+         const char *known_hosts, const struct af_ynode *namenode,
+         const struct af_ynode *addrnode, const struct af_ynode *hccn,
+         int gi)
+{
+    struct inv *inv = l->inv;
+    const struct inv_node *old;
+    struct inv_node *nd;
+    char *g = gi >= 0 ? inv->groups[gi] : NULL;
+
+    old = index_find(inv->index, inv, name, -1);
+    if (old != NULL) {
+        nd = &inv->nodes[old->index];
+        if (g == NULL || node_has_group(nd, g) || nd->ngroups == 0)
+            return fail(l, namenode, "duplicate node name '%s' (first "
+                        "defined at line %d, column %d)", name, nd->line,
+                        nd->col);
+        if (strcmp(nd->address, address) != 0 || nd->port != s->port)
+            return fail(l, addrnode, "node '%s' is also defined at line %d, "
+                        "column %d with address %s:%d; a node listed in "
+                        "several groups needs the same address and port",
+                        name, nd->line, nd->col, nd->address, nd->port);
+        if (hccn != NULL && nd->hccn != NULL)
+            return fail(l, hccn, "node '%s' already has an 'hccn' section "
+                        "(line %d, column %d)", name, nd->hccn->line,
+                        nd->hccn->col);
+        if (hccn != NULL)
+            nd->hccn = hccn;
+        nd->groups = af_reallocarray(nd->groups, nd->ngroups + 1,
+                                     sizeof(*nd->groups));
+        nd->groups[nd->ngroups++] = g;
+        return 0;
+    }
+    old = index_find(&l->addr, inv, address, s->port);
+    if (old != NULL)
+        return fail(l, addrnode, "address %s:%d of node '%s' is already "
+                    "used by node '%s' (line %d, column %d)", address,
+                    s->port, name, old->name, old->line, old->col);
+
+    if (inv->nnodes == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        inv->nodes = af_reallocarray(inv->nodes, l->cap, sizeof(*nd));
+    }
+    nd = &inv->nodes[inv->nnodes];
+    memset(nd, 0, sizeof(*nd));
+    nd->index = inv->nnodes++;
+    nd->name = af_strdup(name);
+    nd->address = af_strdup(address);
+    nd->port = s->port;
+    nd->user = af_strdup(s->user);
+    nd->identity = af_strdup(identity);
+    nd->known_hosts = af_strdup(known_hosts);
+    nd->connect_timeout = s->connect_timeout;
+    nd->command_timeout = s->command_timeout;
+    nd->reboot_command = af_strdup(s->reboot_command);
+    nd->reboot_timeout = s->reboot_timeout;
+    nd->install_path = af_strdup(s->install_path);
+    if (g != NULL) {
+        nd->groups = af_malloc(sizeof(*nd->groups));
+        nd->groups[nd->ngroups++] = g;
+    }
+    nd->hccn = hccn;
+    nd->file = inv->path;
+    nd->line = namenode->line;
+    nd->col = namenode->col;
+    index_add(inv->index, inv, nd->index, 0);
+    index_add(&l->addr, inv, nd->index, 1);
+    return 0;
+}
+
+/* Expand a name or address pattern; errors point at node v. */
+static int
+expand_at(struct ld *l, const char *key, const struct af_ynode *v,
+          char ***names, size_t *n)
+{
+    struct af_err he;
+    int r;
+
+    *names = NULL;
+    *n = 0;
+    if (v->type != AF_YSCALAR)
+        return fail(l, v, "'%s' must be a string, not %s", key,
+                    type_name(v));
+    if (v->scalar[0] == '\0')
+        return fail(l, v, "empty %s",
+                    strcmp(key, "name") == 0 ? "host name" : key);
+    if ((r = hl_expand(v->scalar, names, n, &he)) != 0)
+        return fail(l, v, "'%s': %s", key, he.msg);
+    return 0;
+}
+
+/* One item of a hosts: list; gi is the group index or -1. */
+static int
+add_item(struct ld *l, const struct af_ynode *item, const struct inv_set *base,
+         int gi)
+{
+    const struct af_ynode *namenode = NULL, *addrnode = NULL, *hccn = NULL;
+    struct inv_set s = *base, own;
+    char **names = NULL, **addrs = NULL, *identity = NULL, *known = NULL;
+    size_t nn = 0, na = 0, i;
+    int r = AF_EINTERNAL;
+
+    memset(&own, 0, sizeof(own));
+    if (item->type == AF_YSCALAR) {
+        namenode = item;
+    } else if (item->type != AF_YMAP) {
+        return fail(l, item, "a host entry must be a mapping with 'name', "
+                    "not %s", type_name(item));
+    } else {
+        for (i = 0; i < item->n; i++) {
+            const struct af_ynode *k = item->keys[i], *v = item->vals[i];
+
+            if (strcmp(k->scalar, "name") == 0) {
+                namenode = v;
+            } else if (strcmp(k->scalar, "address") == 0) {
+                addrnode = v;
+            } else if (strcmp(k->scalar, "hccn") == 0) {
+                if (v->type != AF_YMAP)
+                    return fail(l, v, "'hccn' must be a mapping, not %s",
+                                type_name(v));
+                hccn = v;
+            } else if ((r = settings_key(l, k, v, &own)) != 0) {
+                if (r == 1)
+                    return fail(l, k, "unknown key '%s' in a host entry "
+                                "(allowed: name, address, hccn, "
+                                SETTINGS_KEYS ")", k->scalar);
+                return r;
+            }
+        }
+        if (namenode == NULL)
+            return fail(l, item, "host entry without 'name'");
+    }
+    settings_apply(&s, &own);
+
+    if ((r = expand_at(l, "name", namenode, &names, &nn)) != 0)
+        goto out;
+    for (i = 0; i < nn; i++) {
+        if (!name_ok(names[i], 0)) {
+            r = fail(l, namenode, "invalid host name '%s' (letters, digits, "
+                     "'.', '-' and '_' only)", names[i]);
+            goto out;
+        }
+    }
+    if (addrnode != NULL) {
+        if ((r = expand_at(l, "address", addrnode, &addrs, &na)) != 0)
+            goto out;
+        if (nn > 1 && na == 1) {
+            r = fail(l, addrnode, "name expands to %zu hosts but address is "
+                     "the single address '%s' (give a range of %zu "
+                     "addresses)", nn, addrs[0], nn);
+            goto out;
+        }
+        if (na != nn) {
+            r = fail(l, addrnode, "name expands to %zu host%s but address "
+                     "to %zu", nn, nn == 1 ? "" : "s", na);
+            goto out;
+        }
+        for (i = 0; i < na; i++) {
+            if (!name_ok(addrs[i], 1)) {
+                r = fail(l, addrnode, "invalid address '%s'", addrs[i]);
+                goto out;
+            }
+        }
+    }
+    identity = resolve_path(l, s.identity);
+    known = resolve_path(l, s.known_hosts);
+    for (i = 0; i < nn; i++) {
+        r = add_node(l, names[i], addrs ? addrs[i] : names[i], &s, identity,
+                     known, namenode, addrnode ? addrnode : namenode, hccn,
+                     gi);
+        if (r != 0)
+            goto out;
+    }
+    r = 0;
+out:
+    free(identity);
+    free(known);
+    hl_names_free(names, nn);
+    hl_names_free(addrs, na);
+    return r;
+}
+
+static int
+add_items(struct ld *l, const struct af_ynode *list, const char *where,
+          const struct inv_set *base, int gi)
+{
+    size_t i;
+    int r;
+
+    if (is_null(list))
+        return 0;
+    if (list->type != AF_YSEQ)
+        return fail(l, list, "'hosts' in %s must be a list, not %s", where,
+                    type_name(list));
+    for (i = 0; i < list->n; i++)
+        if ((r = add_item(l, list->items[i], base, gi)) != 0)
+            return r;
+    return 0;
+}
+
+static int
+load_groups(struct ld *l, const struct af_ynode *groups,
+            const struct inv_set *base)
+{
+    struct inv *inv = l->inv;
+    size_t i, j;
+    int r;
+
+    if (is_null(groups))
+        return 0;
+    if (groups->type != AF_YMAP)
+        return fail(l, groups, "'groups' must be a mapping of group names, "
+                    "not %s", type_name(groups));
+    inv->groups = af_calloc(groups->n ? groups->n : 1, sizeof(char *));
+    for (i = 0; i < groups->n; i++) {
+        const struct af_ynode *k = groups->keys[i], *g = groups->vals[i];
+        const struct af_ynode *hosts = NULL;
+        struct inv_set s = *base, vars;
+        char where[160];
+
+        if (!name_ok(k->scalar, 0))
+            return fail(l, k, "invalid group name '%s' (letters, digits, "
+                        "'.', '-' and '_' only)", k->scalar);
+        inv->groups[inv->ngroups++] = af_strdup(k->scalar);
+        snprintf(where, sizeof(where), "group '%s'", k->scalar);
+        if (is_null(g))
+            continue;
+        if (g->type != AF_YMAP)
+            return fail(l, g, "group '%s' must be a mapping with 'vars' and "
+                        "'hosts', not %s", k->scalar, type_name(g));
+        memset(&vars, 0, sizeof(vars));
+        for (j = 0; j < g->n; j++) {
+            if (strcmp(g->keys[j]->scalar, "vars") == 0) {
+                snprintf(where, sizeof(where), "'vars' of group '%s'",
+                         k->scalar);
+                if ((r = settings_map(l, g->vals[j], where, &vars)) != 0)
+                    return r;
+            } else if (strcmp(g->keys[j]->scalar, "hosts") == 0) {
+                hosts = g->vals[j];
+            } else {
+                return fail(l, g->keys[j], "unknown key '%s' in group '%s' "
+                            "(allowed: vars, hosts)", g->keys[j]->scalar,
+                            k->scalar);
+            }
+        }
+        settings_apply(&s, &vars);
+        snprintf(where, sizeof(where), "group '%s'", k->scalar);
+        if (hosts != NULL &&
+            (r = add_items(l, hosts, where, &s, (int)inv->ngroups - 1)) != 0)
+            return r;
+    }
+    return 0;
+}
+
+static char *
+home_dir(void)
+{
+    const char *h = getenv("HOME");
+    struct passwd *pw;
+
+    if (h != NULL && h[0] != '\0')
+        return af_strdup(h);
+    pw = getpwuid(getuid());
+    return af_strdup(pw != NULL && pw->pw_dir != NULL ? pw->pw_dir : "/");
+}
+
+int
+inv_load(const char *path, struct inv **out, struct af_err *e)
+{
+    struct inv *inv = af_calloc(1, sizeof(*inv));
+    struct ld l;
+    const struct af_ynode *root, *defaults = NULL, *groups = NULL;
+    const struct af_ynode *hosts = NULL;
+    const char *slash;
+    struct inv_set base = {
+        INV_DEFAULT_USER,           INV_DEFAULT_PORT,
+        INV_DEFAULT_IDENTITY,       INV_DEFAULT_KNOWN_HOSTS,
+        INV_DEFAULT_CONNECT_TIMEOUT, INV_DEFAULT_COMMAND_TIMEOUT,
+        INV_DEFAULT_REBOOT_COMMAND, INV_DEFAULT_REBOOT_TIMEOUT,
+        INV_DEFAULT_INSTALL_PATH,
+    };
+    struct inv_set defs;
+    size_t i;
+    int r = AF_EINTERNAL;
+
+    *out = NULL;
+    memset(&l, 0, sizeof(l));
+    l.inv = inv;
+    l.e = e;
+    inv->path = af_strdup(path);
+    inv->index = af_calloc(1, sizeof(*inv->index));
+    slash = strrchr(path, '/');
+    if (slash != NULL)
+        l.dir = slash == path ? af_strdup("/")
+                              : af_strndup(path, (size_t)(slash - path));
+    l.home = home_dir();
+
+    if ((r = af_yaml_load(path, &inv->root, e)) != 0)
+        goto out;
+    root = inv->root;
+    if (root->type != AF_YMAP) {
+        r = fail(&l, root, "the inventory must be a mapping with 'groups' "
+                 "and/or 'hosts', not %s", type_name(root));
+        goto out;
+    }
+    for (i = 0; i < root->n; i++) {
+        const char *k = root->keys[i]->scalar;
+
+        if (strcmp(k, "defaults") == 0) {
+            defaults = root->vals[i];
+        } else if (strcmp(k, "groups") == 0) {
+            groups = root->vals[i];
+        } else if (strcmp(k, "hosts") == 0) {
+            hosts = root->vals[i];
+        } else if (strcmp(k, "hccn") == 0) {
+            inv->hccn = root->vals[i];
+        } else {
+            r = fail(&l, root->keys[i], "unknown key '%s' at the top level "
+                     "(allowed: defaults, groups, hosts, hccn)", k);
+            goto out;
+        }
+    }
+    memset(&defs, 0, sizeof(defs));
+    if (defaults != NULL &&
+        (r = settings_map(&l, defaults, "defaults", &defs)) != 0)
+        goto out;
+    settings_apply(&base, &defs);
+    if (groups != NULL && (r = load_groups(&l, groups, &base)) != 0)
+        goto out;
+    if (hosts != NULL &&
+        (r = add_items(&l, hosts, "the top level", &base, -1)) != 0)
+        goto out;
+    /* A group term in --limit must never be mistaken for a host. */
+    for (i = 0; groups != NULL && groups->type == AF_YMAP && i < groups->n;
+         i++) {
+        const struct inv_node *nd =
+            inv_find(inv, groups->keys[i]->scalar);
+
+        if (nd != NULL) {
+            r = fail(&l, groups->keys[i], "group '%s' has the same name as "
+                     "the host defined at line %d, column %d", nd->name,
+                     nd->line, nd->col);
+            goto out;
+        }
+    }
+    if (inv->nnodes == 0) {
+        r = fail(&l, root, "the inventory defines no nodes");
+        goto out;
+    }
+    *out = inv;
+    inv = NULL;
+    r = 0;
+out:
+    free(l.addr.slot);
+    free(l.dir);
+    free(l.home);
+    inv_free(inv);
+    return r;
+}
+
+void
+inv_free(struct inv *inv)
+{
+    size_t i;
+
+    if (inv == NULL)
+        return;
+    for (i = 0; i < inv->nnodes; i++) {
+        struct inv_node *nd = &inv->nodes[i];
+
+        free(nd->name);
+        free(nd->address);
+        free(nd->user);
+        free(nd->identity);
+        free(nd->known_hosts);
+        free(nd->reboot_command);
+        free(nd->install_path);
+        free(nd->groups);
+    }
+    free(inv->nodes);
+    for (i = 0; i < inv->ngroups; i++)
+        free(inv->groups[i]);
+    free(inv->groups);
+    af_yaml_free(inv->root);
+    if (inv->index != NULL)
+        free(inv->index->slot);
+    free(inv->index);
+    free(inv->path);
+    free(inv);
+}
+
+const struct inv_node *
+inv_find(const struct inv *inv, const char *name)
+{
+    if (inv == NULL || name == NULL)
+        return NULL;
+    return index_find(inv->index, inv, name, -1);
+}
+
+int
+inv_group_index(const struct inv *inv, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < inv->ngroups; i++)
+        if (strcmp(inv->groups[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* ---- selection -------------------------------------------------------- */
+
+static void
+mark_group(const struct inv *inv, int g, unsigned char *mark)
+{
+    size_t i;
+
+    for (i = 0; i < inv->nnodes; i++)
+        if (node_has_group(&inv->nodes[i], inv->groups[g]))
+            mark[i] = 1;
+}
+
+/* Mark what term t selects; *hits counts matched nodes and groups. */
+static int
+match_term(const struct inv *inv, const char *t, unsigned char *mark,
+           size_t *hits, struct af_err *e)
+{
+    struct af_err he;
+    char **names = NULL;
+    size_t n = 0, i;
+    int g;
+
+    *hits = 0;
+    if (t[0] == '@') {
+        if ((g = inv_group_index(inv, t + 1)) >= 0) {
+            mark_group(inv, g, mark);
+            *hits = 1;
+        }
+        return 0;
+    }
+    if ((g = inv_group_index(inv, t)) >= 0) {
+        mark_group(inv, g, mark);
+        *hits = 1;
+        return 0;
+    }
+    if (hl_expand(t, &names, &n, &he) != 0)
+        return af_err_set(e, AF_EINPUT, "--limit: %s", he.msg);
+    for (i = 0; i < n; i++) {
+        const struct inv_node *nd = inv_find(inv, names[i]);
+
+        if (nd != NULL) {
+            mark[nd->index] = 1;
+            (*hits)++;
+        } else if ((g = inv_group_index(inv, names[i])) >= 0) {
+            mark_group(inv, g, mark);
+            (*hits)++;
+        }
+    }
+    hl_names_free(names, n);
+    return 0;
+}
+
+int
+inv_select(const struct inv *inv, const char *limit, size_t **idx, size_t *n,
+           struct af_err *e)
+{
+    unsigned char *inc = NULL, *exc = NULL;
+    size_t i, start, count = 0, hits;
+    int depth = 0, any_inc = 0, r = AF_EINTERNAL;
+    char *term = NULL;
+
+    *idx = NULL;
+    *n = 0;
+    inc = af_calloc(inv->nnodes + 1, 1);
+    exc = af_calloc(inv->nnodes + 1, 1);
+    if (limit != NULL && limit[0] != '\0') {
+        for (i = 0, start = 0;; i++) {
+            char c = limit[i];
+            size_t a = start, b = i;
+            const char *t;
+            int neg;
+
+            if (c == '[')
+                depth++;
+            else if (c == ']')
+                depth--;
+            if (c != '\0' && (c != ',' || depth > 0))
+                continue;
+            while (a < b && (limit[a] == ' ' || limit[a] == '\t'))
+                a++;
+            while (b > a && (limit[b - 1] == ' ' || limit[b - 1] == '\t'))
+                b--;
+            free(term);
+            term = af_strndup(limit + a, b - a);
+            neg = term[0] == '!';
+            t = term + neg;
+            if (*t == '\0') {
+                r = af_err_set(e, AF_EINPUT, "--limit: empty term in '%s'",
+                               limit);
+                goto out;
+            }
+            if ((r = match_term(inv, t, neg ? exc : inc, &hits, e)) != 0)
+                goto out;
+            if (hits == 0) {
+                r = af_err_set(e, AF_EINPUT, "--limit: '%s' matches no node "
+                               "or group", t);
+                goto out;
+            }
+            any_inc |= !neg;
+            if (c == '\0')
+                break;
+            start = i + 1;
+        }
+    }
+    for (i = 0; i < inv->nnodes; i++)
+        if ((!any_inc || inc[i]) && !exc[i])
+            count++;
+    if (count == 0 && inv->nnodes > 0) {
+        r = af_err_set(e, AF_EINPUT, "--limit: '%s' selects no node", limit);
+        goto out;
+    }
+    if (count > 0) {
+        *idx = af_reallocarray(NULL, count, sizeof(**idx));
+        for (i = 0; i < inv->nnodes; i++)
+            if ((!any_inc || inc[i]) && !exc[i])
+                (*idx)[(*n)++] = i;
+    }
+    r = 0;
+out:
+    free(term);
+    free(inc);
+    free(exc);
+    return r;
+}

@@ -1,0 +1,593 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Agent client: probe, push, serve (see agc.h). The parser reads the serve
+ * channel's stdout as a stream: one greeting line, then for each request a
+ * header line "AFP ok|err LEN" and LEN body bytes. Anything else is a
+ * protocol error for that node, never data.
+ */
+#include "agc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "af-buf.h"
+#include "af-err.h"
+#include "af-mem.h"
+#include "af-sha256.h"
+#include "conn.h"
+
+#ifdef AF_HAVE_AGENT
+#include "ag-blob.h"
+#endif
+
+#define AGC_STDERR_CAP 4096
+#define AGC_PROBE_TIMEOUT_MS 30000
+#define AGC_PUSH_TIMEOUT_MS 120000
+
+enum agc_state {
+    AGC_PROBE,
+    AGC_PUSH,
+    AGC_SERVE_START,
+    AGC_READY,
+    AGC_FAILED,
+};
+
+struct agc_req {
+    struct agc_req *next;
+    char *line;
+    size_t linelen;
+    const void *payload; /* copied into the channel queue on send */
+    char *payload_copy;
+    size_t plen;
+    uint64_t timeout_ms;
+    agc_resp_cb cb;
+    void *data;
+};
+
+struct agc_blob {
+    const char *arch;
+    const unsigned char *data;
+    size_t size;
+    char sha[65];
+};
+
+struct agc {
+    struct conn *conn;
+    struct chan *ch;
+    enum agc_state state;
+    agc_ready_cb ready_cb;
+    void *data;
+    int pushed;
+    char arch[32];
+    struct af_err err;
+    struct agc_blob blobs[2];
+    size_t nblobs;
+    const struct agc_blob *want;
+
+    /* stream parser */
+    struct af_buf in;
+    int greeted;
+    int need_push;
+    size_t body_len;   /* expected body length, while in a body */
+    int in_body;
+    int body_ok;
+    struct af_buf err_out;
+
+    struct agc_req *q_head, *q_tail; /* waiting to be sent */
+    struct agc_req *sent_head, *sent_tail; /* sent, awaiting answer */
+};
+
+static void agc_serve_start(struct agc *a);
+
+void *
+agc_data(const struct agc *a)
+{
+    return a->data;
+}
+
+struct conn *
+agc_conn(const struct agc *a)
+{
+    return a->conn;
+}
+
+int
+agc_pushed(const struct agc *a)
+{
+    return a->pushed;
+}
+
+const char *
+agc_arch(const struct agc *a)
+{
+    return a->arch;
+}
+
+const char *
+agc_error(const struct agc *a)
+{
+    return a->err.msg;
+}
+
+struct agc *
+agc_new(struct conn *c, agc_ready_cb cb, void *data)
+{
+    struct agc *a = af_calloc(1, sizeof(*a));
+#ifdef AF_HAVE_AGENT
+    static const char *const arches[] = {"x86_64", "aarch64"};
+    size_t i;
+#endif
+
+    a->conn = c;
+    a->ready_cb = cb;
+    a->data = data;
+    af_buf_init(&a->in, AF_PROTO_MAX_BODY + AF_PROTO_MAX_LINE);
+    af_buf_init(&a->err_out, AGC_STDERR_CAP);
+#ifdef AF_HAVE_AGENT
+    for (i = 0; i < 2; i++) {
+        const struct ag_blob *b = ag_blob_find(arches[i]);
+
+        if (b == NULL)
+            continue;
+        a->blobs[a->nblobs].arch = b->arch;
+        a->blobs[a->nblobs].data = b->data;
+        a->blobs[a->nblobs].size = b->size;
+        af_sha256_hex(b->data, b->size, a->blobs[a->nblobs].sha);
+        a->nblobs++;
+    }
+#endif
+    return a;
+}
+
+static void
+agc_req_free(struct agc_req *r)
+{
+    free(r->line);
+    free(r->payload_copy);
+    free(r);
+}
+
+void
+agc_free(struct agc *a)
+{
+    struct agc_req *r, *next;
+
+    if (a == NULL)
+        return;
+    for (r = a->q_head; r; r = next) {
+        next = r->next;
+        agc_req_free(r);
+    }
+    for (r = a->sent_head; r; r = next) {
+        next = r->next;
+        agc_req_free(r);
+    }
+    af_buf_free(&a->in);
+    af_buf_free(&a->err_out);
+    free(a);
+}
+
+/* Fail the node's agent session: every pending request hears of it. */
+static void
+agc_fail(struct agc *a, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+agc_fail(struct agc *a, int code, const char *fmt, ...)
+{
+    va_list ap;
+    struct agc_req *lists[2], *r, *next;
+    struct af_kv empty;
+    enum agc_state prev = a->state;
+    size_t i;
+
+    if (a->state == AGC_FAILED)
+        return;
+    a->state = AGC_FAILED;
+    a->err.code = code;
+    va_start(ap, fmt);
+    vsnprintf(a->err.msg, sizeof(a->err.msg), fmt, ap);
+    va_end(ap);
+    if (prev != AGC_READY) {
+        a->ready_cb(a, code);
+        return;
+    }
+    af_kv_init(&empty);
+    lists[0] = a->sent_head;
+    lists[1] = a->q_head;
+    a->sent_head = a->sent_tail = a->q_head = a->q_tail = NULL;
+    for (i = 0; i < 2; i++) {
+        for (r = lists[i]; r; r = next) {
+            next = r->next;
+            r->cb(a, code, &empty, r->data);
+            agc_req_free(r);
+        }
+    }
+}
+
+/* Send queued requests; the agent answers in order. */
+static void
+agc_pump(struct agc *a)
+{
+    while (a->state == AGC_READY && a->q_head != NULL) {
+        struct agc_req *r = a->q_head;
+
+        a->q_head = r->next;
+        if (a->q_head == NULL)
+            a->q_tail = NULL;
+        r->next = NULL;
+        chan_write(a->ch, r->line, r->linelen);
+        if (r->plen)
+            chan_write(a->ch, r->payload_copy, r->plen);
+        free(r->payload_copy);
+        r->payload_copy = NULL;
+        if (a->sent_tail)
+            a->sent_tail->next = r;
+        else
+            a->sent_head = r;
+        a->sent_tail = r;
+        /* The channel timer covers the oldest outstanding request. */
+        if (a->sent_head == r)
+            chan_set_timeout(a->ch, r->timeout_ms);
+    }
+}
+
+void
+agc_request(struct agc *a, const char *const *words, size_t nwords,
+            const void *payload, size_t plen, uint64_t timeout_ms,
+            agc_resp_cb cb, void *data)
+{
+    struct agc_req *r = af_calloc(1, sizeof(*r));
+    struct af_buf line;
+    size_t i;
+
+    af_buf_init(&line, 0);
+    for (i = 0; i < nwords; i++) {
+        char *w = af_proto_encode(words[i], strlen(words[i]));
+
+        if (i)
+            af_buf_append(&line, " ", 1);
+        af_buf_puts(&line, w);
+        free(w);
+    }
+    af_buf_append(&line, "\n", 1);
+    r->linelen = line.len;
+    r->line = af_buf_steal(&line);
+    af_buf_free(&line);
+    if (plen) {
+        r->payload_copy = af_malloc(plen);
+        memcpy(r->payload_copy, payload, plen);
+        r->plen = plen;
+    }
+    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
+    r->cb = cb;
+    r->data = data;
+    if (a->state == AGC_FAILED) {
+        struct af_kv empty;
+
+        af_kv_init(&empty);
+        cb(a, a->err.code, &empty, data);
+        agc_req_free(r);
+        return;
+    }
+    if (a->q_tail)
+        a->q_tail->next = r;
+    else
+        a->q_head = r;
+    a->q_tail = r;
+    agc_pump(a);
+}
+
+static const struct agc_blob *
+agc_blob_for(const struct agc *a, const char *arch)
+{
+    size_t i;
+
+    if (strcmp(arch, "arm64") == 0)
+        arch = "aarch64";
+    for (i = 0; i < a->nblobs; i++)
+        if (strcmp(a->blobs[i].arch, arch) == 0)
+            return &a->blobs[i];
+    return NULL;
+}
+
+/* Handle the greeting line (without newline). */
+static void
+agc_greeting(struct agc *a, char *line)
+{
+    char word[16], ver[64], arch[32], sha[80];
+    int proto;
+
+    if (strncmp(line, "AFAGENT-MISSING ", 16) == 0 ||
+        strncmp(line, "AFAGENT-ARCH ", 13) == 0) {
+        snprintf(a->arch, sizeof(a->arch), "%s", strchr(line, ' ') + 1);
+        a->want = agc_blob_for(a, a->arch);
+        if (a->want == NULL) {
+            agc_fail(a, AF_EPROTO, "%s: no agent for architecture '%s'",
+                     conn_name(a->conn), a->arch);
+            return;
+        }
+        a->need_push = 1;
+        return;
+    }
+    if (sscanf(line, "%15s %d %63s %31s %79s", word, &proto, ver, arch,
+               sha) != 5 ||
+        strcmp(word, AF_PROTO_GREETING) != 0) {
+        agc_fail(a, AF_EPROTO, "%s: agent did not greet (got '%.60s')",
+                 conn_name(a->conn), line);
+        return;
+    }
+    if (proto != AF_PROTO_VERSION) {
+        agc_fail(a, AF_EPROTO,
+                 "%s: agent speaks protocol %d, this ascend-fleet speaks %d",
+                 conn_name(a->conn), proto, AF_PROTO_VERSION);
+        return;
+    }
+    snprintf(a->arch, sizeof(a->arch), "%s", arch);
+    a->want = agc_blob_for(a, arch);
+    if (a->want != NULL && strcmp(a->want->sha, sha) != 0) {
+        /* A damaged copy: replace it. */
+        a->need_push = 1;
+        chan_write(a->ch, "quit\n", 5);
+        return;
+    }
+    a->greeted = 1;
+    if (a->state != AGC_READY) {
+        a->state = AGC_READY;
+        a->ready_cb(a, 0);
+        agc_pump(a);
+    }
+}
+
+/* One complete response: header already checked, body in hand. */
+static void
+agc_response(struct agc *a, int ok, const char *body, size_t len)
+{
+    struct agc_req *r = a->sent_head;
+    struct af_kv kv;
+
+    if (r == NULL) {
+        agc_fail(a, AF_EPROTO, "%s: agent answered with no request",
+                 conn_name(a->conn));
+        return;
+    }
+    a->sent_head = r->next;
+    if (a->sent_head == NULL)
+        a->sent_tail = NULL;
+    af_kv_init(&kv);
+    if (af_proto_kv_parse(&kv, body, len) < 0) {
+        af_kv_free(&kv);
+        agc_req_free(r);
+        agc_fail(a, AF_EPROTO, "%s: malformed agent response",
+                 conn_name(a->conn));
+        return;
+    }
+    chan_set_timeout(a->ch, a->sent_head ? a->sent_head->timeout_ms : 0);
+    r->cb(a, ok ? 0 : AF_EREMOTE, &kv, r->data);
+    af_kv_free(&kv);
+    agc_req_free(r);
+}
+
+/* Consume as much of the input buffer as forms whole messages. */
+static void
+agc_parse(struct agc *a)
+{
+    size_t off = 0;
+
+    while (a->state != AGC_FAILED && off < a->in.len) {
+        char *p = a->in.data + off, *nl;
+        size_t avail = a->in.len - off;
+
+        if (a->in_body) {
+            if (avail < a->body_len)
+                break;
+            off += a->body_len;
+            a->in_body = 0;
+            agc_response(a, a->body_ok, p, a->body_len);
+            continue;
+        }
+        nl = memchr(p, '\n', avail);
+        if (nl == NULL) {
+            if (avail > AF_PROTO_MAX_LINE)
+                agc_fail(a, AF_EPROTO, "%s: agent line too long",
+                         conn_name(a->conn));
+            break;
+        }
+        *nl = '\0';
+        off += (size_t)(nl - p) + 1;
+        if (!a->greeted) {
+            if (a->need_push)
+                continue; /* ignore what a doomed copy says */
+            agc_greeting(a, p);
+            continue;
+        }
+        {
+            char st[8];
+            unsigned long long len;
+
+            if (sscanf(p, "AFP %7s %llu", st, &len) != 2 ||
+                (strcmp(st, "ok") != 0 && strcmp(st, "err") != 0) ||
+                len > AF_PROTO_MAX_BODY) {
+                agc_fail(a, AF_EPROTO, "%s: garbled agent response '%.60s'",
+                         conn_name(a->conn), p);
+                break;
+            }
+            a->in_body = 1;
+            a->body_len = (size_t)len;
+            a->body_ok = strcmp(st, "ok") == 0;
+        }
+    }
+    /* Keep the unconsumed tail at the front. */
+    if (off > 0) {
+        size_t rest = a->in.len > off ? a->in.len - off : 0;
+
+        memmove(a->in.data, a->in.data + off, rest);
+        a->in.len = rest;
+        a->in.data[rest] = '\0';
+    }
+}
+
+static void
+agc_data_cb(struct chan *ch, int stream, const char *p, size_t n)
+{
+    struct agc *a = chan_data(ch);
+
+    if (a->ch != ch)
+        return;
+    if (stream == 1) {
+        af_buf_append(&a->err_out, p, n);
+        return;
+    }
+    af_buf_append(&a->in, p, n);
+    if (a->in.truncated) {
+        agc_fail(a, AF_EPROTO, "%s: agent response too large",
+                 conn_name(a->conn));
+        return;
+    }
+    agc_parse(a);
+}
+
+static void
+agc_push_done(struct chan *ch, int status)
+{
+    struct agc *a = chan_data(ch);
+    const struct af_buf *err = chan_stderr(ch);
+
+    a->ch = NULL;
+    if (a->state == AGC_FAILED)
+        return;
+    if (status < 0 || chan_exit_code(ch) != 0) {
+        agc_fail(a, status < 0 ? status : AF_EREMOTE,
+                 "%s: pushing the agent failed: %s%s", conn_name(a->conn),
+                 status < 0 ? chan_error(ch) : "",
+                 err->len ? err->data : "remote command failed");
+        return;
+    }
+    a->pushed = 1;
+    agc_serve_start(a);
+}
+
+static void
+agc_push(struct agc *a)
+{
+    char *cmd;
+    const char *sha = a->want->sha;
+
+    a->state = AGC_PUSH;
+    /*
+     * Stream into a temp file beside the target, check the copy's own
+     * hash on the node, then rename: a partial copy never has the final
+     * name, and a damaged one is replaced by mv -f.
+     */
+    cmd = af_asprintf(
+        "umask 077 && d=%s/%s && mkdir -p \"$d\" && t=\"$d/.tmp.$$\" && "
+        "cat > \"$t\" && chmod 700 \"$t\" && "
+        "if [ \"$(\"$t\" selfhash 2>/dev/null)\" = %s ]; then "
+        "mv -f \"$t\" \"$d/%s\"; else rm -f \"$t\"; "
+        "echo 'agent copy failed its SHA-256 check' >&2; exit 1; fi",
+        AF_AGENT_DIR, sha, sha, AF_AGENT_NAME);
+    a->ch = chan_exec(a->conn, cmd, AGC_PUSH_TIMEOUT_MS, AGC_STDERR_CAP,
+                      NULL, agc_push_done, a);
+    free(cmd);
+    chan_write(a->ch, a->want->data, a->want->size);
+    chan_send_eof(a->ch);
+}
+
+static void
+agc_serve_done(struct chan *ch, int status)
+{
+    struct agc *a = chan_data(ch);
+
+    if (a->ch == ch)
+        a->ch = NULL;
+    if (a->state == AGC_FAILED)
+        return;
+    if (a->need_push && a->state != AGC_READY && a->want != NULL &&
+        a->state != AGC_PUSH && !a->pushed) {
+        a->need_push = 0;
+        a->greeted = 0;
+        af_buf_reset(&a->in);
+        agc_push(a);
+        return;
+    }
+    if (status == AF_ETIMEOUT) {
+        agc_fail(a, AF_ETIMEOUT, "%s: agent did not answer in time",
+                 conn_name(a->conn));
+        return;
+    }
+    if (a->state != AGC_READY) {
+        /* No greeting: the copy could not even run. Replace it once. */
+        if (!a->pushed && a->want != NULL) {
+            af_buf_reset(&a->in);
+            agc_push(a);
+            return;
+        }
+        agc_fail(a, status < 0 ? status : AF_EPROTO,
+                 "%s: agent did not start%s%s", conn_name(a->conn),
+                 a->err_out.len ? ": " : "",
+                 a->err_out.len ? a->err_out.data : "");
+        return;
+    }
+    agc_fail(a, status < 0 ? status : AF_EPROTO,
+             "%s: agent session ended%s%s", conn_name(a->conn),
+             status < 0 ? ": " : "", status < 0 ? chan_error(ch) : "");
+}
+
+/* The probe: run our agent if the node has it, else say what's missing. */
+static char *
+agc_probe_cmd(const struct agc *a, int serve_only)
+{
+    struct af_buf b;
+    size_t i;
+
+    af_buf_init(&b, 0);
+    if (serve_only) {
+        af_buf_printf(&b, "exec %s/%s/%s serve", AF_AGENT_DIR, a->want->sha,
+                      AF_AGENT_NAME);
+        return af_buf_steal(&b);
+    }
+    af_buf_puts(&b, "a=$(uname -m); case \"$a\" in ");
+    for (i = 0; i < a->nblobs; i++)
+        af_buf_printf(&b, "%s%s) h=%s ;; ", a->blobs[i].arch,
+                      strcmp(a->blobs[i].arch, "aarch64") == 0 ? "|arm64"
+                                                               : "",
+                      a->blobs[i].sha);
+    af_buf_printf(&b, "*) echo \"AFAGENT-ARCH $a\"; exit 0 ;; esac; "
+                      "p=%s/$h/%s; if [ -x \"$p\" ]; then exec \"$p\" serve; "
+                      "fi; echo \"AFAGENT-MISSING $a\"",
+                  AF_AGENT_DIR, AF_AGENT_NAME);
+    return af_buf_steal(&b);
+}
+
+static void
+agc_serve_start(struct agc *a)
+{
+    char *cmd = agc_probe_cmd(a, 1);
+
+    a->state = AGC_SERVE_START;
+    a->greeted = 0;
+    a->need_push = 0;
+    af_buf_reset(&a->in);
+    af_buf_reset(&a->err_out);
+    a->ch = chan_exec(a->conn, cmd, AGC_PROBE_TIMEOUT_MS, AGC_STDERR_CAP,
+                      agc_data_cb, agc_serve_done, a);
+    free(cmd);
+}
+
+void
+agc_start(struct agc *a)
+{
+    char *cmd;
+
+    if (a->nblobs == 0) {
+        agc_fail(a, AF_EINTERNAL, "%s: this build carries no agent binary",
+                 conn_name(a->conn));
+        return;
+    }
+    cmd = agc_probe_cmd(a, 0);
+    a->state = AGC_PROBE;
+    a->ch = chan_exec(a->conn, cmd, AGC_PROBE_TIMEOUT_MS, AGC_STDERR_CAP,
+                      agc_data_cb, agc_serve_done, a);
+    free(cmd);
+}

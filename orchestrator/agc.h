@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Agent client: puts the static agent on a node and talks to it over one
+ * exec channel of a READY conn (protocol in common/af-proto.h).
+ *
+ * Start-up costs one channel when the node already holds the agent: the
+ * probe command picks the binary for the node's architecture by its SHA-256
+ * and execs it; the agent greets with its protocol version and its own
+ * hash. A missing or corrupted copy is replaced by streaming the binary over
+ * a second channel's stdin into a temp file, verified on the node and
+ * renamed atomically into /var/lib/ascend-fleet/agent/<sha256>/ (root, 0700),
+ * then a third channel serves. A protocol mismatch is a clear node error.
+ *
+ * Requests are queued and answered in order. The agc owns no libuv handles;
+ * its channels belong to the conn. Free it (agc_free) only after the conn's
+ * close callback has run, since closing the conn ends its channels with
+ * callbacks into the agc.
+ */
+#ifndef AF_AGC_H
+#define AF_AGC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "af-proto.h"
+
+struct conn;
+struct agc;
+
+/* status 0: the agent is serving; negative AF_E*: see agc_error. */
+typedef void (*agc_ready_cb)(struct agc *a, int status);
+/*
+ * Response to one request: status 0 with the body, AF_EREMOTE when the agent
+ * answered "err" (body has error=...), or a negative code when the channel
+ * failed (AF_ETIMEOUT when the request's timer fired); body is then empty.
+ * body is borrowed for the call.
+ */
+typedef void (*agc_resp_cb)(struct agc *a, int status,
+                            const struct af_kv *body, void *data);
+
+struct agc *agc_new(struct conn *c, agc_ready_cb cb, void *data);
+/* Probe, push if needed, start serving; ready_cb runs later. */
+void agc_start(struct agc *a);
+/*
+ * Queue a request of nwords words (encoded here) followed by plen raw bytes
+ * of payload (the "put" request). timeout_ms bounds the wait for the answer
+ * (0 = 10 minutes). The response callback runs exactly once.
+ */
+void agc_request(struct agc *a, const char *const *words, size_t nwords,
+                 const void *payload, size_t plen, uint64_t timeout_ms,
+                 agc_resp_cb cb, void *data);
+void agc_free(struct agc *a);
+
+void *agc_data(const struct agc *a);
+struct conn *agc_conn(const struct agc *a);
+/* 1 if this session had to push the agent binary. */
+int agc_pushed(const struct agc *a);
+/* Node architecture as the probe saw it ("x86_64"), or "". Borrowed. */
+const char *agc_arch(const struct agc *a);
+const char *agc_error(const struct agc *a);
+
+#endif /* AF_AGC_H */

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `ascend-fleet inventory check|show`: load the inventory, report the first
+ * problem as FILE:LINE:COL, or list the nodes a --limit selects as a table
+ * or one JSON document. Reads only the inventory file; contacts no node.
+ */
+#define _GNU_SOURCE /* getopt_long */
+
+/*
+ * int cmd_inventory_main(int argc, char **argv);
+ * is declared in cmd.h; argv[0] is "inventory".
+ */
+#include "cmd.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "af-buf.h"
+#include "af-err.h"
+#include "af-mem.h"
+#include "inv.h"
+
+#define DEFAULT_INVENTORY "./inventory.yaml"
+
+enum {
+    OPT_LIMIT = 1000,
+    OPT_JSON,
+};
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ascend-fleet inventory check [-i FILE]\n"
+            "       ascend-fleet inventory show [-i FILE] [--limit PATTERN] "
+            "[--json]\n"
+            "\n"
+            "  check   load and validate the inventory; print\n"
+            "          \"FILE: N nodes in M groups: OK\", or the first "
+            "problem as\n"
+            "          FILE:LINE:COL: message\n"
+            "  show    list the selected nodes (name, address:port, user, "
+            "groups)\n"
+            "\n"
+            "  -i, --inventory FILE   inventory (default %s)\n"
+            "      --limit PATTERN    only these nodes: hostlists, groups, "
+            "@groups,\n"
+            "                         !exclusions, comma-separated\n"
+            "      --json             one JSON document instead of a table\n"
+            "  -h, --help             this help\n"
+            "\n"
+            "Exit status: 0 ok, 2 invalid inventory, --limit or usage.\n",
+            DEFAULT_INVENTORY);
+}
+
+/*
+ * Parse the options of one subcommand (argv[0] is its name). Returns -1 to
+ * go on, or the exit code to return now.
+ */
+static int
+parse_opts(int argc, char **argv, int show, const char **path,
+           const char **limit, int *json)
+{
+    static const struct option longopts[] = {
+        {"inventory", required_argument, NULL, 'i'},
+        {"limit", required_argument, NULL, OPT_LIMIT},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+
+    *path = DEFAULT_INVENTORY;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+i:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'i':
+            *path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return AF_EXIT_OK;
+        case OPT_LIMIT:
+        case OPT_JSON:
+            if (!show) {
+                fprintf(stderr, "ascend-fleet inventory %s: --%s is only "
+                        "for 'show'\n", argv[0],
+                        opt == OPT_JSON ? "json" : "limit");
+                return AF_EXIT_USAGE;
+            }
+            if (opt == OPT_JSON)
+                *json = 1;
+            else
+                *limit = optarg;
+            break;
+        default:
+            usage(stderr);
+            return AF_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ascend-fleet inventory %s: unexpected argument "
+                "'%s'\n", argv[0], argv[optind]);
+        usage(stderr);
+        return AF_EXIT_USAGE;
+    }
+    return -1;
+}
+
+static int
+load(const char *path, struct inv **inv)
+{
+    struct af_err e = {0};
+
+    if (inv_load(path, inv, &e) != 0) {
+        /* Bare FILE:LINE:COL so editors and CI annotators can jump. */
+        fprintf(stderr, "%s\n", e.msg);
+        return AF_EXIT_USAGE;
+    }
+    return AF_EXIT_OK;
+}
+
+static int
+inventory_check(int argc, char **argv)
+{
+    struct inv *inv = NULL;
+    const char *path, *limit = NULL;
+    int json = 0, rc;
+
+    if ((rc = parse_opts(argc, argv, 0, &path, &limit, &json)) >= 0)
+        return rc;
+    if ((rc = load(path, &inv)) != AF_EXIT_OK)
+        return rc;
+    printf("%s: %zu nodes in %zu groups: OK\n", path, inv->nnodes,
+           inv->ngroups);
+    inv_free(inv);
+    return AF_EXIT_OK;
+}
+
+static void
+put_groups(struct af_buf *b, const struct inv_node *nd, int json)
+{
+    size_t i;
+
+    if (json)
+        af_buf_puts(b, "[");
+    for (i = 0; i < nd->ngroups; i++) {
+        if (i > 0)
+            af_buf_puts(b, ",");
+        if (json)
+            af_buf_json_str(b, nd->groups[i]);
+        else
+            af_buf_puts(b, nd->groups[i]);
+    }
+    if (json)
+        af_buf_puts(b, "]");
+    else if (nd->ngroups == 0)
+        af_buf_puts(b, "-");
+}
+
+static void
+show_json(const struct inv *inv, const size_t *idx, size_t n,
+          struct af_buf *b)
+{
+    size_t i;
+
+    af_buf_puts(b, "{\"nodes\":[");
+    for (i = 0; i < n; i++) {
+        const struct inv_node *nd = &inv->nodes[idx[i]];
+
+        af_buf_puts(b, i > 0 ? ",\n  {" : "\n  {");
+        af_buf_puts(b, "\"name\":");
+        af_buf_json_str(b, nd->name);
+        af_buf_puts(b, ",\"address\":");
+        af_buf_json_str(b, nd->address);
+        af_buf_printf(b, ",\"port\":%d,\"user\":", nd->port);
+        af_buf_json_str(b, nd->user);
+        af_buf_puts(b, ",\"identity\":");
+        af_buf_json_str(b, nd->identity);
+        af_buf_puts(b, ",\"known_hosts\":");
+        af_buf_json_str(b, nd->known_hosts);
+        af_buf_printf(b, ",\"connect_timeout\":%d,\"command_timeout\":%d,"
+                      "\"reboot_command\":", nd->connect_timeout,
+                      nd->command_timeout);
+        af_buf_json_str(b, nd->reboot_command);
+        af_buf_printf(b, ",\"reboot_timeout\":%d,\"install_path\":",
+                      nd->reboot_timeout);
+        af_buf_json_str(b, nd->install_path);
+        af_buf_puts(b, ",\"groups\":");
+        put_groups(b, nd, 1);
+        af_buf_puts(b, "}");
+    }
+    af_buf_printf(b, "%s],\"count\":%zu}\n", n > 0 ? "\n" : "", n);
+}
+
+/* "addr:port", with IPv6 addresses in brackets. */
+static char *
+endpoint(const struct inv_node *nd)
+{
+    struct af_buf b;
+
+    af_buf_init(&b, 0);
+    if (strchr(nd->address, ':') != NULL)
+        af_buf_printf(&b, "[%s]:%d", nd->address, nd->port);
+    else
+        af_buf_printf(&b, "%s:%d", nd->address, nd->port);
+    return af_buf_steal(&b);
+}
+
+static void
+show_table(const struct inv *inv, const size_t *idx, size_t n,
+           struct af_buf *b)
+{
+    size_t i, wname = 4, waddr = 7, wuser = 4;
+    char **ep = af_calloc(n ? n : 1, sizeof(*ep));
+
+    for (i = 0; i < n; i++) {
+        const struct inv_node *nd = &inv->nodes[idx[i]];
+
+        ep[i] = endpoint(nd);
+        if (strlen(nd->name) > wname)
+            wname = strlen(nd->name);
+        if (strlen(ep[i]) > waddr)
+            waddr = strlen(ep[i]);
+        if (strlen(nd->user) > wuser)
+            wuser = strlen(nd->user);
+    }
+    af_buf_printf(b, "%-*s  %-*s  %-*s  %s\n", (int)wname, "NAME",
+                  (int)waddr, "ADDRESS", (int)wuser, "USER", "GROUPS");
+    for (i = 0; i < n; i++) {
+        const struct inv_node *nd = &inv->nodes[idx[i]];
+
+        af_buf_printf(b, "%-*s  %-*s  %-*s  ", (int)wname, nd->name,
+                      (int)waddr, ep[i], (int)wuser, nd->user);
+        put_groups(b, nd, 0);
+        af_buf_puts(b, "\n");
+        free(ep[i]);
+    }
+    free(ep);
+}
+
+static int
+inventory_show(int argc, char **argv)
+{
+    struct af_err e = {0};
+    struct inv *inv = NULL;
+    struct af_buf out;
+    const char *path, *limit = NULL;
+    size_t *idx = NULL, n = 0;
+    int json = 0, rc;
+
+    if ((rc = parse_opts(argc, argv, 1, &path, &limit, &json)) >= 0)
+        return rc;
+    if ((rc = load(path, &inv)) != AF_EXIT_OK)
+        return rc;
+    if (inv_select(inv, limit, &idx, &n, &e) != 0) {
+        fprintf(stderr, "ascend-fleet inventory show: %s\n", e.msg);
+        inv_free(inv);
+        return AF_EXIT_USAGE;
+    }
+    af_buf_init(&out, 0);
+    if (json)
+        show_json(inv, idx, n, &out);
+    else
+        show_table(inv, idx, n, &out);
+    fwrite(out.data, 1, out.len, stdout);
+    af_buf_free(&out);
+    free(idx);
+    inv_free(inv);
+    return AF_EXIT_OK;
+}
+
+int
+cmd_inventory_main(int argc, char **argv)
+{
+    const char *sub = argc > 1 ? argv[1] : NULL;
+
+    if (sub == NULL) {
+        usage(stderr);
+        return AF_EXIT_USAGE;
+    }
+    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 ||
+        strcmp(sub, "help") == 0) {
+        usage(stdout);
+        return AF_EXIT_OK;
+    }
+    if (strcmp(sub, "check") == 0)
+        return inventory_check(argc - 1, argv + 1);
+    if (strcmp(sub, "show") == 0)
+        return inventory_show(argc - 1, argv + 1);
+    fprintf(stderr, "ascend-fleet inventory: unknown subcommand '%s'\n", sub);
+    usage(stderr);
+    return AF_EXIT_USAGE;
+}

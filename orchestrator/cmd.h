@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Subcommands: one cmd-<name>.c per subcommand (tmux style), dispatched from
+ * the table in main.c. Each entry point gets argv with argv[0] = its name,
+ * prints to the operator, and returns the process exit code.
+ */
+#ifndef AF_CMD_H
+#define AF_CMD_H
+
+#include <stdio.h>
+
+#include "conn.h"
+
+/* Exit codes, documented in README.md. */
+#define AF_EXIT_OK 0      /* every node succeeded */
+#define AF_EXIT_FAILED 1  /* some node failed, was unreachable or timed out */
+#define AF_EXIT_USAGE 2   /* usage or input error (bad inventory, options) */
+#define AF_EXIT_LOCKED 3  /* the state file is held by another process */
+#define AF_EXIT_BUDGET 4  /* rollout stopped: failure budget exceeded */
+#define AF_EXIT_INTERNAL 70
+
+struct cmd_entry {
+    const char *name;
+    const char *summary;
+    int (*main)(int argc, char **argv);
+};
+
+/* Options most subcommands share. */
+struct cmd_opts {
+    const char *inventory;
+    const char *limit;
+    const char *state;
+    int fanout;
+    int json;
+    int timeout_s;
+    enum conn_hostkey_policy hostkeys;
+    const char *kex;
+};
+
+void cmd_opts_init(struct cmd_opts *o);
+/*
+ * Handle one of the shared options (the long-option values below); returns
+ * 1 if handled, 0 if not one of them, -1 on a bad value (message printed).
+ */
+int cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt,
+                    const char *arg);
+
+enum {
+    CMD_OPT_LIMIT = 1000,
+    CMD_OPT_STATE,
+    CMD_OPT_JSON,
+    CMD_OPT_HOSTKEYS,
+    CMD_OPT_KEX,
+    CMD_OPT_TIMEOUT,
+    CMD_OPT_FIRST_PRIVATE, /* subcommands number their own from here */
+};
+
+#define CMD_LONGOPTS_COMMON                                                   \
+    {"inventory", required_argument, NULL, 'i'},                              \
+        {"limit", required_argument, NULL, CMD_OPT_LIMIT},                    \
+        {"state", required_argument, NULL, CMD_OPT_STATE},                    \
+        {"fanout", required_argument, NULL, 'f'},                             \
+        {"json", no_argument, NULL, CMD_OPT_JSON},                            \
+        {"host-keys", required_argument, NULL, CMD_OPT_HOSTKEYS},             \
+        {"kex", required_argument, NULL, CMD_OPT_KEX},                        \
+        {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},                \
+        {"help", no_argument, NULL, 'h'}
+
+/* Default state file when --state is not given. */
+#define AF_DEFAULT_STATE "./ascend-fleet.db"
+
+/* Text for the shared options, for each subcommand's --help. */
+extern const char cmd_common_help[];
+
+int cmd_exec_main(int argc, char **argv);
+int cmd_inventory_main(int argc, char **argv);
+int cmd_facts_main(int argc, char **argv);
+int cmd_rollout_main(int argc, char **argv);
+int cmd_resume_main(int argc, char **argv);
+int cmd_status_main(int argc, char **argv);
+int cmd_runs_main(int argc, char **argv);
+int cmd_hccn_main(int argc, char **argv);
+int cmd_ranktable_main(int argc, char **argv);
+
+#endif /* AF_CMD_H */

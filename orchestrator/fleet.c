@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared subcommand context and the fan-out window. */
+#define _DEFAULT_SOURCE
+#include "fleet.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "af-mem.h"
+#include "inv.h"
+
+int64_t
+fleet_now_ms(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static ssh_key
+fleet_key_find(const struct fleet *f, const char *path)
+{
+    size_t i;
+
+    for (i = 0; i < f->nkeys; i++)
+        if (strcmp(f->keys[i].path, path) == 0)
+            return f->keys[i].key;
+    return NULL;
+}
+
+int
+fleet_init(struct fleet *f, uv_loop_t *loop, const char *inventory,
+           const char *limit, struct af_err *e)
+{
+    size_t i;
+    int r;
+
+    memset(f, 0, sizeof(*f));
+    f->loop = loop;
+    f->fanout = 64;
+    if ((r = inv_load(inventory, &f->inv, e)) != 0)
+        return r;
+    if ((r = inv_select(f->inv, limit, &f->sel, &f->nsel, e)) != 0)
+        return r;
+    for (i = 0; i < f->nsel; i++) {
+        const struct inv_node *n = fleet_node(f, i);
+        ssh_key key;
+
+        if (fleet_key_find(f, n->identity) != NULL)
+            continue;
+        if ((r = conn_key_load(n->identity, &key, e)) != 0) {
+            af_err_set(e, r, "%s: cannot load identity %s (node %s)",
+                       f->inv->path, n->identity, n->name);
+            return r;
+        }
+        f->keys = af_reallocarray(f->keys, f->nkeys + 1, sizeof(*f->keys));
+        f->keys[f->nkeys].path = af_strdup(n->identity);
+        f->keys[f->nkeys].key = key;
+        f->nkeys++;
+    }
+    return 0;
+}
+
+void
+fleet_free(struct fleet *f)
+{
+    size_t i;
+
+    for (i = 0; i < f->nkeys; i++) {
+        free(f->keys[i].path);
+        ssh_key_free(f->keys[i].key);
+    }
+    free(f->keys);
+    free(f->sel);
+    inv_free(f->inv);
+    memset(f, 0, sizeof(*f));
+}
+
+const struct inv_node *
+fleet_node(const struct fleet *f, size_t i)
+{
+    return &f->inv->nodes[f->sel[i]];
+}
+
+void
+fleet_conn_opts(const struct fleet *f, const struct inv_node *n,
+                struct conn_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->name = n->name;
+    o->host = n->address;
+    o->port = n->port;
+    o->user = n->user;
+    o->key = fleet_key_find(f, n->identity);
+    o->identity = n->identity;
+    o->known_hosts = n->known_hosts;
+    o->hostkey_policy = f->hostkeys;
+    o->connect_timeout_ms = (uint64_t)n->connect_timeout * 1000;
+    o->handshake_timeout_ms = o->connect_timeout_ms;
+    o->auth_timeout_ms = o->connect_timeout_ms;
+    o->kex = f->kex;
+}
+
+/*
+ * Jobs are started from an idle handle rather than from fan_job_done's
+ * caller, so a job that finishes inside its own start never recurses.
+ */
+static void
+fan_idle_cb(uv_idle_t *h)
+{
+    struct fan *fan = h->data;
+
+    while (fan->next < fan->n && fan->inflight < (size_t)fan->window) {
+        size_t i = fan->next++;
+
+        fan->inflight++;
+        fan->start(fan, i, fan->data);
+    }
+    uv_idle_stop(&fan->idle);
+    fan->idle_active = 0;
+}
+
+static void
+fan_kick(struct fan *fan)
+{
+    if (fan->idle_active || fan->next >= fan->n)
+        return;
+    fan->idle_active = 1;
+    uv_idle_start(&fan->idle, fan_idle_cb);
+}
+
+void
+fan_job_done(struct fan *fan)
+{
+    fan->inflight--;
+    fan->done++;
+    fan_kick(fan);
+}
+
+void
+fan_run(struct fan *fan, uv_loop_t *loop, size_t n, int window,
+        fan_start_cb start, void *data)
+{
+    memset(fan, 0, sizeof(*fan));
+    fan->loop = loop;
+    fan->n = n;
+    fan->window = window > 0 ? window : 1;
+    fan->start = start;
+    fan->data = data;
+    uv_idle_init(loop, &fan->idle);
+    fan->idle.data = fan;
+    fan_kick(fan);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&fan->idle, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+}

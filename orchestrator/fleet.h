@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every subcommand shares: the loop, the inventory, the selected
+ * nodes, loaded identities and the connection options taken from the
+ * command line. One struct fleet is built by a subcommand and passed down
+ * explicitly (no globals).
+ */
+#ifndef AF_FLEET_H
+#define AF_FLEET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "conn.h"
+
+struct inv;
+struct inv_node;
+
+struct fleet_key {
+    char *path;
+    ssh_key key;
+};
+
+struct fleet {
+    uv_loop_t *loop;
+    struct inv *inv;
+    size_t *sel;   /* indices into inv->nodes, inventory order */
+    size_t nsel;
+    struct fleet_key *keys;
+    size_t nkeys;
+    enum conn_hostkey_policy hostkeys;
+    const char *kex;
+    int fanout;
+};
+
+/*
+ * Load the inventory at path, select nodes by limit (NULL = all) and load
+ * every identity the selected nodes use. On failure returns a negative
+ * code with e filled (an input error: the caller exits 2) and leaves f
+ * safe to pass to fleet_free.
+ */
+int fleet_init(struct fleet *f, uv_loop_t *loop, const char *inventory,
+               const char *limit, struct af_err *e);
+void fleet_free(struct fleet *f);
+
+/* The i-th selected node. */
+const struct inv_node *fleet_node(const struct fleet *f, size_t i);
+
+/* Fill o for node n (strings borrowed from the inventory and f). */
+void fleet_conn_opts(const struct fleet *f, const struct inv_node *n,
+                     struct conn_opts *o);
+
+/*
+ * A bounded window over n jobs: start(i) is called for job i while fewer
+ * than window jobs are in flight; each job calls fan_job_done when it is
+ * finished (from any callback). fan_run returns when all jobs are done and
+ * the loop has no more work.
+ */
+struct fan;
+typedef void (*fan_start_cb)(struct fan *fan, size_t i, void *data);
+
+struct fan {
+    uv_loop_t *loop;
+    size_t n, next, inflight, done;
+    int window;
+    fan_start_cb start;
+    void *data;
+    uv_idle_t idle;
+    int idle_active;
+};
+
+void fan_run(struct fan *fan, uv_loop_t *loop, size_t n, int window,
+             fan_start_cb start, void *data);
+void fan_job_done(struct fan *fan);
+
+/* Milliseconds since the epoch (wall clock), for records. */
+int64_t fleet_now_ms(void);
+
+#endif /* AF_FLEET_H */

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Folding identical per-node results into one block headed by the folded
+ * node set, as clush -b and dshbak -c do. Groups keep the order in which
+ * their first member was added; members keep insertion order.
+ */
+#ifndef AF_FOLD_H
+#define AF_FOLD_H
+
+#include <stddef.h>
+
+struct fold;
+
+struct fold *fold_new(void);
+/* Add node name under key (both copied). */
+void fold_add(struct fold *f, const char *key, const char *name);
+size_t fold_groups(const struct fold *f);
+/* Key of group i (borrowed). */
+const char *fold_key(const struct fold *f, size_t i);
+size_t fold_size(const struct fold *f, size_t i);
+/* Folded node set of group i ("npu[001-004,009]"); the caller frees it. */
+char *fold_nodes(const struct fold *f, size_t i);
+/* Sort groups by size, largest first (stable). */
+void fold_sort_by_size(struct fold *f);
+void fold_free(struct fold *f);
+
+#endif /* AF_FOLD_H */
