@@ -37,8 +37,7 @@ struct agc_req {
     struct agc_req *next;
     char *line;
     size_t linelen;
-    const void *payload; /* copied into the channel queue on send */
-    char *payload_copy;
+    const void *payload; /* borrowed until the response callback */
     size_t plen;
     uint64_t timeout_ms;
     agc_resp_cb cb;
@@ -144,7 +143,6 @@ static void
 agc_req_free(struct agc_req *r)
 {
     free(r->line);
-    free(r->payload_copy);
     free(r);
 }
 
@@ -219,9 +217,7 @@ agc_pump(struct agc *a)
         r->next = NULL;
         chan_write(a->ch, r->line, r->linelen);
         if (r->plen)
-            chan_write(a->ch, r->payload_copy, r->plen);
-        free(r->payload_copy);
-        r->payload_copy = NULL;
+            chan_write_ref(a->ch, r->payload, r->plen);
         if (a->sent_tail)
             a->sent_tail->next = r;
         else
@@ -255,11 +251,8 @@ agc_request(struct agc *a, const char *const *words, size_t nwords,
     r->linelen = line.len;
     r->line = af_buf_steal(&line);
     af_buf_free(&line);
-    if (plen) {
-        r->payload_copy = af_malloc(plen);
-        memcpy(r->payload_copy, payload, plen);
-        r->plen = plen;
-    }
+    r->payload = payload;
+    r->plen = plen;
     r->timeout_ms = timeout_ms ? timeout_ms : 600000;
     r->cb = cb;
     r->data = data;
@@ -375,7 +368,9 @@ agc_parse(struct agc *a)
 {
     size_t off = 0;
 
-    while (a->state != AGC_FAILED && off < a->in.len) {
+    /* An empty body ("AFP ok 0") completes with no byte after its line. */
+    while (a->state != AGC_FAILED &&
+           (off < a->in.len || (a->in_body && a->body_len == 0))) {
         char *p = a->in.data + off, *nl;
         size_t avail = a->in.len - off;
 
@@ -490,7 +485,7 @@ agc_push(struct agc *a)
     a->ch = chan_exec(a->conn, cmd, AGC_PUSH_TIMEOUT_MS, AGC_STDERR_CAP,
                       NULL, agc_push_done, a);
     free(cmd);
-    chan_write(a->ch, a->want->data, a->want->size);
+    chan_write_ref(a->ch, a->want->data, a->want->size);
     chan_send_eof(a->ch);
 }
 

@@ -43,7 +43,8 @@ struct agc *agc_new(struct conn *c, agc_ready_cb cb, void *data);
 void agc_start(struct agc *a);
 /*
  * Queue a request of nwords words (encoded here) followed by plen raw bytes
- * of payload (the "put" request). timeout_ms bounds the wait for the answer
+ * of payload (the "put" request). The payload is borrowed, not copied: it
+ * must stay valid until the response callback ran (or the session closed). timeout_ms bounds the wait for the answer
  * (0 = 10 minutes). The response callback runs exactly once.
  */
 void agc_request(struct agc *a, const char *const *words, size_t nwords,

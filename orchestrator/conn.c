@@ -52,6 +52,7 @@ struct wq {
     struct wq *next;
     size_t len;
     size_t off;
+    const char *ext; /* borrowed bytes (chan_write_ref), else data[] */
     char data[];
 };
 
@@ -107,6 +108,7 @@ struct conn {
     conn_close_cb close_cb;
     void *data;
     int in_drive;
+    int redrive; /* a libssh callback fired or work was queued */
     int closing;
     int handles_open;
 };
@@ -208,8 +210,6 @@ static void
 conn_set_phase(struct conn *c, enum conn_state st, uint64_t timeout,
                const char *phase)
 {
-    if (getenv("AF_CONN_TRACE") != NULL)
-        fprintf(stderr, "%llu %s %s\n", (unsigned long long)uv_hrtime() / 1000000, c->name, phase);
     c->state = st;
     c->phase = phase;
     c->deadline = uv_now(c->loop) + timeout;
@@ -474,6 +474,29 @@ conn_hostkey(struct conn *c)
 
 /* ---- channels ---------------------------------------------------------- */
 
+/*
+ * Data reaches us from inside whatever libssh call processed its packet,
+ * so no byte can wait in a libssh buffer without a socket event to follow
+ * (style guide B2-8). Only queue work here: never call libssh.
+ */
+static int
+chan_data_ssh_cb(ssh_session s, ssh_channel ch, void *p, uint32_t n,
+                 int is_stderr, void *ud)
+{
+    struct chan *c = ud;
+
+    (void)s;
+    (void)ch;
+    c->conn->redrive = 1;
+    if (c->state == CHAN_DONE)
+        return (int)n;
+    if (c->data_cb != NULL)
+        c->data_cb(c, is_stderr ? 1 : 0, p, n);
+    else
+        af_buf_append(is_stderr ? &c->err : &c->out, p, n);
+    return (int)n;
+}
+
 static void
 chan_exit_status_cb(ssh_session s, ssh_channel ch, int code, void *ud)
 {
@@ -482,6 +505,7 @@ chan_exit_status_cb(ssh_session s, ssh_channel ch, int code, void *ud)
     (void)s;
     (void)ch;
     c->exit_code = code;
+    c->conn->redrive = 1;
 }
 
 static void
@@ -497,6 +521,7 @@ chan_exit_signal_cb(ssh_session s, ssh_channel ch, const char *sig, int core,
     (void)lang;
     free(c->exit_signal);
     c->exit_signal = af_strdup(sig ? sig : "?");
+    c->conn->redrive = 1;
 }
 
 static void
@@ -507,6 +532,7 @@ chan_close_cb(ssh_session s, ssh_channel ch, void *ud)
     (void)s;
     (void)ch;
     c->remote_closed = 1;
+    c->conn->redrive = 1;
 }
 
 struct chan *
@@ -529,14 +555,15 @@ chan_exec(struct conn *c, const char *command, uint64_t timeout_ms,
     while (*tail != NULL)
         tail = &(*tail)->next;
     *tail = ch;
+    c->redrive = 1;
     /* Start from the loop, never from inside the caller's stack. */
     if (!c->in_drive)
         uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
     return ch;
 }
 
-int
-chan_write(struct chan *ch, const void *p, size_t n)
+static int
+chan_queue(struct chan *ch, const void *p, size_t n, int borrow)
 {
     struct wq *w;
 
@@ -544,25 +571,41 @@ chan_write(struct chan *ch, const void *p, size_t n)
         return AF_EINPUT;
     if (n == 0)
         return 0;
-    w = af_malloc(sizeof(*w) + n);
+    w = af_malloc(sizeof(*w) + (borrow ? 0 : n));
     w->next = NULL;
     w->len = n;
     w->off = 0;
-    memcpy(w->data, p, n);
+    w->ext = borrow ? p : NULL;
+    if (!borrow)
+        memcpy(w->data, p, n);
     if (ch->wq_tail)
         ch->wq_tail->next = w;
     else
         ch->wq_head = w;
     ch->wq_tail = w;
+    ch->conn->redrive = 1;
     if (!ch->conn->in_drive)
         uv_timer_start(&ch->conn->timer, conn_timer_cb, 0, 0);
     return 0;
+}
+
+int
+chan_write(struct chan *ch, const void *p, size_t n)
+{
+    return chan_queue(ch, p, n, 0);
+}
+
+int
+chan_write_ref(struct chan *ch, const void *p, size_t n)
+{
+    return chan_queue(ch, p, n, 1);
 }
 
 void
 chan_send_eof(struct chan *ch)
 {
     ch->want_eof = 1;
+    ch->conn->redrive = 1;
     if (!ch->conn->in_drive)
         uv_timer_start(&ch->conn->timer, conn_timer_cb, 0, 0);
 }
@@ -641,8 +684,6 @@ chan_finish(struct chan *ch, int status, const char *fmt, ...)
 
     if (ch->state == CHAN_DONE)
         return;
-    if (getenv("AF_CONN_TRACE") != NULL)
-        fprintf(stderr, "%llu %s chan done %d\n", (unsigned long long)uv_hrtime() / 1000000, ch->conn->name, status);
     ch->state = CHAN_DONE;
     ch->status = status;
     if (fmt != NULL) {
@@ -672,30 +713,6 @@ chan_free(struct chan *ch)
     free(ch);
 }
 
-/* Drain one stream; returns 1 if bytes moved, 0 if none, -1 on error. */
-static int
-chan_read(struct chan *ch, int stream)
-{
-    char buf[CHAN_READ_CHUNK];
-    int n, moved = 0;
-
-    for (;;) {
-        n = ssh_channel_read_nonblocking(ch->ch, buf, sizeof(buf), stream);
-        if (n == SSH_ERROR)
-            return -1;
-        if (n <= 0)
-            break;
-        moved = 1;
-        if (ch->data_cb != NULL)
-            ch->data_cb(ch, stream, buf, (size_t)n);
-        else
-            af_buf_append(stream ? &ch->err : &ch->out, buf, (size_t)n);
-        if (ch->state == CHAN_DONE)
-            return 1;
-    }
-    return moved;
-}
-
 /* Flush queued stdin; returns 1 if bytes moved, 0 if none, -1 on error. */
 static int
 chan_flush(struct chan *ch)
@@ -715,7 +732,8 @@ chan_flush(struct chan *ch)
             chunk = win;
         if (chunk > 32768)
             chunk = 32768;
-        n = ssh_channel_write(ch->ch, w->data + w->off, (uint32_t)chunk);
+        n = ssh_channel_write(ch->ch, (w->ext ? w->ext : w->data) + w->off,
+                              (uint32_t)chunk);
         if (n == SSH_ERROR)
             return -1;
         if (n == 0)
@@ -758,6 +776,7 @@ chan_step(struct chan *ch)
         ch->cbs.channel_exit_status_function = chan_exit_status_cb;
         ch->cbs.channel_exit_signal_function = chan_exit_signal_cb;
         ch->cbs.channel_close_function = chan_close_cb;
+        ch->cbs.channel_data_function = chan_data_ssh_cb;
         ssh_callbacks_init(&ch->cbs);
         ssh_set_channel_callbacks(ch->ch, &ch->cbs);
         ch->state = CHAN_OPEN;
@@ -783,8 +802,6 @@ chan_step(struct chan *ch)
             return 1;
         }
         ch->state = CHAN_RUNNING;
-        if (getenv("AF_CONN_TRACE") != NULL)
-            fprintf(stderr, "%llu %s running\n", (unsigned long long)uv_hrtime() / 1000000, c->name);
         progress = 1;
         /* fall through */
     case CHAN_RUNNING:
@@ -796,34 +813,17 @@ chan_step(struct chan *ch)
         }
         progress |= r;
         /*
-         * Drain both streams until a whole pass moves nothing: reading one
-         * stream may pull the other's packets into libssh's buffers, and
-         * such bytes never make the socket readable again (B2-8).
+         * Let libssh process what the socket holds; data arrives through
+         * chan_data_ssh_cb. ssh_channel_poll only does so before EOF.
          */
-        for (;;) {
-            int r0 = chan_read(ch, 0), r1;
-
-            if (ch->state == CHAN_DONE)
-                return 1;
-            r1 = r0 < 0 ? -1 : chan_read(ch, 1);
-            if (ch->state == CHAN_DONE)
-                return 1;
-            if (r0 < 0 || r1 < 0) {
-                chan_finish(ch, AF_ESSH, "%s: read failed: %s", c->name,
-                            ssh_get_error(c->s));
-                return 1;
-            }
-            if (!(r0 | r1))
-                break;
-            progress = 1;
+        if (!ssh_channel_is_eof(ch->ch) &&
+            ssh_channel_poll(ch->ch, 0) == SSH_ERROR) {
+            chan_finish(ch, AF_ESSH, "%s: read failed: %s", c->name,
+                        ssh_get_error(c->s));
+            return 1;
         }
-        {
-            int n0 = ssh_channel_poll(ch->ch, 0), n1;
-
-            n1 = ssh_channel_poll(ch->ch, 1);
-            if (n0 > 0 || n1 > 0)
-                return 1; /* buffered: drive again */
-        }
+        if (ch->state == CHAN_DONE)
+            return 1;
         /*
          * After the remote's EOF, libssh's read calls stop processing
          * packets, so the exit status and CLOSE would sit unread in the
@@ -941,8 +941,6 @@ conn_step(struct conn *c)
             return 1;
         }
         c->state = CONN_READY;
-        if (getenv("AF_CONN_TRACE") != NULL)
-            fprintf(stderr, "%llu %s ready\n", (unsigned long long)uv_hrtime() / 1000000, c->name);
         c->deadline = 0;
         c->phase = NULL;
         if (!c->ready_reported) {
@@ -1058,8 +1056,9 @@ conn_drive(struct conn *c)
         return;
     c->in_drive = 1;
     do {
+        c->redrive = 0;
         conn_check_timers(c);
-        progress = conn_step(c);
+        progress = conn_step(c) || c->redrive;
         if (c->state == CONN_FAILED)
             break;
     } while (progress && ++turns < CONN_DRIVE_CAP);

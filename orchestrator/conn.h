@@ -123,6 +123,11 @@ struct chan *chan_exec(struct conn *c, const char *command,
  * remote window allows. Returns 0 or AF_EINPUT if stdin was already closed.
  */
 int chan_write(struct chan *ch, const void *p, size_t n);
+/*
+ * Queue n bytes at p without copying them: p must stay valid and unchanged
+ * until the channel's done_cb ran (used to stream mmap'd packages).
+ */
+int chan_write_ref(struct chan *ch, const void *p, size_t n);
 /* Send EOF on stdin once the queued bytes are flushed. */
 void chan_send_eof(struct chan *ch);
 /* Reset the channel's command timer to timeout_ms from now (0 = none). */

@@ -544,6 +544,36 @@ exit 0
 """
 
 
+# Package managers inside a node: the simulated nodes have no network, and
+# what a stage installs must stay on the node. These record what was asked
+# and provide just enough (a dkms command, kernel headers) for the facts.
+APT_SCRIPT = """\
+#!/bin/sh
+# fake apt-get/dnf of a simulated node (written by rack.sh)
+d=/var/lib/fleet-sim
+case "$1" in
+-*|install) ;;
+*) echo "E: only 'install' is simulated" >&2; exit 100 ;;
+esac
+pkgs=
+for a in "$@"; do
+    case "$a" in -*|install) ;; *) pkgs="$pkgs $a" ;; esac
+done
+for p in $pkgs; do
+    case "$p" in
+    dkms)
+        printf '#!/bin/sh\\necho "dkms (simulated) 3.0.10"\\n' >/usr/local/sbin/dkms
+        chmod 755 /usr/local/sbin/dkms ;;
+    linux-headers-*|kernel-headers-*|kernel-devel-*)
+        mkdir -p "/lib/modules/$(uname -r)/build" ;;
+    esac
+done
+echo "$(date +%s) os-install$pkgs" >>"$d/events.log"
+echo "Setting up$pkgs (simulated)"
+exit 0
+"""
+
+
 def write_file(path, text, mode=0o644):
     data = text.encode() if isinstance(text, str) else text
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -594,6 +624,8 @@ def write_upper(rack_dir, nd, name, addr):
                + "%s\t%s\n" % (addr, name))
     write_file(os.path.join(u, "usr/local/sbin/fleet-sim-reboot"),
                REBOOT_SCRIPT, 0o755)
+    for pm in ("apt-get", "dnf"):
+        write_file(os.path.join(u, "usr/local/sbin", pm), APT_SCRIPT, 0o755)
 
 
 def run_all(cmds, jobs):
