@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ascend-fleet hccn plan|apply|verify: the NPU device-network address plan
+ * of the inventory's `hccn:` section. `plan` shows the table node x NPU and,
+ * when facts are known, what would change; `apply` sets what differs on
+ * every selected node in parallel (through each node's agent, hccn_tool
+ * calls one after the other per node); `verify` reads everything back,
+ * checks links and pings same-plane NPUs of other nodes. Results go to the
+ * state file; reports are folded by node set.
+ */
+#define _GNU_SOURCE
+#include "cmd.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "af-buf.h"
+#include "af-err.h"
+#include "af-mem.h"
+#include "af-proto.h"
+#include "fleet.h"
+#include "fold.h"
+#include "hccn-ops.h"
+#include "hccn.h"
+#include "inv.h"
+#include "sess.h"
+#include "st.h"
+
+#define HCCN_DEFAULT_PEERS 2
+
+enum {
+    HCCN_OPT_FORCE = CMD_OPT_FIRST_PRIVATE,
+    HCCN_OPT_PEERS,
+};
+
+struct hccn_cli {
+    struct cmd_opts o;
+    int force;
+    int peers;
+};
+
+static void
+hccn_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ascend-fleet hccn plan|apply|verify [options]\n"
+            "NPU device IPs from the inventory's hccn: address plan.\n\n"
+            "  plan     the table node x NPU (address, netmask, detect IP, "
+            "gateway),\n"
+            "           validation errors, and what changes per NPU when "
+            "facts are known\n"
+            "  apply    set what differs on every selected node "
+            "(hccn_tool through the agent),\n"
+            "           read back; a configured different address is "
+            "refused unless --force\n"
+            "  verify   read back every NPU, link UP, ping same-plane NPUs "
+            "of other nodes\n\n%s"
+            "      --state FILE       state file (default %s)\n"
+            "      --force            apply: change configured addresses "
+            "too\n"
+            "      --peers N          verify: peers pinged per NPU "
+            "(default %d, 0 = none)\n"
+            "Exit: 0 all nodes ok, 1 some node failed, 2 usage or plan "
+            "error, 3 state file busy.\n",
+            cmd_common_help, AF_DEFAULT_STATE, HCCN_DEFAULT_PEERS);
+}
+
+/* Parse the options of `hccn SUB`; argv[0] is SUB. */
+static int
+hccn_parse(int argc, char **argv, struct hccn_cli *c)
+{
+    static const struct option longopts[] = {
+        CMD_LONGOPTS_COMMON,
+        {"force", no_argument, NULL, HCCN_OPT_FORCE},
+        {"peers", required_argument, NULL, HCCN_OPT_PEERS},
+        {NULL, 0, NULL, 0},
+    };
+    char name[64];
+    int opt, r;
+
+    memset(c, 0, sizeof(*c));
+    cmd_opts_init(&c->o);
+    c->peers = HCCN_DEFAULT_PEERS;
+    snprintf(name, sizeof(name), "hccn %s", argv[0]);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
+        r = cmd_opts_handle(&c->o, name, opt, optarg);
+        if (r < 0)
+            return AF_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (opt) {
+        case HCCN_OPT_FORCE:
+            c->force = 1;
+            break;
+        case HCCN_OPT_PEERS: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+
+            if (*optarg == '\0' || *end != '\0' || v < 0 || v > 64) {
+                fprintf(stderr,
+                        "ascend-fleet %s: --peers wants 0..64, not '%s'\n",
+                        name, optarg);
+                return AF_EXIT_USAGE;
+            }
+            c->peers = (int)v;
+            break;
+        }
+        case 'h':
+            hccn_usage(stdout);
+            return -1;
+        default:
+            hccn_usage(stderr);
+            return AF_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "ascend-fleet %s: unexpected argument '%s'\n", name,
+                argv[optind]);
+        return AF_EXIT_USAGE;
+    }
+    return AF_EXIT_OK;
+}
+
+/*
+ * Build the plan of inv; on any problem print it (every validation error)
+ * and return the exit code, else 0 with *plan set.
+ */
+static int
+hccn_load_plan(const struct inv *inv, const char *cmd, int json,
+               struct hccn_plan **plan)
+{
+    struct af_err e;
+    const char *const *errs;
+    size_t nerr, i;
+    int r;
+
+    r = hccn_plan_build(inv, plan, &e);
+    if (r == AF_ENOTFOUND) {
+        fprintf(stderr,
+                "ascend-fleet %s: %s has no hccn: section (see "
+                "inventory/HCCN.md)\n",
+                cmd, inv->path);
+        return AF_EXIT_USAGE;
+    }
+    if (r == 0)
+        return 0;
+    if (*plan == NULL) {
+        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
+        return AF_EXIT_USAGE;
+    }
+    errs = hccn_plan_errors(*plan, &nerr);
+    if (json) {
+        struct af_buf b;
+
+        af_buf_init(&b, 0);
+        af_buf_puts(&b, "{\"valid\":false,\"errors\":[");
+        for (i = 0; i < nerr; i++) {
+            af_buf_puts(&b, i ? ",\n" : "\n");
+            af_buf_json_str(&b, errs[i]);
+        }
+        af_buf_puts(&b, "\n]}\n");
+        fwrite(b.data, 1, b.len, stdout);
+        af_buf_free(&b);
+    }
+    for (i = 0; i < nerr; i++)
+        fprintf(stderr, "%s\n", errs[i]);
+    fprintf(stderr, "ascend-fleet %s: the hccn plan has %zu error%s%s\n",
+            cmd, nerr, nerr == 1 ? "" : "s",
+            strcmp(cmd, "hccn plan") ? "; no node was touched" : "");
+    hccn_plan_free(*plan);
+    *plan = NULL;
+    return AF_EXIT_USAGE;
+}
+
+/* ---- plan ---- */
+
+/* What applying the plan to NPU i of a node with facts kv would do. */
+static const char *
+hccn_change_word(const struct hccn_addr *a, const struct af_kv *kv, int npu,
+                 int force, char *now, size_t nowsz)
+{
+    char ka[32], km[32];
+    const char *cur, *mask;
+
+    now[0] = '\0';
+    snprintf(ka, sizeof(ka), "hccn.%d.address", npu);
+    snprintf(km, sizeof(km), "hccn.%d.netmask", npu);
+    cur = af_kv_get(kv, ka);
+    mask = af_kv_get(kv, km);
+    if (cur == NULL)
+        return "unknown";
+    switch (hccn_plan_diff(a, cur, mask)) {
+    case HCCN_SAME:
+        return "same";
+    case HCCN_SET:
+        return "set";
+    case HCCN_CHANGE:
+        break;
+    }
+    snprintf(now, nowsz, "%s/%s", cur, mask ? mask : "");
+    return force ? "change" : "change-refused";
+}
+
+/* Order of the per-node summary: the worst NPU decides. */
+static int
+hccn_word_rank(const char *w)
+{
+    if (strcmp(w, "same") == 0 || strcmp(w, "no facts") == 0)
+        return 0;
+    if (strcmp(w, "set") == 0)
+        return 1;
+    if (strcmp(w, "unknown") == 0)
+        return 2;
+    return 3; /* change, change-refused */
+}
+
+static int
+hccn_plan_cmd(int argc, char **argv)
+{
+    struct hccn_cli c;
+    struct inv *inv = NULL;
+    struct hccn_plan *plan = NULL;
+    struct st *st = NULL;
+    struct af_err e;
+    size_t *sel = NULL, nsel = 0, i, k, npus, width = 4;
+    struct af_kv *facts = NULL;
+    int *have = NULL, rc, any_facts = 0;
+    struct fold *verdicts = fold_new();
+    struct af_buf b;
+
+    af_buf_init(&b, 0);
+    if ((rc = hccn_parse(argc, argv, &c)) != 0)
+        return rc < 0 ? AF_EXIT_OK : rc;
+    if (inv_load(c.o.inventory, &inv, &e) != 0 ||
+        inv_select(inv, c.o.limit, &sel, &nsel, &e) != 0) {
+        fprintf(stderr, "ascend-fleet hccn plan: %s\n", e.msg);
+        rc = AF_EXIT_USAGE;
+        goto out;
+    }
+    if ((rc = hccn_load_plan(inv, "hccn plan", c.o.json, &plan)) != 0)
+        goto out;
+    npus = hccn_plan_npus(plan);
+    facts = af_calloc(nsel ? nsel : 1, sizeof(*facts));
+    have = af_calloc(nsel ? nsel : 1, sizeof(*have));
+    for (i = 0; i < nsel; i++)
+        af_kv_init(&facts[i]);
+    /* Facts only when a state file exists: plan never creates one. */
+    if (access(c.o.state, F_OK) == 0) {
+        if (st_open(c.o.state, &st, &e) != 0) {
+            fprintf(stderr, "ascend-fleet hccn plan: %s\n", e.msg);
+            rc = AF_EXIT_USAGE;
+            goto out;
+        }
+        for (i = 0; i < nsel; i++) {
+            have[i] = st_facts_get(st, inv->nodes[sel[i]].name, &facts[i],
+                                   NULL, NULL) == 0;
+            any_facts |= have[i];
+        }
+    }
+    for (i = 0; i < nsel; i++)
+        if (strlen(inv->nodes[sel[i]].name) > width)
+            width = strlen(inv->nodes[sel[i]].name);
+    if (c.o.json)
+        af_buf_printf(&b, "{\"valid\":true,\"errors\":[],\"npus\":%zu,"
+                          "\"nodes\":[",
+                      npus);
+    else
+        af_buf_printf(&b, "%-*s %3s  %-15s  %-15s  %-15s  %-15s  %s\n",
+                      (int)width, "NODE", "NPU", "ADDRESS", "NETMASK",
+                      "DETECT", "GATEWAY", "CHANGE");
+    for (i = 0; i < nsel; i++) {
+        const char *name = inv->nodes[sel[i]].name;
+        const char *worst = have[i] ? "same" : "no facts";
+        char refused[256] = "";
+        int npu;
+
+        if (c.o.json) {
+            af_buf_puts(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
+            af_buf_json_str(&b, name);
+            af_buf_puts(&b, ",\"npus\":[");
+        }
+        for (npu = 0; npu < (int)npus; npu++) {
+            const struct hccn_addr *a = hccn_plan_get(plan, sel[i], npu);
+            char now[40];
+            const char *w = have[i] ? hccn_change_word(a, &facts[i], npu,
+                                                       c.force, now,
+                                                       sizeof(now))
+                                    : NULL;
+
+            if (w != NULL && strncmp(w, "change", 6) == 0) {
+                size_t l = strlen(refused);
+
+                snprintf(refused + l, sizeof(refused) - l, "%s%d",
+                         l ? "," : "", npu);
+            }
+            if (w != NULL && hccn_word_rank(w) > hccn_word_rank(worst))
+                worst = w;
+            if (c.o.json) {
+                af_buf_printf(&b, "%s{\"npu\":%d,\"address\":", npu ? "," : "",
+                              npu);
+                af_buf_json_str(&b, a->address);
+                af_buf_puts(&b, ",\"netmask\":");
+                af_buf_json_str(&b, a->netmask);
+                af_buf_puts(&b, ",\"detect\":");
+                af_buf_json_str(&b, a->detect[0] ? a->detect : NULL);
+                af_buf_puts(&b, ",\"gateway\":");
+                af_buf_json_str(&b, a->gateway[0] ? a->gateway : NULL);
+                af_buf_printf(&b, ",\"plane\":%d,\"pinned\":%s,\"change\":",
+                              a->plane, a->pinned ? "true" : "false");
+                af_buf_json_str(&b, w);
+                af_buf_puts(&b, ",\"current\":");
+                af_buf_json_str(&b, now[0] && w ? now : NULL);
+                af_buf_puts(&b, "}");
+            } else {
+                af_buf_printf(&b, "%-*s %3d  %-15s  %-15s  %-15s  %-15s  %s",
+                              (int)width, name, npu, a->address, a->netmask,
+                              a->detect[0] ? a->detect : "-",
+                              a->gateway[0] ? a->gateway : "-",
+                              w ? w : "-");
+                if (w != NULL && now[0])
+                    af_buf_printf(&b, " (now %s)", now);
+                af_buf_puts(&b, "\n");
+            }
+        }
+        if (c.o.json)
+            af_buf_puts(&b, "]}");
+        if (strncmp(worst, "change", 6) == 0) {
+            char key[300];
+
+            snprintf(key, sizeof(key), "%s (NPU %s)", worst, refused);
+            fold_add(verdicts, key, name);
+        } else {
+            fold_add(verdicts, worst, name);
+        }
+    }
+    if (c.o.json) {
+        af_buf_puts(&b, "\n]}\n");
+    } else {
+        af_buf_puts(&b, "\n");
+        for (k = 0; k < fold_groups(verdicts); k++) {
+            char *nodes = fold_nodes(verdicts, k);
+
+            af_buf_printf(&b, "%s: %s\n", fold_key(verdicts, k), nodes);
+            free(nodes);
+        }
+        if (!any_facts)
+            af_buf_puts(&b, "(no facts in the state file: run `ascend-fleet "
+                            "facts` to compare with the nodes)\n");
+        af_buf_printf(&b, "%zu nodes x %zu NPUs, plan valid\n", nsel, npus);
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    rc = AF_EXIT_OK;
+out:
+    for (i = 0; facts != NULL && i < nsel; i++)
+        af_kv_free(&facts[i]);
+    free(facts);
+    free(have);
+    fold_free(verdicts);
+    af_buf_free(&b);
+    st_close(st);
+    hccn_plan_free(plan);
+    free(sel);
+    inv_free(inv);
+    return rc;
+}
+
+/* ---- apply and verify ---- */
+
+struct hccn_node {
+    const char *name;
+    int sess_failed;
+    int timed_out;
+    char error[512];
+    struct hop_result *res;
+};
+
+struct hccn_run {
+    struct fleet *fleet;
+    const struct hccn_plan *plan;
+    struct fan fan;
+    struct hop_opts hop;
+    int verify;
+    size_t peers;
+    struct hccn_node *nodes;
+};
+
+struct hccn_job {
+    struct hccn_run *run;
+    size_t i;
+};
+
+static void
+hccn_closed(struct sess *s, void *data)
+{
+    struct hccn_job *j = data;
+
+    (void)s;
+    fan_job_done(&j->run->fan);
+    free(j);
+}
+
+static void
+hccn_quit_answer(struct agc *a, int status, const struct af_kv *body,
+                 void *data)
+{
+    (void)a;
+    (void)status;
+    (void)body;
+    sess_close(data, hccn_closed);
+}
+
+static void
+hccn_done(struct sess *s, struct hop_result *r, void *data)
+{
+    struct hccn_job *j = data;
+    const char *quit[] = {"quit"};
+
+    j->run->nodes[j->i].res = r;
+    agc_request(sess_agc(s), quit, 1, NULL, 0, 10000, hccn_quit_answer, s);
+}
+
+static void
+hccn_ready(struct sess *s, int status)
+{
+    struct hccn_job *j = sess_data(s);
+    struct hccn_run *run = j->run;
+    struct hccn_node *hn = &run->nodes[j->i];
+    size_t node = run->fleet->sel[j->i], npus = hccn_plan_npus(run->plan), k;
+    struct hccn_addr *want;
+
+    if (status < 0) {
+        hn->sess_failed = 1;
+        hn->timed_out = sess_timed_out(s);
+        snprintf(hn->error, sizeof(hn->error), "%s", sess_error(s));
+        sess_close(s, hccn_closed);
+        return;
+    }
+    want = af_calloc(npus, sizeof(*want));
+    for (k = 0; k < npus; k++)
+        want[k] = *hccn_plan_get(run->plan, node, (int)k);
+    if (run->verify) {
+        struct hop_peer *peers = NULL;
+        size_t np = 0;
+
+        hop_pick_peers(run->plan, run->fleet->inv, run->fleet->sel,
+                       run->fleet->nsel, j->i, run->peers, &peers, &np);
+        hop_verify(s, want, npus, peers, np, &run->hop, hccn_done, j);
+        free(peers);
+    } else {
+        hop_apply(s, want, npus, &run->hop, hccn_done, j);
+    }
+    free(want);
+}
+
+static void
+hccn_start(struct fan *fan, size_t i, void *data)
+{
+    struct hccn_run *run = data;
+    struct hccn_job *j = af_calloc(1, sizeof(*j));
+
+    (void)fan;
+    j->run = run;
+    j->i = i;
+    sess_open(run->fleet, fleet_node(run->fleet, i), hccn_ready, j);
+}
+
+/* The node's outcome word for reports. */
+static const char *
+hccn_node_word(const struct hccn_node *n, int verify)
+{
+    if (n->sess_failed || n->res == NULL)
+        return n->timed_out ? "timeout" : "unreachable";
+    if (n->res->status == AF_EREMOTE)
+        return "failed";
+    if (n->res->status != 0)
+        return n->res->status == AF_ETIMEOUT ? "timeout" : "unreachable";
+    if (verify)
+        return "verified";
+    return n->res->nchanged ? "applied" : "unchanged";
+}
+
+static void
+hccn_print_json(const struct hccn_run *run, size_t n)
+{
+    struct af_buf b;
+    size_t i, k;
+
+    af_buf_init(&b, 0);
+    af_buf_puts(&b, "{\"nodes\":[");
+    for (i = 0; i < n; i++) {
+        const struct hccn_node *hn = &run->nodes[i];
+        const struct hop_result *r = hn->res;
+
+        af_buf_puts(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
+        af_buf_json_str(&b, hn->name);
+        af_buf_printf(&b, ",\"status\":\"%s\",\"error\":",
+                      hccn_node_word(hn, run->verify));
+        af_buf_json_str(&b, hn->sess_failed ? hn->error
+                            : (r && r->error[0] ? r->error : NULL));
+        af_buf_puts(&b, ",\"npus\":[");
+        for (k = 0; r != NULL && k < r->nnpu; k++) {
+            const struct hop_npu *p = &r->npus[k];
+
+            af_buf_printf(&b, "%s{\"npu\":%d,\"status\":\"%s\",\"address\":",
+                          k ? "," : "", p->npu, hop_status_str(p->status));
+            af_buf_json_str(&b, p->address);
+            af_buf_puts(&b, ",\"netmask\":");
+            af_buf_json_str(&b, p->netmask);
+            af_buf_puts(&b, ",\"detect\":");
+            af_buf_json_str(&b, p->detect);
+            af_buf_puts(&b, ",\"gateway\":");
+            af_buf_json_str(&b, p->gateway);
+            af_buf_puts(&b, ",\"detail\":");
+            af_buf_json_str(&b, p->detail[0] ? p->detail : NULL);
+            af_buf_puts(&b, "}");
+        }
+        af_buf_puts(&b, "]}");
+    }
+    af_buf_puts(&b, "\n]}\n");
+    fwrite(b.data, 1, b.len, stdout);
+    af_buf_free(&b);
+}
+
+/* Folded report; returns the number of nodes that were not ok. */
+static size_t
+hccn_print_report(const struct hccn_run *run, size_t n)
+{
+    static const char *const order[] = {"applied", "unchanged", "verified",
+                                        "failed", "timeout", "unreachable"};
+    struct fold *ok = fold_new(), *bad = fold_new();
+    size_t i, k, nbad = 0, counts[6] = {0};
+
+    for (i = 0; i < n; i++) {
+        const struct hccn_node *hn = &run->nodes[i];
+        const char *w = hccn_node_word(hn, run->verify);
+        char key[640];
+
+        for (k = 0; k < 6; k++)
+            if (strcmp(w, order[k]) == 0)
+                counts[k]++;
+        if (strcmp(w, "applied") == 0 || strcmp(w, "unchanged") == 0 ||
+            strcmp(w, "verified") == 0) {
+            fold_add(ok, w, hn->name);
+            continue;
+        }
+        nbad++;
+        if (strcmp(w, "failed") != 0) {
+            const char *msg = hn->sess_failed ? hn->error : hn->res->error;
+            size_t nl = strlen(hn->name);
+
+            /* Session messages start with the node's name already. */
+            if (strncmp(msg, hn->name, nl) == 0 && msg[nl] == ':')
+                msg += nl + 1 + (msg[nl + 1] == ' ');
+            snprintf(key, sizeof(key), "%s: %s", w, msg);
+            fold_add(bad, key, hn->name);
+            continue;
+        }
+        /* One line per failing NPU, folded over nodes. */
+        for (k = 0; k < hn->res->nnpu; k++) {
+            const struct hop_npu *p = &hn->res->npus[k];
+
+            if (p->status != HOP_FAILED && p->status != HOP_REFUSED)
+                continue;
+            snprintf(key, sizeof(key), "%s: NPU %d: %s",
+                     p->status == HOP_REFUSED ? "refused" : "failed", p->npu,
+                     p->detail);
+            fold_add(bad, key, hn->name);
+        }
+    }
+    for (k = 0; k < 3; k++) {
+        for (i = 0; i < fold_groups(ok); i++) {
+            char *nodes;
+
+            if (strcmp(fold_key(ok, i), order[k]) != 0)
+                continue;
+            nodes = fold_nodes(ok, i);
+            printf("%s: %s\n", order[k], nodes);
+            free(nodes);
+        }
+    }
+    for (i = 0; i < fold_groups(bad); i++) {
+        char *nodes = fold_nodes(bad, i);
+        const char *key = fold_key(bad, i), *colon = strchr(key, ':');
+
+        /* "failed: npu[005,007]: NPU 3: ..." */
+        printf("%.*s: %s:%s\n", (int)(colon - key), key, nodes, colon + 1);
+        free(nodes);
+    }
+    if (run->verify)
+        printf("%zu nodes: %zu verified, %zu failed, %zu unreachable\n", n,
+               counts[2], counts[3], counts[4] + counts[5]);
+    else
+        printf("%zu nodes: %zu applied, %zu unchanged, %zu failed, %zu "
+               "unreachable\n",
+               n, counts[0], counts[1], counts[3], counts[4] + counts[5]);
+    fold_free(ok);
+    fold_free(bad);
+    return nbad;
+}
+
+static int
+hccn_run_cmd(int argc, char **argv, int verify)
+{
+    const char *cmd = verify ? "hccn verify" : "hccn apply";
+    struct hccn_cli c;
+    struct fleet fleet;
+    struct hccn_plan *plan = NULL;
+    struct hccn_run run;
+    struct st *st = NULL;
+    struct af_err e;
+    uv_loop_t loop;
+    size_t i, nbad = 0;
+    int rc, r;
+
+    if ((rc = hccn_parse(argc, argv, &c)) != 0)
+        return rc < 0 ? AF_EXIT_OK : rc;
+    memset(&run, 0, sizeof(run));
+    uv_loop_init(&loop);
+    if (fleet_init(&fleet, &loop, c.o.inventory, c.o.limit, &e) != 0) {
+        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
+        rc = AF_EXIT_USAGE;
+        goto out;
+    }
+    fleet.hostkeys = c.o.hostkeys;
+    fleet.kex = c.o.kex;
+    /* The whole plan is checked before any node is touched. */
+    if ((rc = hccn_load_plan(fleet.inv, cmd, c.o.json, &plan)) != 0)
+        goto out;
+    if (st_open(c.o.state, &st, &e) != 0) {
+        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
+        rc = AF_EXIT_USAGE;
+        goto out;
+    }
+    if ((r = st_lock(st, &e)) != 0) {
+        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
+        rc = r == AF_ELOCKED ? AF_EXIT_LOCKED : AF_EXIT_USAGE;
+        goto out;
+    }
+    run.fleet = &fleet;
+    run.plan = plan;
+    run.verify = verify;
+    run.peers = (size_t)c.peers;
+    run.hop.force = c.force;
+    run.hop.tool_timeout_s = c.o.timeout_s;
+    run.hop.st = st;
+    run.nodes = af_calloc(fleet.nsel ? fleet.nsel : 1, sizeof(*run.nodes));
+    for (i = 0; i < fleet.nsel; i++)
+        run.nodes[i].name = fleet_node(&fleet, i)->name;
+    fan_run(&run.fan, &loop, fleet.nsel, c.o.fanout, hccn_start, &run);
+    if (c.o.json) {
+        hccn_print_json(&run, fleet.nsel);
+        for (i = 0; i < fleet.nsel; i++)
+            if (strcmp(hccn_node_word(&run.nodes[i], verify), "applied") &&
+                strcmp(hccn_node_word(&run.nodes[i], verify), "unchanged") &&
+                strcmp(hccn_node_word(&run.nodes[i], verify), "verified"))
+                nbad++;
+    } else {
+        nbad = hccn_print_report(&run, fleet.nsel);
+    }
+    rc = nbad ? AF_EXIT_FAILED : AF_EXIT_OK;
+out:
+    for (i = 0; run.nodes != NULL && i < fleet.nsel; i++) {
+        hop_result_free(run.nodes[i].res);
+        free(run.nodes[i].res);
+    }
+    free(run.nodes);
+    st_close(st);
+    hccn_plan_free(plan);
+    fleet_free(&fleet);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return rc;
+}
+
+int
+cmd_hccn_main(int argc, char **argv)
+{
+    const char *sub = argc > 1 ? argv[1] : NULL;
+
+    if (sub == NULL) {
+        hccn_usage(stderr);
+        return AF_EXIT_USAGE;
+    }
+    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 ||
+        strcmp(sub, "help") == 0) {
+        hccn_usage(stdout);
+        return AF_EXIT_OK;
+    }
+    if (strcmp(sub, "plan") == 0)
+        return hccn_plan_cmd(argc - 1, argv + 1);
+    if (strcmp(sub, "apply") == 0)
+        return hccn_run_cmd(argc - 1, argv + 1, 0);
+    if (strcmp(sub, "verify") == 0)
+        return hccn_run_cmd(argc - 1, argv + 1, 1);
+    fprintf(stderr, "ascend-fleet hccn: unknown subcommand '%s'\n", sub);
+    hccn_usage(stderr);
+    return AF_EXIT_USAGE;
+}

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ascend-fleet ranktable: the HCCL rank table (format "1.0") of the
+ * selected nodes, ranks numbered node by node in inventory order, from the
+ * hccn address plan. It is written only when every selected NPU has a
+ * `verified` row in the state file at its planned address (so the table
+ * describes what the nodes really use), unless the operator forces it.
+ */
+#define _GNU_SOURCE
+#include "cmd.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "af-buf.h"
+#include "af-err.h"
+#include "af-mem.h"
+#include "hccn.h"
+#include "inv.h"
+#include "st.h"
+
+enum {
+    RT_OPT_FORCE = CMD_OPT_FIRST_PRIVATE,
+};
+
+static void
+rt_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ascend-fleet ranktable [-o FILE] [--limit P] [--force] "
+            "[options]\n"
+            "Write the HCCL rank table (hccl.json, format 1.0) of the "
+            "selected nodes:\nranks node by node in inventory order, device "
+            "IPs from the hccn plan.\nRefused while a selected NPU is not "
+            "verified at its planned address\n(`ascend-fleet hccn verify`) "
+            "unless --force.\n\n"
+            "  -i, --inventory FILE   inventory (default ./inventory.yaml)\n"
+            "      --limit PATTERN    only these nodes\n"
+            "      --state FILE       state file (default %s)\n"
+            "  -o, --output FILE      write here (default stdout)\n"
+            "      --force            write even with unverified NPUs\n"
+            "  -h, --help             this help\n"
+            "Exit: 0 written, 1 refused (unverified NPUs), 2 usage or plan "
+            "error.\n",
+            AF_DEFAULT_STATE);
+}
+
+/* The verified row of node/npu in rows, or NULL. */
+static const struct st_hccn *
+rt_row(const struct st_hccn *rows, size_t n, const char *node, int npu)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (rows[i].npu == npu && strcmp(rows[i].node, node) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+/* Append "0-3,5" for the NPUs flagged in bad[0..n). */
+static void
+rt_ranges(struct af_buf *b, const int *bad, int n)
+{
+    int i = 0, first = 1;
+
+    while (i < n) {
+        int j;
+
+        if (!bad[i]) {
+            i++;
+            continue;
+        }
+        for (j = i; j + 1 < n && bad[j + 1]; j++)
+            ;
+        af_buf_printf(b, "%s%d", first ? "" : ",", i);
+        if (j > i)
+            af_buf_printf(b, "-%d", j);
+        first = 0;
+        i = j + 1;
+    }
+}
+
+static int
+rt_write(const char *path, const char *json, struct af_err *e)
+{
+    char *tmp;
+    FILE *f;
+    size_t len = strlen(json);
+    int ok;
+
+    if (path == NULL || strcmp(path, "-") == 0) {
+        fwrite(json, 1, len, stdout);
+        return 0;
+    }
+    tmp = af_asprintf("%s.tmp.%ld", path, (long)getpid());
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        af_err_set(e, -errno, "cannot write %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return e ? e->code : -1;
+    }
+    ok = fwrite(json, 1, len, f) == len;
+    ok = (fflush(f) == 0) && ok;
+    ok = (fsync(fileno(f)) == 0) && ok;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        af_err_set(e, -EIO, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -EIO;
+    }
+    free(tmp);
+    return 0;
+}
+
+int
+cmd_ranktable_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"inventory", required_argument, NULL, 'i'},
+        {"limit", required_argument, NULL, CMD_OPT_LIMIT},
+        {"state", required_argument, NULL, CMD_OPT_STATE},
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, RT_OPT_FORCE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct cmd_opts o;
+    const char *output = NULL;
+    int force = 0, opt, rc, r;
+    struct inv *inv = NULL;
+    struct hccn_plan *plan = NULL;
+    struct st *st = NULL;
+    struct st_hccn *rows = NULL;
+    size_t nrows = 0, *sel = NULL, nsel = 0, i, npus, nmissing = 0;
+    struct af_buf missing;
+    struct af_err e;
+    char *json = NULL;
+
+    af_buf_init(&missing, 0);
+    cmd_opts_init(&o);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+i:o:h", longopts, NULL)) != -1) {
+        r = cmd_opts_handle(&o, "ranktable", opt, optarg);
+        if (r < 0)
+            return AF_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (opt) {
+        case 'o':
+            output = optarg;
+            break;
+        case RT_OPT_FORCE:
+            force = 1;
+            break;
+        case 'h':
+            rt_usage(stdout);
+            return AF_EXIT_OK;
+        default:
+            rt_usage(stderr);
+            return AF_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "ascend-fleet ranktable: unexpected argument '%s'\n",
+                argv[optind]);
+        return AF_EXIT_USAGE;
+    }
+    if (inv_load(o.inventory, &inv, &e) != 0 ||
+        inv_select(inv, o.limit, &sel, &nsel, &e) != 0) {
+        fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
+        rc = AF_EXIT_USAGE;
+        goto out;
+    }
+    r = hccn_plan_build(inv, &plan, &e);
+    if (r != 0) {
+        size_t nerr = 0;
+        const char *const *errs = plan ? hccn_plan_errors(plan, &nerr) : NULL;
+
+        if (r == AF_ENOTFOUND)
+            fprintf(stderr, "ascend-fleet ranktable: %s has no hccn: "
+                            "section\n",
+                    inv->path);
+        else if (nerr == 0)
+            fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
+        for (i = 0; i < nerr; i++)
+            fprintf(stderr, "%s\n", errs[i]);
+        rc = AF_EXIT_USAGE;
+        goto out;
+    }
+    npus = hccn_plan_npus(plan);
+    /* Never create a state file: none means nothing is verified. */
+    if (access(o.state, F_OK) == 0) {
+        if (st_open(o.state, &st, &e) != 0 ||
+            st_hccn_get(st, NULL, &rows, &nrows, &e) != 0) {
+            fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
+            rc = AF_EXIT_USAGE;
+            goto out;
+        }
+    }
+    for (i = 0; i < nsel; i++) {
+        const char *name = inv->nodes[sel[i]].name;
+        int bad[HCCN_MAX_NPUS] = {0}, any = 0, npu;
+
+        for (npu = 0; npu < (int)npus && npu < HCCN_MAX_NPUS; npu++) {
+            const struct hccn_addr *a = hccn_plan_get(plan, sel[i], npu);
+            const struct st_hccn *row = rt_row(rows, nrows, name, npu);
+
+            if (row == NULL || row->status != ST_HCCN_VERIFIED ||
+                row->address == NULL || strcmp(row->address, a->address)) {
+                bad[npu] = 1;
+                any = 1;
+                nmissing++;
+            }
+        }
+        if (any) {
+            af_buf_printf(&missing, "%s%s NPU ", missing.len ? ", " : "",
+                          name);
+            rt_ranges(&missing, bad, (int)npus);
+        }
+    }
+    if (nmissing && !force) {
+        fprintf(stderr,
+                "ascend-fleet ranktable: %zu NPU%s not verified at the "
+                "planned address: %s\n(run `ascend-fleet hccn apply` and "
+                "`ascend-fleet hccn verify`, or --force)\n",
+                nmissing, nmissing == 1 ? " is" : "s are", missing.data);
+        rc = AF_EXIT_FAILED;
+        goto out;
+    }
+    if (nmissing)
+        fprintf(stderr,
+                "ascend-fleet ranktable: warning: %zu NPU%s not verified "
+                "(--force): %s\n",
+                nmissing, nmissing == 1 ? " is" : "s are", missing.data);
+    if ((r = hccn_ranktable_json(plan, inv, sel, nsel, NULL, &json, &e)) !=
+        0) {
+        fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
+        rc = AF_EXIT_USAGE;
+        goto out;
+    }
+    if (rt_write(output, json, &e) != 0) {
+        fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
+        rc = AF_EXIT_FAILED;
+        goto out;
+    }
+    if (output != NULL && strcmp(output, "-") != 0)
+        fprintf(stderr, "ascend-fleet ranktable: %zu servers, %zu ranks "
+                        "written to %s\n",
+                nsel, nsel * npus, output);
+    rc = AF_EXIT_OK;
+out:
+    free(json);
+    af_buf_free(&missing);
+    st_hccn_free(rows, nrows);
+    st_close(st);
+    hccn_plan_free(plan);
+    free(sel);
+    inv_free(inv);
+    return rc;
+}
