@@ -30,6 +30,8 @@
 #include "facts.h"
 #include "fleet.h"
 #include "fold.h"
+#include "hccn-ops.h"
+#include "hccn.h"
 #include "hostlist.h"
 #include "inv.h"
 #include "pb-plan.h"
@@ -106,6 +108,8 @@ struct nj {
     int resume_rebooting;
     int resume_running; /* a step was running when the run was killed */
     char *running_pkg;  /* its package path on the node */
+    struct hop_peer *peers; /* hccn verify: sampled same-plane peers */
+    size_t npeers;
     enum ro_fail fail;
     char reason[512];
     uint64_t started_ms;
@@ -130,6 +134,7 @@ struct ro {
     int tty;
     int fails[RO_F_COUNT];
     size_t budget;
+    struct hccn_plan *hccn;  /* built when a builtin hccn phase is planned */
     struct af_buf line;
 };
 
@@ -1009,11 +1014,115 @@ nj_wait_installer_answer(struct agc *a, int status, const struct af_kv *body,
     nj_request_facts(j, nj_replan_facts);
 }
 
+/* ---- builtin stages ------------------------------------------------- */
+
+static void
+nj_hccn_verified(struct sess *s, struct hop_result *r, void *data)
+{
+    struct nj *j = data;
+    struct ro *ro = j->ro;
+    size_t k;
+
+    (void)s;
+    if (r->status != 0) {
+        nj_fail(j, RO_F_VERIFY, "hccn verify: %s", r->error);
+        hop_result_free(r);
+        return;
+    }
+    for (k = 0; k < r->nnpu; k++) {
+        if (r->npus[k].status != HOP_VERIFIED) {
+            nj_fail(j, RO_F_VERIFY, "hccn verify: NPU %d: %s",
+                    r->npus[k].npu, r->npus[k].detail);
+            hop_result_free(r);
+            return;
+        }
+    }
+    ro_say(ro, j, "verify", "hccn: %zu NPUs verified", r->nnpu);
+    hop_result_free(r);
+    j->phase_ran = 1;
+    nj_next(j);
+}
+
+static void
+nj_hccn_applied(struct sess *s, struct hop_result *r, void *data)
+{
+    struct nj *j = data;
+    struct ro *ro = j->ro;
+    struct hop_opts ho;
+    size_t k;
+
+    if (r->status != 0) {
+        nj_fail(j, RO_F_STEP, "hccn apply: %s", r->error);
+        hop_result_free(r);
+        return;
+    }
+    for (k = 0; k < r->nnpu; k++) {
+        if (r->npus[k].status == HOP_FAILED ||
+            r->npus[k].status == HOP_REFUSED) {
+            nj_fail(j, RO_F_STEP, "hccn apply: NPU %d: %s", r->npus[k].npu,
+                    r->npus[k].detail);
+            hop_result_free(r);
+            return;
+        }
+    }
+    ro_say(ro, j, "step", "hccn: %zu of %zu NPUs set, the rest already as "
+           "planned", r->nchanged, r->nnpu);
+    hop_result_free(r);
+    memset(&ho, 0, sizeof(ho));
+    ho.st = ro->st;
+    hop_verify(s, hccn_plan_get(ro->hccn, j->node->index, 0),
+               hccn_plan_npus(ro->hccn), j->peers, j->npeers, &ho,
+               nj_hccn_verified, j);
+}
+
+static void
+nj_builtin(struct nj *j, const struct pb_plan_phase *ph)
+{
+    struct ro *ro = j->ro;
+    struct hop_opts ho;
+
+    if (strcmp(ph->builtin, "hccn") != 0 || ro->hccn == NULL) {
+        nj_fail(j, RO_F_STEP, "stage %s: %s", ph->stage,
+                ro->hccn == NULL ? "the inventory has no hccn address plan"
+                                 : "unknown builtin");
+        return;
+    }
+    ro_say(ro, j, "step", "hccn: apply the address plan");
+    /*
+     * Ping only nodes that have their addresses by now: this batch and the
+     * earlier ones (later batches are not configured yet). The first node
+     * of a rolling rollout has no peer; later ones ping back to it.
+     */
+    {
+        size_t *idx = af_calloc(ro->n ? ro->n : 1, sizeof(*idx));
+        size_t m = 0, me = 0, x;
+
+        for (x = 0; x < ro->n; x++) {
+            const struct nj *o = &ro->nj[x];
+
+            if (o != j && (!o->reachable || o->batch < 0 ||
+                           o->batch > j->batch || o->state == NJ_FAILED))
+                continue;
+            if (o == j)
+                me = m;
+            idx[m++] = o->node->index;
+        }
+        free(j->peers);
+        j->peers = NULL;
+        j->npeers = 0;
+        hop_pick_peers(ro->hccn, ro->fleet.inv, idx, m, me, 2, &j->peers,
+                       &j->npeers);
+        free(idx);
+    }
+    memset(&ho, 0, sizeof(ho));
+    ho.st = ro->st;
+    hop_apply(j->sess, hccn_plan_get(ro->hccn, j->node->index, 0),
+              hccn_plan_npus(ro->hccn), &ho, nj_hccn_applied, j);
+}
+
 static void
 nj_next(struct nj *j)
 {
-    struct ro *ro = j->ro;
-
     if (j->state == NJ_FAILED || j->state == NJ_DONE)
         return;
     if (j->running_pkg != NULL) {
@@ -1029,11 +1138,13 @@ nj_next(struct nj *j)
     while (j->phase < j->plan->n_phases) {
         const struct pb_plan_phase *ph = &j->plan->phases[j->phase];
 
+        if (ph->builtin != NULL && !j->phase_ran) {
+            nj_builtin(j, ph);
+            return;
+        }
         if (ph->builtin != NULL) {
-            /* Builtin stages are done by other subcommands for now. */
-            ro_say(ro, j, "skip", "stage %s: run 'ascend-fleet %s apply' "
-                   "for it", ph->stage, ph->builtin);
             j->phase++;
+            j->phase_ran = 0;
             continue;
         }
         while (j->step < ph->n && !nj_runnable(nj_cur_step(j)))
@@ -1208,6 +1319,9 @@ ro_needs_work(const struct pb_plan *p)
     for (k = 0; k < p->n_steps; k++)
         if (nj_runnable(&p->steps[k]) || p->steps[k].reboot_pending)
             return 1;
+    for (k = 0; k < p->n_phases; k++)
+        if (p->phases[k].builtin != NULL)
+            return 1; /* builtins decide on the node (apply is idempotent) */
     return 0;
 }
 
@@ -1227,6 +1341,14 @@ ro_print_plan(struct ro *ro)
             af_buf_printf(&key, "%-14s unreachable (%s)", "-", j->reason);
             fold_add(f, key.data, j->node->name);
             continue;
+        }
+        for (k = 0; k < j->plan->n_phases; k++) {
+            if (j->plan->phases[k].builtin == NULL)
+                continue;
+            af_buf_reset(&key);
+            af_buf_printf(&key, "%-14s apply + verify the address plan",
+                          j->plan->phases[k].stage);
+            fold_add(f, key.data, j->node->name);
         }
         for (k = 0; k < j->plan->n_steps; k++) {
             const struct pb_plan_step *ps = &j->plan->steps[k];
@@ -1325,7 +1447,9 @@ ro_free(struct ro *ro)
         free(ro->nj[i].boot_before);
         free(ro->nj[i].boot_after);
         free(ro->nj[i].running_pkg);
+        free(ro->nj[i].peers);
     }
+    hccn_plan_free(ro->hccn);
     free(ro->nj);
     free(ro->batch_nodes);
     pb_plan_pkgs_free(&ro->pkgs);
@@ -1688,6 +1812,28 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
             goto out;
         }
         j->needs_work = ro_needs_work(j->plan) && !j->plan->blocked;
+    }
+    for (i = 0; i < ro->n && ro->hccn == NULL; i++) {
+        const struct pb_plan *p = ro->nj[i].plan;
+
+        for (k = 0; p && k < p->n_phases; k++) {
+            if (p->phases[k].builtin == NULL ||
+                strcmp(p->phases[k].builtin, "hccn") != 0)
+                continue;
+            if (hccn_plan_build(ro->fleet.inv, &ro->hccn, &e) != 0) {
+                size_t ne = 0, x;
+                const char *const *errs =
+                    ro->hccn ? hccn_plan_errors(ro->hccn, &ne) : NULL;
+
+                fprintf(stderr, "ascend-fleet: hccn address plan: %s\n",
+                        e.msg);
+                for (x = 1; x < ne; x++)
+                    fprintf(stderr, "  %s\n", errs[x]);
+                rc = AF_EXIT_USAGE;
+                goto out;
+            }
+            break;
+        }
     }
     if (resume_run > 0)
         ro_apply_resume(ro);
