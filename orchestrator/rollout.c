@@ -131,7 +131,9 @@ struct ro {
     struct fan fan;
     size_t *batch_nodes;
     size_t batch_n;
-    int tty;
+    int tty;              /* live status line on a terminal */
+    uv_timer_t progress;
+    int cur_batch, nbatches;
     int fails[RO_F_COUNT];
     size_t budget;
     struct hccn_plan *hccn;  /* built when a builtin hccn phase is planned */
@@ -210,9 +212,65 @@ ro_say(struct ro *ro, const struct nj *j, const char *kind, const char *fmt,
         af_buf_free(&b);
     } else {
         localtime_r(&now, &tm);
-        printf("%02d:%02d:%02d %-8s %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
-               j ? j->node->name : "", msg);
+        printf("%s%02d:%02d:%02d %-8s %s\n", ro->tty ? "\r\033[K" : "",
+               tm.tm_hour, tm.tm_min, tm.tm_sec, j ? j->node->name : "",
+               msg);
     }
+    fflush(stdout);
+}
+
+static size_t ro_failed_total(const struct ro *ro);
+
+/*
+ * The live line on a terminal: batch k/n, nodes per state, the failure
+ * budget left and the slowest node still working.
+ */
+static void
+ro_progress_cb(uv_timer_t *t)
+{
+    struct ro *ro = t->data;
+    size_t i, running = 0, rebooting = 0, done = 0, failed, pending = 0;
+    const struct nj *slow = NULL;
+    uint64_t now = uv_now(&ro->loop);
+
+    for (i = 0; i < ro->n; i++) {
+        const struct nj *j = &ro->nj[i];
+
+        if (!j->needs_work || !j->reachable)
+            continue;
+        switch (j->state) {
+        case NJ_DONE:
+            done++;
+            break;
+        case NJ_FAILED:
+            break;
+        case NJ_REBOOT_WAIT:
+        case NJ_SETTLE:
+        case NJ_RECONCILE:
+            rebooting++;
+            break;
+        case NJ_IDLE:
+            if (j->started_ms == 0) {
+                pending++;
+                break;
+            }
+            /* fall through */
+        default:
+            running++;
+            break;
+        }
+        if (j->started_ms && j->state != NJ_DONE && j->state != NJ_FAILED &&
+            (slow == NULL || j->started_ms < slow->started_ms))
+            slow = j;
+    }
+    failed = ro_failed_total(ro);
+    printf("\r\033[K[batch %d/%d] running %zu, rebooting %zu, done %zu, "
+           "failed %zu, waiting %zu | budget left %zu",
+           ro->cur_batch + 1, ro->nbatches, running, rebooting, done, failed,
+           pending, failed > ro->budget ? 0 : ro->budget - failed);
+    if (slow != NULL)
+        printf(" | slowest %s %.0f s", slow->node->name,
+               (double)(now - slow->started_ms) / 1000.0);
     fflush(stdout);
 }
 
@@ -1709,6 +1767,9 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
     ro->eff = *o;
     af_buf_init(&ro->line, 0);
     uv_loop_init(&ro->loop);
+    uv_timer_init(&ro->loop, &ro->progress);
+    ro->progress.data = ro;
+    ro->tty = isatty(STDOUT_FILENO) && !o->json;
     if ((r = st_open(o->state, &ro->st, &e)) != 0) {
         fprintf(stderr, "ascend-fleet: %s\n", e.msg);
         rc = AF_EXIT_USAGE;
@@ -1939,8 +2000,19 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
             ro_say(ro, NULL, "batch", "batch %d/%d: %zu nodes (%zu done, "
                    "%zu failed, budget %zu)", b + 1, maxb + 1, ro->batch_n,
                    done_nodes, ro_failed_total(ro), ro->budget);
+            ro->cur_batch = b;
+            ro->nbatches = maxb + 1;
+            if (ro->tty) {
+                uv_timer_start(&ro->progress, ro_progress_cb, 500, 1000);
+                uv_unref((uv_handle_t *)&ro->progress);
+            }
             fan_run(&ro->fan, &ro->loop, ro->batch_n, ro->eff.fanout,
                     nj_start, ro);
+            if (ro->tty) {
+                uv_timer_stop(&ro->progress);
+                printf("\r\033[K");
+                fflush(stdout);
+            }
             for (i = 0; i < ro->batch_n; i++)
                 if (ro->nj[ro->batch_nodes[i]].state == NJ_DONE)
                     done_nodes++;
@@ -1977,6 +2049,7 @@ out:
     facts_results_free(res, ro->fleet.nsel);
     ro_free(ro);
     ro_free_eff(ro, resume_run > 0);
+    uv_close((uv_handle_t *)&ro->progress, NULL);
     uv_run(&ro->loop, UV_RUN_DEFAULT);
     uv_loop_close(&ro->loop);
     return rc;
