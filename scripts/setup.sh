@@ -16,6 +16,11 @@ PKGS=(
     sqlite3 python3 python3-pip iproute2 util-linux procps psmisc
     pdsh pssh clustershell time
 )
+# The aarch64 agent is linked statically against Debian's arm64 musl.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+fi
+PKGS+=(musl-dev:arm64 tmux)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
