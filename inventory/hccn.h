@@ -86,6 +86,8 @@ size_t hccn_plan_nodes(const struct hccn_plan *plan);
 /*
  * Planned setting of NPU npu of the node with inventory index node_index,
  * or NULL when either is out of range. The pointer belongs to the plan.
+ * A node's NPUs are contiguous: hccn_plan_get(p, n, 0) points at an array
+ * of hccn_plan_npus(p) entries, NPU 0 first.
  */
 const struct hccn_addr *
 hccn_plan_get(const struct hccn_plan *plan, size_t node_index, int npu);

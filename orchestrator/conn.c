@@ -115,6 +115,7 @@ struct conn {
 
 static void conn_drive(struct conn *c);
 static void conn_teardown(struct conn *c);
+static int conn_tcp_check(struct conn *c);
 
 int
 conn_key_load(const char *path, ssh_key *out, struct af_err *e)
@@ -227,9 +228,17 @@ conn_poll_cb(uv_poll_t *p, int status, int events)
     struct conn *c = p->data;
 
     (void)events;
-    if (status < 0 && c->state < CONN_READY)
-        conn_fail(c, status, CONN_FAIL_UNREACHABLE, "%s: socket error: %s",
-                  c->name, uv_strerror(status));
+    if (status < 0) {
+        /* libuv stopped the handle (it reports POLLERR as UV_EBADF). */
+        c->poll_events = 0;
+        if (c->state == CONN_TCP && c->fd >= 0 && conn_tcp_check(c) != 0) {
+            /* conn_tcp_check recorded the real error (refused, ...) */
+        } else if (c->state < CONN_READY) {
+            conn_fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
+                      "%s: connection to %s port %d failed", c->name,
+                      c->host, c->port);
+        }
+    }
     conn_drive(c);
 }
 

@@ -564,6 +564,22 @@ ro_pkg_find(const struct ro *ro, const char *name)
     return NULL;
 }
 
+static int ro_pkg_load(struct ro *ro, const char *name);
+
+/*
+ * The package, mapped and hashed; loaded on first use (a node re-planned
+ * after resume may need one no plan needed at start). NULL if unreadable.
+ */
+static const struct ro_pkg *
+ro_pkg_get(struct ro *ro, const char *name)
+{
+    const struct ro_pkg *p = ro_pkg_find(ro, name);
+
+    if (p == NULL && ro_pkg_load(ro, name) == 0)
+        p = ro_pkg_find(ro, name);
+    return p;
+}
+
 static void nj_run_step(struct nj *j);
 
 static void
@@ -593,7 +609,7 @@ nj_stat_answer(struct agc *a, int status, const struct af_kv *body,
 {
     struct nj *j = data;
     const struct pb_plan_step *ps = nj_cur_step(j);
-    const struct ro_pkg *p = ro_pkg_find(j->ro, ps->package);
+    const struct ro_pkg *p = ro_pkg_get(j->ro, ps->package);
     const char *sha = af_kv_get(body, "sha256");
     const char *words[5];
     char size[32];
@@ -741,8 +757,8 @@ nj_start_step(struct nj *j)
     if (ps->package != NULL && ps->package_path != NULL) {
         const char *words[2] = {"stat", ps->package_path};
 
-        if (ro_pkg_find(ro, ps->package) == NULL) {
-            nj_fail(j, RO_F_STEP, "%s: package %s vanished", ps->name,
+        if (ro_pkg_get(ro, ps->package) == NULL) {
+            nj_fail(j, RO_F_STEP, "%s: cannot read package %s", ps->name,
                     ps->package);
             return;
         }
@@ -1085,6 +1101,7 @@ nj_hccn_verified(struct sess *s, struct hop_result *r, void *data)
     if (r->status != 0) {
         nj_fail(j, RO_F_VERIFY, "hccn verify: %s", r->error);
         hop_result_free(r);
+        free(r);
         return;
     }
     for (k = 0; k < r->nnpu; k++) {
@@ -1092,11 +1109,13 @@ nj_hccn_verified(struct sess *s, struct hop_result *r, void *data)
             nj_fail(j, RO_F_VERIFY, "hccn verify: NPU %d: %s",
                     r->npus[k].npu, r->npus[k].detail);
             hop_result_free(r);
+            free(r);
             return;
         }
     }
     ro_say(ro, j, "verify", "hccn: %zu NPUs verified", r->nnpu);
     hop_result_free(r);
+    free(r);
     j->phase_ran = 1;
     nj_next(j);
 }
@@ -1112,6 +1131,7 @@ nj_hccn_applied(struct sess *s, struct hop_result *r, void *data)
     if (r->status != 0) {
         nj_fail(j, RO_F_STEP, "hccn apply: %s", r->error);
         hop_result_free(r);
+        free(r);
         return;
     }
     for (k = 0; k < r->nnpu; k++) {
@@ -1120,12 +1140,14 @@ nj_hccn_applied(struct sess *s, struct hop_result *r, void *data)
             nj_fail(j, RO_F_STEP, "hccn apply: NPU %d: %s", r->npus[k].npu,
                     r->npus[k].detail);
             hop_result_free(r);
+            free(r);
             return;
         }
     }
     ro_say(ro, j, "step", "hccn: %zu of %zu NPUs set, the rest already as "
            "planned", r->nchanged, r->nnpu);
     hop_result_free(r);
+    free(r);
     memset(&ho, 0, sizeof(ho));
     ho.st = ro->st;
     hop_verify(s, hccn_plan_get(ro->hccn, j->node->index, 0),
@@ -1251,6 +1273,24 @@ nj_replan_facts(struct agc *a, int status, const struct af_kv *body,
     if (j->plan->blocked) {
         nj_fail(j, RO_F_STEP, "a step is blocked after resume");
         return;
+    }
+    /* Steps the new facts show finished are done, not pending. */
+    for (k = 0; k < j->plan->n_steps; k++) {
+        const struct pb_plan_step *ps = &j->plan->steps[k];
+        struct st_step old;
+
+        if (ps->action != PB_ACT_SKIP || ps->reboot_pending)
+            continue;
+        if (st_step_get(j->ro->st, j->ro->run, j->node->name,
+                        j->plan->phases[ps->phase].stage, ps->name, &old,
+                        NULL) != 0)
+            continue;
+        if (old.status == ST_STEP_PENDING || old.status == ST_STEP_RUNNING)
+            st_step_set(j->ro->st, j->ro->run, j->node->name,
+                        j->plan->phases[ps->phase].stage, ps->name,
+                        ST_STEP_DONE, ST_NO_EXIT, old.action, NULL, 0, 0,
+                        NULL);
+        st_step_clear(&old);
     }
     j->phase = 0;
     j->step = 0;
@@ -1400,6 +1440,13 @@ ro_print_plan(struct ro *ro)
             fold_add(f, key.data, j->node->name);
             continue;
         }
+        if (j->plan == NULL) {
+            af_buf_reset(&key);
+            af_buf_printf(&key, "%-14s was rebooting: wait for it, then "
+                          "plan again", "-");
+            fold_add(f, key.data, j->node->name);
+            continue;
+        }
         for (k = 0; k < j->plan->n_phases; k++) {
             if (j->plan->phases[k].builtin == NULL)
                 continue;
@@ -1428,7 +1475,50 @@ ro_print_plan(struct ro *ro)
     af_buf_free(&key);
 }
 
-/* Map and hash every package some plan uses. */
+/* Map and hash one package of the packages directory. */
+static int
+ro_pkg_load(struct ro *ro, const char *name)
+{
+    struct ro_pkg *rp;
+    struct stat sb;
+    struct af_sha256 c;
+    void *m = NULL;
+    int fd;
+    char *path = af_asprintf("%s/%s", ro->eff.packages, name);
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) < 0) {
+        fprintf(stderr, "ascend-fleet: %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(path);
+        return -1;
+    }
+    if (sb.st_size > 0) {
+        m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            fprintf(stderr, "ascend-fleet: %s: %s\n", path, strerror(errno));
+            close(fd);
+            free(path);
+            return -1;
+        }
+    }
+    close(fd);
+    ro->rpkgs = af_reallocarray(ro->rpkgs, ro->nrpkgs + 1,
+                                sizeof(*ro->rpkgs));
+    rp = &ro->rpkgs[ro->nrpkgs++];
+    memset(rp, 0, sizeof(*rp));
+    rp->name = af_strdup(name);
+    rp->path = path;
+    rp->data = m;
+    rp->size = (size_t)sb.st_size;
+    af_sha256_init(&c);
+    af_sha256_update(&c, rp->data, rp->size);
+    af_sha256_final_hex(&c, rp->sha);
+    return 0;
+}
+
+/* Map and hash every package some plan uses, before anything runs. */
 static int
 ro_load_packages(struct ro *ro)
 {
@@ -1437,51 +1527,14 @@ ro_load_packages(struct ro *ro)
     for (i = 0; i < ro->n; i++) {
         const struct pb_plan *p = ro->nj[i].plan;
 
-        if (p == NULL)
-            continue;
-        for (k = 0; k < p->n_steps; k++) {
+        for (k = 0; p != NULL && k < p->n_steps; k++) {
             const struct pb_plan_step *ps = &p->steps[k];
-            struct ro_pkg *rp;
-            struct stat sb;
-            int fd;
-            void *m;
-            struct af_sha256 c;
 
             if (!nj_runnable(ps) || ps->package == NULL ||
                 ro_pkg_find(ro, ps->package) != NULL)
                 continue;
-            ro->rpkgs = af_reallocarray(ro->rpkgs, ro->nrpkgs + 1,
-                                        sizeof(*ro->rpkgs));
-            rp = &ro->rpkgs[ro->nrpkgs];
-            memset(rp, 0, sizeof(*rp));
-            rp->name = af_strdup(ps->package);
-            rp->path = af_asprintf("%s/%s", ro->eff.packages, ps->package);
-            fd = open(rp->path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0 || fstat(fd, &sb) < 0) {
-                fprintf(stderr, "ascend-fleet: %s: %s\n", rp->path,
-                        strerror(errno));
-                if (fd >= 0)
-                    close(fd);
-                free(rp->name);
-                free(rp->path);
+            if (ro_pkg_load(ro, ps->package) != 0)
                 return -1;
-            }
-            rp->size = (size_t)sb.st_size;
-            m = rp->size ? mmap(NULL, rp->size, PROT_READ, MAP_PRIVATE, fd, 0)
-                         : NULL;
-            close(fd);
-            if (m == MAP_FAILED) {
-                fprintf(stderr, "ascend-fleet: %s: %s\n", rp->path,
-                        strerror(errno));
-                free(rp->name);
-                free(rp->path);
-                return -1;
-            }
-            rp->data = m;
-            af_sha256_init(&c);
-            af_sha256_update(&c, rp->data, rp->size);
-            af_sha256_final_hex(&c, rp->sha);
-            ro->nrpkgs++;
         }
     }
     return 0;
@@ -1537,6 +1590,8 @@ ro_record_plan(struct ro *ro, struct af_err *e)
                 goto fail;
             continue;
         }
+        if (j->plan == NULL)
+            continue; /* resume: reconciled before it is planned */
         r = st_node_upsert(ro->st, ro->run, j->node->name, j->node->address,
                            j->batch,
                            j->plan->blocked
@@ -1556,12 +1611,17 @@ ro_record_plan(struct ro *ro, struct af_err *e)
                            : ST_STEP_PENDING);
             struct st_step old;
 
-            /* Resume: steps already done stay done. */
+            /*
+             * Resume: steps already done stay done, and a step the killed
+             * run started whose target the facts now show is done too.
+             */
             if (st_step_get(ro->st, ro->run, j->node->name,
                             j->plan->phases[ps->phase].stage, ps->name, &old,
                             NULL) == 0) {
                 int keep = old.status == ST_STEP_DONE;
 
+                if (old.status == ST_STEP_RUNNING && s == ST_STEP_SKIPPED)
+                    s = ST_STEP_DONE;
                 st_step_clear(&old);
                 if (keep)
                     continue;
@@ -1898,9 +1958,17 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
     }
     if (resume_run > 0)
         ro_apply_resume(ro);
-    for (i = 0; i < ro->n; i++)
-        if (ro->nj[i].resume_rebooting || ro->nj[i].running_pkg)
-            ro->nj[i].needs_work = 1;
+    for (i = 0; i < ro->n; i++) {
+        struct nj *j = &ro->nj[i];
+
+        if (j->resume_rebooting && !j->reachable) {
+            /* Down because it is rebooting: reconcile it, plan after. */
+            j->reachable = 1;
+            j->reason[0] = '\0';
+        }
+        if (j->resume_rebooting || j->running_pkg)
+            j->needs_work = 1;
+    }
     ro_print_plan(ro);
     if (!ro->eff.plan_only && ro_load_packages(ro) != 0) {
         rc = AF_EXIT_USAGE;
