@@ -384,7 +384,7 @@ out:
  * Size of batch k for total nodes from a spec like "1,10%,25%" (the last
  * entry repeats). Percentages round down, with at least one node.
  */
-static int
+int
 ro_batch_size(const char *spec, size_t k, size_t total, size_t *out)
 {
     char *dup = af_strdup(spec), *save = NULL, *tok;
@@ -424,7 +424,7 @@ out:
     return r;
 }
 
-static int
+int
 ro_parse_budget(const char *spec, size_t total, size_t *out)
 {
     char *end;

@@ -45,6 +45,19 @@ void ro_opts_init(struct ro_opts *o);
  */
 int ro_run(const struct ro_opts *o, int64_t resume_run);
 
+/*
+ * Size of batch k (0-based) of total nodes for a spec like "1,10%,25%":
+ * entries are counts or percentages of total (rounded down, at least 1),
+ * and the last entry repeats. Returns 0, or -1 for a malformed spec.
+ */
+int ro_batch_size(const char *spec, size_t k, size_t total, size_t *out);
+
+/*
+ * The failure budget for "N" or "P%" of total nodes. The run stops when
+ * failures exceed it. Returns 0, or -1 for a malformed value.
+ */
+int ro_parse_budget(const char *spec, size_t total, size_t *out);
+
 /* Path of the playbook shipped with this build. */
 const char *ro_default_playbook(void);
 
