@@ -1448,20 +1448,24 @@ ro_print_plan(struct ro *ro)
             continue;
         }
         for (k = 0; k < j->plan->n_phases; k++) {
-            if (j->plan->phases[k].builtin == NULL)
-                continue;
-            af_buf_reset(&key);
-            af_buf_printf(&key, "%-14s apply + verify the address plan",
-                          j->plan->phases[k].stage);
-            fold_add(f, key.data, j->node->name);
-        }
-        for (k = 0; k < j->plan->n_steps; k++) {
-            const struct pb_plan_step *ps = &j->plan->steps[k];
+            const struct pb_plan_phase *ph = &j->plan->phases[k];
+            size_t x;
 
-            af_buf_reset(&key);
-            af_buf_printf(&key, "%-14s %s%s", ps->name, ps->text,
-                          ps->reboot_pending ? " (reboot pending)" : "");
-            fold_add(f, key.data, j->node->name);
+            if (ph->builtin != NULL) {
+                af_buf_reset(&key);
+                af_buf_printf(&key, "%-14s apply + verify the address plan",
+                              ph->stage);
+                fold_add(f, key.data, j->node->name);
+                continue;
+            }
+            for (x = 0; x < ph->n; x++) {
+                const struct pb_plan_step *ps = &j->plan->steps[ph->first + x];
+
+                af_buf_reset(&key);
+                af_buf_printf(&key, "%-14s %s%s", ps->name, ps->text,
+                              ps->reboot_pending ? " (reboot pending)" : "");
+                fold_add(f, key.data, j->node->name);
+            }
         }
     }
     printf("Plan (stages %s):\n", ro->eff.stages);
