@@ -185,7 +185,8 @@ ag_facts_free_list(char **names, size_t n)
     free(names);
 }
 
-/* Look for torch/torch_npu/apex dist-info directories in one directory. */
+/* Look for torch/torch_npu/apex/te/hccl dist-info directories in one
+ * directory. */
 static void
 ag_facts_scan_site(struct af_kv *kv, const char *host_dir)
 {
@@ -196,6 +197,8 @@ ag_facts_scan_site(struct af_kv *kv, const char *host_dir)
         { "torch", "torch_version" },
         { "torch_npu", "torch_npu_version" },
         { "apex", "apex_version" },
+        { "te", "te_version" },
+        { "hccl", "hccl_version" },
     };
     static const char suffix[] = ".dist-info";
     size_t n, i, j;
@@ -259,6 +262,8 @@ ag_facts_python(struct af_kv *kv, const char *root)
     af_kv_set(kv, "torch_version", "");
     af_kv_set(kv, "torch_npu_version", "");
     af_kv_set(kv, "apex_version", "");
+    af_kv_set(kv, "te_version", "");
+    af_kv_set(kv, "hccl_version", "");
     ag_facts_scan_glob(kv, root, "/usr/local/lib", "dist-packages");
     ag_facts_scan_glob(kv, root, "/usr/local/lib", "site-packages");
     dir = ag_root_path(root, "/usr/lib/python3/dist-packages");
@@ -585,6 +590,13 @@ ag_facts_collect(const char *root, const char *install, struct af_kv *kv)
     p = ag_find_tool_node(root, "dkms");
     ag_facts_yesno(kv, "dkms", p != NULL);
     free(p);
+    /* CANN's set_env.sh sourced by login shells (the cann stage's env). */
+    p = ag_root_path(root, "/etc/profile.d/ascend-fleet.sh");
+    v = ag_read_file(p, 65536, NULL);
+    free(p);
+    ag_facts_yesno(kv, "cann_env_profile",
+                   v != NULL && strstr(v, "set_env.sh") != NULL);
+    free(v);
     v = af_asprintf("/lib/modules/%s/build", u.release);
     p = ag_root_path(root, v);
     ag_facts_yesno(kv, "kernel_headers", ag_exists(p));
