@@ -292,6 +292,15 @@ agc_greeting(struct agc *a, char *line)
     char word[16], ver[64], arch[32], sha[80];
     int proto;
 
+    if (strncmp(line, "AFAGENT-TRY ", 12) == 0) {
+        /*
+         * The probe names the architecture before running the copy, so a
+         * copy too damaged to greet can still be replaced.
+         */
+        snprintf(a->arch, sizeof(a->arch), "%s", line + 12);
+        a->want = agc_blob_for(a, a->arch);
+        return;
+    }
     if (strncmp(line, "AFAGENT-MISSING ", 16) == 0 ||
         strncmp(line, "AFAGENT-ARCH ", 13) == 0) {
         snprintf(a->arch, sizeof(a->arch), "%s", strchr(line, ' ') + 1);
@@ -549,8 +558,9 @@ agc_probe_cmd(const struct agc *a, int serve_only)
                                                                : "",
                       a->blobs[i].sha);
     af_buf_printf(&b, "*) echo \"AFAGENT-ARCH $a\"; exit 0 ;; esac; "
-                      "p=%s/$h/%s; if [ -x \"$p\" ]; then exec \"$p\" serve; "
-                      "fi; echo \"AFAGENT-MISSING $a\"",
+                      "p=%s/$h/%s; if [ -x \"$p\" ]; then echo \"AFAGENT-TRY "
+                      "$a\"; exec \"$p\" serve; fi; "
+                      "echo \"AFAGENT-MISSING $a\"",
                   AF_AGENT_DIR, AF_AGENT_NAME);
     return af_buf_steal(&b);
 }

@@ -85,7 +85,7 @@ parse_args() {
         esac
     done
     [[ -n $DIR ]] || die "--dir DIR is required"
-    [[ $DIR == /* ]] || DIR=$PWD/$DIR
+    DIR=$(realpath -m -- "$DIR")
     DIR=${DIR%/}
 }
 

@@ -1,0 +1,849 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration tests of `ascend-fleet facts` against the shared simulated
+ * rack: the agent is pushed to a fresh node once and reused after, a
+ * damaged agent copy is replaced, an agent of another protocol version is a
+ * clear per-node error, the node states (fresh, driver installed, loaded or
+ * not, full stack) and an unhealthy chip show in the folded summary, --json
+ * gives per-node records, and the facts land in the SQLite state file.
+ * Uses npu051..npu057 and resets every node it touches back to fresh.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "af-mem.h"
+#include "af-proto.h"
+#include "af-sha256.h"
+#include "harness.h"
+
+#define RACK_SH AF_SOURCE_DIR "/tests/rack/rack.sh"
+#define AGENT_X86 AF_BINARY_DIR "/agent/ascend-fleet-agent-x86_64"
+#define AGENT_DIR "/var/lib/ascend-fleet/agent"
+#define AGENT_NAME "ascend-fleet-agent"
+#define FACTS_TIMEOUT 120
+
+/* ------------------------------------------------------------ helpers */
+
+/* The whole content of a host file (caller frees, *len its size), or
+ * NULL. */
+static char *
+slurp_n(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = af_malloc((size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+        n = 0;
+    buf[n] = '\0';
+    fclose(f);
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+/* SHA-256 (hex) of a host file; "" if it cannot be read. */
+static void
+file_sha(const char *path, char hex[65])
+{
+    size_t n;
+    char *data = slurp_n(path, &n);
+
+    hex[0] = '\0';
+    if (data != NULL)
+        af_sha256_hex(data, n, hex);
+    free(data);
+}
+
+/* The hash (and so the directory name) of the x86_64 agent this build
+ * carries. */
+static void
+agent_sha(char hex[65])
+{
+    file_sha(AGENT_X86, hex);
+    cr_assert_eq(strlen(hex), 64, "cannot read %s", AGENT_X86);
+}
+
+/* Host path of the agent copy on node (caller frees). */
+static char *
+agent_copy_path(const char *node)
+{
+    char sha[65];
+
+    agent_sha(sha);
+    return af_asprintf("%s/nodes/%s/upper%s/%s/%s", AF_RACK_DIR, node,
+                       AGENT_DIR, sha, AGENT_NAME);
+}
+
+/* Run argv (a rack.sh exec of script on node); fails the test unless it
+ * exits 0. */
+static void
+node_sh_argv(const char *node, const char *script, const char *const *argv)
+{
+    struct th_result r;
+
+    cr_assert_eq(th_run(&r, 60, argv), 0);
+    cr_assert_eq(r.status, 0, "on %s: '%s' exited %d: %s", node, script,
+                 r.status, r.err);
+    th_result_free(&r);
+}
+
+/* Run a shell script inside node (rack.sh exec); fails the test unless it
+ * exits 0. */
+static void
+node_sh(const char *node, const char *script)
+{
+    const char *argv[] = {RACK_SH, "exec", "--dir", AF_RACK_DIR, node,
+                          "--", "sh", "-c", script, NULL};
+
+    node_sh_argv(node, script, argv);
+}
+
+/* As node_sh, with $1 = arg in the script. */
+static void
+node_sh_arg(const char *node, const char *script, const char *arg)
+{
+    const char *argv[] = {RACK_SH, "exec", "--dir", AF_RACK_DIR, node,
+                          "--", "sh", "-c", script, "sh", arg, NULL};
+
+    node_sh_argv(node, script, argv);
+}
+
+static void
+rack_ok(const char *what, int rc)
+{
+    cr_assert_eq(rc, 0, "rack.sh %s failed (%d)", what, rc);
+}
+
+/* The value of "KEY=" in a file on node (caller frees), or NULL. */
+static char *
+node_file_value(const char *node, const char *path, const char *key)
+{
+    char *text = th_node_file(node, path);
+    char *want, *p, *res = NULL;
+
+    if (text == NULL)
+        return NULL;
+    want = af_asprintf("%s=", key);
+    for (p = text; p != NULL; p = strchr(p, '\n')) {
+        if (*p == '\n')
+            p++;
+        if (strncmp(p, want, strlen(want)) == 0) {
+            res = af_strdup(p + strlen(want));
+            res[strcspn(res, "\n")] = '\0';
+            break;
+        }
+    }
+    free(want);
+    free(text);
+    return res;
+}
+
+/* A fresh temp directory for a state file (caller frees and removes). */
+static char *
+state_dir(void)
+{
+    char tmpl[] = "/tmp/af-test-facts-XXXXXX";
+
+    cr_assert_not_null(mkdtemp(tmpl));
+    return af_strdup(tmpl);
+}
+
+static void
+remove_tree(char *dir)
+{
+    const char *argv[] = {"rm", "-rf", dir, NULL};
+    struct th_result r;
+
+    if (th_run(&r, 30, argv) == 0)
+        th_result_free(&r);
+    free(dir);
+}
+
+/* ascend-fleet facts with a state file in dir and the given --limit. */
+static void
+facts(struct th_result *r, const char *dir, const char *limit,
+      const char *extra)
+{
+    cr_assert_eq(th_fleet(r, FACTS_TIMEOUT,
+                          "facts --state %s/state.db --limit %s %s", dir,
+                          limit, extra ? extra : ""),
+                 0);
+    cr_assert(!r->timed_out, "facts did not end within %d s", FACTS_TIMEOUT);
+}
+
+static void
+reset_fresh(const char *nodes)
+{
+    th_rack("reset %s --state fresh", nodes);
+}
+
+static void
+undo_051_052(void)
+{
+    reset_fresh("npu051 npu052");
+}
+
+static void
+undo_053(void)
+{
+    reset_fresh("npu053");
+}
+
+static void
+undo_054_055(void)
+{
+    reset_fresh("npu054 npu055");
+}
+
+static void
+undo_055(void)
+{
+    reset_fresh("npu055");
+}
+
+static void
+undo_056_057(void)
+{
+    th_rack("fault npu057 clear health");
+    reset_fresh("npu056 npu057");
+}
+
+/* --------------------------------------------------- a tiny JSON parser */
+
+/*
+ * Just enough JSON to check the documents ascend-fleet prints: a strict
+ * recursive-descent parser into a tree. Any syntax error makes the parse
+ * fail, so a test that parses a document checks its syntax as well.
+ */
+enum jt { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct jv {
+    enum jt t;
+    int b;          /* J_BOOL */
+    double num;     /* J_NUM */
+    char *s;        /* J_STR, unescaped (\u00XX only below 0x100) */
+    size_t slen;
+    size_t n;       /* J_ARR, J_OBJ */
+    char **keys;    /* J_OBJ */
+    struct jv **kids;
+};
+
+static void
+jv_free(struct jv *v)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->keys)
+            free(v->keys[i]);
+        jv_free(v->kids[i]);
+    }
+    free(v->keys);
+    free(v->kids);
+    free(v->s);
+    free(v);
+}
+
+static void
+j_ws(const char **p)
+{
+    while (**p == ' ' || **p == '\n' || **p == '\t' || **p == '\r')
+        (*p)++;
+}
+
+static struct jv *j_value(const char **p, int depth);
+
+static int
+j_string(const char **p, char **out, size_t *outlen)
+{
+    size_t cap = 16, len = 0;
+    char *s;
+
+    if (**p != '"')
+        return -1;
+    (*p)++;
+    s = af_malloc(cap);
+    while (**p != '"') {
+        char c = **p;
+
+        if (c == '\0' || (unsigned char)c < 0x20) {
+            free(s);
+            return -1;
+        }
+        if (c == '\\') {
+            (*p)++;
+            switch (**p) {
+            case '"': c = '"'; break;
+            case '\\': c = '\\'; break;
+            case '/': c = '/'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'u': {
+                unsigned int u;
+
+                if (sscanf(*p + 1, "%4x", &u) != 1 || u > 0xff) {
+                    free(s);
+                    return -1;
+                }
+                c = (char)u;
+                *p += 4;
+                break;
+            }
+            default:
+                free(s);
+                return -1;
+            }
+        }
+        if (len + 2 > cap)
+            s = af_realloc(s, cap *= 2);
+        s[len++] = c;
+        (*p)++;
+    }
+    (*p)++;
+    s[len] = '\0';
+    *out = s;
+    *outlen = len;
+    return 0;
+}
+
+static struct jv *
+j_container(const char **p, int depth, int obj)
+{
+    struct jv *v = af_calloc(1, sizeof(*v));
+    size_t cap = 0;
+
+    v->t = obj ? J_OBJ : J_ARR;
+    (*p)++;
+    j_ws(p);
+    if (**p == (obj ? '}' : ']')) {
+        (*p)++;
+        return v;
+    }
+    for (;;) {
+        char *key = NULL;
+        size_t klen;
+        struct jv *kid;
+
+        j_ws(p);
+        if (obj) {
+            if (j_string(p, &key, &klen) < 0)
+                goto bad;
+            j_ws(p);
+            if (**p != ':') {
+                free(key);
+                goto bad;
+            }
+            (*p)++;
+        }
+        kid = j_value(p, depth + 1);
+        if (kid == NULL) {
+            free(key);
+            goto bad;
+        }
+        if (v->n == cap) {
+            cap = cap ? cap * 2 : 8;
+            v->kids = af_realloc(v->kids, cap * sizeof(*v->kids));
+            if (obj)
+                v->keys = af_realloc(v->keys, cap * sizeof(*v->keys));
+        }
+        if (obj)
+            v->keys[v->n] = key;
+        v->kids[v->n++] = kid;
+        j_ws(p);
+        if (**p == ',') {
+            (*p)++;
+            continue;
+        }
+        if (**p == (obj ? '}' : ']')) {
+            (*p)++;
+            return v;
+        }
+        goto bad;
+    }
+bad:
+    jv_free(v);
+    return NULL;
+}
+
+static struct jv *
+j_value(const char **p, int depth)
+{
+    struct jv *v;
+
+    if (depth > 32)
+        return NULL;
+    j_ws(p);
+    switch (**p) {
+    case '{':
+        return j_container(p, depth, 1);
+    case '[':
+        return j_container(p, depth, 0);
+    case '"':
+        v = af_calloc(1, sizeof(*v));
+        v->t = J_STR;
+        if (j_string(p, &v->s, &v->slen) < 0) {
+            free(v);
+            return NULL;
+        }
+        return v;
+    default:
+        break;
+    }
+    v = af_calloc(1, sizeof(*v));
+    if (strncmp(*p, "null", 4) == 0) {
+        v->t = J_NULL;
+        *p += 4;
+    } else if (strncmp(*p, "true", 4) == 0) {
+        v->t = J_BOOL;
+        v->b = 1;
+        *p += 4;
+    } else if (strncmp(*p, "false", 5) == 0) {
+        v->t = J_BOOL;
+        *p += 5;
+    } else if (**p == '-' || (**p >= '0' && **p <= '9')) {
+        char *end;
+
+        v->t = J_NUM;
+        v->num = strtod(*p, &end);
+        *p = end;
+    } else {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* Parse a whole document (nothing but white space after the value). */
+static struct jv *
+json_parse(const char *text)
+{
+    const char *p = text;
+    struct jv *v = j_value(&p, 0);
+
+    if (v == NULL)
+        return NULL;
+    j_ws(&p);
+    if (*p != '\0') {
+        jv_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* Member key of object v, or NULL. */
+static const struct jv *
+jget(const struct jv *v, const char *key)
+{
+    if (v == NULL || v->t != J_OBJ)
+        return NULL;
+    for (size_t i = 0; i < v->n; i++)
+        if (strcmp(v->keys[i], key) == 0)
+            return v->kids[i];
+    return NULL;
+}
+
+/* String member key of object v (fails the test if it is not a string). */
+static const char *
+jstr(const struct jv *v, const char *key)
+{
+    const struct jv *m = jget(v, key);
+
+    cr_assert_not_null(m, "no member \"%s\"", key);
+    cr_assert_eq(m->t, J_STR, "member \"%s\" is not a string", key);
+    return m->s;
+}
+
+/* ------------------------------------------------------------- tests */
+
+Test(facts, fresh_node_gets_the_agent_once_then_reuses_it, .timeout = 300,
+     .fini = undo_051_052)
+{
+    char *dir = state_dir();
+    struct th_result r;
+    char sha[65], got[65];
+    struct stat sb;
+
+    rack_ok("reset", th_rack("reset npu051 npu052 --state fresh"));
+    agent_sha(sha);
+
+    facts(&r, dir, "npu[051-052]", NULL);
+    cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    cr_expect_not_null(strstr(r.out, "driver     none: npu[051-052]\n"),
+                       "output:\n%s", r.out);
+    cr_expect_not_null(strstr(r.out, "arch       x86_64: npu[051-052]\n"),
+                       "output:\n%s", r.out);
+    cr_expect_not_null(
+        strstr(r.out, "2 nodes answered (agent pushed to 2)\n"),
+        "output:\n%s", r.out);
+    th_result_free(&r);
+
+    /* The copy on each node is this build's agent, in a 0700 directory. */
+    for (int i = 1; i <= 2; i++) {
+        char node[16];
+        char *copy, *cdir;
+
+        snprintf(node, sizeof(node), "npu05%d", i);
+        copy = agent_copy_path(node);
+        file_sha(copy, got);
+        cr_expect_str_eq(got, sha, "%s holds a wrong agent copy", node);
+        cdir = af_strdup(copy);
+        *strrchr(cdir, '/') = '\0';
+        cr_assert_eq(stat(cdir, &sb), 0, "%s: no %s", node, cdir);
+        cr_expect_eq(sb.st_mode & 0777, 0700, "%s: mode %o", cdir,
+                     sb.st_mode & 0777);
+        cr_expect_eq(sb.st_uid, 0);
+        free(cdir);
+        free(copy);
+    }
+
+    facts(&r, dir, "npu[051-052]", NULL);
+    cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    cr_expect_not_null(
+        strstr(r.out, "2 nodes answered (agent pushed to 0)\n"),
+        "second run pushed again:\n%s", r.out);
+    th_result_free(&r);
+    remove_tree(dir);
+}
+
+/* Push to npu053, damage its copy with script ($1 = the copy's path on
+ * the node), check the next run replaces it and still answers. */
+static void
+damaged_copy_is_replaced(const char *script)
+{
+    char *dir = state_dir();
+    char *copy = agent_copy_path("npu053");
+    char *cmd;
+    struct th_result r;
+    char sha[65], got[65];
+
+    rack_ok("reset", th_rack("reset npu053 --state fresh"));
+    agent_sha(sha);
+    facts(&r, dir, "npu053", NULL);
+    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    cr_assert_not_null(strstr(r.out, "(agent pushed to 1)"));
+    th_result_free(&r);
+
+    cmd = af_asprintf("%s/%s/%s", AGENT_DIR, sha, AGENT_NAME);
+    node_sh_arg("npu053", script, cmd);
+    free(cmd);
+    file_sha(copy, got);
+    cr_assert_str_neq(got, sha, "the copy was not damaged");
+
+    facts(&r, dir, "npu053", NULL);
+    cr_expect_eq(r.status, 0, "exit %d, output:\n%s\nstderr: %s", r.status,
+                 r.out, r.err);
+    cr_expect_not_null(strstr(r.out, "1 nodes answered (agent pushed to 1)\n"),
+                       "output:\n%s\nstderr: %s", r.out, r.err);
+    cr_expect_not_null(strstr(r.out, "arch       x86_64: npu053\n"),
+                       "output:\n%s", r.out);
+    th_result_free(&r);
+    file_sha(copy, got);
+    cr_expect_str_eq(got, sha, "the damaged copy is still there");
+
+    /* And the repaired copy is reused. */
+    facts(&r, dir, "npu053", NULL);
+    cr_expect_eq(r.status, 0);
+    cr_expect_not_null(strstr(r.out, "(agent pushed to 0)"), "output:\n%s",
+                       r.out);
+    th_result_free(&r);
+    free(copy);
+    remove_tree(dir);
+}
+
+Test(facts, agent_copy_overwritten_with_garbage_is_replaced, .timeout = 300,
+     .fini = undo_053)
+{
+    damaged_copy_is_replaced(
+        "head -c 4096 /dev/urandom > \"$1\"");
+}
+
+Test(facts, truncated_agent_copy_is_replaced, .timeout = 300,
+     .fini = undo_053)
+{
+    damaged_copy_is_replaced(
+        "head -c 20000 \"$1\" > \"$1.t\" && cat \"$1.t\" > \"$1\" && "
+        "rm -f \"$1.t\"");
+}
+
+Test(facts, agent_of_another_protocol_fails_only_its_node, .timeout = 300,
+     .fini = undo_054_055)
+{
+    char *dir = state_dir();
+    char sha[65];
+    char *script, *proto;
+    struct th_result r;
+
+    rack_ok("reset", th_rack("reset npu054 npu055 --state fresh"));
+    agent_sha(sha);
+    /* An agent that greets with protocol 99 and the right hash, then
+     * waits. */
+    script = af_asprintf(
+        "d=%s/%s && mkdir -p \"$d\" && chmod 700 \"$d\" && "
+        "printf '#!/bin/sh\\necho \"AFAGENT 99 0 x86_64 %s\"\\n"
+        "exec cat >/dev/null\\n' > \"$d/%s\" && chmod 700 \"$d/%s\"",
+        AGENT_DIR, sha, sha, AGENT_NAME, AGENT_NAME);
+    node_sh("npu054", script);
+    free(script);
+
+    facts(&r, dir, "npu[054-055]", NULL);
+    cr_expect_eq(r.status, 1, "exit %d, stderr: %s", r.status, r.err);
+    cr_expect_not_null(strstr(r.out, "arch       x86_64: npu055\n"),
+                       "output:\n%s", r.out);
+    cr_expect_not_null(strstr(r.out, "1 nodes answered"), "output:\n%s",
+                       r.out);
+    cr_expect_not_null(strstr(r.out, ": npu054\n"),
+                       "npu054 is not named as failed:\n%s", r.out);
+    cr_expect_null(strstr(r.out, "x86_64: npu[054"),
+                   "npu054's facts were used:\n%s", r.out);
+    cr_expect_not_null(strstr(r.err, "npu054"), "stderr: %s", r.err);
+    cr_expect_not_null(strstr(r.err, "protocol 99"), "stderr: %s", r.err);
+    proto = af_asprintf("%d", AF_PROTO_VERSION);
+    cr_expect_not_null(strstr(r.err, proto), "stderr: %s", r.err);
+    cr_expect_null(strstr(r.err, "npu055"), "stderr: %s", r.err);
+    free(proto);
+    th_result_free(&r);
+    remove_tree(dir);
+}
+
+Test(facts, driver_state_shows_the_installed_driver_loaded_or_not,
+     .timeout = 300, .fini = undo_055)
+{
+    char *dir = state_dir();
+    char *ver, *want;
+    struct th_result r;
+
+    rack_ok("reset", th_rack("reset npu055 --state driver"));
+    ver = node_file_value("npu055", "/usr/local/Ascend/driver/version.info",
+                          "Version");
+    cr_assert_not_null(ver, "no driver version.info on npu055");
+    cr_assert_neq(strlen(ver), 0);
+
+    /* After the boot the driver is installed and loaded. */
+    facts(&r, dir, "npu055", NULL);
+    cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    want = af_asprintf("driver     %s: npu055\n", ver);
+    cr_expect_not_null(strstr(r.out, want), "output:\n%s", r.out);
+    free(want);
+    want = af_asprintf("loaded     %s: npu055\n", ver);
+    cr_expect_not_null(strstr(r.out, want), "output:\n%s", r.out);
+    free(want);
+    cr_expect_not_null(strstr(r.out, "cann       none: npu055\n"),
+                       "output:\n%s", r.out);
+    th_result_free(&r);
+
+    /* Installed but not loaded (as right after an install, before the
+     * reboot): the driver is there, npu-smi sees none. */
+    rack_ok("fault clear", th_rack("fault npu055 clear loaded-driver"));
+    facts(&r, dir, "npu055", NULL);
+    cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    want = af_asprintf("driver     %s: npu055\n", ver);
+    cr_expect_not_null(strstr(r.out, want), "output:\n%s", r.out);
+    free(want);
+    cr_expect_not_null(strstr(r.out, "loaded     none: npu055\n"),
+                       "output:\n%s", r.out);
+    th_result_free(&r);
+    free(ver);
+    remove_tree(dir);
+}
+
+Test(facts, full_state_shows_the_whole_stack_and_healthy_npus,
+     .timeout = 300, .fini = undo_056_057)
+{
+    char *dir = state_dir();
+    char *drv, *fw, *cann, *want;
+    struct th_result r;
+
+    rack_ok("reset", th_rack("reset npu056 --state full"));
+    drv = node_file_value("npu056", "/usr/local/Ascend/driver/version.info",
+                          "Version");
+    fw = node_file_value("npu056", "/usr/local/Ascend/firmware/version.info",
+                         "Version");
+    cann = node_file_value("npu056",
+                           "/usr/local/Ascend/ascend-toolkit/latest/"
+                           "x86_64-linux/ascend_toolkit_install.info",
+                           "version");
+    cr_assert(drv && fw && cann, "npu056 is not fully installed");
+
+    facts(&r, dir, "npu056", NULL);
+    cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    want = af_asprintf("driver     %s: npu056\n", drv);
+    cr_expect_not_null(strstr(r.out, want), "output:\n%s", r.out);
+    free(want);
+    want = af_asprintf("loaded     %s: npu056\n", drv);
+    cr_expect_not_null(strstr(r.out, want), "output:\n%s", r.out);
+    free(want);
+    want = af_asprintf("firmware   %s: npu056\n", fw);
+    cr_expect_not_null(strstr(r.out, want), "output:\n%s", r.out);
+    free(want);
+    want = af_asprintf("cann       %s: npu056\n", cann);
+    cr_expect_not_null(strstr(r.out, want), "output:\n%s", r.out);
+    free(want);
+    cr_expect_not_null(strstr(r.out, "npu        8 x 910B: npu056\n"),
+                       "output:\n%s", r.out);
+    cr_expect_not_null(strstr(r.out, "health:    8 OK\n"), "output:\n%s",
+                       r.out);
+    th_result_free(&r);
+    free(cann);
+    free(fw);
+    free(drv);
+    remove_tree(dir);
+}
+
+Test(facts, unhealthy_chip_is_named_in_the_health_line, .timeout = 300,
+     .fini = undo_056_057)
+{
+    char *dir = state_dir();
+    struct th_result r;
+
+    rack_ok("reset", th_rack("reset npu056 npu057 --state full"));
+    rack_ok("fault set health",
+            th_rack("fault npu057 set health 'OK OK OK Warning OK OK OK OK'"));
+    facts(&r, dir, "npu[056-057]", NULL);
+    cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    cr_expect_not_null(strstr(r.out, "health:    15 OK, 1 Warning: npu057\n"),
+                       "output:\n%s", r.out);
+    th_result_free(&r);
+
+    facts(&r, dir, "npu057", "--json");
+    {
+        struct jv *doc = json_parse(r.out);
+        const struct jv *n, *f;
+
+        cr_assert_not_null(doc, "not JSON:\n%s", r.out);
+        n = jget(doc, "nodes");
+        cr_assert(n && n->t == J_ARR && n->n == 1);
+        f = jget(n->kids[0], "facts");
+        cr_assert_not_null(f);
+        cr_expect_str_eq(jstr(f, "npu.3.health"), "Warning");
+        cr_expect_str_eq(jstr(f, "npu.2.health"), "OK");
+        cr_expect_str_eq(jstr(f, "npu_count"), "8");
+        jv_free(doc);
+    }
+    th_result_free(&r);
+    remove_tree(dir);
+}
+
+Test(facts, json_gives_one_record_per_node, .timeout = 300,
+     .fini = undo_051_052)
+{
+    char *dir = state_dir();
+    struct th_result r;
+    struct jv *doc;
+    const struct jv *nodes;
+
+    rack_ok("reset", th_rack("reset npu051 npu052 --state fresh"));
+    facts(&r, dir, "npu[051-052]", "--json");
+    cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    doc = json_parse(r.out);
+    cr_assert_not_null(doc, "not JSON:\n%s", r.out);
+    nodes = jget(doc, "nodes");
+    cr_assert(nodes && nodes->t == J_ARR);
+    cr_expect_eq(nodes->n, 2);
+    for (size_t i = 0; i < nodes->n; i++) {
+        const struct jv *n = nodes->kids[i], *f, *pushed;
+        char name[32];
+
+        snprintf(name, sizeof(name), "npu05%zu", i + 1);
+        cr_expect_str_eq(jstr(n, "name"), name);
+        cr_expect_str_eq(jstr(n, "status"), "ok");
+        pushed = jget(n, "agent_pushed");
+        cr_assert(pushed && pushed->t == J_BOOL);
+        cr_expect_eq(pushed->b, 1, "%s: agent not pushed on a fresh node",
+                     name);
+        f = jget(n, "facts");
+        cr_assert(f && f->t == J_OBJ, "%s has no facts object", name);
+        cr_expect_str_eq(jstr(f, "hostname"), name);
+        cr_expect_str_eq(jstr(f, "arch"), "x86_64");
+        cr_expect_str_eq(jstr(f, "driver_version"), "");
+        cr_expect_str_eq(jstr(f, "npu_count"), "0");
+        cr_expect_eq(strlen(jstr(f, "boot_id")), 36);
+    }
+    jv_free(doc);
+    th_result_free(&r);
+    remove_tree(dir);
+}
+
+/* One value from the state file with the sqlite3 CLI (caller frees), the
+ * trailing newline removed. */
+static char *
+sql_value(const char *db, const char *query)
+{
+    const char *argv[] = {"sqlite3", db, query, NULL};
+    struct th_result r;
+    char *v;
+
+    cr_assert_eq(th_run(&r, 30, argv), 0, "cannot run sqlite3");
+    cr_assert_eq(r.status, 0, "sqlite3 '%s': %s", query, r.err);
+    v = af_strdup(r.out);
+    v[strcspn(v, "\n")] = '\0';
+    th_result_free(&r);
+    return v;
+}
+
+Test(facts, facts_are_stored_in_the_state_file, .timeout = 300,
+     .fini = undo_051_052)
+{
+    char *dir = state_dir();
+    char *db = af_asprintf("%s/state.db", dir);
+    char *v, *rows1, *rows2, *t1, *t2;
+    struct th_result r;
+
+    facts(&r, dir, "npu[051-052]", NULL);
+    cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    th_result_free(&r);
+
+    v = sql_value(db, "select value from facts where node='npu051' and "
+                      "key='arch'");
+    cr_expect_str_eq(v, "x86_64");
+    free(v);
+    v = sql_value(db, "select value from facts where node='npu052' and "
+                      "key='hostname'");
+    cr_expect_str_eq(v, "npu052");
+    free(v);
+    v = sql_value(db, "select count(distinct node) from facts");
+    cr_expect_str_eq(v, "2");
+    free(v);
+    v = sql_value(db, "select count(*) from facts where gathered_at < "
+                      "1700000000000");
+    cr_expect_str_eq(v, "0", "gathered_at is not unix ms");
+    free(v);
+
+    /* A second gathering replaces the set, it does not add to it. */
+    rows1 = sql_value(db, "select count(*) from facts where node='npu051'");
+    t1 = sql_value(db, "select max(gathered_at) from facts where "
+                       "node='npu051'");
+    usleep(20000);
+    facts(&r, dir, "npu051", NULL);
+    cr_expect_eq(r.status, 0);
+    th_result_free(&r);
+    rows2 = sql_value(db, "select count(*) from facts where node='npu051'");
+    t2 = sql_value(db, "select min(gathered_at) from facts where "
+                       "node='npu051'");
+    cr_expect_str_eq(rows1, rows2);
+    cr_expect_gt(atoll(t2), atoll(t1), "the set was not replaced");
+    v = sql_value(db, "pragma integrity_check");
+    cr_expect_str_eq(v, "ok");
+    free(v);
+    free(t2);
+    free(t1);
+    free(rows2);
+    free(rows1);
+    free(db);
+    remove_tree(dir);
+}
