@@ -106,6 +106,7 @@ struct nj {
     uint64_t hard_deadline; /* resume: give up on an unreachable node */
     int saw_down;
     int resume_rebooting;
+    int reboot_done;    /* resume saw the new boot_id: never reboot again */
     int resume_running; /* a step was running when the run was killed */
     char *running_pkg;  /* its package path on the node */
     struct hop_peer *peers; /* hccn verify: sampled same-plane peers */
@@ -1234,6 +1235,12 @@ nj_next(struct nj *j)
             return;
         }
         /* Phase complete. */
+        if (ph->reboot && j->reboot_done && !j->phase_ran) {
+            /* The reboot of the killed run happened: only verify. */
+            j->reboot_done = 0;
+            nj_request_facts(j, nj_verify_facts);
+            return;
+        }
         if (ph->reboot) {
             nj_request_facts(j, nj_reboot_facts);
             return;
@@ -1325,6 +1332,7 @@ nj_reconcile_facts(struct agc *a, int status, const struct af_kv *body,
                "was %.8s)", boot, j->boot_before);
         st_node_set_boot(ro->st, ro->run, j->node->name, j->boot_before,
                          boot, NULL);
+        j->reboot_done = 1;
     } else if (uv_now(&ro->loop) < j->reboot_deadline) {
         struct sess *s = j->sess;
 

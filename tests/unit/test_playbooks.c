@@ -49,7 +49,10 @@ load_shipped(void)
     return pb;
 }
 
-/* Facts from NULL-terminated key, value pairs. */
+/*
+ * Facts from NULL-terminated key, value pairs, on a node whose prereq stage
+ * already created HwHiAiUser (a pair may say otherwise).
+ */
 static void
 facts_set(struct af_kv *kv, ...)
 {
@@ -57,6 +60,7 @@ facts_set(struct af_kv *kv, ...)
     const char *k, *v;
 
     af_kv_init(kv);
+    af_kv_set(kv, "hwhiaiuser_user", "yes");
     va_start(ap, kv);
     while ((k = va_arg(ap, const char *)) != NULL) {
         v = va_arg(ap, const char *);
@@ -1003,4 +1007,36 @@ Test(pb, checks_report_why_they_fail)
     cr_assert_str_eq(why, "missing is missing");
     free(why);
     af_kv_free(&f);
+}
+
+Test(pb_plan, driver_without_hwhiaiuser_is_blocked_unless_prereq_runs_first)
+{
+    struct pb *pb = load_shipped();
+    struct af_kv f;
+    struct pb_pkgs p;
+    struct pb_plan *plan = NULL;
+    struct af_err e = {0, ""};
+    struct pb_plan_input in = {"npu", NULL, NULL, NULL, NULL};
+
+    facts_set(&f, "arch", "x86_64", "os_id", "debian", "hwhiaiuser_user",
+              "no", NULL);
+    pkgs_set(&p, "Ascend-hdk-910-npu-driver_24.1.0_linux-x86_64.run",
+             "Ascend-hdk-910-npu-firmware_7.5.0.2.220.run", NULL);
+    in.facts = &f;
+    in.pkgs = &p;
+    cr_assert_eq(pb_plan_node(pb, &in, &plan, &e), 0, "%s", e.msg);
+    cr_assert_eq(step_of(plan, "driver")->action, PB_ACT_BLOCKED);
+    cr_assert(strstr(step_of(plan, "driver")->text, "HwHiAiUser") != NULL,
+              "%s", step_of(plan, "driver")->text);
+    pb_plan_free(plan);
+    plan = NULL;
+    in.stages = "prereq,npu";
+    cr_assert_eq(pb_plan_node(pb, &in, &plan, &e), 0, "%s", e.msg);
+    cr_assert_eq(step_of(plan, "driver")->action, PB_ACT_INSTALL,
+                 "prereq creates the user first: %s",
+                 step_of(plan, "driver")->text);
+    pb_plan_free(plan);
+    pb_plan_pkgs_free(&p);
+    af_kv_free(&f);
+    pb_free(pb);
 }
