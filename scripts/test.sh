@@ -13,7 +13,9 @@ cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DAF_WERROR=ON \
     -DAF_SANITIZE=address,undefined
 cmake --build "$BUILD" -j "$(nproc)"
 cd "$BUILD"
-# Leaks in Criterion's worker bookkeeping are not ours; UB is fatal.
+# Leaks in Criterion's own runner bookkeeping are not ours (suppressed by
+# name); any other leak fails the test. UB is fatal.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 exec ctest --output-on-failure --timeout 900 "$@"
