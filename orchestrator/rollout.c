@@ -159,7 +159,7 @@ ro_opts_init(struct ro_opts *o)
     o->max_fail = "0";
     o->fanout = 64;
     o->settle_s = 2;
-    o->reboot_poll_ms = 1000;
+    o->reboot_poll_ms = 500;
 }
 
 const char *

@@ -1185,6 +1185,14 @@ RO_TEST(plan_only_prints_the_plan_and_changes_nothing)
     fleet(&r, RO_SHORT_TIMEOUT,
           "rollout -i %s --state %s --packages %s --stage npu --plan",
           ctx.inv, ctx.state, packages(""));
+    /* Fresh nodes lack the driver's run user: blocked, with the reason. */
+    cr_expect(strstr(r.out, "blocked (user HwHiAiUser missing: run the "
+                            "prereq stage first): npu[042-043]") != NULL,
+              "plan:\n%s", r.out);
+    th_result_free(&r);
+    fleet(&r, RO_SHORT_TIMEOUT,
+          "rollout -i %s --state %s --packages %s --stage prereq,npu --plan",
+          ctx.inv, ctx.state, packages(""));
     cr_expect_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
     plan = plan_lines(r.out);
     /* Folded: one line per outcome naming both nodes as a range. */
