@@ -346,11 +346,7 @@ char *
 th_node_file(const char *node, const char *path)
 {
     static const char ctl[] = "/var/lib/fleet-sim/";
-    struct th_str s = {0};
-    char *file;
-    char buf[65536];
-    ssize_t got;
-    int fd;
+    char *file, *data;
 
     if (strchr(node, '/') != NULL || path[0] != '/')
         return NULL;
@@ -359,8 +355,19 @@ th_node_file(const char *node, const char *path)
                            path + sizeof(ctl) - 1);
     else
         file = af_asprintf("%s/nodes/%s/upper%s", AF_RACK_DIR, node, path);
-    fd = open(file, O_RDONLY | O_CLOEXEC);
+    data = th_slurp(file, NULL);
     free(file);
+    return data;
+}
+
+char *
+th_slurp(const char *path, size_t *len)
+{
+    struct th_str s = {0};
+    char buf[65536];
+    ssize_t got;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
     if (fd < 0)
         return NULL;
     while ((got = read(fd, buf, sizeof(buf))) != 0) {
@@ -374,5 +381,7 @@ th_node_file(const char *node, const char *path)
         str_add(&s, buf, (size_t)got);
     }
     close(fd);
+    if (len != NULL)
+        *len = s.len;
     return str_take(&s);
 }

@@ -9,6 +9,8 @@
 #ifndef TH_HARNESS_H
 #define TH_HARNESS_H
 
+#include <stddef.h>
+
 /* What one command did. out and err are NUL-terminated, never NULL after a
  * successful th_run, and owned by the result (th_result_free). */
 struct th_result {
@@ -63,6 +65,13 @@ char *th_rack_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *th_node_file(const char *node, const char *path);
 
 /* Free out and err and zero r. Accepts a zeroed result. */
+/*
+ * The whole content of a file on the machine running the tests (the caller
+ * frees it; NUL-terminated), its length in *len if len is not NULL; NULL
+ * when it cannot be read.
+ */
+char *th_slurp(const char *path, size_t *len);
+
 void th_result_free(struct th_result *r);
 
 #endif /* TH_HARNESS_H */

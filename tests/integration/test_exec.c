@@ -53,32 +53,11 @@ count_of(const char *hay, const char *needle)
     return n;
 }
 
-/* The whole content of a host file (caller frees), or NULL. */
-static char *
-slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = af_malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-        n = 0;
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static char *
 node_addr(const char *node)
 {
     char *path = af_asprintf("%s/nodes/%s/addr", AF_RACK_DIR, node);
-    char *addr = slurp(path);
+    char *addr = th_slurp(path, NULL);
 
     free(path);
     cr_assert_not_null(addr, "node %s has no addr file", node);
@@ -417,7 +396,7 @@ inventory_copy(const char *kh_content)
 {
     char tmpl[] = "/tmp/af-test-exec-XXXXXX";
     char *dir, *inv, *out, *kh;
-    char *text = slurp(RACK_INV);
+    char *text = th_slurp(RACK_INV, NULL);
     FILE *f;
     const char *p;
 
@@ -465,7 +444,7 @@ remove_dir(char *dir)
 static char *
 rack_known_host(const char *addr)
 {
-    char *kh = slurp(AF_RACK_DIR "/known_hosts");
+    char *kh = th_slurp(AF_RACK_DIR "/known_hosts", NULL);
     char *want = af_asprintf("%s ", addr), *line, *res = NULL, *save = NULL;
 
     cr_assert_not_null(kh);
@@ -499,7 +478,7 @@ Test(exec, unknown_host_key_fails_then_accept_new_records_it, .timeout = 120)
     cr_expect_eq(count_of(r.out, "unknown host key"), 3, "output:\n%s", r.out);
     cr_expect_eq(count_of(r.out, "accept-new"), 3, "output:\n%s", r.out);
     th_result_free(&r);
-    kh = slurp(khp);
+    kh = th_slurp(khp, NULL);
     cr_expect_str_eq(kh, "", "strict mode wrote to known_hosts:\n%s", kh);
     free(kh);
 
@@ -509,7 +488,7 @@ Test(exec, unknown_host_key_fails_then_accept_new_records_it, .timeout = 120)
     th_result_free(&r);
 
     /* Each node's real key is recorded, once. */
-    kh = slurp(khp);
+    kh = th_slurp(khp, NULL);
     cr_assert_not_null(kh);
     cr_expect_eq(count_of(kh, "\n"), 3, "known_hosts:\n%s", kh);
     for (int i = 1; i <= 3; i++) {
@@ -540,7 +519,7 @@ Test(exec, unknown_host_key_fails_then_accept_new_records_it, .timeout = 120)
 Test(exec, changed_host_key_is_refused_even_with_accept_new, .timeout = 180,
      .fini = undo_rekey_npu012)
 {
-    char *rackkh = slurp(AF_RACK_DIR "/known_hosts");
+    char *rackkh = th_slurp(AF_RACK_DIR "/known_hosts", NULL);
     char *dir = inventory_copy(rackkh);
     char *inv = af_asprintf("%s/inventory.yaml", dir);
     char *khp = af_asprintf("%s/known_hosts", dir);
@@ -565,7 +544,7 @@ Test(exec, changed_host_key_is_refused_even_with_accept_new, .timeout = 180,
     cr_expect_not_null(strstr(r.out, "2 ok, 0 failed, 1 unreachable: npu012"),
                        "output:\n%s", r.out);
     th_result_free(&r);
-    kh = slurp(khp);
+    kh = th_slurp(khp, NULL);
     cr_expect_str_eq(kh, rackkh, "known_hosts was changed");
     free(kh);
 
@@ -574,7 +553,7 @@ Test(exec, changed_host_key_is_refused_even_with_accept_new, .timeout = 180,
     cr_expect_eq(r.status, 1);
     cr_expect_not_null(strstr(r.out, "CHANGED"), "output:\n%s", r.out);
     th_result_free(&r);
-    kh = slurp(AF_RACK_DIR "/known_hosts");
+    kh = th_slurp(AF_RACK_DIR "/known_hosts", NULL);
     cr_expect_str_eq(kh, rackkh, "the rack's known_hosts was changed");
     free(kh);
 

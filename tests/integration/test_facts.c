@@ -31,36 +31,12 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* The whole content of a host file (caller frees, *len its size), or
- * NULL. */
-static char *
-slurp_n(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = af_malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-        n = 0;
-    buf[n] = '\0';
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return buf;
-}
-
 /* SHA-256 (hex) of a host file; "" if it cannot be read. */
 static void
 file_sha(const char *path, char hex[65])
 {
     size_t n;
-    char *data = slurp_n(path, &n);
+    char *data = th_slurp(path, &n);
 
     hex[0] = '\0';
     if (data != NULL)
