@@ -35,6 +35,7 @@ static const char *const exec_status_names[] = {
 struct exec_node {
     struct exec_run *run;
     size_t i;
+    uint64_t timeout_ms; /* the node's command timer */
     enum exec_status status;
     int exit_code;
     char *signal;
@@ -48,7 +49,6 @@ struct exec_run {
     struct fleet *fleet;
     struct fan fan;
     const char *command;
-    uint64_t timeout_ms;
     size_t cap;
     struct exec_node *nodes;
 };
@@ -75,7 +75,7 @@ exec_chan_done(struct chan *ch, int status)
     if (status == AF_ETIMEOUT) {
         en->status = EXEC_TIMEOUT;
         en->msg = af_asprintf("command timed out after %llu s",
-                              (unsigned long long)en->run->timeout_ms / 1000);
+                              (unsigned long long)en->timeout_ms / 1000);
     } else if (status < 0) {
         en->status = EXEC_UNREACHABLE;
         en->msg = af_strdup(chan_error(ch));
@@ -101,7 +101,7 @@ exec_ready(struct conn *c, int status)
         conn_close(c, exec_conn_closed);
         return;
     }
-    chan_exec(c, en->run->command, en->run->timeout_ms, en->run->cap, NULL,
+    chan_exec(c, en->run->command, en->timeout_ms, en->run->cap, NULL,
               exec_chan_done, en);
 }
 
@@ -322,10 +322,10 @@ cmd_exec_main(int argc, char **argv)
     for (n = 0; n < fleet.nsel; n++) {
         run.nodes[n].run = &run;
         run.nodes[n].i = n;
-        run.timeout_ms = (uint64_t)(o.timeout_s ? o.timeout_s
-                                                : fleet_node(&fleet, n)
-                                                      ->command_timeout) *
-                         1000;
+        run.nodes[n].timeout_ms =
+            (uint64_t)(o.timeout_s ? o.timeout_s
+                                   : fleet_node(&fleet, n)->command_timeout) *
+            1000;
     }
     fan_run(&run.fan, &loop, fleet.nsel, o.fanout, exec_start, &run);
     if (o.json)

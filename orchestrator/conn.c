@@ -26,7 +26,6 @@
 
 /* How many drive turns one poll event may take before yielding. */
 #define CONN_DRIVE_CAP 64
-#define CHAN_READ_CHUNK 16384
 
 enum conn_state {
     CONN_INIT,

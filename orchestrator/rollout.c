@@ -102,9 +102,7 @@ struct nj {
     char *boot_before;
     char *boot_after;
     uint64_t reboot_deadline;
-    uint64_t down_deadline;
     uint64_t hard_deadline; /* resume: give up on an unreachable node */
-    int saw_down;
     int resume_rebooting;
     int reboot_done;    /* resume saw the new boot_id: never reboot again */
     int resume_running; /* a step was running when the run was killed */
@@ -117,7 +115,6 @@ struct nj {
 };
 
 struct ro {
-    const struct ro_opts *o;
     struct ro_opts eff; /* effective options (resume: from the state file) */
     uv_loop_t loop;
     struct fleet fleet;
@@ -138,7 +135,6 @@ struct ro {
     int fails[RO_F_COUNT];
     size_t budget;
     struct hccn_plan *hccn;  /* built when a builtin hccn phase is planned */
-    struct af_buf line;
 };
 
 /* free() for strings we own but keep behind const pointers. */
@@ -882,16 +878,6 @@ nj_wait_more(struct nj *j)
                 j->node->reboot_timeout);
         return;
     }
-    if (j->state == NJ_REBOOT_WAIT && !j->saw_down && now >= j->down_deadline) {
-        nj_fail(j, RO_F_REBOOT, "still up with the old boot_id %d s after "
-                "the reboot was sent", (int)((j->down_deadline -
-                                               j->reboot_deadline +
-                                               (uint64_t)j->node
-                                                       ->reboot_timeout *
-                                                   1000) /
-                                              1000));
-        return;
-    }
     uv_timer_start(&j->timer, nj_timer_cb, (uint64_t)ro->eff.reboot_poll_ms,
                    0);
 }
@@ -937,9 +923,7 @@ nj_probe_facts(struct agc *a, int status, const struct af_kv *body,
         nj_back(j);
         return;
     }
-    if (status != 0)
-        j->saw_down = 1;
-    /* Same boot: the reboot has not happened yet. Look again later. */
+    /* Down, or the same boot: the reboot has not happened yet. */
     {
         struct sess *s = j->sess;
 
@@ -955,7 +939,6 @@ nj_probe_ready(struct sess *s, int status)
 
     if (status < 0) {
         /* Down, as a rebooting node should be for a while. */
-        j->saw_down = 1;
         j->sess = NULL;
         sess_close(s, nj_probe_closed);
         return;
@@ -1023,10 +1006,8 @@ nj_reboot_facts(struct agc *a, int status, const struct af_kv *body,
     }
     free(j->boot_before);
     j->boot_before = af_strdup(boot);
-    j->saw_down = 0;
     j->reboot_deadline =
         uv_now(&ro->loop) + (uint64_t)j->node->reboot_timeout * 1000;
-    j->down_deadline = j->reboot_deadline;
     /* Write-ahead: "rebooting" with the old boot_id before the request. */
     if (st_node_set_boot(ro->st, ro->run, j->node->name, boot, NULL, &e) !=
             0 ||
@@ -1354,7 +1335,6 @@ nj_ready(struct sess *s, int status)
 
     if (status < 0) {
         if (j->state == NJ_RECONCILE) {
-            j->saw_down = 1;
             sess_close(s, nj_probe_closed);
             return;
         }
@@ -1579,7 +1559,6 @@ ro_free(struct ro *ro)
     pb_free(ro->pb);
     st_close(ro->st);
     fleet_free(&ro->fleet);
-    af_buf_free(&ro->line);
 }
 
 /* Record what each node will do before anything runs. */
@@ -1835,9 +1814,7 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
     char *opts = NULL;
 
     memset(ro, 0, sizeof(*ro));
-    ro->o = o;
     ro->eff = *o;
-    af_buf_init(&ro->line, 0);
     uv_loop_init(&ro->loop);
     uv_timer_init(&ro->loop, &ro->progress);
     ro->progress.data = ro;
