@@ -300,6 +300,43 @@ Test(st, run_lifecycle_and_last_unfinished)
     st_close(st);
 }
 
+Test(st, run_options_are_read_with_sqlite_json_functions)
+{
+    struct af_err e = {0};
+    struct st *st = open_ok();
+    struct af_kv kv;
+    int64_t r1 = 0, r2 = 0;
+
+    cr_assert_eq(st_run_create(st, "rollout", "driver",
+                               "{\"batch\":\"1,10%\",\"fanout\":64,"
+                               "\"limit\":\"a\\\"b\\u00e9,c\\n\","
+                               "\"yes\":true,\"gone\":null,"
+                               "\"nested\":{\"k\":[1,2]}}",
+                               &r1, &e),
+                 0, "%s", e.msg);
+    af_kv_init(&kv);
+    cr_assert_eq(st_run_options(st, r1, &kv, &e), 0, "%s", e.msg);
+    cr_assert_eq(kv.n, 5, "null values are left out (%zu keys)", kv.n);
+    cr_assert_str_eq(kv.keys[0], "batch", "stored order is kept");
+    cr_assert_str_eq(af_kv_get(&kv, "batch"), "1,10%");
+    cr_assert_str_eq(af_kv_get(&kv, "fanout"), "64");
+    cr_assert_str_eq(af_kv_get(&kv, "limit"), "a\"b\xc3\xa9,c\n",
+                     "JSON escapes are decoded: %s", af_kv_get(&kv, "limit"));
+    cr_assert_str_eq(af_kv_get(&kv, "yes"), "true");
+    cr_assert_str_eq(af_kv_get(&kv, "nested"), "{\"k\":[1,2]}");
+    cr_assert_null(af_kv_get(&kv, "gone"));
+    af_kv_free(&kv);
+
+    cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &r2, &e), 0);
+    af_kv_init(&kv);
+    cr_assert_eq(st_run_options(st, r2, &kv, &e), 0, "%s", e.msg);
+    cr_assert_eq(kv.n, 0);
+    cr_assert_eq(st_run_options(st, 999, &kv, &e), AF_ENOTFOUND);
+    cr_assert_not_null(strstr(e.msg, "no run 999"), "%s", e.msg);
+    af_kv_free(&kv);
+    st_close(st);
+}
+
 Test(st, status_names_round_trip)
 {
     struct af_err e = {0};
