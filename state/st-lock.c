@@ -94,10 +94,17 @@ st_lock(struct st *st, struct af_err *e)
     if (st->memory || st->lock_fd >= 0)
         return 0;
     lockpath = af_asprintf("%s.lock", st->path);
-    fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* Never through a symbolic link: the file is truncated and written. */
+    fd = open(lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         err = errno;
-        r = af_err_set(e, -err, "%s: %s", lockpath, strerror(err));
+        if (err == ELOOP)
+            r = af_err_set(e, -err,
+                           "%s: is a symbolic link; refusing to use it as "
+                           "the lock file (remove it)",
+                           lockpath);
+        else
+            r = af_err_set(e, -err, "%s: %s", lockpath, strerror(err));
         goto out;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {

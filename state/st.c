@@ -11,6 +11,7 @@
 #include "st.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +307,14 @@ st_errmsg(const struct st *st)
 int
 st__dberr(struct st *st, struct af_err *e, const char *what)
 {
+    int err = sqlite3_system_errno(st->db), rc = sqlite3_errcode(st->db);
+
+    /* An I/O error says which: "disk I/O error (No space left on device)". */
+    rc &= 0xff;
+    if (err != 0 &&
+        (rc == SQLITE_IOERR || rc == SQLITE_CANTOPEN || rc == SQLITE_FULL))
+        return af_err_set(e, AF_EDB, "%s: %s: %s (%s)", st->path, what,
+                          sqlite3_errmsg(st->db), strerror(err));
     return af_err_set(e, AF_EDB, "%s: %s: %s", st->path, what,
                       sqlite3_errmsg(st->db));
 }
@@ -316,10 +325,8 @@ st__exec(struct st *st, const char *sql, struct af_err *e)
     char *msg = NULL;
     int r = 0;
 
-    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        r = af_err_set(e, AF_EDB, "%s: %s: %s", st->path, sql,
-                       msg ? msg : sqlite3_errmsg(st->db));
-    }
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        r = st__dberr(st, e, sql);
     sqlite3_free(msg);
     return r;
 }
@@ -614,6 +621,29 @@ out:
     return r;
 }
 
+/*
+ * Create the state file, empty, readable by its owner only (SQLite gives
+ * its -wal and -shm files the same mode), unless it exists. A symbolic
+ * link at path is left to SQLite, which follows it as an operator may
+ * intend.
+ */
+static int
+st_create_private(const char *path, struct af_err *e)
+{
+    int fd, err;
+
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    err = errno;
+    if (err == EEXIST)
+        return 0;
+    return af_err_set(e, -err, "%s: cannot create the state file: %s", path,
+                      strerror(err));
+}
+
 int
 st_open(const char *path, struct st **out, struct af_err *e)
 {
@@ -632,6 +662,8 @@ st_open(const char *path, struct st **out, struct af_err *e)
     st->path = af_strdup(path);
     st->lock_fd = -1;
     st->memory = strcmp(path, ":memory:") == 0;
+    if (!st->memory && (r = st_create_private(path, e)) != 0)
+        goto out;
     rc = sqlite3_open_v2(
         path, &st->db,
         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);

@@ -185,11 +185,16 @@ cmd_resume_main(int argc, char **argv)
             fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
             return AF_EXIT_USAGE;
         }
-        if (st_run_last_unfinished(st, &run, &e) != 0) {
-            fprintf(stderr, "ascend-fleet resume: no unfinished run in %s\n",
-                    ro.state);
+        if ((rc = st_run_last_unfinished(st, &run, &e)) != 0) {
+            /* Only a readable file without such a run has none. */
+            if (rc == AF_ENOTFOUND)
+                fprintf(stderr,
+                        "ascend-fleet resume: no unfinished run in %s\n",
+                        ro.state);
+            else
+                fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
             st_close(st);
-            return AF_EXIT_USAGE;
+            return rc == AF_ENOTFOUND ? AF_EXIT_USAGE : AF_EXIT_FAILED;
         }
         st_close(st);
     }
