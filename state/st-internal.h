@@ -50,10 +50,11 @@ enum st_sql {
 struct st {
     sqlite3 *db;
     char *path;
-    int memory;   /* ":memory:" database: no file, no lock */
-    int readonly; /* opened with st_open_ro: every write is refused */
-    int lock_fd;  /* the lock file, -1 until a lock is taken */
-    int lock_all; /* the whole-file lock is held */
+    int memory;    /* ":memory:" database: no file, no lock */
+    int readonly;  /* opened with st_open_ro: every write is refused */
+    int lock_fd;   /* the lock file, -1 until a lock is taken */
+    int lock_all;  /* the whole-file lock is held */
+    int lock_slot; /* owner record this handle wrote, -1 when none */
     sqlite3_stmt *stmts[SQL__COUNT];
 };
 

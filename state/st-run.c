@@ -41,7 +41,7 @@ static const char *const st_run_sql[SQL__COUNT] = {
     [SQL_RUN_GET] = "SELECT " ST_RUN_COLS " FROM runs WHERE id = ?1",
     [SQL_RUN_LIST] = "SELECT " ST_RUN_COLS " FROM runs ORDER BY id",
     [SQL_RUN_UNFINISHED] = "SELECT id FROM runs WHERE status IN ('planned', "
-                           "'running', 'paused', 'failed') "
+                           "'running', 'paused', 'failed', 'interrupted') "
                            "ORDER BY id DESC LIMIT 1",
     /* One row per top-level key; no row for the run means no such run. */
     [SQL_RUN_OPTIONS] =

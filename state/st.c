@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,7 +30,7 @@
 #define ST_BUSY_TIMEOUT_MS 2000
 
 static const char *const st_run_names[] = {
-    "planned", "running", "paused", "failed", "done", "aborted",
+    "planned", "running", "paused", "failed", "done", "aborted", "interrupted",
 };
 static const char *const st_node_names[] = {
     "pending", "running", "rebooting", "verifying",   "done",
@@ -153,6 +154,34 @@ static const char *const st_migrations[ST_SCHEMA_VERSION] = {
     "    SELECT run, node, stage, step, attempt, exit_code, action,\n"
     "           output_truncated, output_tail FROM node_steps\n"
     "    WHERE status = 'failed';\n",
+    /*
+     * 1 -> 2: run status 'interrupted'. SQLite cannot change a CHECK in
+     * place: the runs table is rebuilt (foreign keys are off while a file
+     * is migrated; ids, and so the AUTOINCREMENT sequence, are kept).
+     */
+    "CREATE TABLE runs_v2 (\n"
+    "    id          INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    created     INTEGER NOT NULL,\n"
+    "    updated     INTEGER NOT NULL,\n"
+    "    cmdline     TEXT NOT NULL,\n"
+    "    stages      TEXT NOT NULL,\n"
+    "    options     TEXT NOT NULL DEFAULT '{}'\n"
+    "                CHECK (json_valid(options)),\n"
+    "    status      TEXT NOT NULL CHECK (status IN ('planned', 'running',\n"
+    "                'paused', 'failed', 'done', 'aborted', "
+    "'interrupted')),\n"
+    "    reason      TEXT,\n"
+    "    pid         INTEGER,\n"
+    "    host        TEXT,\n"
+    "    owner_since INTEGER\n"
+    ");\n"
+    "INSERT INTO runs_v2 (id, created, updated, cmdline, stages, options,\n"
+    "    status, reason, pid, host, owner_since)\n"
+    "    SELECT id, created, updated, cmdline, stages, options, status,\n"
+    "    reason, pid, host, owner_since FROM runs;\n"
+    "DROP TABLE runs;\n"
+    "ALTER TABLE runs_v2 RENAME TO runs;\n"
+    "CREATE INDEX runs_status ON runs (status, id);\n",
 };
 
 /* ---- small helpers ---- */
@@ -644,6 +673,108 @@ st_create_private(const char *path, struct af_err *e)
                       strerror(err));
 }
 
+static struct st *
+st_new(const char *path)
+{
+    struct st *st = af_calloc(1, sizeof(*st));
+
+    st->path = af_strdup(path);
+    st->lock_fd = -1;
+    st->lock_slot = -1;
+    st->memory = strcmp(path, ":memory:") == 0;
+    return st;
+}
+
+int
+st_open_ro(const char *path, struct st **out, struct af_err *e)
+{
+    struct st *st = NULL;
+    struct stat sb;
+    int r = AF_EINTERNAL, rc, version = 0;
+
+    *out = NULL;
+    if (path == NULL || *path == '\0' || strcmp(path, ":memory:") == 0) {
+        r = af_err_set(e, AF_EINPUT, "no state file path given");
+        goto out;
+    }
+    if (stat(path, &sb) != 0) {
+        r = errno == ENOENT
+                ? af_err_set(e, AF_ENOTFOUND, "no state file at %s", path)
+                : af_err_set(e, -errno, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    st = st_new(path);
+    st->readonly = 1;
+    rc = sqlite3_open_v2(path, &st->db,
+                         SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        r = st->db == NULL ? af_err_set(e, AF_EDB, "%s: cannot open: %s", path,
+                                        sqlite3_errstr(rc))
+                           : st__dberr(st, e, "cannot open");
+        goto out;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, ST_BUSY_TIMEOUT_MS);
+    if ((r = st_schema_version(st, &version, e)) != 0) {
+        if ((sqlite3_errcode(st->db) & 0xff) == SQLITE_NOTADB)
+            r = af_err_set(e, AF_EDB, "%s: not an ascend-fleet state file (%s)",
+                           path, sqlite3_errmsg(st->db));
+        goto out;
+    }
+    if (version == 0) {
+        r = af_err_set(e, AF_ENOTFOUND, "no state in %s (an empty file)", path);
+        goto out;
+    }
+    if (version > ST_SCHEMA_VERSION) {
+        r = st_too_new(st, version, e);
+        goto out;
+    }
+    *out = st;
+    st = NULL;
+    r = 0;
+out:
+    st_close(st);
+    return r;
+}
+
+char *
+st_default_path(const char *inventory)
+{
+    const char *slash = strrchr(inventory, '/'), *base, *dot;
+    size_t dirlen, namelen;
+
+    base = slash ? slash + 1 : inventory;
+    dirlen = slash ? (size_t)(slash - inventory) + 1 : 0;
+    dot = strrchr(base, '.');
+    namelen = strlen(base);
+    if (dot != NULL && dot != base &&
+        (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0))
+        namelen = (size_t)(dot - base);
+    if (namelen == 0)
+        return af_asprintf("%.*s.ascend-fleet/state.db", (int)dirlen,
+                           inventory);
+    return af_asprintf("%.*s.ascend-fleet/%.*s.db", (int)dirlen, inventory,
+                       (int)namelen, base);
+}
+
+int
+st_make_dir(const char *path, struct af_err *e)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    int r = 0, err;
+
+    if (slash == NULL || slash == path)
+        return 0;
+    dir = af_strndup(path, (size_t)(slash - path));
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        err = errno;
+        r = af_err_set(e, -err, "cannot create %s: %s", dir, strerror(err));
+    }
+    free(dir);
+    return r;
+}
+
 int
 st_open(const char *path, struct st **out, struct af_err *e)
 {
@@ -658,10 +789,7 @@ st_open(const char *path, struct st **out, struct af_err *e)
         r = af_err_set(e, AF_EINPUT, "no state file path given");
         goto out;
     }
-    st = af_calloc(1, sizeof(*st));
-    st->path = af_strdup(path);
-    st->lock_fd = -1;
-    st->memory = strcmp(path, ":memory:") == 0;
+    st = st_new(path);
     if (!st->memory && (r = st_create_private(path, e)) != 0)
         goto out;
     rc = sqlite3_open_v2(
@@ -699,10 +827,10 @@ st_open(const char *path, struct st **out, struct af_err *e)
     }
     sqlite3_finalize(s);
     s = NULL;
+    /* Foreign keys go on after migrating: a migration rebuilds tables. */
     if ((r = st__exec(st, "PRAGMA synchronous = FULL", e)) != 0 ||
+        (r = st_migrate(st, e)) != 0 ||
         (r = st__exec(st, "PRAGMA foreign_keys = ON", e)) != 0)
-        goto out;
-    if ((r = st_migrate(st, e)) != 0)
         goto out;
     *out = st;
     st = NULL;

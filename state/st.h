@@ -27,7 +27,7 @@ struct af_kv;
 #define ST_MUST_CHECK __attribute__((warn_unused_result))
 
 /* Schema version this build writes; older files are migrated on open. */
-#define ST_SCHEMA_VERSION 1
+#define ST_SCHEMA_VERSION 2
 /* Bytes of command output kept per step (the tail, i.e. the last bytes). */
 #define ST_OUTPUT_TAIL_MAX 4096
 /* Longest event text kept; longer texts are cut and end in "...". */
@@ -41,7 +41,8 @@ enum st_run_status {
     ST_RUN_PAUSED,
     ST_RUN_FAILED,
     ST_RUN_DONE,
-    ST_RUN_ABORTED
+    ST_RUN_ABORTED,     /* given up by the operator (runs abort) */
+    ST_RUN_INTERRUPTED, /* stopped by a signal; resume picks it up */
 };
 
 enum st_node_status {
@@ -181,6 +182,30 @@ struct st;
 ST_MUST_CHECK int st_open(const char *path, struct st **out, struct af_err *e);
 
 /*
+ * Open an existing state file for reading only (status, runs, ranktable,
+ * hccn plan): it never creates, migrates or writes anything, and every
+ * write call on the handle fails with AF_EINPUT. Returns 0, AF_ENOTFOUND
+ * with "no state file at PATH" when there is none, or AF_EDB as st_open
+ * (a file of an older schema is read as it is).
+ */
+ST_MUST_CHECK int
+st_open_ro(const char *path, struct st **out, struct af_err *e);
+
+/*
+ * The default state file of an inventory: "<dir>/.ascend-fleet/<name>.db"
+ * for the inventory file "<dir>/<name>.yaml" (or .yml, or any other name
+ * kept whole), so each inventory has its own state beside it. Returns a
+ * new string the caller frees.
+ */
+char *st_default_path(const char *inventory);
+
+/*
+ * Create the directory that holds path (one level, mode 0700) when it is
+ * missing. Returns 0 or a negative errno with the reason in e.
+ */
+int st_make_dir(const char *path, struct af_err *e);
+
+/*
  * Close the handle, rolling back an unfinished st_begin batch and releasing
  * the run lock if held. Accepts NULL. Never fails.
  */
@@ -196,16 +221,29 @@ const char *st_path(const struct st *st);
 const char *st_errmsg(const struct st *st);
 
 /*
- * Take the run lock: an exclusive OS lock (flock) on "<path>.lock" held
- * until st_close or process death (the kernel releases it on kill -9, so a
- * killed run can be resumed at once). The owner's pid, host and start time
- * are written into the lock file. Returns 0 (also when already held by this
- * handle, and always for ":memory:"), AF_ELOCKED when another process holds
- * it, with "state file X is in use by pid N (run R, started T)" in e, or a
- * negative errno when the lock file cannot be opened. Commands that only
- * read (status, runs) need not lock.
+ * Write locks. Every process that changes nodes (rollout, resume, facts,
+ * hccn apply, runs abort) first locks the nodes it works on with
+ * st_lock_nodes; st_lock locks the whole file (every node, and it waits
+ * for no one: it fails while any other handle holds any lock). Locks are
+ * kernel locks on "<path>.lock" (opened with O_NOFOLLOW, mode 0600), one
+ * byte per node keyed by a 64-bit hash of its name, held until st_close or
+ * process death (the kernel releases them on kill -9, so a killed run can
+ * be resumed at once); they conflict between handles even inside one
+ * process. The holder's pid, host and start time are written into the
+ * lock file. Both return 0 (also when already held by this handle, and
+ * always for ":memory:"), AF_ELOCKED when another handle holds a
+ * conflicting lock, with "state file X is in use by pid N (run R, started
+ * T)" (st_lock) or "state file X: node N is in use by pid ..."
+ * (st_lock_nodes) in e, or a negative errno when the lock file cannot be
+ * used (a symbolic link is refused). A failed st_lock_nodes holds none of
+ * the nodes it was given. Commands that only read (status, runs, hccn
+ * verify, ranktable) take no lock and work beside a holder.
  */
 ST_MUST_CHECK int st_lock(struct st *st, struct af_err *e);
+ST_MUST_CHECK int st_lock_nodes(struct st *st,
+                                const char *const *nodes,
+                                size_t n,
+                                struct af_err *e);
 
 /*
  * Explicit batch: st_begin starts a write transaction (BEGIN IMMEDIATE);
@@ -213,7 +251,8 @@ ST_MUST_CHECK int st_lock(struct st *st, struct af_err *e);
  * visible or durable before st_commit returns 0. Batches do not nest:
  * st_begin inside a batch returns AF_EINPUT. st_commit/st_rollback outside a
  * batch return AF_EINPUT. All return 0 or AF_EDB; a failed st_commit has
- * rolled the batch back.
+ * rolled the batch back. st_rollback is the only call not ST_MUST_CHECK:
+ * it is the cleanup of a failed batch, and the batch is gone either way.
  */
 ST_MUST_CHECK int st_begin(struct st *st, struct af_err *e);
 ST_MUST_CHECK int st_commit(struct st *st, struct af_err *e);
@@ -275,8 +314,9 @@ st_run_options(struct st *st, int64_t run, struct af_kv *out, struct af_err *e);
 
 /*
  * Store in *run the id of the newest run that is not finished, i.e. whose
- * status is planned, running, paused or failed (done and aborted runs are
- * finished). Returns 0, AF_ENOTFOUND when there is none, or AF_EDB.
+ * status is planned, running, paused, failed or interrupted (done and
+ * aborted runs are finished). Returns 0, AF_ENOTFOUND when there is none, or
+ * AF_EDB.
  */
 int st_run_last_unfinished(struct st *st, int64_t *run, struct af_err *e);
 

@@ -217,9 +217,14 @@ cmd_ranktable_main(int argc, char **argv)
     }
     npus = hccn_plan_npus(plan);
     /* Never create a state file: none means nothing is verified. */
-    if (access(o.state, F_OK) == 0) {
-        if (st_open(o.state, &st, &e) != 0 ||
-            st_hccn_get(st, NULL, &rows, &nrows, &e) != 0) {
+    if ((r = st_open_ro(cmd_state_path(&o), &st, &e)) != 0 &&
+        r != AF_ENOTFOUND) {
+        fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
+        rc = AF_EXIT_USAGE;
+        goto out;
+    }
+    if (st != NULL) {
+        if (st_hccn_get(st, NULL, &rows, &nrows, &e) != 0) {
             fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
             rc = AF_EXIT_USAGE;
             goto out;

@@ -125,7 +125,16 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o,
     }
     ro->inventory = o->inventory;
     ro->limit = o->limit;
-    ro->state = o->state;
+    ro->state = cmd_state_path(o);
+    if (o->state_derived) {
+        struct af_err e = {0};
+
+        if (st_make_dir(ro->state, &e) != 0) {
+            fprintf(stderr, "ascend-fleet %s: %s\n", argv[0], e.msg);
+            *rc = AF_EXIT_USAGE;
+            return -1;
+        }
+    }
     ro->fanout = o->fanout;
     ro->json = o->json;
     ro->hostkeys = o->hostkeys;
@@ -181,7 +190,7 @@ cmd_resume_main(int argc, char **argv)
             return AF_EXIT_USAGE;
         }
     } else {
-        if (st_open(ro.state, &st, &e) != 0) {
+        if (st_open_ro(ro.state, &st, &e) != 0) {
             fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
             return AF_EXIT_USAGE;
         }

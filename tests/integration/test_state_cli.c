@@ -258,3 +258,153 @@ Test(state_cli, ranktable_output_is_written_through_a_fresh_temporary_file)
     free(out);
     free(victim);
 }
+
+Test(state_cli, read_only_commands_never_create_a_state_file)
+{
+    struct th_result r;
+    char *db = path_in("typo.db");
+
+    cr_assert_eq(th_fleet(&r, 60, "status --state %s", db), 0);
+    cr_expect_eq(r.status, 2, "status exited %d", r.status);
+    cr_expect_not_null(strstr(r.err, "no state file at"), "%s", r.err);
+    th_result_free(&r);
+    cr_assert_eq(th_fleet(&r, 60, "runs --state %s", db), 0);
+    cr_expect_eq(r.status, 2, "runs exited %d", r.status);
+    cr_expect_not_null(strstr(r.err, "no state file at"), "%s", r.err);
+    th_result_free(&r);
+    cr_assert_eq(th_fleet(&r, 60, "runs abort 1 --state %s", db), 0);
+    cr_expect_eq(r.status, 2, "runs abort exited %d", r.status);
+    th_result_free(&r);
+    cr_expect_neq(access(db, F_OK), 0, "a state file was created");
+    free(db);
+}
+
+Test(state_cli, default_state_file_lives_beside_the_inventory)
+{
+    struct th_result r;
+    struct stat sb;
+    char *dotdir = af_asprintf("%s/.ascend-fleet", AF_RACK_DIR);
+    char *db = af_asprintf("%s/inventory.db", dotdir);
+    char *cmd;
+
+    cr_assert_eq(th_fleet(&r, 120, "facts --limit npu059"), 0);
+    cr_expect_eq(r.status, 0, "facts exited %d: %s", r.status, r.err);
+    th_result_free(&r);
+    cr_assert_eq(stat(dotdir, &sb), 0, "no %s", dotdir);
+    cr_expect_eq(sb.st_mode & 0777, 0700, "dir mode %o", sb.st_mode & 0777);
+    cr_assert_eq(stat(db, &sb), 0, "no %s", db);
+    cr_expect_eq(sb.st_mode & 0777, 0600, "file mode %o", sb.st_mode & 0777);
+    /* status finds it without --state. */
+    cr_assert_eq(th_fleet(&r, 60, "runs"), 0);
+    cr_expect_eq(r.status, 0, "runs exited %d: %s", r.status, r.err);
+    th_result_free(&r);
+    cmd = af_asprintf("rm -rf '%s'", dotdir);
+    cr_expect_eq(system(cmd), 0);
+    free(cmd);
+    free(db);
+    free(dotdir);
+}
+
+/* A state file with runs: 1 interrupted, 2 running (nodes n1, n2). */
+static void
+make_runs(const char *db)
+{
+    struct af_err e = {0};
+    struct st *st = NULL;
+    int64_t r1 = 0, r2 = 0;
+
+    cr_assert_eq(st_open(db, &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_run_create(st, "rollout a", "driver", NULL, &r1, &e), 0);
+    cr_assert_eq(st_run_set_status(st, r1, ST_RUN_INTERRUPTED,
+                                   "interrupted by SIGINT", &e),
+                 0, "%s", e.msg);
+    cr_assert_eq(st_run_create(st, "rollout b", "driver", NULL, &r2, &e), 0);
+    cr_assert_eq(st_run_set_status(st, r2, ST_RUN_RUNNING, NULL, &e), 0);
+    cr_assert_eq(
+        st_node_upsert(st, r2, "n1", NULL, 0, ST_NODE_RUNNING, NULL, &e), 0);
+    cr_assert_eq(
+        st_node_upsert(st, r2, "n2", NULL, 0, ST_NODE_PENDING, NULL, &e), 0);
+    st_close(st);
+}
+
+Test(state_cli, runs_abort_records_the_run_and_resume_passes_it_by)
+{
+    struct th_result r;
+    struct af_err e = {0};
+    struct st *holder = NULL;
+    const char *busy[] = {"n2"};
+    char *db = path_in("state.db"), want[64];
+
+    make_runs(db);
+    cr_assert_eq(th_fleet(&r, 60, "runs --state %s", db), 0);
+    cr_expect_eq(r.status, 0);
+    cr_expect_not_null(strstr(r.out, "interrupted"), "runs:\n%s", r.out);
+    th_result_free(&r);
+    cr_assert_eq(th_fleet(&r, 60, "status --state %s 1", db), 0);
+    cr_expect_not_null(strstr(r.out, "interrupted"), "status:\n%s", r.out);
+    th_result_free(&r);
+
+    /* A process still on the run's nodes keeps it from being aborted. */
+    cr_assert_eq(st_open(db, &holder, &e), 0);
+    cr_assert_eq(st_lock_nodes(holder, busy, 1, &e), 0, "%s", e.msg);
+    cr_assert_eq(th_fleet(&r, 60, "runs abort 2 --state %s", db), 0);
+    cr_expect_eq(r.status, 3, "abort of a held run exited %d: %s", r.status,
+                 r.err);
+    snprintf(want, sizeof(want), "node n2 is in use by pid %ld",
+             (long)getpid());
+    cr_expect_not_null(strstr(r.err, want), "%s", r.err);
+    th_result_free(&r);
+    /* Reading works beside the holder. */
+    cr_assert_eq(th_fleet(&r, 60, "runs --state %s", db), 0);
+    cr_expect_eq(r.status, 0, "runs beside a holder: %s", r.err);
+    th_result_free(&r);
+    st_close(holder);
+
+    cr_assert_eq(th_fleet(&r, 60, "runs abort 2 --state %s", db), 0);
+    cr_expect_eq(r.status, 0, "abort exited %d: %s", r.status, r.err);
+    th_result_free(&r);
+    cr_assert_eq(th_fleet(&r, 60, "runs abort 1 --state %s", db), 0);
+    cr_expect_eq(r.status, 0, "abort exited %d: %s", r.status, r.err);
+    th_result_free(&r);
+    cr_assert_eq(th_fleet(&r, 60, "runs abort 1 --state %s", db), 0);
+    cr_expect_eq(r.status, 2, "a second abort exited %d", r.status);
+    cr_expect_not_null(strstr(r.err, "already aborted"), "%s", r.err);
+    th_result_free(&r);
+    cr_assert_eq(th_fleet(&r, 60, "status --state %s 2", db), 0);
+    cr_expect_not_null(strstr(r.out, "aborted"), "status:\n%s", r.out);
+    th_result_free(&r);
+    cr_assert_eq(th_fleet(&r, 60, "resume --state %s", db), 0);
+    cr_expect_eq(r.status, 2, "resume exited %d: %s", r.status, r.err);
+    cr_expect_not_null(strstr(r.err, "no unfinished run"), "%s", r.err);
+    th_result_free(&r);
+    free(db);
+}
+
+Test(state_cli, facts_on_other_nodes_runs_beside_a_lock_holder)
+{
+    struct th_result r;
+    struct af_err e = {0};
+    struct st *holder = NULL;
+    const char *mine[] = {"npu060", "npu061"};
+    char *db = path_in("state.db"), want[64];
+
+    cr_assert_eq(st_open(db, &holder, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_lock_nodes(holder, mine, 2, &e), 0, "%s", e.msg);
+    cr_assert_eq(th_fleet(&r, 120, "facts --state %s --limit npu062", db), 0);
+    cr_expect_eq(r.status, 0, "facts on other nodes exited %d: %s", r.status,
+                 r.err);
+    th_result_free(&r);
+    cr_assert_eq(th_fleet(&r, 120, "facts --state %s --limit npu[061-062]", db),
+                 0);
+    cr_expect_eq(r.status, 3, "facts on a held node exited %d: %s", r.status,
+                 r.err);
+    snprintf(want, sizeof(want), "node npu061 is in use by pid %ld",
+             (long)getpid());
+    cr_expect_not_null(strstr(r.err, want), "%s", r.err);
+    th_result_free(&r);
+    cr_assert_eq(th_fleet(&r, 60, "runs --state %s", db), 0);
+    cr_expect_eq(r.status, 0, "runs beside a holder: %s", r.err);
+    th_result_free(&r);
+    st_close(holder);
+    free(db);
+}

@@ -1231,3 +1231,185 @@ Test(st, corrupt_file_gives_its_sqlite_error_not_no_unfinished_run)
     cr_assert_eq(r, AF_EDB, "code %d: %s", r, e.msg);
     cr_assert_not_null(strstr(e.msg, "malformed"), "SQLite's words: %s", e.msg);
 }
+
+/* ---- locks per node set, read-only opening, default path, schema 2 ---- */
+
+Test(st, node_locks_let_disjoint_node_sets_work_side_by_side)
+{
+    struct af_err e = {0};
+    struct st *a = open_ok(), *b = open_ok(), *c = open_ok();
+    const char *rollout[] = {"npu001", "npu002", "npu003"};
+    const char *facts[] = {"npu010", "npu011"};
+    const char *overlap[] = {"npu010", "npu002"};
+    const char *later[] = {"npu002"};
+    char want[96];
+
+    cr_assert_eq(st_lock_nodes(a, rollout, 3, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_lock_nodes(b, facts, 2, &e), 0,
+                 "other nodes lock beside: %s", e.msg);
+    cr_assert_eq(st_lock_nodes(c, overlap, 2, &e), AF_ELOCKED);
+    snprintf(want, sizeof(want), "node npu010 is in use by pid %ld",
+             (long)getpid());
+    cr_assert_not_null(strstr(e.msg, want), "message: %s", e.msg);
+    cr_assert_not_null(strstr(e.msg, dbpath), "names the file: %s", e.msg);
+    /* The whole-file lock waits for no one. */
+    cr_assert_eq(st_lock(c, &e), AF_ELOCKED);
+    cr_assert_not_null(strstr(e.msg, "in use by pid"), "%s", e.msg);
+    st_close(b);
+    /* The failed call kept nothing: npu010 is free now, npu002 is not. */
+    cr_assert_eq(st_lock_nodes(c, facts, 2, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_lock_nodes(c, later, 1, &e), AF_ELOCKED);
+    st_close(a);
+    cr_assert_eq(st_lock_nodes(c, later, 1, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_lock(c, &e), 0, "alone now: %s", e.msg);
+    st_close(c);
+}
+
+Test(st, whole_file_lock_holds_off_every_node_lock)
+{
+    struct af_err e = {0};
+    struct st *a = open_ok(), *b = open_ok();
+    const char *one[] = {"npu001"};
+    char want[96];
+
+    cr_assert_eq(st_lock(a, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_lock_nodes(b, one, 1, &e), AF_ELOCKED);
+    snprintf(want, sizeof(want), "node npu001 is in use by pid %ld (no run",
+             (long)getpid());
+    cr_assert_not_null(strstr(e.msg, want), "message: %s", e.msg);
+    st_close(a);
+    cr_assert_eq(st_lock_nodes(b, one, 1, &e), 0, "%s", e.msg);
+    st_close(b);
+}
+
+Test(st, read_only_open_never_creates_and_refuses_writes)
+{
+    struct af_err e = {0};
+    struct st *st = NULL, *w, *ro = NULL;
+    struct st_run *runs = NULL;
+    const char *one[] = {"npu001"};
+    int64_t run = 0;
+    size_t n = 0;
+
+    cr_assert_eq(st_open_ro(dbpath, &st, &e), AF_ENOTFOUND);
+    cr_assert_null(st);
+    cr_assert_not_null(strstr(e.msg, "no state file at"), "%s", e.msg);
+    cr_assert_neq(access(dbpath, F_OK), 0, "a file was created");
+
+    w = open_ok();
+    cr_assert_eq(st_run_create(w, "rollout", "driver", NULL, &run, &e), 0);
+    cr_assert_eq(st_lock_nodes(w, one, 1, &e), 0);
+    /* Readers work while a writer holds its lock. */
+    cr_assert_eq(st_open_ro(dbpath, &ro, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_run_list(ro, &runs, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, 1);
+    st_runs_free(runs, n);
+    cr_assert_eq(st_run_set_status(ro, run, ST_RUN_DONE, NULL, &e), AF_EINPUT);
+    cr_assert_not_null(strstr(e.msg, "read-only"), "%s", e.msg);
+    cr_assert_eq(st_event(ro, run, NULL, "note", "x"), AF_EINPUT);
+    st_close(ro);
+    st_close(w);
+}
+
+Test(st, default_state_path_is_beside_the_inventory)
+{
+    struct af_err e = {0};
+    char *p, inv[256], *db;
+    struct st *st;
+    struct stat sb;
+
+    p = st_default_path("/etc/fleet/rack7.yaml");
+    cr_assert_str_eq(p, "/etc/fleet/.ascend-fleet/rack7.db");
+    free(p);
+    p = st_default_path("inventory.yml");
+    cr_assert_str_eq(p, ".ascend-fleet/inventory.db");
+    free(p);
+    p = st_default_path("./hosts");
+    cr_assert_str_eq(p, "./.ascend-fleet/hosts.db");
+    free(p);
+
+    snprintf(inv, sizeof(inv), "%s/inventory.yaml", tmpdir);
+    db = st_default_path(inv);
+    cr_assert_eq(st_make_dir(db, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_make_dir(db, &e), 0, "an existing directory is fine");
+    cr_assert_eq(st_open(db, &st, &e), 0, "%s", e.msg);
+    st_close(st);
+    cr_assert_eq(unlink(db), 0);
+    *strrchr(db, '/') = '\0';
+    cr_assert_eq(stat(db, &sb), 0);
+    cr_assert_eq(sb.st_mode & 0777, 0700, "directory mode %o",
+                 sb.st_mode & 0777);
+    cr_assert_eq(rmdir(db), 0, "%s: %s", db, strerror(errno));
+    free(db);
+}
+
+/* Take the file back to schema 1 (runs without 'interrupted'). */
+static void
+downgrade_to_schema_1(void)
+{
+    cr_assert_eq(
+        raw_exec(dbpath,
+                 "BEGIN;"
+                 "CREATE TABLE r1 (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                 "created INTEGER NOT NULL, updated INTEGER NOT NULL, "
+                 "cmdline TEXT NOT NULL, stages TEXT NOT NULL, options TEXT "
+                 "NOT NULL DEFAULT '{}' CHECK (json_valid(options)), status "
+                 "TEXT NOT NULL CHECK (status IN ('planned', 'running', "
+                 "'paused', 'failed', 'done', 'aborted')), reason TEXT, pid "
+                 "INTEGER, host TEXT, owner_since INTEGER);"
+                 "INSERT INTO r1 SELECT * FROM runs;"
+                 "DROP TABLE runs;"
+                 "ALTER TABLE r1 RENAME TO runs;"
+                 "CREATE INDEX runs_status ON runs (status, id);"
+                 "UPDATE meta SET value = '1' WHERE key = 'schema_version';"
+                 "COMMIT;"),
+        SQLITE_OK);
+}
+
+Test(st, schema_1_file_is_migrated_and_keeps_runs_nodes_and_ids)
+{
+    struct af_err e = {0};
+    struct st *st = open_ok();
+    struct st_node node;
+    int64_t r1 = 0, r2 = 0, r3 = 0, last = 0;
+    char *v;
+
+    cr_assert_eq(st_run_create(st, "rollout a", "driver", NULL, &r1, &e), 0);
+    cr_assert_eq(st_run_create(st, "rollout b", "driver", NULL, &r2, &e), 0);
+    cr_assert_eq(
+        st_node_upsert(st, r2, "n1", "10.0.0.1", 0, ST_NODE_RUNNING, NULL, &e),
+        0);
+    cr_assert_eq(st_run_set_status(st, r2, ST_RUN_DONE, NULL, &e), 0);
+    st_close(st);
+    downgrade_to_schema_1();
+    cr_assert_eq(raw_exec(dbpath, "UPDATE runs SET status = 'interrupted' "
+                                  "WHERE id = 1"),
+                 SQLITE_CONSTRAINT, "schema 1 has no 'interrupted'");
+
+    st = open_ok();
+    v = raw_query1(dbpath, "SELECT value FROM meta WHERE key = "
+                           "'schema_version'");
+    cr_assert_str_eq(v, "2");
+    free(v);
+    cr_assert_eq(st_check(st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_node_get(st, r2, "n1", &node, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(node.address, "10.0.0.1");
+    st_node_clear(&node);
+    cr_assert_eq(st_run_create(st, "rollout c", "driver", NULL, &r3, &e), 0);
+    cr_assert_eq(r3, r2 + 1, "ids go on after migration (%lld)", (long long)r3);
+    cr_assert_eq(st_run_set_status(st, r3, ST_RUN_DONE, NULL, &e), 0);
+    /* interrupted: unfinished, so a bare resume picks it. */
+    cr_assert_eq(st_run_set_status(st, r1, ST_RUN_INTERRUPTED, "SIGINT", &e), 0,
+                 "%s", e.msg);
+    cr_assert_str_eq(st_run_status_name(ST_RUN_INTERRUPTED), "interrupted");
+    cr_assert_eq(st_run_last_unfinished(st, &last, &e), 0);
+    cr_assert_eq(last, r1);
+    cr_assert_eq(st_run_set_status(st, r1, ST_RUN_ABORTED, "given up", &e), 0);
+    cr_assert_eq(st_run_last_unfinished(st, &last, &e), AF_ENOTFOUND,
+                 "an aborted run is never picked");
+    /* Foreign keys still hold on the rebuilt table. */
+    cr_assert_eq(
+        st_node_upsert(st, 99, "n1", NULL, 0, ST_NODE_RUNNING, NULL, &e),
+        AF_ENOTFOUND);
+    st_close(st);
+}

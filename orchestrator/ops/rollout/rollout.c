@@ -1893,10 +1893,19 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
     }
     ro->fleet.hostkeys = ro->eff.hostkeys;
     ro->fleet.kex = ro->eff.kex;
-    if (!ro->eff.plan_only && (r = st_lock(ro->st, &e)) != 0) {
-        fprintf(stderr, "ascend-fleet: %s\n", e.msg);
-        rc = r == AF_ELOCKED ? AF_EXIT_LOCKED : AF_EXIT_USAGE;
-        goto out;
+    if (!ro->eff.plan_only) {
+        /* Lock the selected nodes only: other nodes stay free for others. */
+        const char **names = af_calloc(ro->fleet.nsel + 1, sizeof(*names));
+
+        for (i = 0; i < ro->fleet.nsel; i++)
+            names[i] = fleet_node(&ro->fleet, i)->name;
+        r = st_lock_nodes(ro->st, names, ro->fleet.nsel, &e);
+        free(names);
+        if (r != 0) {
+            fprintf(stderr, "ascend-fleet: %s\n", e.msg);
+            rc = r == AF_ELOCKED ? AF_EXIT_LOCKED : AF_EXIT_USAGE;
+            goto out;
+        }
     }
     if (resume_run > 0) {
         struct st_run cur;
@@ -1919,7 +1928,12 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
     ro->n = ro->fleet.nsel;
     ro->nj = af_calloc(ro->n ? ro->n : 1, sizeof(*ro->nj));
     res = facts_gather(&ro->fleet, ro->eff.fanout, RO_FACTS_TIMEOUT_MS);
-    facts_store(ro->st, res, ro->n, NULL);
+    if (!ro->eff.plan_only && facts_store(ro->st, res, ro->n, &e) != 0) {
+        fprintf(stderr, "ascend-fleet: cannot store facts, nothing started: "
+                        "%s\n", e.msg);
+        rc = AF_EXIT_FAILED;
+        goto out;
+    }
     for (i = 0; i < ro->n; i++) {
         struct nj *j = &ro->nj[i];
 
