@@ -408,3 +408,73 @@ Test(state_cli, facts_on_other_nodes_runs_beside_a_lock_holder)
     st_close(holder);
     free(db);
 }
+
+/* An inventory of npu063 and npu064 with an hccn plan; returns its path. */
+static char *
+hccn_inventory(void)
+{
+    char *inv = path_in("hccn.yaml");
+    FILE *f = fopen(inv, "w");
+    const char *nodes[] = {"npu063", "npu064"};
+
+    cr_assert_not_null(f);
+    fprintf(f,
+            "defaults:\n"
+            "  user: root\n"
+            "  identity: %s/id_ed25519\n"
+            "  known_hosts: %s/known_hosts\n"
+            "  connect_timeout: 10\n"
+            "hosts:\n",
+            AF_RACK_DIR, AF_RACK_DIR);
+    for (int i = 0; i < 2; i++) {
+        char *p = af_asprintf("%s/nodes/%s/addr", AF_RACK_DIR, nodes[i]);
+        char *addr = th_slurp(p, NULL);
+
+        cr_assert_not_null(addr, "no %s", p);
+        addr[strcspn(addr, "\n")] = '\0';
+        fprintf(f, "  - {name: %s, address: %s}\n", nodes[i], addr);
+        free(addr);
+        free(p);
+    }
+    fprintf(f, "hccn:\n"
+               "  netmask: 255.255.255.0\n"
+               "  planes:\n"
+               "    - {subnet: 192.168.100.0/24, gateway: 192.168.100.1, "
+               "detect: 192.168.100.1}\n"
+               "    - 192.168.101.0/24\n"
+               "    - 192.168.102.0/24\n"
+               "    - 192.168.103.0/24\n");
+    cr_assert_eq(fclose(f), 0);
+    return inv;
+}
+
+Test(state_cli, hccn_verify_reads_beside_a_holder_and_apply_waits_for_it)
+{
+    struct th_result r;
+    struct af_err e = {0};
+    struct st *holder = NULL;
+    const char *held[] = {"npu063"};
+    char *inv = hccn_inventory(), *db = path_in("state.db"), want[64];
+    const char *argv[] = {AF_BIN,    "hccn", "apply",   "-i",     inv,
+                          "--state", db,     "--limit", "npu063", NULL};
+
+    cr_assert_eq(st_open(db, &holder, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_lock_nodes(holder, held, 1, &e), 0, "%s", e.msg);
+    cr_assert_eq(th_run(&r, 300, argv), 0);
+    cr_expect_eq(r.status, 3, "hccn apply on a held node exited %d: %s",
+                 r.status, r.err);
+    snprintf(want, sizeof(want), "node npu063 is in use by pid %ld",
+             (long)getpid());
+    cr_expect_not_null(strstr(r.err, want), "%s", r.err);
+    th_result_free(&r);
+    argv[2] = "verify";
+    cr_assert_eq(th_run(&r, 300, argv), 0);
+    cr_expect_neq(r.status, 3, "hccn verify waited for the holder: %s", r.err);
+    cr_expect_null(strstr(r.err, "in use by"), "%s", r.err);
+    cr_expect(strstr(r.out, "npu063") != NULL || strstr(r.err, "npu063"),
+              "verify reported on the node:\n%s\n%s", r.out, r.err);
+    th_result_free(&r);
+    st_close(holder);
+    free(inv);
+    free(db);
+}
