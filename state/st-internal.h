@@ -138,6 +138,12 @@ int st__op_end(struct st *st, int top, int r, struct af_err *e);
 /* AF_EINPUT when st was opened read-only (what names the refused write). */
 int st__writable(struct st *st, const char *what, struct af_err *e);
 
+/*
+ * st__migrations[i] takes a file from schema version i to i + 1 (version 0
+ * is an empty file); st-schema.c.
+ */
+extern const char *const st__migrations[ST_SCHEMA_VERSION];
+
 /* Release every lock the handle holds and close the lock file. */
 void st__unlock(struct st *st);
 

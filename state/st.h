@@ -11,7 +11,8 @@
  * Every call that writes (or takes a lock) is ST_MUST_CHECK: a write the
  * caller does not look at is a defect, because the design promises that a
  * change is on disk before the action it enables. The implementation is
- * split by table family: st.c (open, migrate, batches), st-lock.c,
+ * split by table family: st.c (open, migrate, batches), st-schema.c (the
+ * migration scripts), st-lock.c,
  * st-run.c (runs, nodes, steps), st-event.c, st-facts.c (facts, hccn).
  */
 #ifndef AF_ST_H
