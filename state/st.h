@@ -12,8 +12,8 @@
  * caller does not look at is a defect, because the design promises that a
  * change is on disk before the action it enables. The implementation is
  * split by table family: st.c (open, migrate, batches), st-schema.c (the
- * migration scripts), st-lock.c,
- * st-run.c (runs, nodes, steps), st-event.c, st-facts.c (facts, hccn).
+ * migration scripts), st-lock.c (per-node write locks), st-run.c (runs,
+ * nodes, steps), st-event.c, st-facts.c (facts, hccn).
  */
 #ifndef AF_ST_H
 #define AF_ST_H
