@@ -199,6 +199,7 @@ cmd_facts_main(int argc, char **argv)
     struct facts_result *res = NULL;
     struct st *st = NULL;
     struct af_err e;
+    const char **names = NULL;
     uv_loop_t loop;
     int opt, r, rc = AF_EXIT_OK;
     size_t i;
@@ -231,11 +232,14 @@ cmd_facts_main(int argc, char **argv)
     }
     fleet.hostkeys = o.hostkeys;
     fleet.kex = o.kex;
-    if (st_open(o.state, &st, &e) != 0) {
-        fprintf(stderr, "ascend-fleet facts: %s\n", e.msg);
-        rc = AF_EXIT_USAGE;
+    if ((rc = cmd_state_open(&o, "facts", 1, &st)) != 0)
         goto out;
-    }
+    /* facts writes the state like every other writer: it locks its nodes. */
+    names = af_calloc(fleet.nsel + 1, sizeof(*names));
+    for (i = 0; i < fleet.nsel; i++)
+        names[i] = fleet_node(&fleet, i)->name;
+    if ((rc = cmd_lock_nodes(st, "facts", names, fleet.nsel)) != 0)
+        goto out;
     res = facts_gather(&fleet, o.fanout,
                        (uint64_t)(o.timeout_s ? o.timeout_s : 120) * 1000);
     if ((r = facts_store(st, res, fleet.nsel, &e)) != 0) {
@@ -251,6 +255,7 @@ cmd_facts_main(int argc, char **argv)
         if (res[i].status != 0)
             rc = AF_EXIT_FAILED;
 out:
+    free(names);
     facts_results_free(res, fleet.nsel);
     st_close(st);
     fleet_free(&fleet);

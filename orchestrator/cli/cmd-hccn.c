@@ -228,7 +228,7 @@ hccn_plan_cmd(int argc, char **argv)
     struct af_err e;
     size_t *sel = NULL, nsel = 0, i, k, npus, width = 4;
     struct af_kv *facts = NULL;
-    int *have = NULL, rc, any_facts = 0;
+    int *have = NULL, rc, r, any_facts = 0;
     struct fold *verdicts = fold_new();
     struct af_buf b;
 
@@ -249,12 +249,13 @@ hccn_plan_cmd(int argc, char **argv)
     for (i = 0; i < nsel; i++)
         af_kv_init(&facts[i]);
     /* Facts only when a state file exists: plan never creates one. */
-    if (access(c.o.state, F_OK) == 0) {
-        if (st_open(c.o.state, &st, &e) != 0) {
-            fprintf(stderr, "ascend-fleet hccn plan: %s\n", e.msg);
-            rc = AF_EXIT_USAGE;
-            goto out;
-        }
+    if ((r = st_open_ro(cmd_state_path(&c.o), &st, &e)) != 0 &&
+        r != AF_ENOTFOUND) {
+        fprintf(stderr, "ascend-fleet hccn plan: %s\n", e.msg);
+        rc = AF_EXIT_USAGE;
+        goto out;
+    }
+    if (st != NULL) {
         for (i = 0; i < nsel; i++) {
             have[i] = st_facts_get(st, inv->nodes[sel[i]].name, &facts[i],
                                    NULL, NULL) == 0;
@@ -614,7 +615,7 @@ hccn_run_cmd(int argc, char **argv, int verify)
     struct af_err e;
     uv_loop_t loop;
     size_t i, nbad = 0;
-    int rc, r;
+    int rc;
 
     if ((rc = hccn_parse(argc, argv, &c)) != 0)
         return rc < 0 ? AF_EXIT_OK : rc;
@@ -630,15 +631,22 @@ hccn_run_cmd(int argc, char **argv, int verify)
     /* The whole plan is checked before any node is touched. */
     if ((rc = hccn_load_plan(fleet.inv, cmd, c.o.json, &plan)) != 0)
         goto out;
-    if (st_open(c.o.state, &st, &e) != 0) {
-        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
-        rc = AF_EXIT_USAGE;
+    if ((rc = cmd_state_open(&c.o, cmd, 1, &st)) != 0)
         goto out;
-    }
-    if ((r = st_lock(st, &e)) != 0) {
-        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
-        rc = r == AF_ELOCKED ? AF_EXIT_LOCKED : AF_EXIT_USAGE;
-        goto out;
+    /*
+     * apply changes the nodes: it locks them. verify only reads them and
+     * records what it saw (one transaction per node), so it runs beside a
+     * rollout or an apply.
+     */
+    if (!verify) {
+        const char **names = af_calloc(fleet.nsel + 1, sizeof(*names));
+
+        for (i = 0; i < fleet.nsel; i++)
+            names[i] = fleet_node(&fleet, i)->name;
+        rc = cmd_lock_nodes(st, cmd, names, fleet.nsel);
+        free(names);
+        if (rc != 0)
+            goto out;
     }
     run.fleet = &fleet;
     run.plan = plan;

@@ -125,7 +125,16 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o,
     }
     ro->inventory = o->inventory;
     ro->limit = o->limit;
-    ro->state = o->state;
+    ro->state = cmd_state_path(o);
+    if (o->state_derived) {
+        struct af_err e = {0};
+
+        if (st_make_dir(ro->state, &e) != 0) {
+            fprintf(stderr, "ascend-fleet %s: %s\n", argv[0], e.msg);
+            *rc = AF_EXIT_USAGE;
+            return -1;
+        }
+    }
     ro->fanout = o->fanout;
     ro->json = o->json;
     ro->hostkeys = o->hostkeys;
@@ -181,15 +190,20 @@ cmd_resume_main(int argc, char **argv)
             return AF_EXIT_USAGE;
         }
     } else {
-        if (st_open(ro.state, &st, &e) != 0) {
+        if (st_open_ro(ro.state, &st, &e) != 0) {
             fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
             return AF_EXIT_USAGE;
         }
-        if (st_run_last_unfinished(st, &run, &e) != 0) {
-            fprintf(stderr, "ascend-fleet resume: no unfinished run in %s\n",
-                    ro.state);
+        if ((rc = st_run_last_unfinished(st, &run, &e)) != 0) {
+            /* Only a readable file without such a run has none. */
+            if (rc == AF_ENOTFOUND)
+                fprintf(stderr,
+                        "ascend-fleet resume: no unfinished run in %s\n",
+                        ro.state);
+            else
+                fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
             st_close(st);
-            return AF_EXIT_USAGE;
+            return rc == AF_ENOTFOUND ? AF_EXIT_USAGE : AF_EXIT_FAILED;
         }
         st_close(st);
     }

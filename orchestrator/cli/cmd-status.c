@@ -14,6 +14,7 @@
 
 #include "af-buf.h"
 #include "af-err.h"
+#include "af-mem.h"
 #include "fold.h"
 #include "st.h"
 
@@ -40,17 +41,7 @@ status_usage(FILE *out)
                  "tail.\n");
 }
 
-static int
-open_state(const char *path, struct st **st)
-{
-    struct af_err e;
 
-    if (st_open(path, st, &e) != 0) {
-        fprintf(stderr, "ascend-fleet: %s\n", e.msg);
-        return -1;
-    }
-    return 0;
-}
 
 static void
 print_json(const struct st_run *run, const struct st_node *nodes, size_t nn,
@@ -249,7 +240,7 @@ cmd_status_main(int argc, char **argv)
             return AF_EXIT_USAGE;
         }
     }
-    if (open_state(o.state, &st) < 0)
+    if (cmd_state_open(&o, "status", 0, &st) != 0)
         return AF_EXIT_USAGE;
     if (id == 0) {
         struct st_run *runs = NULL;
@@ -290,6 +281,108 @@ out:
     return rc;
 }
 
+static void
+abort_usage(FILE *out)
+{
+    fprintf(out, "usage: ascend-fleet runs abort RUN [--state FILE]\n"
+                 "Give up on an unfinished run: it is recorded as aborted "
+                 "(shown by runs and\nstatus) and a bare resume no longer "
+                 "picks it. Refused while a process\nstill works on its "
+                 "nodes.\n");
+}
+
+/* Record run as aborted, holding the locks of its nodes meanwhile. */
+static int
+runs_abort(struct cmd_opts *o, int64_t id)
+{
+    struct st *st = NULL;
+    struct st_run run;
+    struct st_node *nodes = NULL;
+    const char **names = NULL;
+    struct af_err e = {0};
+    size_t n = 0, i;
+    int rc, have = 0;
+
+    if ((rc = cmd_state_open(o, "runs abort", CMD_STATE_EXISTING, &st)) != 0)
+        return rc;
+    rc = AF_EXIT_USAGE;
+    if (st_run_get(st, id, &run, &e) != 0) {
+        fprintf(stderr, "ascend-fleet runs abort: %s\n", e.msg);
+        goto out;
+    }
+    have = 1;
+    if (run.status == ST_RUN_DONE || run.status == ST_RUN_ABORTED) {
+        fprintf(stderr, "ascend-fleet runs abort: run %lld is already %s\n",
+                (long long)id, st_run_status_name(run.status));
+        goto out;
+    }
+    if (st_node_list(st, id, &nodes, &n, &e) != 0) {
+        fprintf(stderr, "ascend-fleet runs abort: %s\n", e.msg);
+        rc = AF_EXIT_INTERNAL;
+        goto out;
+    }
+    /* A process still working on the run holds its nodes: refuse then. */
+    names = af_calloc(n + 1, sizeof(*names));
+    for (i = 0; i < n; i++)
+        names[i] = nodes[i].node;
+    if ((rc = cmd_lock_nodes(st, "runs abort", names, n)) != 0)
+        goto out;
+    if (st_run_set_status(st, id, ST_RUN_ABORTED, "aborted by the operator",
+                          &e) != 0 ||
+        st_event(st, id, NULL, "run", "aborted by the operator") != 0) {
+        fprintf(stderr, "ascend-fleet runs abort: cannot record it: %s\n",
+                e.msg[0] ? e.msg : st_errmsg(st));
+        rc = AF_EXIT_FAILED;
+        goto out;
+    }
+    printf("Run %lld aborted (was %s).\n", (long long)id,
+           st_run_status_name(run.status));
+    rc = AF_EXIT_OK;
+out:
+    free(names);
+    st_nodes_free(nodes, n);
+    if (have)
+        st_run_clear(&run);
+    st_close(st);
+    return rc;
+}
+
+static int
+cmd_runs_abort_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CMD_LONGOPTS_COMMON,
+        {NULL, 0, NULL, 0},
+    };
+    struct cmd_opts o;
+    int64_t id = 0;
+    char *end;
+    int opt, r;
+
+    cmd_opts_init(&o);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "i:f:h", longopts, NULL)) != -1) {
+        r = cmd_opts_handle(&o, "runs abort", opt, optarg);
+        if (r < 0)
+            return AF_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        abort_usage(opt == 'h' ? stdout : stderr);
+        return opt == 'h' ? AF_EXIT_OK : AF_EXIT_USAGE;
+    }
+    if (optind + 1 != argc) {
+        abort_usage(stderr);
+        return AF_EXIT_USAGE;
+    }
+    id = strtoll(argv[optind], &end, 10);
+    if (*end || id <= 0) {
+        fprintf(stderr, "ascend-fleet runs abort: bad run id '%s'\n",
+                argv[optind]);
+        return AF_EXIT_USAGE;
+    }
+    return runs_abort(&o, id);
+}
+
 int
 cmd_runs_main(int argc, char **argv)
 {
@@ -304,6 +397,8 @@ cmd_runs_main(int argc, char **argv)
     struct af_err e;
     int opt, r;
 
+    if (argc > 1 && strcmp(argv[1], "abort") == 0)
+        return cmd_runs_abort_main(argc - 1, argv + 1);
     cmd_opts_init(&o);
     optind = 1;
     while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
@@ -314,10 +409,12 @@ cmd_runs_main(int argc, char **argv)
             continue;
         fprintf(opt == 'h' ? stdout : stderr,
                 "usage: ascend-fleet runs [--state FILE] [--json]\n"
-                "List the runs recorded in the state file.\n");
+                "       ascend-fleet runs abort RUN [--state FILE]\n"
+                "List the runs recorded in the state file, or give up on "
+                "one.\n");
         return opt == 'h' ? AF_EXIT_OK : AF_EXIT_USAGE;
     }
-    if (open_state(o.state, &st) < 0)
+    if (cmd_state_open(&o, "runs", 0, &st) != 0)
         return AF_EXIT_USAGE;
     if (st_run_list(st, &runs, &n, &e) != 0) {
         fprintf(stderr, "ascend-fleet runs: %s\n", e.msg);
@@ -345,13 +442,13 @@ cmd_runs_main(int argc, char **argv)
         fwrite(b.data, 1, b.len, stdout);
         af_buf_free(&b);
     } else {
-        printf("%-5s %-8s %-19s %s\n", "RUN", "STATUS", "STARTED",
+        printf("%-5s %-11s %-19s %s\n", "RUN", "STATUS", "STARTED",
                "COMMAND");
         for (i = 0; i < n; i++) {
             char t[32];
 
             fmt_time(runs[i].created, t, sizeof(t));
-            printf("%-5lld %-8s %-19s %s%s%s\n", (long long)runs[i].id,
+            printf("%-5lld %-11s %-19s %s%s%s\n", (long long)runs[i].id,
                    st_run_status_name(runs[i].status), t, runs[i].cmdline,
                    runs[i].reason ? "  # " : "",
                    runs[i].reason ? runs[i].reason : "");

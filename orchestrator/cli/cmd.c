@@ -4,6 +4,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "af-err.h"
+#include "st.h"
 
 const char cmd_common_help[] =
     "  -i, --inventory FILE   inventory (default ./inventory.yaml)\n"
@@ -20,7 +24,7 @@ cmd_opts_init(struct cmd_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->inventory = "./inventory.yaml";
-    o->state = AF_DEFAULT_STATE;
+    o->state = NULL;
     o->fanout = 64;
     o->hostkeys = CONN_HOSTKEY_STRICT;
 }
@@ -38,8 +42,7 @@ parse_pos_int(const char *s, int max, int *out)
 }
 
 int
-cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt,
-                const char *arg)
+cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt, const char *arg)
 {
     switch (opt) {
     case 'i':
@@ -59,15 +62,19 @@ cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt,
         return 1;
     case 'f':
         if (parse_pos_int(arg, 100000, &o->fanout) < 0) {
-            fprintf(stderr, "ascend-fleet %s: --fanout wants a number >= 1, "
-                    "not '%s'\n", cmd, arg);
+            fprintf(stderr,
+                    "ascend-fleet %s: --fanout wants a number >= 1, "
+                    "not '%s'\n",
+                    cmd, arg);
             return -1;
         }
         return 1;
     case CMD_OPT_TIMEOUT:
         if (parse_pos_int(arg, 7 * 86400, &o->timeout_s) < 0) {
-            fprintf(stderr, "ascend-fleet %s: --timeout wants seconds >= 1, "
-                    "not '%s'\n", cmd, arg);
+            fprintf(stderr,
+                    "ascend-fleet %s: --timeout wants seconds >= 1, "
+                    "not '%s'\n",
+                    cmd, arg);
             return -1;
         }
         return 1;
@@ -77,12 +84,68 @@ cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt,
         } else if (strcmp(arg, "accept-new") == 0) {
             o->hostkeys = CONN_HOSTKEY_ACCEPT_NEW;
         } else {
-            fprintf(stderr, "ascend-fleet %s: --host-keys is strict or "
-                    "accept-new, not '%s'\n", cmd, arg);
+            fprintf(stderr,
+                    "ascend-fleet %s: --host-keys is strict or "
+                    "accept-new, not '%s'\n",
+                    cmd, arg);
             return -1;
         }
         return 1;
     default:
         return 0;
     }
+}
+
+const char *
+cmd_state_path(struct cmd_opts *o)
+{
+    char *p;
+
+    if (o->state != NULL)
+        return o->state;
+    p = st_default_path(o->inventory);
+    snprintf(o->state_def, sizeof(o->state_def), "%s", p);
+    free(p);
+    o->state = o->state_def;
+    o->state_derived = 1;
+    return o->state;
+}
+
+int
+cmd_state_open(struct cmd_opts *o, const char *cmd, int write, struct st **st)
+{
+    const char *path = cmd_state_path(o);
+    struct af_err e = {0};
+    int r;
+
+    *st = NULL;
+    if (write == CMD_STATE_EXISTING && access(path, F_OK) != 0) {
+        fprintf(stderr, "ascend-fleet %s: no state file at %s\n", cmd, path);
+        return AF_EXIT_USAGE;
+    }
+    if (write && o->state_derived && st_make_dir(path, &e) != 0) {
+        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
+        return AF_EXIT_USAGE;
+    }
+    r = write ? st_open(path, st, &e) : st_open_ro(path, st, &e);
+    if (r != 0) {
+        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
+        return AF_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int
+cmd_lock_nodes(struct st *st,
+               const char *cmd,
+               const char *const *names,
+               size_t n)
+{
+    struct af_err e = {0};
+    int r = st_lock_nodes(st, names, n, &e);
+
+    if (r == 0)
+        return 0;
+    fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
+    return r == AF_ELOCKED ? AF_EXIT_LOCKED : AF_EXIT_USAGE;
 }

@@ -12,11 +12,11 @@
 #include "conn.h"
 
 /* Exit codes, documented in README.md. */
-#define AF_EXIT_OK 0      /* every node succeeded */
-#define AF_EXIT_FAILED 1  /* some node failed, was unreachable or timed out */
-#define AF_EXIT_USAGE 2   /* usage or input error (bad inventory, options) */
-#define AF_EXIT_LOCKED 3  /* the state file is held by another process */
-#define AF_EXIT_BUDGET 4  /* rollout stopped: failure budget exceeded */
+#define AF_EXIT_OK       0 /* every node succeeded */
+#define AF_EXIT_FAILED   1 /* some node failed, was unreachable or timed out */
+#define AF_EXIT_USAGE    2 /* usage or input error (bad inventory, options) */
+#define AF_EXIT_LOCKED   3 /* the state file is held by another process */
+#define AF_EXIT_BUDGET   4 /* rollout stopped: failure budget exceeded */
 #define AF_EXIT_INTERNAL 70
 
 struct cmd_entry {
@@ -29,7 +29,9 @@ struct cmd_entry {
 struct cmd_opts {
     const char *inventory;
     const char *limit;
-    const char *state;
+    const char *state;    /* NULL until --state or cmd_state_path */
+    char state_def[4096]; /* the derived default, when used */
+    int state_derived;    /* state is the default beside the inventory */
     int fanout;
     int json;
     int timeout_s;
@@ -42,8 +44,8 @@ void cmd_opts_init(struct cmd_opts *o);
  * Handle one of the shared options (the long-option values below); returns
  * 1 if handled, 0 if not one of them, -1 on a bad value (message printed).
  */
-int cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt,
-                    const char *arg);
+int
+cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt, const char *arg);
 
 enum {
     CMD_OPT_LIMIT = 1000,
@@ -55,19 +57,52 @@ enum {
     CMD_OPT_FIRST_PRIVATE, /* subcommands number their own from here */
 };
 
-#define CMD_LONGOPTS_COMMON                                                   \
-    {"inventory", required_argument, NULL, 'i'},                              \
-        {"limit", required_argument, NULL, CMD_OPT_LIMIT},                    \
-        {"state", required_argument, NULL, CMD_OPT_STATE},                    \
-        {"fanout", required_argument, NULL, 'f'},                             \
-        {"json", no_argument, NULL, CMD_OPT_JSON},                            \
-        {"host-keys", required_argument, NULL, CMD_OPT_HOSTKEYS},             \
-        {"kex", required_argument, NULL, CMD_OPT_KEX},                        \
-        {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},                \
-        {"help", no_argument, NULL, 'h'}
+#define CMD_LONGOPTS_COMMON                                       \
+    {"inventory", required_argument, NULL, 'i'},                  \
+        {"limit", required_argument, NULL, CMD_OPT_LIMIT},        \
+        {"state", required_argument, NULL, CMD_OPT_STATE},        \
+        {"fanout", required_argument, NULL, 'f'},                 \
+        {"json", no_argument, NULL, CMD_OPT_JSON},                \
+        {"host-keys", required_argument, NULL, CMD_OPT_HOSTKEYS}, \
+        {"kex", required_argument, NULL, CMD_OPT_KEX},            \
+        {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},    \
+    {                                                             \
+        "help", no_argument, NULL, 'h'                            \
+    }
 
-/* Default state file when --state is not given. */
-#define AF_DEFAULT_STATE "./ascend-fleet.db"
+/*
+ * The state file is "<inventory dir>/.ascend-fleet/<inventory name>.db"
+ * unless --state is given (st_default_path). AF_DEFAULT_STATE is what
+ * help texts show.
+ */
+#define AF_DEFAULT_STATE "<inventory dir>/.ascend-fleet/<inventory name>.db"
+
+struct st;
+
+/* The state file path: --state, or the default derived from -i. */
+const char *cmd_state_path(struct cmd_opts *o);
+
+/*
+ * Open the state file for cmd: read-only (write 0: never creating one; "no
+ * state file at PATH" when missing), for writing (CMD_STATE_CREATE:
+ * creating it and the default's directory, mode 0700, when needed) or for
+ * writing an existing one (CMD_STATE_EXISTING). Prints the error itself.
+ * Returns 0, or the exit code to leave with.
+ */
+#define CMD_STATE_CREATE   1
+#define CMD_STATE_EXISTING 2
+int
+cmd_state_open(struct cmd_opts *o, const char *cmd, int write, struct st **st);
+
+/*
+ * Lock the n nodes of names in st for cmd (st_lock_nodes). Prints the
+ * error itself. Returns 0, or the exit code (AF_EXIT_LOCKED when another
+ * process holds one of them).
+ */
+int cmd_lock_nodes(struct st *st,
+                   const char *cmd,
+                   const char *const *names,
+                   size_t n);
 
 /* Text for the shared options, for each subcommand's --help. */
 extern const char cmd_common_help[];

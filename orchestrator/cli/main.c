@@ -22,7 +22,7 @@ static const struct cmd_entry cmd_table[] = {
     {"resume", "continue an unfinished rollout", cmd_resume_main},
     {"status", "show a run: stages, nodes folded by state",
      cmd_status_main},
-    {"runs", "list runs recorded in the state file", cmd_runs_main},
+    {"runs", "list runs in the state file; runs abort RUN gives one up", cmd_runs_main},
     {"hccn", "NPU device IPs: plan, apply, verify", cmd_hccn_main},
     {"ranktable", "write the HCCL rank table", cmd_ranktable_main},
     {"inventory", "check or show the inventory", cmd_inventory_main},

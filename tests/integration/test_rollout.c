@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -457,8 +458,14 @@ ro_fini(void)
         th_rack("reset %s --state fresh", words);
         free(words);
     }
-    if (ctx.dir[0] != '\0')
+    if (ctx.dir[0] != '\0') {
+        char mnt[96];
+
+        /* A test that put the state on a small file system. */
+        snprintf(mnt, sizeof(mnt), "%s/mnt", ctx.dir);
+        umount2(mnt, MNT_DETACH);
         rm_rf(ctx.dir);
+    }
 }
 
 /* ---- a background ascend-fleet (for kill -9 and the lock) --------------- */
@@ -1215,4 +1222,65 @@ RO_TEST(plan_only_prints_the_plan_and_changes_nothing)
         cr_expect_eq(count_events(node, "os-install"), 0, "%s", node);
     }
     th_result_free(&r);
+}
+
+RO_TEST(full_disk_mid_run_starts_no_further_step_and_says_why)
+{
+    static char block[4096];
+    char mnt[96], filler[128];
+    long long filled_at, later;
+    char *out;
+    int fd, rc;
+
+    ro_setup(50, 50, "fresh");
+    snprintf(mnt, sizeof(mnt), "%s/mnt", ctx.dir);
+    cr_assert_eq(mkdir(mnt, 0700), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=4m,mode=0700") != 0)
+        cr_skip_test("cannot mount a tmpfs here: %s", strerror(errno));
+    snprintf(ctx.state, sizeof(ctx.state), "%s/state.db", mnt);
+    snprintf(filler, sizeof(filler), "%s/filler", mnt);
+    ctl_set(50, "install-seconds", "3");
+    spawn_fleet("rollout -i %s --state %s --packages %s --stage prereq,npu "
+                "--yes --batch 1 --settle 1",
+                ctx.inv, ctx.state, packages(""));
+    cr_assert(wait_sql_geq(1, 60,
+                           "SELECT count(*) FROM node_steps WHERE step = "
+                           "'driver' AND status = 'running'"),
+              "the rollout never started its driver step");
+    /* The disk fills up while the driver installs. */
+    fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    memset(block, 'x', sizeof(block));
+    while (write(fd, block, sizeof(block)) > 0)
+        ;
+    close(fd);
+    {
+        struct timespec ts;
+
+        /* Steps record wall-clock milliseconds. */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        filled_at = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    rc = wait_bg(120);
+    out = bg_output();
+    cr_expect_neq(rc, 0, "the rollout ended with 0 on a full disk:\n%s", out);
+    cr_expect(strstr(out, "state write failed") != NULL,
+              "says a state write failed:\n%s", out);
+    cr_expect(strstr(out, "No space left on device") != NULL ||
+                  strstr(out, "full") != NULL,
+              "says why:\n%s", out);
+    free(out);
+    cr_assert_eq(unlink(filler), 0);
+    /* The file is whole; no step started once the disk was full. */
+    cr_expect_eq(sql_int(ctx.state, "SELECT count(*) FROM "
+                                    "pragma_integrity_check WHERE "
+                                    "integrity_check = 'ok'"),
+                 1);
+    later = sql_int(ctx.state,
+                    "SELECT count(*) FROM node_steps WHERE started > %lld",
+                    filled_at);
+    cr_expect_eq(later, 0, "%lld steps started on a full disk", later);
+    cr_expect_eq(count_events("npu050", "reboot"), 0,
+                 "the node was rebooted after the disk filled");
+    cr_assert_eq(umount2(mnt, 0), 0, "umount: %s", strerror(errno));
 }

@@ -135,6 +135,8 @@ struct ro {
     int fails[RO_F_COUNT];
     size_t budget;
     struct hccn_plan *hccn;  /* built when a builtin hccn phase is planned */
+    int db_failed;           /* a state write failed: start no more steps */
+    char db_why[512];        /* the first failed write and its error */
 };
 
 /* free() for strings we own but keep behind const pointers. */
@@ -175,6 +177,23 @@ ro_default_playbook(void)
 
 /* ---- output --------------------------------------------------------- */
 
+/*
+ * Check a state write: on failure keep the first one (what was not
+ * recorded and SQLite's message) and stop the run from starting anything
+ * new. Returns r.
+ */
+static int
+ro_db(struct ro *ro, int r, const char *what, const char *msg)
+{
+    if (r == 0 || ro->db_failed)
+        return r;
+    ro->db_failed = 1;
+    snprintf(ro->db_why, sizeof(ro->db_why),
+             "state write failed (%s): %s; no further step started", what,
+             msg && *msg ? msg : st_errmsg(ro->st));
+    return r;
+}
+
 static void ro_say(struct ro *ro, const struct nj *j, const char *kind,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -192,7 +211,10 @@ ro_say(struct ro *ro, const struct nj *j, const char *kind, const char *fmt,
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (ro->st != NULL && ro->run > 0)
-        st_event(ro->st, ro->run, j ? j->node->name : NULL, kind, "%s", msg);
+        ro_db(ro,
+              st_event(ro->st, ro->run, j ? j->node->name : NULL, kind, "%s",
+                       msg),
+              "event", NULL);
     if (ro->eff.json) {
         struct af_buf b;
 
@@ -315,66 +337,6 @@ ro_options_json(const struct ro_opts *o)
     return af_buf_steal(&b);
 }
 
-/*
- * Parse the flat {"key":"string",...} object written above into kv.
- * Returns 0 or -1 on anything else.
- */
-static int
-ro_options_parse(const char *s, struct af_kv *kv)
-{
-    struct af_buf k, v;
-    int r = -1, which;
-
-    af_buf_init(&k, 0);
-    af_buf_init(&v, 0);
-    while (isspace((unsigned char)*s))
-        s++;
-    if (*s++ != '{')
-        goto out;
-    for (;;) {
-        while (isspace((unsigned char)*s) || *s == ',')
-            s++;
-        if (*s == '}') {
-            r = 0;
-            break;
-        }
-        for (which = 0; which < 2; which++) {
-            struct af_buf *d = which ? &v : &k;
-
-            af_buf_reset(d);
-            af_buf_append(d, "", 0);
-            while (isspace((unsigned char)*s) || (which && *s == ':'))
-                s++;
-            if (*s++ != '"')
-                goto out;
-            while (*s && *s != '"') {
-                if (*s == '\\') {
-                    s++;
-                    if (*s == 'n')
-                        af_buf_append(d, "\n", 1);
-                    else if (*s == 't')
-                        af_buf_append(d, "\t", 1);
-                    else if (*s == 'u') {
-                        af_buf_append(d, "?", 1);
-                        s += 4;
-                    } else
-                        af_buf_append(d, s, 1);
-                    s++;
-                    continue;
-                }
-                af_buf_append(d, s++, 1);
-            }
-            if (*s++ != '"')
-                goto out;
-        }
-        af_kv_add(kv, k.data, v.data);
-    }
-out:
-    af_buf_free(&k);
-    af_buf_free(&v);
-    return r;
-}
-
 /* ---- batches and budget ------------------------------------------------ */
 
 /*
@@ -479,6 +441,7 @@ nj_fail(struct nj *j, enum ro_fail f, const char *fmt, ...)
 {
     va_list ap;
     struct ro *ro = j->ro;
+    struct af_err e = {0};
 
     if (j->state == NJ_FAILED || j->state == NJ_DONE)
         return;
@@ -488,10 +451,12 @@ nj_fail(struct nj *j, enum ro_fail f, const char *fmt, ...)
     j->fail = f;
     j->state = NJ_FAILED;
     ro->fails[f]++;
-    st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
-                   f == RO_F_UNREACHABLE ? ST_NODE_UNREACHABLE
-                                         : ST_NODE_FAILED,
-                   j->reason, NULL);
+    ro_db(ro,
+          st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
+                         f == RO_F_UNREACHABLE ? ST_NODE_UNREACHABLE
+                                               : ST_NODE_FAILED,
+                         j->reason, &e),
+          "node failure", e.msg);
     ro_say(ro, j, "failed", "FAILED (%s): %s", ro_fail_names[f], j->reason);
     nj_finish(j);
 }
@@ -533,10 +498,13 @@ static void
 nj_done(struct nj *j)
 {
     struct ro *ro = j->ro;
+    struct af_err e = {0};
 
     j->state = NJ_DONE;
-    st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1, ST_NODE_DONE,
-                   NULL, NULL);
+    ro_db(ro,
+          st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
+                         ST_NODE_DONE, NULL, &e),
+          "node done", e.msg);
     ro_say(ro, j, "done", "done (%.1f s)",
            (double)(uv_now(&ro->loop) - j->started_ms) / 1000.0);
     nj_finish(j);
@@ -646,6 +614,7 @@ static void
 nj_run_answer(struct agc *a, int status, const struct af_kv *body,
               void *data)
 {
+    struct af_err e = {0};
     struct nj *j = data;
     struct ro *ro = j->ro;
     const struct pb_plan_step *ps = nj_cur_step(j);
@@ -674,9 +643,11 @@ nj_run_answer(struct agc *a, int status, const struct af_kv *body,
     }
     if (af_kv_get(body, "timed_out") &&
         strcmp(af_kv_get(body, "timed_out"), "1") == 0) {
-        st_step_set(ro->st, ro->run, j->node->name, nj_stage(j), ps->name,
-                    ST_STEP_FAILED, rc, ps->text, tail.data ? tail.data : "",
-                    tail.len, 0, NULL);
+        ro_db(ro,
+              st_step_set(ro->st, ro->run, j->node->name, nj_stage(j),
+                          ps->name, ST_STEP_FAILED, rc, ps->text,
+                          tail.data ? tail.data : "", tail.len, 0, &e),
+              "step result", e.msg);
         af_buf_free(&tail);
         nj_fail(j, RO_F_TIMEOUT, "%s: timed out after %d s", ps->name,
                 ps->timeout);
@@ -686,8 +657,11 @@ nj_run_answer(struct agc *a, int status, const struct af_kv *body,
         const char *last = tail.data ? tail.data : "";
         size_t len = tail.len;
 
-        st_step_set(ro->st, ro->run, j->node->name, nj_stage(j), ps->name,
-                    ST_STEP_FAILED, rc, ps->text, last, len, 0, NULL);
+        ro_db(ro,
+              st_step_set(ro->st, ro->run, j->node->name, nj_stage(j),
+                          ps->name, ST_STEP_FAILED, rc, ps->text, last, len, 0,
+                          &e),
+              "step result", e.msg);
         /* Name the failing step and the command's last line. */
         while (len > 0 && (last[len - 1] == '\n' || last[len - 1] == ' '))
             len--;
@@ -703,9 +677,15 @@ nj_run_answer(struct agc *a, int status, const struct af_kv *body,
         return;
     }
     /* Ran: stays "running" (with its exit code) until verified. */
-    st_step_set(ro->st, ro->run, j->node->name, nj_stage(j), ps->name,
-                ST_STEP_RUNNING, rc, ps->text, tail.data ? tail.data : "",
-                tail.len, 0, NULL);
+    if (ro_db(ro,
+              st_step_set(ro->st, ro->run, j->node->name, nj_stage(j),
+                          ps->name, ST_STEP_RUNNING, rc, ps->text,
+                          tail.data ? tail.data : "", tail.len, 0, &e),
+              "step result", e.msg) != 0) {
+        af_buf_free(&tail);
+        nj_fail(j, RO_F_STEP, "%s: %s", ps->name, ro->db_why);
+        return;
+    }
     af_buf_free(&tail);
     ro_say(ro, j, "step", "%s: %s ok (exit %d)", ps->name, ps->text, rc);
     j->phase_ran = 1;
@@ -744,9 +724,15 @@ nj_start_step(struct nj *j)
     const struct pb_plan_step *ps = nj_cur_step(j);
     struct af_err e;
 
-    if (st_step_set(ro->st, ro->run, j->node->name, nj_stage(j), ps->name,
-                    ST_STEP_RUNNING, ST_NO_EXIT, ps->text, NULL, 0, 0,
-                    &e) != 0) {
+    if (ro->db_failed) {
+        nj_fail(j, RO_F_STEP, "%s not started: %s", ps->name, ro->db_why);
+        return;
+    }
+    if (ro_db(ro,
+              st_step_set(ro->st, ro->run, j->node->name, nj_stage(j),
+                          ps->name, ST_STEP_RUNNING, ST_NO_EXIT, ps->text,
+                          NULL, 0, 0, &e),
+              "step start", e.msg) != 0) {
         nj_fail(j, RO_F_STEP, "cannot record step %s: %s", ps->name, e.msg);
         return;
     }
@@ -796,6 +782,7 @@ nj_request_facts(struct nj *j, agc_resp_cb cb)
 static void
 nj_verify(struct nj *j, const struct af_kv *facts)
 {
+    struct af_err e = {0};
     struct ro *ro = j->ro;
     const struct pb_plan_phase *ph = &j->plan->phases[j->phase];
     size_t k;
@@ -811,27 +798,40 @@ nj_verify(struct nj *j, const struct af_kv *facts)
         if (ps->action == PB_ACT_SKIP && !ps->reboot_pending)
             continue;
         if (!pb_plan_step_verify(ps, facts, &why)) {
-            st_step_set(ro->st, ro->run, j->node->name, ph->stage, ps->name,
-                        ST_STEP_FAILED, ST_NO_EXIT, ps->text, why,
-                        why ? strlen(why) : 0, 0, NULL);
+            ro_db(ro,
+                  st_step_set(ro->st, ro->run, j->node->name, ph->stage,
+                              ps->name, ST_STEP_FAILED, ST_NO_EXIT, ps->text,
+                              why, why ? strlen(why) : 0, 0, &e),
+                  "verify result", e.msg);
             nj_fail(j, RO_F_VERIFY, "%s: verify failed: %s", ps->name,
                     why ? why : "?");
             free(why);
             return;
         }
         free(why);
-        st_step_set(ro->st, ro->run, j->node->name, ph->stage, ps->name,
-                    ps->action == PB_ACT_SKIP ? ST_STEP_SKIPPED
-                                              : ST_STEP_DONE,
-                    ST_NO_EXIT, ps->text, NULL, 0, 0, NULL);
+        if (ro_db(ro,
+                  st_step_set(ro->st, ro->run, j->node->name, ph->stage,
+                              ps->name,
+                              ps->action == PB_ACT_SKIP ? ST_STEP_SKIPPED
+                                                        : ST_STEP_DONE,
+                              ST_NO_EXIT, ps->text, NULL, 0, 0, &e),
+                  "verify result", e.msg) != 0) {
+            nj_fail(j, RO_F_VERIFY, "%s: %s", ps->name, ro->db_why);
+            return;
+        }
     }
     if (ph->n > 0)
         ro_say(ro, j, "verify", "%s: verified", ph->stage);
     j->phase++;
     j->step = 0;
     j->phase_ran = 0;
-    st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1, ST_NODE_RUNNING,
-                   NULL, NULL);
+    if (ro_db(ro,
+              st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
+                             ST_NODE_RUNNING, NULL, &e),
+              "node status", e.msg) != 0) {
+        nj_fail(j, RO_F_VERIFY, "%s", ro->db_why);
+        return;
+    }
     nj_next(j);
 }
 
@@ -896,11 +896,19 @@ static void
 nj_back(struct nj *j)
 {
     struct ro *ro = j->ro;
+    struct af_err e = {0};
 
-    st_node_set_boot(ro->st, ro->run, j->node->name, j->boot_before,
-                     j->boot_after, NULL);
-    st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
-                   ST_NODE_VERIFYING, NULL, NULL);
+    if (ro_db(ro,
+              st_node_set_boot(ro->st, ro->run, j->node->name, j->boot_before,
+                               j->boot_after, &e),
+              "boot ids", e.msg) != 0 ||
+        ro_db(ro,
+              st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
+                             ST_NODE_VERIFYING, NULL, &e),
+              "node status", e.msg) != 0) {
+        nj_fail(j, RO_F_REBOOT, "%s", ro->db_why);
+        return;
+    }
     ro_say(ro, j, "reboot", "back with boot_id %.8s (was %.8s)",
            j->boot_after, j->boot_before ? j->boot_before : "?");
     j->state = NJ_SETTLE;
@@ -980,8 +988,10 @@ nj_reboot_answer(struct agc *a, int status, const struct af_kv *body,
                     : agc_error(a));
         return;
     }
-    st_event(j->ro->st, j->ro->run, j->node->name, "reboot-sent",
-             "boot_id %s", j->boot_before);
+    ro_db(j->ro,
+          st_event(j->ro->st, j->ro->run, j->node->name, "reboot-sent",
+                   "boot_id %s", j->boot_before),
+          "event", NULL);
     j->state = NJ_REBOOT_WAIT;
     j->sess = NULL;
     sess_close(s, nj_reboot_sent_closed);
@@ -1242,6 +1252,7 @@ static void
 nj_replan_facts(struct agc *a, int status, const struct af_kv *body,
                 void *data)
 {
+    struct af_err e = {0};
     struct nj *j = data;
     size_t k;
 
@@ -1274,10 +1285,12 @@ nj_replan_facts(struct agc *a, int status, const struct af_kv *body,
                         NULL) != 0)
             continue;
         if (old.status == ST_STEP_PENDING || old.status == ST_STEP_RUNNING)
-            st_step_set(j->ro->st, j->ro->run, j->node->name,
-                        j->plan->phases[ps->phase].stage, ps->name,
-                        ST_STEP_DONE, ST_NO_EXIT, old.action, NULL, 0, 0,
-                        NULL);
+            ro_db(j->ro,
+                  st_step_set(j->ro->st, j->ro->run, j->node->name,
+                              j->plan->phases[ps->phase].stage, ps->name,
+                              ST_STEP_DONE, ST_NO_EXIT, old.action, NULL, 0, 0,
+                              &e),
+                  "step done", e.msg);
         st_step_clear(&old);
     }
     j->phase = 0;
@@ -1297,6 +1310,7 @@ static void
 nj_reconcile_facts(struct agc *a, int status, const struct af_kv *body,
                    void *data)
 {
+    struct af_err e = {0};
     struct nj *j = data;
     struct ro *ro = j->ro;
     const char *boot = af_kv_get(body, "boot_id");
@@ -1311,8 +1325,10 @@ nj_reconcile_facts(struct agc *a, int status, const struct af_kv *body,
     if (boot && j->boot_before && strcmp(boot, j->boot_before) != 0) {
         ro_say(ro, j, "resume", "came back from its reboot (boot_id %.8s, "
                "was %.8s)", boot, j->boot_before);
-        st_node_set_boot(ro->st, ro->run, j->node->name, j->boot_before,
-                         boot, NULL);
+        ro_db(ro,
+              st_node_set_boot(ro->st, ro->run, j->node->name, j->boot_before,
+                               boot, &e),
+              "boot ids", e.msg);
         j->reboot_done = 1;
     } else if (uv_now(&ro->loop) < j->reboot_deadline) {
         struct sess *s = j->sess;
@@ -1350,6 +1366,7 @@ nj_ready(struct sess *s, int status)
 static void
 nj_start(struct fan *fan, size_t k, void *data)
 {
+    struct af_err e = {0};
     struct ro *ro = data;
     struct nj *j = &ro->nj[ro->batch_nodes[k]];
 
@@ -1357,8 +1374,10 @@ nj_start(struct fan *fan, size_t k, void *data)
     uv_timer_init(&ro->loop, &j->timer);
     j->timer.data = j;
     j->started_ms = uv_now(&ro->loop);
-    st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1, ST_NODE_RUNNING,
-                   NULL, NULL);
+    ro_db(ro,
+          st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
+                         ST_NODE_RUNNING, NULL, &e),
+          "node status", e.msg);
     if (j->resume_rebooting) {
         j->state = NJ_RECONCILE;
         j->reboot_deadline = uv_now(&ro->loop) + 30000;
@@ -1661,11 +1680,10 @@ ro_setup_resume(struct ro *ro, int64_t run, struct af_err *e)
     if ((rc = st_run_get(ro->st, run, &r, e)) != 0)
         return rc;
     af_kv_init(&kv);
-    if (r.options_json == NULL || ro_options_parse(r.options_json, &kv) < 0) {
+    if ((rc = st_run_options(ro->st, run, &kv, e)) != 0) {
         st_run_clear(&r);
         af_kv_free(&kv);
-        return af_err_set(e, AF_EDB, "run %lld: unreadable options",
-                          (long long)run);
+        return rc;
     }
 #define TAKE(field, key)                                                      \
     if (af_kv_get(&kv, key) != NULL)                                          \
@@ -1875,10 +1893,19 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
     }
     ro->fleet.hostkeys = ro->eff.hostkeys;
     ro->fleet.kex = ro->eff.kex;
-    if (!ro->eff.plan_only && (r = st_lock(ro->st, &e)) != 0) {
-        fprintf(stderr, "ascend-fleet: %s\n", e.msg);
-        rc = r == AF_ELOCKED ? AF_EXIT_LOCKED : AF_EXIT_USAGE;
-        goto out;
+    if (!ro->eff.plan_only) {
+        /* Lock the selected nodes only: other nodes stay free for others. */
+        const char **names = af_calloc(ro->fleet.nsel + 1, sizeof(*names));
+
+        for (i = 0; i < ro->fleet.nsel; i++)
+            names[i] = fleet_node(&ro->fleet, i)->name;
+        r = st_lock_nodes(ro->st, names, ro->fleet.nsel, &e);
+        free(names);
+        if (r != 0) {
+            fprintf(stderr, "ascend-fleet: %s\n", e.msg);
+            rc = r == AF_ELOCKED ? AF_EXIT_LOCKED : AF_EXIT_USAGE;
+            goto out;
+        }
     }
     if (resume_run > 0) {
         struct st_run cur;
@@ -1901,7 +1928,12 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
     ro->n = ro->fleet.nsel;
     ro->nj = af_calloc(ro->n ? ro->n : 1, sizeof(*ro->nj));
     res = facts_gather(&ro->fleet, ro->eff.fanout, RO_FACTS_TIMEOUT_MS);
-    facts_store(ro->st, res, ro->n, NULL);
+    if (!ro->eff.plan_only && facts_store(ro->st, res, ro->n, &e) != 0) {
+        fprintf(stderr, "ascend-fleet: cannot store facts, nothing started: "
+                        "%s\n", e.msg);
+        rc = AF_EXIT_FAILED;
+        goto out;
+    }
     for (i = 0; i < ro->n; i++) {
         struct nj *j = &ro->nj[i];
 
@@ -2042,6 +2074,8 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
                     ro->batch_nodes[ro->batch_n++] = order[i];
             if (ro->batch_n == 0)
                 continue;
+            if (ro->db_failed)
+                break;
             if (ro_failed_total(ro) > ro->budget) {
                 char why[256];
 
@@ -2049,7 +2083,11 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
                          "failure budget exceeded: %zu failed > max-fail %zu",
                          ro_failed_total(ro), ro->budget);
                 ro_say(ro, NULL, "run", "%s; no new batch started", why);
-                st_run_set_status(ro->st, ro->run, ST_RUN_FAILED, why, NULL);
+                if (ro_db(ro,
+                          st_run_set_status(ro->st, ro->run, ST_RUN_FAILED,
+                                            why, &e),
+                          "run status", e.msg) != 0)
+                    fprintf(stderr, "ascend-fleet: %s\n", ro->db_why);
                 ro_summary(ro, "stopped");
                 rc = AF_EXIT_BUDGET;
                 goto out;
@@ -2075,13 +2113,27 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
                     done_nodes++;
         }
     }
+    if (ro->db_failed) {
+        /* Recorded as stopped where the file still takes a write. */
+        if (st_run_set_status(ro->st, ro->run, ST_RUN_FAILED, ro->db_why,
+                              &e) != 0)
+            fprintf(stderr, "ascend-fleet: cannot record the run as "
+                            "stopped: %s\n", e.msg);
+        fprintf(stderr, "ascend-fleet: run %lld stopped: %s\n",
+                (long long)ro->run, ro->db_why);
+        ro_summary(ro, "stopped");
+        rc = AF_EXIT_FAILED;
+        goto out;
+    }
     if (ro_failed_total(ro) > ro->budget) {
         char why[256];
 
         snprintf(why, sizeof(why),
                  "failure budget exceeded: %zu failed > max-fail %zu",
                  ro_failed_total(ro), ro->budget);
-        st_run_set_status(ro->st, ro->run, ST_RUN_FAILED, why, NULL);
+        if (st_run_set_status(ro->st, ro->run, ST_RUN_FAILED, why, &e) != 0)
+            fprintf(stderr, "ascend-fleet: cannot record the run's end: "
+                            "%s\n", e.msg);
         ro_summary(ro, "failed");
         rc = AF_EXIT_BUDGET;
         goto out;
@@ -2092,11 +2144,15 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
         for (i = 0; i < ro->n; i++)
             if (ro->nj[i].plan && ro->nj[i].plan->blocked)
                 any_bad = 1;
-        st_run_set_status(ro->st, ro->run,
-                          any_bad ? ST_RUN_FAILED : ST_RUN_DONE,
-                          any_bad ? "some nodes failed or were blocked"
-                                  : NULL,
-                          NULL);
+        if (st_run_set_status(ro->st, ro->run,
+                              any_bad ? ST_RUN_FAILED : ST_RUN_DONE,
+                              any_bad ? "some nodes failed or were blocked"
+                                      : NULL,
+                              &e) != 0) {
+            fprintf(stderr, "ascend-fleet: cannot record the run's end: "
+                            "%s\n", e.msg);
+            any_bad = 1;
+        }
         ro_summary(ro, any_bad ? "finished with failures" : "done");
         rc = any_bad ? AF_EXIT_FAILED : AF_EXIT_OK;
     }
