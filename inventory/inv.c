@@ -19,6 +19,7 @@
 
 #include "af-err.h"
 #include "af-mem.h"
+#include "af-safe.h"
 #include "af-yaml.h"
 #include "hostlist.h"
 
@@ -286,6 +287,26 @@ settings_has(const char *k)
 }
 
 /*
+ * reboot_command is split on blanks into argv words on the node (no
+ * shell): every word must be a safe word, the first not an option.
+ */
+static int
+check_command(struct ld *l, const struct af_ynode *v)
+{
+    char *cmd = af_strdup(v->scalar), *save = NULL, *t, why[200];
+    int r = 0, i = 0;
+
+    for (t = strtok_r(cmd, " \t", &save); t != NULL && r == 0;
+         t = strtok_r(NULL, " \t", &save), i++)
+        if (af_safe_check(t, i ? AF_SAFE_DASH : 0, why, sizeof(why)) != 0)
+            r = fail(l, v, "'reboot_command' word '%s': %s", t, why);
+    if (r == 0 && i == 0)
+        r = fail(l, v, "'reboot_command' must not be blank");
+    free(cmd);
+    return r;
+}
+
+/*
  * Parse one settings key into s. Returns 1 when key is not a settings key,
  * 0 when parsed, or a negative error.
  */
@@ -301,8 +322,17 @@ settings_key(struct ld *l,
      * the inherited one applies: never a user named "~". */
     if (is_null(v))
         return settings_has(k) ? 0 : 1;
-    if (strcmp(k, "user") == 0)
-        return get_str(l, key, v, &s->user);
+    if (strcmp(k, "user") == 0) {
+        int r = get_str(l, key, v, &s->user);
+
+        if (r == 0 && (!name_ok(s->user, 0) || s->user[0] == '-'))
+            return fail(l, v,
+                        "'user' must be a login name (letters, "
+                        "digits, '.', '-' and '_', not starting with "
+                        "'-'), got '%s'",
+                        s->user);
+        return r;
+    }
     if (strcmp(k, "port") == 0)
         return get_int(l, key, v, 1, 65535, "a TCP port", &s->port);
     if (strcmp(k, "identity") == 0)
@@ -318,15 +348,18 @@ settings_key(struct ld *l,
     if (strcmp(k, "reboot_timeout") == 0)
         return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
                        &s->reboot_timeout);
-    if (strcmp(k, "reboot_command") == 0)
-        return get_str(l, key, v, &s->reboot_command);
+    if (strcmp(k, "reboot_command") == 0) {
+        int r = get_str(l, key, v, &s->reboot_command);
+
+        return r == 0 ? check_command(l, v) : r;
+    }
     if (strcmp(k, "install_path") == 0) {
         int r = get_str(l, key, v, &s->install_path);
+        char why[200];
 
-        if (r == 0 && s->install_path[0] != '/')
-            return fail(l, v,
-                        "'install_path' must be an absolute path, "
-                        "got '%s'",
+        if (r == 0 &&
+            af_safe_check(s->install_path, AF_SAFE_PATH, why, sizeof(why)) != 0)
+            return fail(l, v, "'install_path' %s, got '%s'", why,
                         s->install_path);
         return r;
     }

@@ -346,6 +346,25 @@ Test(inv, null_settings_are_unset_and_inherit)
     inv_free(inv);
 }
 
+Test(inv, values_that_reach_a_node_must_be_safe)
+{
+    expect_error("unsafe-install-path.yaml", AF_EINPUT, 4, 21,
+                 "'install_path' character '$' is not allowed (allowed: "
+                 "letters, digits and / . _ - + , : @ % =), got "
+                 "'/opt/asc$(touch X)'");
+    expect_error("space-install-path.yaml", AF_EINPUT, 3, 19,
+                 "'install_path' spaces are not allowed");
+    expect_error("newline-install-path.yaml", AF_EINPUT, 2, 17,
+                 "'install_path' byte 0x0a is not allowed");
+    expect_error("relative-install-path.yaml", AF_EINPUT, 2, 17,
+                 "'install_path' must be an absolute path, got 'opt/ascend'");
+    expect_error("unsafe-user.yaml", AF_EINPUT, 2, 25,
+                 "'user' must be a login name");
+    expect_error("unsafe-reboot.yaml", AF_EINPUT, 2, 19,
+                 "'reboot_command' word 'reboot;': character ';' is not "
+                 "allowed");
+}
+
 Test(inv, other_rejections)
 {
     expect_error("tilde-user.yaml", AF_EINPUT, 2, 13, "only '~/' is expanded");
