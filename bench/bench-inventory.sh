@@ -4,7 +4,8 @@
 # bench-inventory.sh: time `ascend-fleet inventory check` on a generated
 # inventory with many groups (default 100,000 groups of one host each), the
 # shape where a quadratic duplicate-key check used to dominate. Needs no
-# rack and no root; a measurement to read, not a timed test.
+# rack and no root; a measurement to read, not a timed test. Prints the
+# wall and CPU seconds of each run.
 #
 #   bench/bench-inventory.sh [--bin PATH] [--groups N] [--reps N] [--keep]
 set -euo pipefail
@@ -35,9 +36,13 @@ awk -v n="$GROUPS_N" 'BEGIN {
     }
 }' >"$INV"
 echo "inventory: $GROUPS_N groups, $(wc -c <"$INV") bytes ($INV)"
+# wall: elapsed seconds; cpu: user + system seconds of the process (the
+# figure to compare on a busy machine).
+TIMEFORMAT='%R %U %S'
 for r in $(seq "$REPS"); do
-    start=$(date +%s.%N)
-    out=$("$BIN" inventory check -i "$INV" 2>&1) || { echo "$out"; exit 1; }
-    end=$(date +%s.%N)
-    printf 'run %d: %.2f s  (%s)\n' "$r" "$(echo "$end - $start" | bc)" "$out"
+    t=$({ time "$BIN" inventory check -i "$INV" >"$WORK/out" 2>&1; } 2>&1) ||
+        { cat "$WORK/out"; exit 1; }
+    read -r wall usr sys <<<"$t"
+    printf 'run %d: wall %.2f s, cpu %.2f s  (%s)\n' "$r" "$wall" \
+        "$(echo "$usr + $sys" | bc)" "$(cat "$WORK/out")"
 done
