@@ -270,6 +270,10 @@ want_scalar(struct ctx *c, const struct af_ynode *n, const char *what)
 {
     if (n->type != AF_YSCALAR)
         return perr(c, n, "%s must be a string", what);
+    /* A YAML null (~, null, nothing) is no string: never the text "~". */
+    if (n->null)
+        return perr(c, n, "%s has no value (null); quote it for a literal",
+                    what);
     return 0;
 }
 
@@ -1019,10 +1023,10 @@ check_var(struct ctx *c, const char *k, const struct af_ynode *v)
     char why[200];
     int r;
 
-    if ((r = want_scalar(c, v, "var value")) != 0)
-        return r;
     if (v->null)
         return perr(c, v, "var '%s' has no value (null)", k);
+    if ((r = want_scalar(c, v, "var value")) != 0)
+        return r;
     if (af_safe_check(v->scalar, pb__var_is_path(k) ? AF_SAFE_PATH : 0, why,
                       sizeof(why)) != 0)
         return perr(c, v, "var '%s' %s, got '%s'", k, why, v->scalar);

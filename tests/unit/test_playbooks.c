@@ -1073,6 +1073,18 @@ Test(pb, unsafe_vars_are_rejected_where_written)
                       "'..' parts, got '/opt/../etc'");
 }
 
+Test(pb, null_strings_are_rejected_not_read_as_tilde)
+{
+    expect_load_error("steps:\n  a: {command: [\"/bin/echo\", ~]}\n"
+                      "stages: {s: [a]}\n",
+                      "t.yaml:2:30: command has no value (null); quote it "
+                      "for a literal");
+    expect_load_error("steps:\n  a:\n    description:\n"
+                      "    command: [/bin/true]\nstages: {s: [a]}\n",
+                      "t.yaml:3:17: description has no value (null); quote "
+                      "it for a literal");
+}
+
 Test(pb_plan, unsafe_var_override_is_refused)
 {
     struct pb *pb = load_shipped();
