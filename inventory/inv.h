@@ -71,7 +71,8 @@ struct inv {
  * name alone.
  * The settings keys are user, port, identity, known_hosts, connect_timeout,
  * command_timeout, reboot_command, reboot_timeout and install_path.
- * Settings are inherited built-in
+ * A null value (unquoted empty, "~", "null") leaves a setting unset at that
+ * level. Settings are inherited built-in
  * defaults -> `defaults:` -> group `vars:` -> host item; "~/" in identity
  * and known_hosts expands with $HOME, and a relative path there is taken
  * relative to the inventory file's directory. A host named in several
@@ -90,8 +91,8 @@ int inv_load(const char *path, struct inv **out, struct af_err *e);
 void inv_free(struct inv *inv);
 
 /*
- * Select nodes with a --limit expression. limit NULL or "" selects every
- * node. Otherwise it is a comma-separated list of terms (a comma inside []
+ * Select nodes with a --limit expression. limit NULL selects every node;
+ * "" is an error (an unset shell variable must not mean "all"). Otherwise it is a comma-separated list of terms (a comma inside []
  * belongs to a range); a term is a hostlist pattern ("npu[001-008]"), a
  * group name ("rack01" or "@rack01"), and a leading "!" excludes what the
  * term selects. With only "!" terms the exclusion applies to all nodes.

@@ -143,7 +143,7 @@ st_hccn_status_name(enum st_hccn_status s)
 int
 st_run_status_parse(const char *name, enum st_run_status *out, struct af_err *e)
 {
-    int v, r;
+    int v = 0, r;
 
     r = st_parse(st_run_names, ST_NELEM(st_run_names), "run", name, &v, e);
     if (r == 0)
@@ -156,7 +156,7 @@ st_node_status_parse(const char *name,
                      enum st_node_status *out,
                      struct af_err *e)
 {
-    int v, r;
+    int v = 0, r;
 
     r = st_parse(st_node_names, ST_NELEM(st_node_names), "node", name, &v, e);
     if (r == 0)
@@ -169,7 +169,7 @@ st_step_status_parse(const char *name,
                      enum st_step_status *out,
                      struct af_err *e)
 {
-    int v, r;
+    int v = 0, r;
 
     r = st_parse(st_step_names, ST_NELEM(st_step_names), "step", name, &v, e);
     if (r == 0)
