@@ -315,6 +315,22 @@ ag_hex64_ok(const char *s)
 }
 
 /*
+ * Write one received block at the file offset, or skip it (leaving a hole)
+ * when it is all zeros, as cp --sparse=auto does. Returns 0 or an errno.
+ */
+static int
+ag_put_sparse(int out, const char *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n && p[i] == 0; i++)
+        ;
+    if (i == n)
+        return lseek(out, (off_t)n, SEEK_CUR) < 0 ? errno : 0;
+    return -ag_write_all(out, p, n);
+}
+
+/*
  * put <sha256> <size> <mode> <path> + payload. Returns a negative errno
  * only when serving cannot go on.
  */
@@ -389,14 +405,13 @@ ag_do_put(int fd, struct ag_in *in, const struct ag_serve_opts *o,
         }
         left -= (unsigned long long)n;
         af_sha256_update(&c, buf, (size_t)n);
-        if (out >= 0 && werr == 0) {
-            int w = ag_write_all(out, buf, (size_t)n);
-
-            if (w != 0)
-                werr = -w;
-        }
+        if (out >= 0 && werr == 0)
+            werr = ag_put_sparse(out, buf, (size_t)n);
     }
     af_sha256_final_hex(&c, hex);
+    /* Runs of zeros were skipped: the size comes from the request. */
+    if (out >= 0 && werr == 0 && ftruncate(out, (off_t)size) != 0)
+        werr = errno;
     if (out >= 0 && werr == 0 && fsync(out) != 0)
         werr = errno;
     if (out >= 0 && close(out) != 0 && werr == 0)

@@ -64,6 +64,7 @@ struct chan {
     char *command;
     uint64_t deadline; /* 0 = none */
     struct wq *wq_head, *wq_tail;
+    uint32_t win_seen; /* remote window when the last flush stopped */
     int want_eof, eof_sent;
     int exit_code;
     char *exit_signal;
@@ -755,6 +756,7 @@ chan_flush(struct chan *ch)
             free(w);
         }
     }
+    ch->win_seen = ssh_channel_window_size(ch->ch);
     if (ch->wq_head == NULL && ch->want_eof && !ch->eof_sent) {
         if (ssh_channel_send_eof(ch->ch) == SSH_ERROR)
             return -1;
@@ -888,6 +890,37 @@ conn_reap_chans(struct conn *c)
     }
 }
 
+/*
+ * Third libssh trap: a WINDOW_ADJUST opens the remote window in silence.
+ * libssh 0.10 handles it in channel_rcv_change_window (channels.c), which
+ * only adds to remote_window: no channel callback runs
+ * (channel_write_wontblock_function fires only when the socket drains, not
+ * when the window opens), and the packet can be consumed by any call that
+ * processes input: ssh_channel_poll, ssh_channel_get_exit_status,
+ * ssh_blocking_flush, ssh_channel_write itself. When that happens after
+ * the pass's flush found the window shut, the adjust is gone from the
+ * socket, libssh holds no output (no SSH_WRITE_PENDING, so only READABLE
+ * is armed) and the node waits for bytes we never send: the push stalls
+ * forever with empty socket queues (seen as 15 of 16 nodes stopping
+ * part-way through a 1 GiB push, the window open and bytes queued). So
+ * after the pass, any channel with queued stdin whose window grew since
+ * its flush stopped counts as progress and the drive goes round again
+ * (the flush records the window it stopped at, so a write that libssh
+ * refuses for another reason, e.g. during a key re-exchange, cannot spin).
+ */
+static int
+conn_windows_opened(struct conn *c)
+{
+    struct chan *ch;
+    int r = 0;
+
+    for (ch = c->chans; ch != NULL; ch = ch->next)
+        if (ch->state == CHAN_RUNNING && ch->wq_head != NULL &&
+            ch->ch != NULL && ssh_channel_window_size(ch->ch) > ch->win_seen)
+            r = 1;
+    return r;
+}
+
 /* One pass over the connection state machine; 1 if progress was made. */
 static int
 conn_step(struct conn *c)
@@ -980,6 +1013,7 @@ conn_step(struct conn *c)
          */
         if (ssh_get_poll_flags(c->s) & SSH_WRITE_PENDING)
             ssh_blocking_flush(c->s, 0);
+        r |= conn_windows_opened(c);
         if (ssh_get_status(c->s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) {
             conn_fail(c, AF_ESSH, CONN_FAIL_UNREACHABLE,
                       "%s: connection lost: %s", c->name,
