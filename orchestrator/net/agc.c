@@ -21,9 +21,11 @@
 #include "ag-blob.h"
 #endif
 
-#define AGC_STDERR_CAP 4096
+#define AGC_STR_(x)          #x
+#define AGC_STR(x)           AGC_STR_(x)
+#define AGC_STDERR_CAP       4096
 #define AGC_PROBE_TIMEOUT_MS 30000
-#define AGC_PUSH_TIMEOUT_MS 120000
+#define AGC_PUSH_TIMEOUT_MS  120000
 
 enum agc_state {
     AGC_PROBE,
@@ -42,6 +44,7 @@ struct agc_req {
     uint64_t timeout_ms;
     agc_resp_cb cb;
     void *data;
+    char verb[16]; /* first word, for messages and response checks */
 };
 
 struct agc_blob {
@@ -68,12 +71,12 @@ struct agc {
     struct af_buf in;
     int greeted;
     int need_push;
-    size_t body_len;   /* expected body length, while in a body */
+    size_t body_len; /* expected body length, while in a body */
     int in_body;
     int body_ok;
     struct af_buf err_out;
 
-    struct agc_req *q_head, *q_tail; /* waiting to be sent */
+    struct agc_req *q_head, *q_tail;       /* waiting to be sent */
     struct agc_req *sent_head, *sent_tail; /* sent, awaiting answer */
 };
 
@@ -146,39 +149,59 @@ agc_req_free(struct agc_req *r)
     free(r);
 }
 
+/* Complete every request of a list with code and an empty body. */
+static void
+agc_complete_all(struct agc *a, struct agc_req *list, int code)
+{
+    struct agc_req *r, *next;
+    struct af_kv empty;
+
+    af_kv_init(&empty);
+    for (r = list; r; r = next) {
+        next = r->next;
+        r->cb(a, code, &empty, r->data);
+        agc_req_free(r);
+    }
+}
+
+/* Take both request lists (answered first: they were sent first). */
+static struct agc_req *
+agc_take_all(struct agc *a)
+{
+    struct agc_req *all = a->sent_head;
+
+    if (a->sent_tail != NULL)
+        a->sent_tail->next = a->q_head;
+    else
+        all = a->q_head;
+    a->sent_head = a->sent_tail = a->q_head = a->q_tail = NULL;
+    return all;
+}
+
 void
 agc_free(struct agc *a)
 {
-    struct agc_req *r, *next;
-
     if (a == NULL)
         return;
-    for (r = a->q_head; r; r = next) {
-        next = r->next;
-        agc_req_free(r);
-    }
-    for (r = a->sent_head; r; r = next) {
-        next = r->next;
-        agc_req_free(r);
-    }
+    /* Exactly once, even here: what is still pending is cancelled. */
+    if (a->err.msg[0] == '\0')
+        snprintf(a->err.msg, sizeof(a->err.msg), "%s: agent session closed",
+                 conn_name(a->conn));
+    agc_complete_all(a, agc_take_all(a), AF_ECANCELED);
     af_buf_free(&a->in);
     af_buf_free(&a->err_out);
     free(a);
 }
 
 /* Fail the node's agent session: every pending request hears of it. */
-static void
-agc_fail(struct agc *a, int code, const char *fmt, ...)
+static void agc_fail(struct agc *a, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
 agc_fail(struct agc *a, int code, const char *fmt, ...)
 {
     va_list ap;
-    struct agc_req *lists[2], *r, *next;
-    struct af_kv empty;
     enum agc_state prev = a->state;
-    size_t i;
 
     if (a->state == AGC_FAILED)
         return;
@@ -187,21 +210,10 @@ agc_fail(struct agc *a, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(a->err.msg, sizeof(a->err.msg), fmt, ap);
     va_end(ap);
-    if (prev != AGC_READY) {
+    if (prev != AGC_READY)
         a->ready_cb(a, code);
-        return;
-    }
-    af_kv_init(&empty);
-    lists[0] = a->sent_head;
-    lists[1] = a->q_head;
-    a->sent_head = a->sent_tail = a->q_head = a->q_tail = NULL;
-    for (i = 0; i < 2; i++) {
-        for (r = lists[i]; r; r = next) {
-            next = r->next;
-            r->cb(a, code, &empty, r->data);
-            agc_req_free(r);
-        }
-    }
+    /* Requests queued before the agent served hear of it too. */
+    agc_complete_all(a, agc_take_all(a), code);
 }
 
 /* Send queued requests; the agent answers in order. */
@@ -230,9 +242,14 @@ agc_pump(struct agc *a)
 }
 
 void
-agc_request(struct agc *a, const char *const *words, size_t nwords,
-            const void *payload, size_t plen, uint64_t timeout_ms,
-            agc_resp_cb cb, void *data)
+agc_request(struct agc *a,
+            const char *const *words,
+            size_t nwords,
+            const void *payload,
+            size_t plen,
+            uint64_t timeout_ms,
+            agc_resp_cb cb,
+            void *data)
 {
     struct agc_req *r = af_calloc(1, sizeof(*r));
     struct af_buf line;
@@ -256,6 +273,7 @@ agc_request(struct agc *a, const char *const *words, size_t nwords,
     r->timeout_ms = timeout_ms ? timeout_ms : 600000;
     r->cb = cb;
     r->data = data;
+    snprintf(r->verb, sizeof(r->verb), "%s", nwords ? words[0] : "");
     if (a->state == AGC_FAILED) {
         struct af_kv empty;
 
@@ -313,8 +331,8 @@ agc_greeting(struct agc *a, char *line)
         a->need_push = 1;
         return;
     }
-    if (sscanf(line, "%15s %d %63s %31s %79s", word, &proto, ver, arch,
-               sha) != 5 ||
+    if (sscanf(line, "%15s %d %63s %31s %79s", word, &proto, ver, arch, sha) !=
+            5 ||
         strcmp(word, AF_PROTO_GREETING) != 0) {
         agc_fail(a, AF_EPROTO, "%s: agent did not greet (got '%.60s')",
                  conn_name(a->conn), line);
@@ -342,29 +360,38 @@ agc_greeting(struct agc *a, char *line)
     }
 }
 
-/* One complete response: header already checked, body in hand. */
+/*
+ * One complete response: header already checked, body in hand. A body that
+ * does not parse fails the node's session, and with it this request (its
+ * callback runs from agc_fail like every other pending one).
+ */
 static void
 agc_response(struct agc *a, int ok, const char *body, size_t len)
 {
     struct agc_req *r = a->sent_head;
     struct af_kv kv;
+    int prc;
 
     if (r == NULL) {
         agc_fail(a, AF_EPROTO, "%s: agent answered with no request",
                  conn_name(a->conn));
         return;
     }
+    af_kv_init(&kv);
+    prc = af_proto_kv_parse(&kv, body, len);
+    if (prc < 0) {
+        af_kv_free(&kv);
+        agc_fail(a, AF_EPROTO,
+                 "%s: agent protocol error: malformed answer to '%s' (%s)",
+                 conn_name(a->conn), r->verb,
+                 prc == -2 ? "more than " AGC_STR(AF_PROTO_MAX_KEYS) " lines"
+                 : memchr(body, '\0', len) != NULL ? "NUL byte in the body"
+                                                   : "a line is not key=value");
+        return;
+    }
     a->sent_head = r->next;
     if (a->sent_head == NULL)
         a->sent_tail = NULL;
-    af_kv_init(&kv);
-    if (af_proto_kv_parse(&kv, body, len) < 0) {
-        af_kv_free(&kv);
-        agc_req_free(r);
-        agc_fail(a, AF_EPROTO, "%s: malformed agent response",
-                 conn_name(a->conn));
-        return;
-    }
     chan_set_timeout(a->ch, a->sent_head ? a->sent_head->timeout_ms : 0);
     r->cb(a, ok ? 0 : AF_EREMOTE, &kv, r->data);
     af_kv_free(&kv);
@@ -491,8 +518,8 @@ agc_push(struct agc *a)
         "mv -f \"$t\" \"$d/%s\"; else rm -f \"$t\"; "
         "echo 'agent copy failed its SHA-256 check' >&2; exit 1; fi",
         AF_AGENT_DIR, sha, sha, AF_AGENT_NAME);
-    a->ch = chan_exec(a->conn, cmd, AGC_PUSH_TIMEOUT_MS, AGC_STDERR_CAP,
-                      NULL, agc_push_done, a);
+    a->ch = chan_exec(a->conn, cmd, AGC_PUSH_TIMEOUT_MS, AGC_STDERR_CAP, NULL,
+                      agc_push_done, a);
     free(cmd);
     chan_write_ref(a->ch, a->want->data, a->want->size);
     chan_send_eof(a->ch);
@@ -533,9 +560,9 @@ agc_serve_done(struct chan *ch, int status)
                  a->err_out.len ? a->err_out.data : "");
         return;
     }
-    agc_fail(a, status < 0 ? status : AF_EPROTO,
-             "%s: agent session ended%s%s", conn_name(a->conn),
-             status < 0 ? ": " : "", status < 0 ? chan_error(ch) : "");
+    agc_fail(a, status < 0 ? status : AF_EPROTO, "%s: agent session ended%s%s",
+             conn_name(a->conn), status < 0 ? ": " : "",
+             status < 0 ? chan_error(ch) : "");
 }
 
 /* The probe: run our agent if the node has it, else say what's missing. */
@@ -554,13 +581,13 @@ agc_probe_cmd(const struct agc *a, int serve_only)
     af_buf_puts(&b, "a=$(uname -m); case \"$a\" in ");
     for (i = 0; i < a->nblobs; i++)
         af_buf_printf(&b, "%s%s) h=%s ;; ", a->blobs[i].arch,
-                      strcmp(a->blobs[i].arch, "aarch64") == 0 ? "|arm64"
-                                                               : "",
+                      strcmp(a->blobs[i].arch, "aarch64") == 0 ? "|arm64" : "",
                       a->blobs[i].sha);
-    af_buf_printf(&b, "*) echo \"AFAGENT-ARCH $a\"; exit 0 ;; esac; "
-                      "p=%s/$h/%s; if [ -x \"$p\" ]; then echo \"AFAGENT-TRY "
-                      "$a\"; exec \"$p\" serve; fi; "
-                      "echo \"AFAGENT-MISSING $a\"",
+    af_buf_printf(&b,
+                  "*) echo \"AFAGENT-ARCH $a\"; exit 0 ;; esac; "
+                  "p=%s/$h/%s; if [ -x \"$p\" ]; then echo \"AFAGENT-TRY "
+                  "$a\"; exec \"$p\" serve; fi; "
+                  "echo \"AFAGENT-MISSING $a\"",
                   AF_AGENT_DIR, AF_AGENT_NAME);
     return af_buf_steal(&b);
 }

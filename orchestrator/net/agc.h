@@ -44,8 +44,12 @@ void agc_start(struct agc *a);
 /*
  * Queue a request of nwords words (encoded here) followed by plen raw bytes
  * of payload (the "put" request). The payload is borrowed, not copied: it
- * must stay valid until the response callback ran (or the session closed). timeout_ms bounds the wait for the answer
- * (0 = 10 minutes). The response callback runs exactly once.
+ * must stay valid until the response callback ran (or the session closed).
+ * timeout_ms bounds the wait for the answer (0 = 10 minutes). The response
+ * callback runs exactly once: with the answer; with the session's error
+ * when the agent failed, timed out or answered something that is not the
+ * protocol (the whole session then fails, every pending request hears of
+ * it, and agc_error says why); or with AF_ECANCELED from agc_free.
  */
 void agc_request(struct agc *a, const char *const *words, size_t nwords,
                  const void *payload, size_t plen, uint64_t timeout_ms,
