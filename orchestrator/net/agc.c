@@ -13,6 +13,7 @@
 
 #include "af-buf.h"
 #include "af-err.h"
+#include "af-facts.h"
 #include "af-mem.h"
 #include "af-sha256.h"
 #include "conn.h"
@@ -370,6 +371,7 @@ agc_response(struct agc *a, int ok, const char *body, size_t len)
 {
     struct agc_req *r = a->sent_head;
     struct af_kv kv;
+    char why[128];
     int prc;
 
     if (r == NULL) {
@@ -387,6 +389,13 @@ agc_response(struct agc *a, int ok, const char *body, size_t len)
                  prc == -2 ? "more than " AGC_STR(AF_PROTO_MAX_KEYS) " lines"
                  : memchr(body, '\0', len) != NULL ? "NUL byte in the body"
                                                    : "a line is not key=value");
+        return;
+    }
+    if (ok && strcmp(r->verb, "facts") == 0 &&
+        af_facts_check(&kv, why, sizeof(why)) != 0) {
+        af_kv_free(&kv);
+        agc_fail(a, AF_EPROTO, "%s: implausible facts: %s", conn_name(a->conn),
+                 why);
         return;
     }
     a->sent_head = r->next;
@@ -442,6 +451,15 @@ agc_parse(struct agc *a)
                 len > AF_PROTO_MAX_BODY) {
                 agc_fail(a, AF_EPROTO, "%s: garbled agent response '%.60s'",
                          conn_name(a->conn), p);
+                break;
+            }
+            if (a->sent_head != NULL &&
+                strcmp(a->sent_head->verb, "facts") == 0 &&
+                len > AF_FACTS_MAX_BODY) {
+                agc_fail(a, AF_EPROTO,
+                         "%s: implausible facts: an answer of %llu bytes "
+                         "(at most %d)",
+                         conn_name(a->conn), len, AF_FACTS_MAX_BODY);
                 break;
             }
             a->in_body = 1;

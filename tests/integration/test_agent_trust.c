@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -233,4 +234,27 @@ Test(trust,
               "no reason given:\n%s\nstderr: %s", r.out, r.err);
     th_result_free(&r);
     remove_tree(dir);
+}
+
+Test(trust,
+     two_billion_npus_are_implausible_facts,
+     .timeout = 400,
+     .fini = reset_nodes)
+{
+    garbage_fails_only_its_node("npus", "implausible facts: npu_count");
+}
+
+/* 8 MiB of "a=\n" lines as facts: refused from the header on, and the
+ * whole run stays small (it cost 455 MB before the bounds). */
+Test(trust,
+     eight_mib_of_empty_facts_is_refused_cheaply,
+     .timeout = 400,
+     .fini = reset_nodes)
+{
+    struct rusage ru;
+
+    garbage_fails_only_its_node("many", "implausible facts: an answer of");
+    cr_assert_eq(getrusage(RUSAGE_CHILDREN, &ru), 0);
+    cr_expect_lt(ru.ru_maxrss, 160 * 1024, "a child peaked at %ld KiB",
+                 ru.ru_maxrss);
 }

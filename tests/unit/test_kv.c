@@ -4,9 +4,11 @@
  * and of the protocol's key=value body codec keeping every byte of a value.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "af-facts.h"
 #include "af-kv.h"
 #include "af-proto.h"
 
@@ -128,4 +130,95 @@ Test(kv, parse_stops_at_the_key_limit)
     cr_assert_leq(kv.n, AF_PROTO_MAX_KEYS);
     af_kv_free(&kv);
     free(body);
+}
+
+/* Facts of a node, "k=v" words; NULL ends. */
+static int
+facts_of(const char *const *pairs, char *why, size_t whysz)
+{
+    struct af_kv kv;
+    int rc;
+
+    af_kv_init(&kv);
+    for (; *pairs != NULL; pairs++) {
+        const char *eq = strchr(*pairs, '=');
+        char key[64];
+
+        snprintf(key, sizeof(key), "%.*s", (int)(eq - *pairs), *pairs);
+        af_kv_add(&kv, key, eq + 1);
+    }
+    why[0] = '\0';
+    rc = af_facts_check(&kv, why, whysz);
+    af_kv_free(&kv);
+    return rc;
+}
+
+Test(facts_check, plausible_facts_pass)
+{
+    const char *ok[] = {"hostname=n1",
+                        "npu_count=8",
+                        "npu_health_ok=7",
+                        "npu.7.health=OK",
+                        "hccn.63.address=1.2.3.4",
+                        "npu_chip=910B",
+                        NULL};
+    const char *empty[] = {"npu_count=", "npu_health_ok=", NULL};
+    const char *none[] = {"hostname=x", NULL};
+    char why[128];
+
+    cr_assert_eq(facts_of(ok, why, sizeof(why)), 0, "%s", why);
+    cr_assert_eq(facts_of(empty, why, sizeof(why)), 0, "%s", why);
+    cr_assert_eq(facts_of(none, why, sizeof(why)), 0, "%s", why);
+}
+
+Test(facts_check, counts_and_device_indexes_are_bounded)
+{
+    static const struct {
+        const char *pairs[3];
+        const char *why;
+    } bad[] = {
+        {{"npu_count=2000000000", NULL}, "npu_count"},
+        {{"npu_count=65", NULL}, "npu_count"},
+        {{"npu_count=-1", NULL}, "npu_count"},
+        {{"npu_count=8x", NULL}, "npu_count"},
+        {{"npu_count=4", "npu_health_ok=5"}, "npu_health_ok 5 is above"},
+        {{"npu.64.health=OK", NULL}, "npu.64.health"},
+        {{"npu.99999999999999999999.health=OK", NULL}, "npu.9"},
+        {{"hccn.x.address=1", NULL}, "hccn.x"},
+    };
+    char why[128];
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *pairs[3] = {bad[i].pairs[0], bad[i].pairs[1], NULL};
+
+        cr_expect_eq(facts_of(pairs, why, sizeof(why)), -1, "case %zu", i);
+        cr_expect_not_null(strstr(why, bad[i].why), "case %zu: %s", i, why);
+    }
+}
+
+Test(facts_check, key_count_value_size_and_nul_are_bounded)
+{
+    struct af_kv kv;
+    char why[128], big[AF_FACTS_MAX_VALUE + 2];
+    size_t i;
+
+    af_kv_init(&kv);
+    for (i = 0; i <= AF_FACTS_MAX_KEYS; i++)
+        af_kv_add(&kv, "a", "");
+    cr_assert_eq(af_facts_check(&kv, why, sizeof(why)), -1);
+    cr_assert_not_null(strstr(why, "keys"), "%s", why);
+    af_kv_free(&kv);
+
+    memset(big, 'v', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    af_kv_add(&kv, "os_id", big);
+    cr_assert_eq(af_facts_check(&kv, why, sizeof(why)), -1);
+    cr_assert_not_null(strstr(why, "os_id has"), "%s", why);
+    af_kv_free(&kv);
+
+    af_kv_addn(&kv, "kernel", "6.1\0x", 5);
+    cr_assert_eq(af_facts_check(&kv, why, sizeof(why)), -1);
+    cr_assert_not_null(strstr(why, "NUL"), "%s", why);
+    af_kv_free(&kv);
 }
