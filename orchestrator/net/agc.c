@@ -27,6 +27,11 @@
 #define AGC_STDERR_CAP       4096
 #define AGC_PROBE_TIMEOUT_MS 30000
 #define AGC_PUSH_TIMEOUT_MS  120000
+/* Output of login scripts (banners) tolerated before the greeting. */
+#define AGC_NOISE_MAX (64 * 1024)
+#define AGC_NOISE_MSG                                                        \
+    "%s: agent did not greet (more than %d KiB of other output first, from " \
+    "the login scripts?)"
 
 enum agc_state {
     AGC_PROBE,
@@ -72,6 +77,7 @@ struct agc {
     struct af_buf in;
     int greeted;
     int need_push;
+    size_t noise;    /* bytes of login-script output before the greeting */
     size_t body_len; /* expected body length, while in a body */
     int in_body;
     int body_ok;
@@ -361,6 +367,43 @@ agc_greeting(struct agc *a, char *line)
     }
 }
 
+/* Where "AFAGENT" starts in the n bytes at p (NULs allowed), or NULL. */
+static char *
+agc_find_greeting(char *p, size_t n)
+{
+    static const char g[] = AF_PROTO_GREETING;
+    size_t gl = sizeof(g) - 1;
+    char *q = p;
+
+    while (n >= gl && (q = memchr(p, g[0], n - gl + 1)) != NULL) {
+        if (memcmp(q, g, gl) == 0)
+            return q;
+        n -= (size_t)(q - p) + 1;
+        p = q + 1;
+    }
+    return NULL;
+}
+
+/*
+ * A line of n bytes before the greeting. Login scripts may print banners
+ * (a noisy .bashrc) before the probe runs: such lines, and such text before
+ * "AFAGENT" on the greeting's line, are skipped, up to AGC_NOISE_MAX bytes.
+ */
+static void
+agc_pre_greeting(struct agc *a, char *line, size_t n)
+{
+    char *g = agc_find_greeting(line, n);
+
+    a->noise += g != NULL ? (size_t)(g - line) : n + 1;
+    if (a->noise > AGC_NOISE_MAX) {
+        agc_fail(a, AF_EPROTO, AGC_NOISE_MSG, conn_name(a->conn),
+                 AGC_NOISE_MAX / 1024);
+        return;
+    }
+    if (g != NULL)
+        agc_greeting(a, g);
+}
+
 /*
  * One complete response: header already checked, body in hand. A body that
  * does not parse fails the node's session, and with it this request (its
@@ -429,7 +472,11 @@ agc_parse(struct agc *a)
         }
         nl = memchr(p, '\n', avail);
         if (nl == NULL) {
-            if (avail > AF_PROTO_MAX_LINE)
+            if (!a->greeted && !a->need_push &&
+                a->noise + avail > AGC_NOISE_MAX + 4096)
+                agc_fail(a, AF_EPROTO, AGC_NOISE_MSG, conn_name(a->conn),
+                         AGC_NOISE_MAX / 1024);
+            else if (avail > AF_PROTO_MAX_LINE)
                 agc_fail(a, AF_EPROTO, "%s: agent line too long",
                          conn_name(a->conn));
             break;
@@ -439,7 +486,7 @@ agc_parse(struct agc *a)
         if (!a->greeted) {
             if (a->need_push)
                 continue; /* ignore what a doomed copy says */
-            agc_greeting(a, p);
+            agc_pre_greeting(a, p, (size_t)(nl - p));
             continue;
         }
         {
@@ -556,6 +603,7 @@ agc_serve_done(struct chan *ch, int status)
         a->state != AGC_PUSH && !a->pushed) {
         a->need_push = 0;
         a->greeted = 0;
+        a->noise = 0;
         af_buf_reset(&a->in);
         agc_push(a);
         return;
@@ -618,6 +666,7 @@ agc_serve_start(struct agc *a)
     a->state = AGC_SERVE_START;
     a->greeted = 0;
     a->need_push = 0;
+    a->noise = 0;
     af_buf_reset(&a->in);
     af_buf_reset(&a->err_out);
     a->ch = chan_exec(a->conn, cmd, AGC_PROBE_TIMEOUT_MS, AGC_STDERR_CAP,

@@ -258,3 +258,76 @@ Test(trust,
     cr_expect_lt(ru.ru_maxrss, 160 * 1024, "a child peaked at %ld KiB",
                  ru.ru_maxrss);
 }
+
+/* Prepend script to node's /root/.bashrc (read for sshd's commands). */
+static void
+bashrc_prepend(const char *node, const char *script)
+{
+    node_sh(node,
+            "{ printf '%s\\n' \"$1\"; cat /root/.bashrc; } > /root/.bashrc.new "
+            "&& mv /root/.bashrc.new /root/.bashrc",
+            script);
+}
+
+/* A login banner of ~60 KiB (lines, then text without a newline) before
+ * the greeting: the agent still serves, exec output is as ssh gives it. */
+Test(trust,
+     noisy_bashrc_does_not_stop_the_agent,
+     .timeout = 400,
+     .fini = reset_nodes)
+{
+    char *dir = state_dir();
+    struct th_result r;
+
+    cr_assert_eq(th_rack("reset npu044 npu045 --state fresh"), 0);
+    bashrc_prepend("npu044", "echo 'Welcome to npu044'; "
+                             "seq 1 3500 | sed 's/^/banner line /'; "
+                             "printf 'no newline here'");
+    bashrc_prepend("npu045", "echo 'Authorized use only' >&2");
+    facts(&r, dir, "npu[044-045]");
+    cr_expect_eq(r.status, 0, "exit %d\n%s\nstderr: %s", r.status, r.out,
+                 r.err);
+    cr_expect_not_null(strstr(r.out, "2 nodes answered (agent pushed to 2)"),
+                       "output:\n%s\nstderr: %s", r.out, r.err);
+    th_result_free(&r);
+    /* Again, with the agent in place (the probe execs it at once). */
+    facts(&r, dir, "npu[044-045]");
+    cr_expect_eq(r.status, 0, "exit %d\n%s\nstderr: %s", r.status, r.out,
+                 r.err);
+    cr_expect_not_null(strstr(r.out, "2 nodes answered (agent pushed to 0)"),
+                       "output:\n%s\nstderr: %s", r.out, r.err);
+    th_result_free(&r);
+
+    cr_assert_eq(th_fleet(&r, RUN_TIMEOUT,
+                          "exec --limit npu044 -- echo from-the-command"),
+                 0);
+    cr_expect_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    cr_expect_not_null(strstr(r.out, "Welcome to npu044\n"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "no newline herefrom-the-command\n"), "%s",
+                       r.out);
+    th_result_free(&r);
+    remove_tree(dir);
+}
+
+/* More than 64 KiB of noise: a clear error for that node only. */
+Test(trust,
+     endless_login_noise_is_a_clear_error,
+     .timeout = 400,
+     .fini = reset_nodes)
+{
+    char *dir = state_dir();
+    struct th_result r;
+
+    cr_assert_eq(th_rack("reset npu044 npu045 --state fresh"), 0);
+    bashrc_prepend("npu044", "seq 1 20000");
+    facts(&r, dir, "npu[044-045]");
+    cr_expect_eq(r.status, 1, "exit %d\n%s\nstderr: %s", r.status, r.out,
+                 r.err);
+    cr_expect_not_null(strstr(r.out, "1 unreachable: npu044"), "output:\n%s",
+                       r.out);
+    cr_expect_not_null(strstr(r.err, "npu044: agent did not greet (more "
+                                     "than 64 KiB of other output first"),
+                       "stderr: %s", r.err);
+    th_result_free(&r);
+    remove_tree(dir);
+}
