@@ -51,8 +51,13 @@
 #define AF_PROTO_MAX_BODY (8 * 1024 * 1024)
 /* Most "key=value" lines a response body may hold. */
 #define AF_PROTO_MAX_KEYS 4096
-/* Where the orchestrator installs the agent: <dir>/<sha256>/<name>. */
-#define AF_AGENT_DIR  "/var/lib/ascend-fleet/agent"
+/*
+ * The node directory of ascend-fleet, and where the orchestrator installs
+ * the agent: <dir>/<sha256>/<name>. Everything in it is owned by the login
+ * user (or root) and writable by no one else, or the node is refused.
+ */
+#define AF_NODE_DIR   "/var/lib/ascend-fleet"
+#define AF_AGENT_DIR  AF_NODE_DIR "/agent"
 #define AF_AGENT_NAME "ascend-fleet-agent"
 
 /*

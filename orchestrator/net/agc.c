@@ -27,6 +27,12 @@
 #define AGC_STDERR_CAP       4096
 #define AGC_PROBE_TIMEOUT_MS 30000
 #define AGC_PUSH_TIMEOUT_MS  120000
+/* SHA-256 of stdin in hex, on the node. */
+#define AGC_SHA(file) "sha256sum < " file " 2>/dev/null | cut -c1-64"
+/* find tests: owned by neither root nor $u, or group/other-writable. */
+#define AGC_UNSAFE_ANY \
+    "\\( ! -user 0 ! -user \"$u\" \\) -o -perm -020 -o -perm -002"
+#define AGC_UNSAFE "\\( " AGC_UNSAFE_ANY " \\) -print"
 /* Output of login scripts (banners) tolerated before the greeting. */
 #define AGC_NOISE_MAX (64 * 1024)
 #define AGC_NOISE_MSG                                                        \
@@ -326,6 +332,26 @@ agc_greeting(struct agc *a, char *line)
         a->want = agc_blob_for(a, a->arch);
         return;
     }
+    if (strncmp(line, "AFAGENT-UNSAFE ", 15) == 0) {
+        agc_fail(a, AF_EREMOTE,
+                 "%s: refusing the node: unsafe %.170s (another owner, "
+                 "group/other-writable or a symlink)",
+                 conn_name(a->conn), line + 15);
+        return;
+    }
+    if (strcmp(line, "AFAGENT-NOHASH") == 0) {
+        agc_fail(a, AF_EREMOTE,
+                 "%s: refusing the node: no sha256sum to check the agent "
+                 "before running it",
+                 conn_name(a->conn));
+        return;
+    }
+    if (strcmp(line, "AFAGENT-BADHASH") == 0) {
+        agc_fail(a, AF_EREMOTE,
+                 "%s: the agent copy changed after it was pushed and checked",
+                 conn_name(a->conn));
+        return;
+    }
     if (strncmp(line, "AFAGENT-MISSING ", 16) == 0 ||
         strncmp(line, "AFAGENT-ARCH ", 13) == 0) {
         snprintf(a->arch, sizeof(a->arch), "%s", strchr(line, ' ') + 1);
@@ -572,16 +598,19 @@ agc_push(struct agc *a)
 
     a->state = AGC_PUSH;
     /*
-     * Stream into a temp file beside the target, check the copy's own
-     * hash on the node, then rename: a partial copy never has the final
-     * name, and a damaged one is replaced by mv -f.
+     * Stream into a temp file beside the target, check its hash on the
+     * node with sha256sum (never by running the copy), then rename: a
+     * partial copy never has the final name, and a damaged one is replaced
+     * by mv -f.
      */
     cmd = af_asprintf(
         "umask 077 && d=%s/%s && mkdir -p \"$d\" && t=\"$d/.tmp.$$\" && "
-        "cat > \"$t\" && chmod 700 \"$t\" && "
-        "if [ \"$(\"$t\" selfhash 2>/dev/null)\" = %s ]; then "
-        "mv -f \"$t\" \"$d/%s\"; else rm -f \"$t\"; "
-        "echo 'agent copy failed its SHA-256 check' >&2; exit 1; fi",
+        "cat > \"$t\" && "
+        "if [ \"$(" AGC_SHA("\"$t\"") ")\" = %s ]; then "
+                                      "chmod 700 \"$t\" && mv -f \"$t\" "
+                                      "\"$d/%s\"; else rm -f \"$t\"; "
+                                      "echo 'agent copy failed its SHA-256 "
+                                      "check' >&2; exit 1; fi",
         AF_AGENT_DIR, sha, sha, AF_AGENT_NAME);
     a->ch = chan_exec(a->conn, cmd, AGC_PUSH_TIMEOUT_MS, AGC_STDERR_CAP, NULL,
                       agc_push_done, a);
@@ -640,21 +669,43 @@ agc_probe_cmd(const struct agc *a, int serve_only)
 
     af_buf_init(&b, 0);
     if (serve_only) {
-        af_buf_printf(&b, "exec %s/%s/%s serve", AF_AGENT_DIR, a->want->sha,
-                      AF_AGENT_NAME);
+        af_buf_printf(&b,
+                      "p=%s/%s/%s; if [ \"$(" AGC_SHA(
+                          "\"$p\"") ")\" = %s ]; then exec \"$p\" serve; fi; "
+                                    "echo AFAGENT-BADHASH",
+                      AF_AGENT_DIR, a->want->sha, AF_AGENT_NAME, a->want->sha);
         return af_buf_steal(&b);
     }
+    /*
+     * Like ssh's StrictModes: the directory chain down to the agent and
+     * everything below AF_NODE_DIR belongs to the login user or root, is
+     * writable by no one else and holds no symlink; else the node is
+     * refused, since another user could swap what root runs next.
+     */
+    af_buf_printf(
+        &b,
+        "u=$(id -u); R=%s; "
+        "command -v sha256sum >/dev/null || { echo AFAGENT-NOHASH; exit 0; }; "
+        "bad=$({ find / /var /var/lib -maxdepth 0 " AGC_UNSAFE "; "
+        "if [ -e \"$R\" ] || [ -L \"$R\" ]; then find \"$R\" \\( -type l "
+        "-o " AGC_UNSAFE_ANY " \\) -print; fi; } 2>&1 | head -n 1); "
+        "if [ -n \"$bad\" ]; then echo \"AFAGENT-UNSAFE $bad\"; exit 0; fi; ",
+        AF_NODE_DIR);
     af_buf_puts(&b, "a=$(uname -m); case \"$a\" in ");
     for (i = 0; i < a->nblobs; i++)
         af_buf_printf(&b, "%s%s) h=%s ;; ", a->blobs[i].arch,
                       strcmp(a->blobs[i].arch, "aarch64") == 0 ? "|arm64" : "",
                       a->blobs[i].sha);
-    af_buf_printf(&b,
-                  "*) echo \"AFAGENT-ARCH $a\"; exit 0 ;; esac; "
-                  "p=%s/$h/%s; if [ -x \"$p\" ]; then echo \"AFAGENT-TRY "
-                  "$a\"; exec \"$p\" serve; fi; "
-                  "echo \"AFAGENT-MISSING $a\"",
-                  AF_AGENT_DIR, AF_AGENT_NAME);
+    /* The hash is checked before the copy runs, by sha256sum. */
+    af_buf_printf(
+        &b,
+        "*) echo \"AFAGENT-ARCH $a\"; exit 0 ;; esac; "
+        "p=%s/$h/%s; if [ -f \"$p\" ] && "
+        "[ \"$(" AGC_SHA(
+            "\"$p\"") ")\" = \"$h\" ]; then "
+                      "echo \"AFAGENT-TRY $a\"; exec \"$p\" serve; fi; "
+                      "echo \"AFAGENT-MISSING $a\"",
+        AF_AGENT_DIR, AF_AGENT_NAME);
     return af_buf_steal(&b);
 }
 

@@ -331,3 +331,121 @@ Test(trust,
     th_result_free(&r);
     remove_tree(dir);
 }
+
+/*
+ * A script in place of the agent copy on node (its path as the probe
+ * computes it) that leaves /root/ran-fake-agent behind and greets as this
+ * build's agent; then mode_script runs with $1 = the copy's path.
+ */
+static void
+plant_copy(const char *node, const char *mode_script)
+{
+    char sha[65];
+    char *path, *script;
+
+    agent_sha(sha);
+    path = af_asprintf("%s/%s/%s", AGENT_DIR, sha, AGENT_NAME);
+    script = af_asprintf(
+        "umask 077 && mkdir -p \"${1%%/*}\" && chmod 700 \"${1%%/*}\" && "
+        "printf '#!/bin/sh\\ntouch /root/ran-fake-agent\\n"
+        "echo \"AFAGENT 1 0.0.0 x86_64 %s\"\\nexec cat >/dev/null\\n' > "
+        "\"$1\" && chmod 700 \"$1\"",
+        sha);
+    node_sh(node, script, path);
+    node_sh(node, mode_script, path);
+    free(script);
+    free(path);
+}
+
+static int
+fake_copy_ran(const char *node)
+{
+    char *f = th_node_file(node, "/root/ran-fake-agent");
+
+    free(f);
+    return f != NULL;
+}
+
+/* StrictModes: a copy another user could have swapped is never run. */
+static void
+unsafe_node_is_refused(const char *mode_script, const char *unsafe)
+{
+    char *dir = state_dir();
+    struct th_result r;
+
+    cr_assert_eq(th_rack("reset npu044 npu045 --state fresh"), 0);
+    plant_copy("npu044", mode_script);
+    facts(&r, dir, "npu[044-045]");
+    cr_expect_eq(r.status, 1, "exit %d\n%s\nstderr: %s", r.status, r.out,
+                 r.err);
+    cr_expect_not_null(strstr(r.out, "1 unreachable: npu044"), "output:\n%s",
+                       r.out);
+    cr_expect_not_null(strstr(r.err, "npu044: refusing the node: unsafe "),
+                       "stderr: %s", r.err);
+    cr_expect_not_null(strstr(r.err, unsafe), "stderr: %s", r.err);
+    cr_expect_not(fake_copy_ran("npu044"), "the unsafe copy was run");
+    th_result_free(&r);
+    remove_tree(dir);
+}
+
+Test(trust,
+     group_writable_agent_dir_refuses_the_node,
+     .timeout = 400,
+     .fini = reset_nodes)
+{
+    unsafe_node_is_refused("chmod 777 \"${1%/*}\"", AGENT_DIR "/");
+}
+
+Test(trust,
+     agent_copy_of_another_user_refuses_the_node,
+     .timeout = 400,
+     .fini = reset_nodes)
+{
+    unsafe_node_is_refused("chown 1000 \"$1\"", "/" AGENT_NAME " (another");
+}
+
+Test(trust,
+     world_writable_node_dir_refuses_the_node,
+     .timeout = 400,
+     .fini = reset_nodes)
+{
+    unsafe_node_is_refused("chmod 1777 /var/lib/ascend-fleet",
+                           "/var/lib/ascend-fleet (another");
+}
+
+/* The probe checks the copy's hash before it runs it: a wrong copy, even
+ * one that greets with the right hash, is replaced without running. */
+Test(trust,
+     agent_copy_is_hash_checked_before_it_runs,
+     .timeout = 400,
+     .fini = reset_nodes)
+{
+    char *dir = state_dir();
+    struct th_result r;
+
+    cr_assert_eq(th_rack("reset npu044 npu045 --state fresh"), 0);
+    plant_copy("npu044", "true");
+    facts(&r, dir, "npu[044-045]");
+    cr_expect_eq(r.status, 0, "exit %d\n%s\nstderr: %s", r.status, r.out,
+                 r.err);
+    cr_expect_not_null(strstr(r.out, "2 nodes answered (agent pushed to 2)"),
+                       "output:\n%s", r.out);
+    cr_expect_not(fake_copy_ran("npu044"), "the wrong copy was run");
+    th_result_free(&r);
+
+    /* Everything the push created on the fresh npu045 is the login user's
+     * alone (0700/0600, owned by root here). */
+    {
+        const char *argv[] = {
+            RACK_SH,  "exec", "--dir", AF_RACK_DIR,
+            "npu045", "--",   "find",  "/var/lib/ascend-fleet",
+            "-perm",  "/077", "-o",    "!",
+            "-user",  "0",    NULL};
+
+        cr_assert_eq(th_run(&r, 60, argv), 0);
+        cr_expect_eq(r.status, 0, "%s", r.err);
+        cr_expect_str_eq(r.out, "", "not 0700/0600: %s", r.out);
+        th_result_free(&r);
+    }
+    remove_tree(dir);
+}
