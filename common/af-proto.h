@@ -29,6 +29,8 @@
  *                                  -> written to a temp file beside path,
  *                                     verified, renamed into place: size,
  *                                     sha256; err (file removed) on mismatch
+ *   running <argument>             -> running (count), pids: processes with
+ *                                     an argv element exactly <argument>
  *   reboot <delay-s> <argv0> [argv...]
  *                                  -> ok at once; a detached child runs the
  *                                     command after delay-s so that the SSH
