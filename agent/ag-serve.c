@@ -6,6 +6,7 @@
  */
 #include "ag-serve.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -263,9 +264,10 @@ ag_do_stat(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
         char mode[16];
 
         ag_body_num(&b, "exists", 1);
-        ag_body_str(&b, "type", S_ISREG(st.st_mode)   ? "file"
-                                : S_ISDIR(st.st_mode) ? "dir"
-                                                      : "other");
+        ag_body_str(&b, "type",
+                    S_ISREG(st.st_mode)   ? "file"
+                    : S_ISDIR(st.st_mode) ? "dir"
+                                          : "other");
         ag_body_num(&b, "size", (long long)st.st_size);
         snprintf(mode, sizeof(mode), "%o", (unsigned)(st.st_mode & 07777));
         ag_body_str(&b, "mode", mode);
@@ -289,8 +291,8 @@ ag_drain(struct ag_in *in, unsigned long long n)
     char buf[65536];
 
     while (n > 0) {
-        ssize_t r = ag_in_read(in, buf, n < sizeof(buf) ? (size_t)n
-                                                        : sizeof(buf));
+        ssize_t r =
+            ag_in_read(in, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf));
 
         if (r <= 0)
             return r < 0 ? (int)r : -EPIPE;
@@ -335,7 +337,9 @@ ag_put_sparse(int out, const char *p, size_t n)
  * only when serving cannot go on.
  */
 static int
-ag_do_put(int fd, struct ag_in *in, const struct ag_serve_opts *o,
+ag_do_put(int fd,
+          struct ag_in *in,
+          const struct ag_serve_opts *o,
           const struct ag_req *r)
 {
     unsigned long long size, mode, left;
@@ -396,8 +400,8 @@ ag_do_put(int fd, struct ag_in *in, const struct ag_serve_opts *o,
     }
     af_sha256_init(&c);
     for (left = size; left > 0;) {
-        ssize_t n = ag_in_read(in, buf, left < sizeof(buf) ? (size_t)left
-                                                           : sizeof(buf));
+        ssize_t n = ag_in_read(in, buf,
+                               left < sizeof(buf) ? (size_t)left : sizeof(buf));
 
         if (n <= 0) {
             rc = n < 0 ? (int)n : -EPIPE;
@@ -422,8 +426,7 @@ ag_do_put(int fd, struct ag_in *in, const struct ag_serve_opts *o,
         goto out;
     }
     if (strcasecmp(hex, r->argv[1]) != 0) {
-        fail = af_asprintf("sha256 mismatch: got %s want %s", hex,
-                           r->argv[1]);
+        fail = af_asprintf("sha256 mismatch: got %s want %s", hex, r->argv[1]);
         goto out;
     }
     if (chmod(tmp, (mode_t)mode) != 0 || rename(tmp, host) != 0) {
@@ -457,6 +460,69 @@ out:
     free(dir);
     free(host);
     af_buf_free(&b);
+    return rc;
+}
+
+/* 1 if one argument of the NUL-separated cmdline (n bytes) is arg. */
+static int
+ag_cmdline_has(const char *cmd, size_t n, const char *arg)
+{
+    size_t off = 0, al = strlen(arg);
+
+    while (off < n) {
+        const char *end = memchr(cmd + off, '\0', n - off);
+        size_t wl = end ? (size_t)(end - cmd - off) : n - off;
+
+        if (wl == al && memcmp(cmd + off, arg, al) == 0)
+            return 1;
+        off += wl + 1;
+    }
+    return 0;
+}
+
+/*
+ * running <path>: the processes with an argument exactly equal to path,
+ * from /proc/<pid>/cmdline (no pattern matching: "torch-2.1.0+cpu...whl"
+ * is found as written). Answers running=<count> and pids=<pid,...>.
+ */
+static int
+ag_do_running(int fd, const struct ag_req *r)
+{
+    struct af_buf b, pids;
+    struct dirent *de;
+    long count = 0;
+    DIR *d;
+    int rc;
+
+    if (r->argc != 2 || r->argv[1][0] == '\0')
+        return ag_respond_err(fd, "usage: running <argument>");
+    d = opendir("/proc");
+    if (d == NULL)
+        return ag_respond_err2(fd, "running: /proc", strerror(errno));
+    af_buf_init(&pids, 0);
+    while ((de = readdir(d)) != NULL) {
+        char path[64], *cmd;
+        size_t n;
+
+        if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+            strspn(de->d_name, "0123456789") != strlen(de->d_name) ||
+            strlen(de->d_name) > 20 || atol(de->d_name) == (long)getpid())
+            continue;
+        snprintf(path, sizeof(path), "/proc/%.20s/cmdline", de->d_name);
+        cmd = ag_read_file(path, 256 * 1024, &n);
+        if (cmd != NULL && ag_cmdline_has(cmd, n, r->argv[1])) {
+            af_buf_printf(&pids, "%s%s", count ? "," : "", de->d_name);
+            count++;
+        }
+        free(cmd);
+    }
+    closedir(d);
+    af_buf_init(&b, 0);
+    ag_body_num(&b, "running", count);
+    ag_body_str(&b, "pids", pids.data ? pids.data : "");
+    rc = ag_respond(fd, 1, b.data, b.len);
+    af_buf_free(&b);
+    af_buf_free(&pids);
     return rc;
 }
 
@@ -524,15 +590,15 @@ ag_serve(int in_fd, int out_fd, const struct ag_serve_opts *o)
     char *greet;
     int rc;
 
-    greet = af_asprintf("%s %d %s %s %s\n", AF_PROTO_GREETING,
-                        AF_PROTO_VERSION, o->version, o->arch, o->sha256);
+    greet = af_asprintf("%s %d %s %s %s\n", AF_PROTO_GREETING, AF_PROTO_VERSION,
+                        o->version, o->arch, o->sha256);
     rc = ag_write_all(out_fd, greet, strlen(greet));
     free(greet);
     if (rc != 0)
         return rc;
     ag_in_init(&in, in_fd);
     for (;;) {
-        struct ag_req req = { 0, NULL };
+        struct ag_req req = {0, NULL};
         const char *perr;
         char *line = NULL;
         int got = ag_in_line(&in, AF_PROTO_MAX_LINE, &line);
@@ -565,6 +631,8 @@ ag_serve(int in_fd, int out_fd, const struct ag_serve_opts *o)
             rc = ag_do_stat(out_fd, o, &req);
         else if (strcmp(req.argv[0], "put") == 0)
             rc = ag_do_put(out_fd, &in, o, &req);
+        else if (strcmp(req.argv[0], "running") == 0)
+            rc = ag_do_running(out_fd, &req);
         else if (strcmp(req.argv[0], "reboot") == 0)
             rc = ag_do_reboot(out_fd, o, &req);
         else if (strcmp(req.argv[0], "quit") == 0 && req.argc == 1) {

@@ -322,12 +322,16 @@ Test(facts, agent_of_another_protocol_fails_only_its_node, .timeout = 300,
     rack_ok("reset", th_rack("reset npu054 npu055 --state fresh"));
     agent_sha(sha);
     /* An agent that greets with protocol 99 and the right hash, then
-     * waits. */
+     * waits. The probe checks the copy's hash before running it, so the
+     * node's login shell plays that agent (bash reads .bashrc for the
+     * commands sshd runs). */
     script = af_asprintf(
-        "d=%s/%s && mkdir -p \"$d\" && chmod 700 \"$d\" && "
         "printf '#!/bin/sh\\necho \"AFAGENT 99 0 x86_64 %s\"\\n"
-        "exec cat >/dev/null\\n' > \"$d/%s\" && chmod 700 \"$d/%s\"",
-        AGENT_DIR, sha, sha, AGENT_NAME, AGENT_NAME);
+        "exec cat >/dev/null\\n' > /root/agent99 && "
+        "{ echo 'case \"$BASH_EXECUTION_STRING\" in *%s*) exec /bin/sh "
+        "/root/agent99 ;; esac'; cat /root/.bashrc; } > /root/.bashrc.new && "
+        "mv /root/.bashrc.new /root/.bashrc",
+        sha, AGENT_NAME);
     node_sh("npu054", script);
     free(script);
 

@@ -1058,14 +1058,14 @@ nj_wait_installer_answer(struct agc *a, int status, const struct af_kv *body,
                          void *data)
 {
     struct nj *j = data;
-    const char *rc = af_kv_get(body, "rc");
+    const char *n = af_kv_get(body, "running");
 
     (void)a;
     if (status < 0 && status != AF_EREMOTE) {
         nj_agent_fail(j, status, "checking for a running installer");
         return;
     }
-    if (rc != NULL && strcmp(rc, "0") == 0) {
+    if (n != NULL && strcmp(n, "0") != 0) {
         /* Still running: look again shortly. */
         j->state = NJ_WAIT_INSTALLER;
         uv_timer_start(&j->timer, nj_timer_cb, 2000, 0);
@@ -1198,11 +1198,11 @@ nj_next(struct nj *j)
     if (j->state == NJ_FAILED || j->state == NJ_DONE)
         return;
     if (j->running_pkg != NULL) {
-        /* Resume: an installer of the killed run may still be working. */
-        const char *words[7] = {"run", "10", "4096", "pgrep", "-f", "--",
-                                j->running_pkg};
+        /* Resume: an installer of the killed run may still be working
+         * (the agent compares every process's argv with the exact path). */
+        const char *words[2] = {"running", j->running_pkg};
 
-        agc_request(sess_agc(j->sess), words, 7, NULL, 0, 30000,
+        agc_request(sess_agc(j->sess), words, 2, NULL, 0, 30000,
                     nj_wait_installer_answer, j);
         return;
     }
