@@ -2,8 +2,15 @@
 /* Options shared by subcommands. */
 #include "cmd.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+
+#include "report.h"
+
+/* Descriptors kept free for the loop, logs, the state file and libssh. */
+#define CMD_FD_RESERVE 32
 
 const char cmd_common_help[] =
     "  -i, --inventory FILE   inventory (default ./inventory.yaml)\n"
@@ -38,8 +45,7 @@ parse_pos_int(const char *s, int max, int *out)
 }
 
 int
-cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt,
-                const char *arg)
+cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt, const char *arg)
 {
     switch (opt) {
     case 'i':
@@ -59,15 +65,19 @@ cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt,
         return 1;
     case 'f':
         if (parse_pos_int(arg, 100000, &o->fanout) < 0) {
-            fprintf(stderr, "ascend-fleet %s: --fanout wants a number >= 1, "
-                    "not '%s'\n", cmd, arg);
+            fprintf(stderr,
+                    "ascend-fleet %s: --fanout wants a number >= 1, "
+                    "not '%s'\n",
+                    cmd, arg);
             return -1;
         }
         return 1;
     case CMD_OPT_TIMEOUT:
         if (parse_pos_int(arg, 7 * 86400, &o->timeout_s) < 0) {
-            fprintf(stderr, "ascend-fleet %s: --timeout wants seconds >= 1, "
-                    "not '%s'\n", cmd, arg);
+            fprintf(stderr,
+                    "ascend-fleet %s: --timeout wants seconds >= 1, "
+                    "not '%s'\n",
+                    cmd, arg);
             return -1;
         }
         return 1;
@@ -77,12 +87,64 @@ cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt,
         } else if (strcmp(arg, "accept-new") == 0) {
             o->hostkeys = CONN_HOSTKEY_ACCEPT_NEW;
         } else {
-            fprintf(stderr, "ascend-fleet %s: --host-keys is strict or "
-                    "accept-new, not '%s'\n", cmd, arg);
+            fprintf(stderr,
+                    "ascend-fleet %s: --host-keys is strict or "
+                    "accept-new, not '%s'\n",
+                    cmd, arg);
             return -1;
         }
         return 1;
     default:
         return 0;
     }
+}
+
+void
+cmd_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl); /* best effort; clamp below */
+    }
+}
+
+/* Descriptors open now (at least the three standard ones). */
+static long
+cmd_fds_open(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    long n = 0;
+
+    if (d == NULL)
+        return 3;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n > 0 ? n - 1 : 3; /* minus the directory's own */
+}
+
+int
+cmd_fanout_clamp(struct report *rep, int fanout, size_t nodes)
+{
+    struct rlimit rl;
+    long avail, want = fanout;
+
+    if ((size_t)want > nodes)
+        want = nodes > 0 ? (long)nodes : 1;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return fanout;
+    avail = (long)rl.rlim_cur - cmd_fds_open() - CMD_FD_RESERVE;
+    if (avail < 1)
+        avail = 1;
+    if (want <= avail)
+        return fanout;
+    report_error(rep,
+                 "notice: --fanout %d lowered to %ld: not enough free file "
+                 "descriptors (ulimit -n %ld)",
+                 fanout, avail, (long)rl.rlim_cur);
+    return (int)avail;
 }

@@ -12,11 +12,11 @@
 #include "conn.h"
 
 /* Exit codes, documented in README.md. */
-#define AF_EXIT_OK 0      /* every node succeeded */
-#define AF_EXIT_FAILED 1  /* some node failed, was unreachable or timed out */
-#define AF_EXIT_USAGE 2   /* usage or input error (bad inventory, options) */
-#define AF_EXIT_LOCKED 3  /* the state file is held by another process */
-#define AF_EXIT_BUDGET 4  /* rollout stopped: failure budget exceeded */
+#define AF_EXIT_OK       0 /* every node succeeded */
+#define AF_EXIT_FAILED   1 /* some node failed, was unreachable or timed out */
+#define AF_EXIT_USAGE    2 /* usage or input error (bad inventory, options) */
+#define AF_EXIT_LOCKED   3 /* the state file is held by another process */
+#define AF_EXIT_BUDGET   4 /* rollout stopped: failure budget exceeded */
 #define AF_EXIT_INTERNAL 70
 
 struct cmd_entry {
@@ -42,8 +42,8 @@ void cmd_opts_init(struct cmd_opts *o);
  * Handle one of the shared options (the long-option values below); returns
  * 1 if handled, 0 if not one of them, -1 on a bad value (message printed).
  */
-int cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt,
-                    const char *arg);
+int
+cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt, const char *arg);
 
 enum {
     CMD_OPT_LIMIT = 1000,
@@ -55,16 +55,28 @@ enum {
     CMD_OPT_FIRST_PRIVATE, /* subcommands number their own from here */
 };
 
-#define CMD_LONGOPTS_COMMON                                                   \
-    {"inventory", required_argument, NULL, 'i'},                              \
-        {"limit", required_argument, NULL, CMD_OPT_LIMIT},                    \
-        {"state", required_argument, NULL, CMD_OPT_STATE},                    \
-        {"fanout", required_argument, NULL, 'f'},                             \
-        {"json", no_argument, NULL, CMD_OPT_JSON},                            \
-        {"host-keys", required_argument, NULL, CMD_OPT_HOSTKEYS},             \
-        {"kex", required_argument, NULL, CMD_OPT_KEX},                        \
-        {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},                \
-        {"help", no_argument, NULL, 'h'}
+#define CMD_LONGOPTS_COMMON                                       \
+    {"inventory", required_argument, NULL, 'i'},                  \
+        {"limit", required_argument, NULL, CMD_OPT_LIMIT},        \
+        {"state", required_argument, NULL, CMD_OPT_STATE},        \
+        {"fanout", required_argument, NULL, 'f'},                 \
+        {"json", no_argument, NULL, CMD_OPT_JSON},                \
+        {"host-keys", required_argument, NULL, CMD_OPT_HOSTKEYS}, \
+        {"kex", required_argument, NULL, CMD_OPT_KEX},            \
+        {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},    \
+    {                                                             \
+        "help", no_argument, NULL, 'h'                            \
+    }
+
+struct report;
+/*
+ * The window to use for nodes nodes: fanout, lowered (with a one-line
+ * notice through rep) when the process has fewer free file descriptors
+ * than sessions would need.
+ */
+int cmd_fanout_clamp(struct report *rep, int fanout, size_t nodes);
+/* Raise the soft open-files limit to the hard one (at start). */
+void cmd_raise_nofile(void);
 
 /* Default state file when --state is not given. */
 #define AF_DEFAULT_STATE "./ascend-fleet.db"
