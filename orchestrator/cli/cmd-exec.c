@@ -239,49 +239,57 @@ exec_parse_size(const char *s)
     return (size_t)v;
 }
 
+enum { EXEC_OPT_MAXOUT = CMD_OPT_FIRST_PRIVATE, EXEC_OPT_STDIN };
+
+static int
+exec_opt(void *ctx, int opt, const char *arg)
+{
+    struct exec_cli *c = ctx;
+
+    switch (opt) {
+    case 'L':
+        c->x.lines = 1;
+        return 0;
+    case EXEC_OPT_STDIN:
+        c->read_stdin = 1;
+        return 0;
+    case EXEC_OPT_MAXOUT:
+        if ((c->x.max_output = exec_parse_size(arg)) == 0) {
+            fprintf(stderr,
+                    "ascend-fleet exec: --max-output wants 1 byte to 64M, "
+                    "not '%s'\n",
+                    arg);
+            return AF_EXIT_USAGE;
+        }
+        return 0;
+    default:
+        exec_usage(stderr);
+        return AF_EXIT_USAGE;
+    }
+}
+
 /* Returns 0 to go on, or an exit code (-1: --help shown). */
 static int
 exec_parse(int argc, char **argv, struct exec_cli *c, struct af_buf *cmdline)
 {
-    enum { OPT_MAXOUT = CMD_OPT_FIRST_PRIVATE, OPT_STDIN };
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
-        {"max-output", required_argument, NULL, OPT_MAXOUT},
-        {"stdin", no_argument, NULL, OPT_STDIN},
+    static const struct option own[] = {
+        {"max-output", required_argument, NULL, EXEC_OPT_MAXOUT},
+        {"stdin", no_argument, NULL, EXEC_OPT_STDIN},
         {"lines", no_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
-    int opt, r, i;
+    static const struct cmd_spec spec = {
+        .name = "exec",
+        .shortopts = "L",
+        .own = own,
+        .handle = exec_opt,
+        .usage = exec_usage,
+        .max_args = -1,
+    };
+    int r, i;
 
-    while ((opt = getopt_long(argc, argv, "i:f:hL", longopts, NULL)) != -1) {
-        if ((r = cmd_opts_handle(&c->o, "exec", opt, optarg)) < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        switch (opt) {
-        case 'h':
-            exec_usage(stdout);
-            return -1;
-        case 'L':
-            c->x.lines = 1;
-            break;
-        case OPT_STDIN:
-            c->read_stdin = 1;
-            break;
-        case OPT_MAXOUT:
-            if ((c->x.max_output = exec_parse_size(optarg)) == 0) {
-                fprintf(stderr,
-                        "ascend-fleet exec: --max-output wants 1 byte to "
-                        "64M, not '%s'\n",
-                        optarg);
-                return AF_EXIT_USAGE;
-            }
-            break;
-        default:
-            exec_usage(stderr);
-            return AF_EXIT_USAGE;
-        }
-    }
+    if ((r = cmd_getopt(argc, argv, &spec, &c->o, c)) != 0)
+        return r;
     if (optind >= argc) {
         fprintf(stderr, "ascend-fleet exec: no command given\n");
         exec_usage(stderr);
@@ -329,7 +337,6 @@ cmd_exec_main(int argc, char **argv)
     c.x.max_output = EXEC_MAX_OUTPUT_DEFAULT;
     af_buf_init(&cmdline, 0);
     af_buf_init(&in, 0);
-    optind = 1;
     if ((r = exec_parse(argc, argv, &c, &cmdline)) != 0) {
         rc = r < 0 ? AF_EXIT_OK : r;
         goto out;

@@ -19,6 +19,7 @@
 #include "fleet.h"
 #include "fold.h"
 #include "inv.h"
+#include "report.h"
 #include "st.h"
 
 static void
@@ -50,9 +51,11 @@ print_fold_line(struct fold *f, const char *label)
 
     fold_sort_by_size(f);
     for (g = 0; g < fold_groups(f); g++) {
-        char *nodes = fold_nodes(f, g);
+        char *nodes = fold_nodes(f, g), *k = report_safe(fold_key(f, g));
 
-        printf("%-10s %s: %s\n", label, fold_key(f, g), nodes);
+        /* Fact values come from nodes: escaped for the terminal. */
+        printf("%-10s %s: %s\n", label, k, nodes);
+        free(k);
         free(nodes);
     }
 }
@@ -115,8 +118,7 @@ facts_print_summary(const struct facts_result *res, size_t n)
         }
         answered++;
         pushed += res[i].pushed;
-        cnt = af_kv_get(kv, "npu_count") ? atoi(af_kv_get(kv, "npu_count"))
-                                          : 0;
+        cnt = af_kv_get(kv, "npu_count") ? atoi(af_kv_get(kv, "npu_count")) : 0;
         for (c = 0; c < cnt; c++) {
             char k[32];
             const char *h;
@@ -132,9 +134,10 @@ facts_print_summary(const struct facts_result *res, size_t n)
     printf("health:    %zu OK", ok_chips);
     for (i = 0; i < fold_groups(health); i++) {
         char *nodes = fold_nodes(health, i);
+        char *k = report_safe(fold_key(health, i));
 
-        printf(", %zu %s: %s", fold_size(health, i), fold_key(health, i),
-               nodes);
+        printf(", %zu %s: %s", fold_size(health, i), k, nodes);
+        free(k);
         free(nodes);
     }
     printf("\n%zu nodes answered (agent pushed to %zu)", answered, pushed);
@@ -146,8 +149,12 @@ facts_print_summary(const struct facts_result *res, size_t n)
     }
     printf("\n");
     for (i = 0; i < n; i++)
-        if (res[i].status != 0)
-            fprintf(stderr, "%s\n", res[i].error);
+        if (res[i].status != 0) {
+            char *m = report_safe(res[i].error);
+
+            fprintf(stderr, "%s\n", m);
+            free(m);
+        }
     fold_free(unreach);
     fold_free(health);
     af_buf_free(&key);
@@ -190,9 +197,10 @@ facts_print_json(const struct facts_result *res, size_t n)
 int
 cmd_facts_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
-        {NULL, 0, NULL, 0},
+    static const struct cmd_spec spec = {
+        .name = "facts",
+        .usage = facts_usage,
+        .max_args = 0,
     };
     struct cmd_opts o;
     struct fleet fleet;
@@ -200,30 +208,18 @@ cmd_facts_main(int argc, char **argv)
     struct st *st = NULL;
     struct af_err e;
     uv_loop_t loop;
-    int opt, r, rc = AF_EXIT_OK;
+    struct report rep;
+    int r, rc = AF_EXIT_OK;
     size_t i;
 
     cmd_opts_init(&o);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
-        r = cmd_opts_handle(&o, "facts", opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        if (opt == 'h') {
-            facts_usage(stdout);
-            return AF_EXIT_OK;
-        }
-        facts_usage(stderr);
-        return AF_EXIT_USAGE;
+    if ((r = cmd_getopt(argc, argv, &spec, &o, NULL)) != 0)
+        return r < 0 ? AF_EXIT_OK : r;
+    report_init(&rep, "facts", o.json, 0);
+    if ((r = uv_loop_init(&loop)) != 0) {
+        report_error(&rep, "cannot start the event loop: %s", uv_strerror(r));
+        return AF_EXIT_INTERNAL;
     }
-    if (optind != argc) {
-        fprintf(stderr, "ascend-fleet facts: unexpected argument '%s'\n",
-                argv[optind]);
-        return AF_EXIT_USAGE;
-    }
-    uv_loop_init(&loop);
     if (fleet_init(&fleet, &loop, o.inventory, o.limit, &e) != 0) {
         fprintf(stderr, "ascend-fleet facts: %s\n", e.msg);
         rc = AF_EXIT_USAGE;
@@ -236,7 +232,7 @@ cmd_facts_main(int argc, char **argv)
         rc = AF_EXIT_USAGE;
         goto out;
     }
-    res = facts_gather(&fleet, o.fanout,
+    res = facts_gather(&fleet, cmd_fanout_clamp(&rep, o.fanout, fleet.nsel),
                        (uint64_t)(o.timeout_s ? o.timeout_s : 120) * 1000);
     if ((r = facts_store(st, res, fleet.nsel, &e)) != 0) {
         fprintf(stderr, "ascend-fleet facts: %s\n", e.msg);

@@ -26,6 +26,7 @@
 #include "hccn-ops.h"
 #include "hccn.h"
 #include "inv.h"
+#include "report.h"
 #include "sess.h"
 #include "st.h"
 
@@ -68,61 +69,55 @@ hccn_usage(FILE *out)
             cmd_common_help, AF_DEFAULT_STATE, HCCN_DEFAULT_PEERS);
 }
 
+static int
+hccn_opt(void *ctx, int opt, const char *arg)
+{
+    struct hccn_cli *c = ctx;
+    char *end;
+    long v;
+
+    switch (opt) {
+    case HCCN_OPT_FORCE:
+        c->force = 1;
+        return 0;
+    case HCCN_OPT_PEERS:
+        v = strtol(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || v < 0 || v > 64) {
+            fprintf(stderr,
+                    "ascend-fleet hccn: --peers wants 0..64, not '%s'\n", arg);
+            return AF_EXIT_USAGE;
+        }
+        c->peers = (int)v;
+        return 0;
+    default:
+        hccn_usage(stderr);
+        return AF_EXIT_USAGE;
+    }
+}
+
 /* Parse the options of `hccn SUB`; argv[0] is SUB. */
 static int
 hccn_parse(int argc, char **argv, struct hccn_cli *c)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
+    static const struct option own[] = {
         {"force", no_argument, NULL, HCCN_OPT_FORCE},
         {"peers", required_argument, NULL, HCCN_OPT_PEERS},
         {NULL, 0, NULL, 0},
     };
     char name[64];
-    int opt, r;
+    struct cmd_spec spec = {
+        .name = name,
+        .own = own,
+        .handle = hccn_opt,
+        .usage = hccn_usage,
+        .max_args = 0,
+    };
 
     memset(c, 0, sizeof(*c));
     cmd_opts_init(&c->o);
     c->peers = HCCN_DEFAULT_PEERS;
     snprintf(name, sizeof(name), "hccn %s", argv[0]);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
-        r = cmd_opts_handle(&c->o, name, opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        switch (opt) {
-        case HCCN_OPT_FORCE:
-            c->force = 1;
-            break;
-        case HCCN_OPT_PEERS: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-
-            if (*optarg == '\0' || *end != '\0' || v < 0 || v > 64) {
-                fprintf(stderr,
-                        "ascend-fleet %s: --peers wants 0..64, not '%s'\n",
-                        name, optarg);
-                return AF_EXIT_USAGE;
-            }
-            c->peers = (int)v;
-            break;
-        }
-        case 'h':
-            hccn_usage(stdout);
-            return -1;
-        default:
-            hccn_usage(stderr);
-            return AF_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "ascend-fleet %s: unexpected argument '%s'\n", name,
-                argv[optind]);
-        return AF_EXIT_USAGE;
-    }
-    return AF_EXIT_OK;
+    return cmd_getopt(argc, argv, &spec, &c->o, c);
 }
 
 /*
@@ -598,12 +593,14 @@ hccn_run_cmd(int argc, char **argv, int verify)
     struct hccn_run run;
     struct st *st = NULL;
     struct af_err e;
+    struct report rep;
     uv_loop_t loop;
     size_t i, nbad = 0;
     int rc, r;
 
     if ((rc = hccn_parse(argc, argv, &c)) != 0)
         return rc < 0 ? AF_EXIT_OK : rc;
+    report_init(&rep, cmd, c.o.json, 0);
     memset(&run, 0, sizeof(run));
     if ((r = uv_loop_init(&loop)) != 0) {
         fprintf(stderr, "ascend-fleet %s: cannot start the event loop: %s\n",
@@ -640,8 +637,9 @@ hccn_run_cmd(int argc, char **argv, int verify)
     run.nodes = af_calloc(fleet.nsel ? fleet.nsel : 1, sizeof(*run.nodes));
     for (i = 0; i < fleet.nsel; i++)
         run.nodes[i].name = fleet_node(&fleet, i)->name;
-    if (sched_jobs(NULL, &loop, fleet.nsel, c.o.fanout, &hccn_job_ops, &run,
-                   &e) != 0) {
+    if (sched_jobs(NULL, &loop, fleet.nsel,
+                   cmd_fanout_clamp(&rep, c.o.fanout, fleet.nsel),
+                   &hccn_job_ops, &run, &e) != 0) {
         fprintf(stderr, "ascend-fleet hccn: %s\n", e.msg);
         rc = AF_EXIT_INTERNAL;
         goto out;

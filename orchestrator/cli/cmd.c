@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "af-mem.h"
 #include "report.h"
 
 /* Descriptors kept free for the loop, logs, the state file and libssh. */
@@ -147,4 +148,63 @@ cmd_fanout_clamp(struct report *rep, int fanout, size_t nodes)
                  "descriptors (ulimit -n %ld)",
                  fanout, avail, (long)rl.rlim_cur);
     return (int)avail;
+}
+
+static const struct option cmd_common_longopts[] = {
+    CMD_LONGOPTS_COMMON,
+    {NULL, 0, NULL, 0},
+};
+
+int
+cmd_getopt(int argc,
+           char **argv,
+           const struct cmd_spec *spec,
+           struct cmd_opts *o,
+           void *ctx)
+{
+    size_t nc =
+               sizeof(cmd_common_longopts) / sizeof(cmd_common_longopts[0]) - 1,
+           no = 0;
+    struct option *all;
+    char shorts[64];
+    int opt, r, rc = 0;
+
+    while (spec->own != NULL && spec->own[no].name != NULL)
+        no++;
+    all = af_calloc(nc + no + 1, sizeof(*all));
+    memcpy(all, cmd_common_longopts, nc * sizeof(*all));
+    if (no)
+        memcpy(all + nc, spec->own, no * sizeof(*all));
+    snprintf(shorts, sizeof(shorts), "i:f:h%s",
+             spec->shortopts ? spec->shortopts : "");
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+        if ((r = cmd_opts_handle(o, spec->name, opt, optarg)) != 0) {
+            if (r < 0) {
+                rc = AF_EXIT_USAGE;
+                goto out;
+            }
+            continue;
+        }
+        if (opt == 'h') {
+            spec->usage(stdout);
+            rc = -1;
+            goto out;
+        }
+        if (opt == '?' || opt == ':' || spec->handle == NULL) {
+            spec->usage(stderr);
+            rc = AF_EXIT_USAGE;
+            goto out;
+        }
+        if ((rc = spec->handle(ctx, opt, optarg)) != 0)
+            goto out;
+    }
+    if (spec->max_args >= 0 && argc - optind > spec->max_args) {
+        fprintf(stderr, "ascend-fleet %s: unexpected argument '%s'\n",
+                spec->name, argv[optind + spec->max_args]);
+        rc = AF_EXIT_USAGE;
+    }
+out:
+    free(all);
+    return rc;
 }

@@ -243,3 +243,19 @@ Test(exec_io, low_open_files_limit_clamps_the_window, .timeout = 200)
     cr_expect_eq(count_of(r.err, "lowered"), 0, "stderr: %s", r.err);
     th_result_free(&r);
 }
+
+Test(exec_io, options_may_follow_positionals, .timeout = 60)
+{
+    struct th_result r;
+
+    sh(&r, 45, "$AF exec echo hi -i $INV --limit npu001");
+    cr_expect_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    cr_expect_not_null(strstr(r.out, "npu001 (exit 0)\n---------------\nhi\n"),
+                       "%s", r.out);
+    th_result_free(&r);
+    /* After "--" everything is the command. */
+    sh(&r, 45, "$AF exec -i $INV --limit npu001 -- echo --json");
+    cr_expect_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    cr_expect_not_null(strstr(r.out, "\n--json\n"), "%s", r.out);
+    th_result_free(&r);
+}
