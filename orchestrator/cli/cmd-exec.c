@@ -32,12 +32,7 @@ struct exec_cli {
 static const char *
 exec_msg_body(const char *msg, const char *name)
 {
-    size_t n = strlen(name);
-
-    if (msg != NULL && strncmp(msg, name, n) == 0 && msg[n] == ':' &&
-        msg[n + 1] == ' ')
-        return msg + n + 2;
-    return msg;
+    return report_strip_node(msg, name);
 }
 
 static void

@@ -148,13 +148,16 @@ facts_print_summary(const struct facts_result *res, size_t n)
         free(nodes);
     }
     printf("\n");
-    for (i = 0; i < n; i++)
-        if (res[i].status != 0) {
-            char *m = report_safe(res[i].error);
+    {
+        struct report_errs errs;
 
-            fprintf(stderr, "%s\n", m);
-            free(m);
-        }
+        report_errs_init(&errs);
+        for (i = 0; i < n; i++)
+            if (res[i].status != 0)
+                report_errs_add(&errs, res[i].name, res[i].error);
+        report_errs_print(&errs, stderr);
+        report_errs_free(&errs);
+    }
     fold_free(unreach);
     fold_free(health);
     af_buf_free(&key);
@@ -164,32 +167,35 @@ static void
 facts_print_json(const struct facts_result *res, size_t n)
 {
     struct af_buf b;
-    size_t i, j;
+    struct af_json j;
+    size_t i, k;
 
     af_buf_init(&b, 0);
-    af_buf_puts(&b, "{\"nodes\":[");
+    afj_init(&j, &b);
+    afj_obj_begin(&j);
+    afj_kint(&j, "v", REPORT_JSON_VERSION);
+    afj_key(&j, "nodes");
+    afj_arr_begin(&j);
     for (i = 0; i < n; i++) {
-        af_buf_puts(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
-        af_buf_json_str(&b, res[i].name);
-        af_buf_puts(&b, ",\"address\":");
-        af_buf_json_str(&b, res[i].address);
-        af_buf_printf(&b, ",\"status\":\"%s\",\"error\":",
-                      res[i].status == 0
-                          ? "ok"
-                          : (res[i].timed_out ? "timeout" : "unreachable"));
-        af_buf_json_str(&b, res[i].status ? res[i].error : NULL);
-        af_buf_printf(&b, ",\"agent_pushed\":%s,\"facts\":{",
-                      res[i].pushed ? "true" : "false");
-        for (j = 0; j < res[i].facts.n; j++) {
-            if (j)
-                af_buf_append(&b, ",", 1);
-            af_buf_json_str(&b, res[i].facts.keys[j]);
-            af_buf_append(&b, ":", 1);
-            af_buf_json_str(&b, res[i].facts.vals[j]);
-        }
-        af_buf_puts(&b, "}}");
+        afj_obj_begin(&j);
+        afj_kstr(&j, "name", res[i].name);
+        afj_kstr(&j, "address", res[i].address);
+        afj_kstr(&j, "status",
+                 res[i].status == 0
+                     ? "ok"
+                     : (res[i].timed_out ? "timeout" : "unreachable"));
+        afj_kstr(&j, "error", res[i].status ? res[i].error : NULL);
+        afj_kbool(&j, "agent_pushed", res[i].pushed);
+        afj_key(&j, "facts");
+        afj_obj_begin(&j);
+        for (k = 0; k < res[i].facts.n; k++)
+            afj_kstr(&j, res[i].facts.keys[k], res[i].facts.vals[k]);
+        afj_obj_end(&j);
+        afj_obj_end(&j);
     }
-    af_buf_puts(&b, "\n]}\n");
+    afj_arr_end(&j);
+    afj_obj_end(&j);
+    af_buf_append(&b, "\n", 1);
     fwrite(b.data, 1, b.len, stdout);
     af_buf_free(&b);
 }

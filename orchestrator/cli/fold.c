@@ -115,7 +115,8 @@ fold_cmp_size(const void *a, const void *b)
 void
 fold_sort_by_size(struct fold *f)
 {
-    qsort(f->g, f->n, sizeof(*f->g), fold_cmp_size);
+    if (f->n > 1)
+        qsort(f->g, f->n, sizeof(*f->g), fold_cmp_size);
 }
 
 void

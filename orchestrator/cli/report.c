@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "af-mem.h"
+#include "fold.h"
 
 void
 report_escape(struct af_buf *b, const char *p, size_t n, int keep_nl)
@@ -182,4 +183,50 @@ const struct ev_sink *
 report_sink(struct report *r)
 {
     return &r->sink;
+}
+
+const char *
+report_strip_node(const char *msg, const char *node)
+{
+    size_t n = strlen(node);
+
+    if (msg != NULL && strncmp(msg, node, n) == 0 && msg[n] == ':' &&
+        msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg;
+}
+
+void
+report_errs_init(struct report_errs *e)
+{
+    e->f = fold_new();
+}
+
+void
+report_errs_add(struct report_errs *e, const char *node, const char *msg)
+{
+    fold_add(e->f, report_strip_node(msg ? msg : "", node), node);
+}
+
+void
+report_errs_print(struct report_errs *e, FILE *out)
+{
+    size_t g;
+
+    fold_sort_by_size(e->f);
+    for (g = 0; g < fold_groups(e->f); g++) {
+        char *nodes = fold_nodes(e->f, g),
+             *msg = report_safe(fold_key(e->f, g));
+
+        fprintf(out, "%s: %s\n", nodes, msg);
+        free(msg);
+        free(nodes);
+    }
+}
+
+void
+report_errs_free(struct report_errs *e)
+{
+    fold_free(e->f);
+    e->f = NULL;
 }

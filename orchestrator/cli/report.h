@@ -16,6 +16,8 @@
 #include "af-json.h"
 #include "ev.h"
 
+struct fold;
+
 #define REPORT_JSON_VERSION 1
 
 struct report {
@@ -54,6 +56,21 @@ void report_block(struct report *r,
                   const char *head,
                   const char *body,
                   size_t len);
+
+/*
+ * Errors fold like outputs: nodes whose messages are equal once their own
+ * name is dropped from the front print as one line "NODES: message".
+ */
+struct report_errs {
+    struct fold *f;
+};
+void report_errs_init(struct report_errs *e);
+void report_errs_add(struct report_errs *e, const char *node, const char *msg);
+/* One escaped line per distinct message, largest group first. */
+void report_errs_print(struct report_errs *e, FILE *out);
+void report_errs_free(struct report_errs *e);
+/* msg without a leading "node: " (borrowed from msg). */
+const char *report_strip_node(const char *msg, const char *node);
 
 /* JSON Lines: begin an object with "v" and "type"; end writes the line. */
 void report_json_begin(struct report *r,
