@@ -44,8 +44,11 @@ status_usage(FILE *out)
 
 
 static void
-print_json(const struct st_run *run, const struct st_node *nodes, size_t nn,
-           const struct st_step *steps, size_t ns)
+print_json(const struct st_run *run,
+           const struct st_node *nodes,
+           size_t nn,
+           const struct st_step *steps,
+           size_t ns)
 {
     struct af_buf b;
     size_t i, k;
@@ -79,8 +82,9 @@ print_json(const struct st_run *run, const struct st_node *nodes, size_t nn,
             af_buf_json_str(&b, steps[k].stage);
             af_buf_puts(&b, ",\"step\":");
             af_buf_json_str(&b, steps[k].step);
-            af_buf_printf(&b, ",\"status\":\"%s\",\"attempt\":%d,"
-                              "\"exit_code\":",
+            af_buf_printf(&b,
+                          ",\"status\":\"%s\",\"attempt\":%d,"
+                          "\"exit_code\":",
                           st_step_status_name(steps[k].status),
                           steps[k].attempt);
             if (steps[k].exit_code == ST_NO_EXIT)
@@ -89,8 +93,9 @@ print_json(const struct st_run *run, const struct st_node *nodes, size_t nn,
                 af_buf_printf(&b, "%d", steps[k].exit_code);
             af_buf_puts(&b, ",\"action\":");
             af_buf_json_str(&b, steps[k].action);
-            af_buf_printf(&b, ",\"started_ms\":%lld,\"ended_ms\":%lld,"
-                              "\"output_tail\":",
+            af_buf_printf(&b,
+                          ",\"started_ms\":%lld,\"ended_ms\":%lld,"
+                          "\"output_tail\":",
                           (long long)steps[k].started,
                           (long long)steps[k].ended);
             af_buf_json_strn(&b, steps[k].output ? steps[k].output : "",
@@ -129,8 +134,11 @@ print_tail(const char *s, size_t len, int nlines)
 }
 
 static void
-print_text(const struct st_run *run, const struct st_node *nodes, size_t nn,
-           const struct st_step *steps, size_t ns)
+print_text(const struct st_run *run,
+           const struct st_node *nodes,
+           size_t nn,
+           const struct st_step *steps,
+           size_t ns)
 {
     char created[32], updated[32];
     struct fold *f = fold_new();
@@ -186,11 +194,10 @@ print_text(const struct st_run *run, const struct st_node *nodes, size_t nn,
                 (steps[k].status != ST_STEP_FAILED &&
                  steps[k].status != ST_STEP_BLOCKED))
                 continue;
-            printf("    %s/%s %s (attempt %d, exit %d): %s\n",
-                   steps[k].stage, steps[k].step,
-                   st_step_status_name(steps[k].status), steps[k].attempt,
-                   steps[k].exit_code == ST_NO_EXIT ? -1
-                                                    : steps[k].exit_code,
+            printf("    %s/%s %s (attempt %d, exit %d): %s\n", steps[k].stage,
+                   steps[k].step, st_step_status_name(steps[k].status),
+                   steps[k].attempt,
+                   steps[k].exit_code == ST_NO_EXIT ? -1 : steps[k].exit_code,
                    steps[k].action ? steps[k].action : "");
             if (steps[k].output && steps[k].output_len)
                 print_tail(steps[k].output, steps[k].output_len, 8);
@@ -201,9 +208,10 @@ print_text(const struct st_run *run, const struct st_node *nodes, size_t nn,
 int
 cmd_status_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
-        {NULL, 0, NULL, 0},
+    static const struct cmd_spec spec = {
+        .name = "status",
+        .usage = status_usage,
+        .max_args = 1,
     };
     struct cmd_opts o;
     struct st *st = NULL;
@@ -213,23 +221,11 @@ cmd_status_main(int argc, char **argv)
     size_t nn = 0, ns = 0;
     struct af_err e;
     int64_t id = 0;
-    int opt, r, rc = AF_EXIT_USAGE, have_run = 0;
+    int r, rc = AF_EXIT_USAGE, have_run = 0;
 
     cmd_opts_init(&o);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
-        r = cmd_opts_handle(&o, "status", opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        if (opt == 'h') {
-            status_usage(stdout);
-            return AF_EXIT_OK;
-        }
-        status_usage(stderr);
-        return AF_EXIT_USAGE;
-    }
+    if ((r = cmd_getopt(argc, argv, &spec, &o, NULL)) != 0)
+        return r < 0 ? AF_EXIT_OK : r;
     if (optind < argc) {
         char *end;
 
@@ -350,26 +346,19 @@ out:
 static int
 cmd_runs_abort_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
-        {NULL, 0, NULL, 0},
+    static const struct cmd_spec spec = {
+        .name = "runs abort",
+        .usage = abort_usage,
+        .max_args = 1,
     };
     struct cmd_opts o;
     int64_t id = 0;
     char *end;
-    int opt, r;
+    int r;
 
     cmd_opts_init(&o);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "i:f:h", longopts, NULL)) != -1) {
-        r = cmd_opts_handle(&o, "runs abort", opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        abort_usage(opt == 'h' ? stdout : stderr);
-        return opt == 'h' ? AF_EXIT_OK : AF_EXIT_USAGE;
-    }
+    if ((r = cmd_getopt(argc, argv, &spec, &o, NULL)) != 0)
+        return r < 0 ? AF_EXIT_OK : r;
     if (optind + 1 != argc) {
         abort_usage(stderr);
         return AF_EXIT_USAGE;
@@ -383,37 +372,35 @@ cmd_runs_abort_main(int argc, char **argv)
     return runs_abort(&o, id);
 }
 
+static void
+runs_usage(FILE *out)
+{
+    fprintf(out, "usage: ascend-fleet runs [--state FILE] [--json]\n"
+                 "       ascend-fleet runs abort RUN [--state FILE]\n"
+                 "List the runs recorded in the state file, or give up on "
+                 "one.\n");
+}
+
 int
 cmd_runs_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
-        {NULL, 0, NULL, 0},
+    static const struct cmd_spec spec = {
+        .name = "runs",
+        .usage = runs_usage,
+        .max_args = 0,
     };
     struct cmd_opts o;
     struct st *st = NULL;
     struct st_run *runs = NULL;
     size_t n = 0, i;
     struct af_err e;
-    int opt, r;
+    int r;
 
     if (argc > 1 && strcmp(argv[1], "abort") == 0)
         return cmd_runs_abort_main(argc - 1, argv + 1);
     cmd_opts_init(&o);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
-        r = cmd_opts_handle(&o, "runs", opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        fprintf(opt == 'h' ? stdout : stderr,
-                "usage: ascend-fleet runs [--state FILE] [--json]\n"
-                "       ascend-fleet runs abort RUN [--state FILE]\n"
-                "List the runs recorded in the state file, or give up on "
-                "one.\n");
-        return opt == 'h' ? AF_EXIT_OK : AF_EXIT_USAGE;
-    }
+    if ((r = cmd_getopt(argc, argv, &spec, &o, NULL)) != 0)
+        return r < 0 ? AF_EXIT_OK : r;
     if (cmd_state_open(&o, "runs", 0, &st) != 0)
         return AF_EXIT_USAGE;
     if (st_run_list(st, &runs, &n, &e) != 0) {

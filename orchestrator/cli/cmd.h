@@ -7,6 +7,7 @@
 #ifndef AF_CMD_H
 #define AF_CMD_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 #include "conn.h"
@@ -69,6 +70,44 @@ enum {
     {                                                             \
         "help", no_argument, NULL, 'h'                            \
     }
+
+/*
+ * One option table per command: the shared options (CMD_LONGOPTS_COMMON)
+ * plus the command's own. cmd_getopt parses with getopt_long in permuting
+ * mode, so options may follow positionals ("--" ends the options). Shared
+ * options land in o; the command's own go to spec->handle.
+ */
+typedef int (*cmd_opt_fn)(void *ctx, int opt, const char *arg);
+
+struct cmd_spec {
+    const char *name;         /* for messages: "facts", "hccn apply" */
+    const char *shortopts;    /* the command's own short options ("o:") */
+    const struct option *own; /* its own long options, {0}-ended, or NULL */
+    cmd_opt_fn handle;        /* own option: 0, or an exit code */
+    void (*usage)(FILE *out);
+    int max_args; /* positionals allowed; -1 = any number */
+};
+
+/*
+ * Parse argv (argv[0] is the command's name). Returns 0 with the
+ * positionals in argv[optind..argc), -1 when --help was printed (exit 0),
+ * or an exit code after printing why (usage errors: AF_EXIT_USAGE).
+ */
+int cmd_getopt(int argc,
+               char **argv,
+               const struct cmd_spec *spec,
+               struct cmd_opts *o,
+               void *ctx);
+
+struct report;
+/*
+ * The window to use for nodes nodes: fanout, lowered (with a one-line
+ * notice through rep) when the process has fewer free file descriptors
+ * than sessions would need.
+ */
+int cmd_fanout_clamp(struct report *rep, int fanout, size_t nodes);
+/* Raise the soft open-files limit to the hard one (at start). */
+void cmd_raise_nofile(void);
 
 /*
  * The state file is "<inventory dir>/.ascend-fleet/<inventory name>.db"

@@ -85,6 +85,12 @@ fold_key(const struct fold *f, size_t i)
 }
 
 size_t
+fold_order(const struct fold *f, size_t i)
+{
+    return f->g[i].order;
+}
+
+size_t
 fold_size(const struct fold *f, size_t i)
 {
     return f->g[i].n;

@@ -182,7 +182,11 @@ pt_push_all(struct pt_run *run, const char *path, const char *sha)
         run->nodes[i].status = 1;
         snprintf(run->nodes[i].name, sizeof(run->nodes[i].name), "%s",
                  fleet_node(&run->f, i)->name);
-        run->nodes[i].s = sess_open(&run->f, fleet_node(&run->f, i), pt_ready,
+        struct conn_opts o;
+
+        fleet_conn_opts(&run->f, fleet_node(&run->f, i), &o);
+        run->nodes[i].s = sess_open(&loop, &o, SESS_AGENT,
+                                    fleet_node(&run->f, i), pt_ready,
                                     &run->nodes[i]);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

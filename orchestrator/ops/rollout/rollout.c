@@ -126,7 +126,7 @@ struct ro {
     int64_t run;
     struct nj *nj;
     size_t n;
-    struct fan fan;
+    struct sched fan;
     size_t *batch_nodes;
     size_t batch_n;
     int tty;              /* live status line on a terminal */
@@ -466,7 +466,7 @@ nj_timer_closed(uv_handle_t *h)
 {
     struct nj *j = h->data;
 
-    fan_job_done(&j->ro->fan);
+    sched_slot_done(&j->ro->fan);
 }
 
 static void
@@ -959,7 +959,7 @@ nj_probe_ready(struct sess *s, int status)
 static void
 nj_probe(struct nj *j)
 {
-    sess_open(&j->ro->fleet, j->node, nj_probe_ready, j);
+    fleet_sess_open(&j->ro->fleet, j->node, nj_probe_ready, j);
 }
 
 static void
@@ -1364,7 +1364,7 @@ nj_ready(struct sess *s, int status)
 }
 
 static void
-nj_start(struct fan *fan, size_t k, void *data)
+nj_start(struct sched *fan, size_t k, void *data)
 {
     struct af_err e = {0};
     struct ro *ro = data;
@@ -1386,7 +1386,7 @@ nj_start(struct fan *fan, size_t k, void *data)
         nj_probe(j);
         return;
     }
-    sess_open(&ro->fleet, j->node, nj_ready, j);
+    fleet_sess_open(&ro->fleet, j->node, nj_ready, j);
 }
 
 /* ---- planning ------------------------------------------------------------ */
@@ -2101,8 +2101,8 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
                 uv_timer_start(&ro->progress, ro_progress_cb, 500, 1000);
                 uv_unref((uv_handle_t *)&ro->progress);
             }
-            fan_run(&ro->fan, &ro->loop, ro->batch_n, ro->eff.fanout,
-                    nj_start, ro);
+            (void)sched_run(&ro->fan, &ro->loop, ro->batch_n,
+                            ro->eff.fanout, nj_start, ro, NULL);
             if (ro->tty) {
                 uv_timer_stop(&ro->progress);
                 printf("\r\033[K");
