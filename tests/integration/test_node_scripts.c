@@ -4,7 +4,9 @@
  * a node of the shared simulated rack exactly as the rollout runs them
  * (["/bin/sh", "-c", SCRIPT, "sh", ARG...], values as arguments): the CANN
  * te/hccl wheels are found in latest/lib64 (CANN >= 7) or in
- * latest/fwkacllib/lib64. Uses npu046 and resets it to fresh.
+ * latest/fwkacllib/lib64, and the line written to
+ * /etc/profile.d/ascend-fleet.sh quotes the install path so that nothing
+ * in it runs at login. Uses npu046 and resets it to fresh.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -139,5 +141,46 @@ Test(node_scripts,
                                      "latest/fwkacllib/lib64"),
                        "%s", r.err);
     th_result_free(&r);
+    free(script);
+}
+
+/* The profile line quotes the path: a login shell sources the file of an
+ * odd path and runs nothing from it. */
+Test(node_scripts,
+     profile_line_is_quoted_and_runs_nothing_at_login,
+     .timeout = 200,
+     .fini = reset_node)
+{
+    static const char odd[] = "/opt/it's $(touch /root/pwned) `touch "
+                              "/root/pwned2`;x";
+    char *script = step_script("cann_env"), *env, *prof;
+    const char *login[] = {"bash", "-lc", "echo ASCEND=$ASCEND_OK", NULL};
+    struct th_result r;
+
+    cr_assert_eq(th_rack("reset " NODE " --state fresh"), 0);
+    env = af_asprintf("%s/ascend-toolkit", odd);
+    node_ok("mkdir -p \"$1\" && echo 'export ASCEND_OK=yes' > "
+            "\"$1/set_env.sh\"",
+            env);
+    node_ok(script, odd);
+    node_ok(script, odd); /* idempotent: the line is added once */
+    prof = th_node_file(NODE, "/etc/profile.d/ascend-fleet.sh");
+    cr_assert_not_null(prof);
+    cr_expect_str_eq(prof, ". '/opt/it'\\''s $(touch /root/pwned) `touch "
+                           "/root/pwned2`;x/ascend-toolkit/set_env.sh'\n");
+    cr_expect_eq(node_run(&r, login), 0, "login shell: %s", r.err);
+    cr_expect_not_null(strstr(r.out, "ASCEND=yes\n"), "%s", r.out);
+    th_result_free(&r);
+    {
+        char *p1 = th_node_file(NODE, "/root/pwned");
+        char *p2 = th_node_file(NODE, "/root/pwned2");
+
+        cr_expect_null(p1, "$(...) ran at login");
+        cr_expect_null(p2, "`...` ran at login");
+        free(p1);
+        free(p2);
+    }
+    free(prof);
+    free(env);
     free(script);
 }
