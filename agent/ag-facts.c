@@ -464,6 +464,53 @@ ag_facts_tool(const char *root, const char *install, const char *name)
     return ag_find_tool_node(root, name);
 }
 
+/* An address as hccn_tool printed it, "" for 0.0.0.0 (never configured). */
+static void
+ag_facts_set_ip(struct af_kv *kv, int i, const char *what, const char *v)
+{
+    char key[48];
+
+    snprintf(key, sizeof(key), "hccn.%d.%s", i, what);
+    af_kv_set(kv, key, v == NULL || strcmp(v, "0.0.0.0") == 0 ? "" : v);
+}
+
+/*
+ * hccn.<i>.address/netmask from `hccn_tool -i <i> -ip -g`. A never
+ * configured NPU reads as empty values, 0.0.0.0, or a failing call while
+ * /etc/hccn.conf has no address_<i> line: all three are "" (unset). Any
+ * other failure leaves the keys out (unknown).
+ */
+static void
+ag_facts_hccn_ip(struct af_kv *kv,
+                 const char *root,
+                 int i,
+                 const struct ag_run_result *res)
+{
+    char *a = NULL, *m = NULL;
+
+    if (res->rc == 0 && !res->timed_out && res->out.data != NULL) {
+        a = ag_facts_colon_value(res->out.data, "ipaddr");
+        m = ag_facts_colon_value(res->out.data, "netmask");
+    } else if (!res->timed_out) {
+        char *conf = ag_root_path(root, "/etc/hccn.conf");
+        char key[32];
+
+        snprintf(key, sizeof(key), "address_%d", i);
+        a = ag_kv_file_get(conf, key);
+        free(conf);
+        if (a != NULL && a[0] != '\0') {
+            free(a);
+            return; /* configured, yet the tool fails: unknown */
+        }
+    } else {
+        return;
+    }
+    ag_facts_set_ip(kv, i, "address", a);
+    ag_facts_set_ip(kv, i, "netmask", m);
+    free(a);
+    free(m);
+}
+
 static void
 ag_facts_npu(struct af_kv *kv, const char *root, const char *install)
 {
@@ -539,21 +586,8 @@ ag_facts_npu(struct af_kv *kv, const char *root, const char *install)
         char *argv[] = {hccn, a_i, idx, a_ip, a_g, NULL};
 
         snprintf(idx, sizeof(idx), "%d", i);
-        if (ag_run(root, argv, AG_FACTS_HCCN_TIMEOUT, AG_FACTS_CAP, &res) ==
-                0 &&
-            res.rc == 0 && res.out.data != NULL) {
-            char *a = ag_facts_colon_value(res.out.data, "ipaddr");
-            char *m = ag_facts_colon_value(res.out.data, "netmask");
-            char *key = af_asprintf("hccn.%d.address", i);
-
-            af_kv_set(kv, key, a ? a : "");
-            free(key);
-            key = af_asprintf("hccn.%d.netmask", i);
-            af_kv_set(kv, key, m ? m : "");
-            free(key);
-            free(a);
-            free(m);
-        }
+        if (ag_run(root, argv, AG_FACTS_HCCN_TIMEOUT, AG_FACTS_CAP, &res) == 0)
+            ag_facts_hccn_ip(kv, root, i, &res);
         ag_run_result_free(&res);
     }
 out:

@@ -54,12 +54,15 @@ struct hop_job {
     enum hop_step step;
     int readback;     /* the read steps are the read-back after a set */
     int set_ip, set_detect, set_gw;
+    char get_err[256]; /* the failed read, while hccn.conf is checked */
     size_t peer_i;    /* verify: the peer being pinged */
     int ping_failed;  /* verify: some peer of this NPU did not answer */
     char what[64];    /* the call in flight, for messages */
 };
 
 static void hop_go(struct hop_job *j);
+static void hop_answer(struct agc *a, int status, const struct af_kv *body,
+                       void *data);
 
 const char *
 hop_status_str(enum hop_status s)
@@ -309,6 +312,44 @@ hop_take(struct hop_job *j, const char *out)
     }
 }
 
+/*
+ * After `hccn_tool -ip -g` failed on an NPU: one that was never configured
+ * (no address_N line in /etc/hccn.conf) is unset, as when the tool prints
+ * an empty value or 0.0.0.0, and gets configured; else the read failed.
+ */
+static void
+hop_conf_answer(struct agc *a, int status, const struct af_kv *body, void *data)
+{
+    struct hop_job *j = data;
+    struct hop_npu *n = &j->res->npus[j->cur];
+    const char *rc = af_kv_get(body, "rc");
+
+    if (status != 0) {
+        hop_answer(a, status, body, data);
+        return;
+    }
+    if (rc != NULL && (strcmp(rc, "1") == 0 || strcmp(rc, "2") == 0)) {
+        n->address[0] = n->netmask[0] = '\0';
+        j->step = HOP_GET_DETECT;
+    } else {
+        hop_fail_npu(j, "%s failed: %s", j->what, j->get_err);
+    }
+    hop_go(j);
+}
+
+static void
+hop_check_conf(struct hop_job *j, const char *msg)
+{
+    char re[32];
+    const char *words[] = {"run", "10", "4096", "grep",
+                           "-qE", "--", re,     "/etc/hccn.conf"};
+
+    snprintf(j->get_err, sizeof(j->get_err), "%s", msg);
+    snprintf(re, sizeof(re), "^address_%zu=.", j->cur);
+    agc_request(sess_agc(j->s), words, sizeof(words) / sizeof(words[0]), NULL,
+                0, 25000, hop_conf_answer, j);
+}
+
 static void
 hop_answer(struct agc *a, int status, const struct af_kv *body, void *data)
 {
@@ -354,6 +395,9 @@ hop_answer(struct agc *a, int status, const struct af_kv *body, void *data)
                          p->peer_npu, msg);
             j->ping_failed = 1;
             j->peer_i++;
+        } else if (j->step == HOP_GET_IP && !j->readback) {
+            hop_check_conf(j, msg);
+            return;
         } else {
             hop_fail_npu(j, "%s failed: %s", j->what, msg);
         }

@@ -466,3 +466,53 @@ Test(hccn, faults_are_refused_reported_and_corrected, .init = setup,
                  r.status, r.out);
     th_result_free(&r);
 }
+
+static void
+teardown_unset(void)
+{
+    char *list = node_list(33, 36);
+
+    if (th_rack("reset %s --state fresh", list) != 0)
+        fprintf(stderr, "cannot reset %s\n", list);
+    free(list);
+    remove_tmpdir();
+}
+
+/*
+ * A never-configured NPU reads as an empty value (npu034), 0.0.0.0
+ * (npu035) or a failing `hccn_tool -ip -g` (npu036) while /etc/hccn.conf
+ * has no address_N line: all mean unset, so apply configures them; facts
+ * show them unset ("") and `hccn plan` says "set".
+ */
+Test(hccn, never_configured_npus_read_as_unset_in_every_form, .init = setup,
+     .fini = teardown_unset, .timeout = 1200)
+{
+    static const char *const forms[] = {"empty", "zero", "error"};
+    struct th_result r;
+    int n;
+
+    reset_nodes(34, 36, "full");
+    for (n = 34; n <= 36; n++) {
+        cr_assert_eq(th_rack("exec npu%03d -- rm -f /etc/hccn.conf", n), 0);
+        cr_assert_eq(th_rack("fault npu%03d set hccn-unset %s", n,
+                             forms[n - 34]),
+                     0);
+    }
+    fleet(&r, "facts --json --limit npu[034-036]");
+    cr_expect_eq(r.status, 0, "facts exited %d:\n%s%s", r.status, r.out,
+                 r.err);
+    cr_expect_null(strstr(r.out, "\"hccn.2.address\": \"0.0.0.0\""), "%s",
+                   r.out);
+    th_result_free(&r);
+    fleet(&r, "hccn plan --limit npu[034-036]");
+    cr_expect_null(strstr(r.out, "unknown"), "plan:\n%s%s", r.out, r.err);
+    th_result_free(&r);
+
+    fleet(&r, "hccn apply --limit npu[034-036]");
+    cr_expect_eq(r.status, 0, "apply exited %d:\n%s%s", r.status, r.out,
+                 r.err);
+    cr_expect(strstr(r.out, "applied: npu[034-036]") != NULL,
+              "apply report:\n%s%s", r.out, r.err);
+    th_result_free(&r);
+    expect_planned_conf(34, 36);
+}
