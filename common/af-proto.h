@@ -25,10 +25,17 @@
  *                                     stdout_truncated, stderr,
  *                                     stderr_truncated, duration_ms
  *   stat <path>                    -> exists=0|1, size, sha256
- *   put <sha256> <size> <mode-octal> <path>  + <size> raw bytes
- *                                  -> written to a temp file beside path,
- *                                     verified, renamed into place: size,
- *                                     sha256; err (file removed) on mismatch
+ *   partial <sha256> <size> <path> -> offset: bytes of that package a cut
+ *                                     put left verified in <path>.partial
+ *                                     (0 when none)
+ *   put <sha256> <size> <mode-octal> <path> [<offset>]
+ *                                  + <size> - <offset> raw bytes
+ *                                  -> written to <path>.partial (checkpoint
+ *                                     in <path>.partial.meta every 64 MiB),
+ *                                     hashed as it arrives, renamed into
+ *                                     place: size, offset, sha256; err
+ *                                     (partial removed) on mismatch; a
+ *                                     stream cut short keeps the partial
  *   running <argument>             -> running (count), pids: processes with
  *                                     an argv element exactly <argument>
  *   reboot <delay-s> <argv0> [argv...]

@@ -24,6 +24,9 @@
 
 #define AGC_STR_(x)          #x
 #define AGC_STR(x)           AGC_STR_(x)
+/* Streamed payloads: refill below this many queued bytes, this much a go. */
+#define AGC_STREAM_LOW   (512 * 1024)
+#define AGC_STREAM_CHUNK (128 * 1024)
 #define AGC_STDERR_CAP       4096
 #define AGC_PROBE_TIMEOUT_MS 30000
 #define AGC_PUSH_TIMEOUT_MS  120000
@@ -53,6 +56,8 @@ struct agc_req {
     size_t linelen;
     const void *payload; /* borrowed until the response callback */
     size_t plen;
+    agc_fill_cb fill;     /* streamed payload (plen is then 0) */
+    uint64_t stream_left; /* streamed bytes still to send */
     uint64_t timeout_ms;
     agc_resp_cb cb;
     void *data;
@@ -87,6 +92,8 @@ struct agc {
     size_t body_len; /* expected body length, while in a body */
     int in_body;
     int body_ok;
+    struct agc_req *streaming;       /* sent, payload still flowing */
+    char *chunk;                     /* refill buffer of a stream */
     struct af_buf err_out;
 
     struct agc_req *q_head, *q_tail;       /* waiting to be sent */
@@ -203,6 +210,7 @@ agc_free(struct agc *a)
     agc_complete_all(a, agc_take_all(a), AF_ECANCELED);
     af_buf_free(&a->in);
     af_buf_free(&a->err_out);
+    free(a->chunk);
     free(a);
 }
 
@@ -226,14 +234,50 @@ agc_fail(struct agc *a, int code, const char *fmt, ...)
     if (prev != AGC_READY)
         a->ready_cb(a, code);
     /* Requests queued before the agent served hear of it too. */
+    if (a->streaming != NULL && a->ch != NULL)
+        chan_set_drain(a->ch, 0, NULL, NULL);
+    a->streaming = NULL;
     agc_complete_all(a, agc_take_all(a), code);
+}
+
+static void agc_pump(struct agc *a);
+
+/* Move more of the streamed payload into the channel. */
+static void
+agc_stream_drain(struct chan *ch, void *data)
+{
+    struct agc *a = data;
+    struct agc_req *r = a->streaming;
+
+    while (r != NULL && r->stream_left > 0 &&
+           chan_queued(ch) < AGC_STREAM_LOW) {
+        size_t cap = r->stream_left < AGC_STREAM_CHUNK ? (size_t)r->stream_left
+                                                       : AGC_STREAM_CHUNK;
+        long n = r->fill(r->data, a->chunk, cap);
+
+        if (n <= 0 || (size_t)n > cap) {
+            /* The agent is mid-payload: only the end of stdin stops it. */
+            chan_send_eof(ch);
+            agc_fail(a, n < 0 ? (int)n : AF_EINTERNAL,
+                     "%s: the payload of a request could not be read",
+                     conn_name(a->conn));
+            return;
+        }
+        chan_write(ch, a->chunk, (size_t)n);
+        r->stream_left -= (uint64_t)n;
+    }
+    if (r != NULL && r->stream_left == 0) {
+        chan_set_drain(ch, 0, NULL, NULL);
+        a->streaming = NULL;
+        agc_pump(a);
+    }
 }
 
 /* Send queued requests; the agent answers in order. */
 static void
 agc_pump(struct agc *a)
 {
-    while (a->state == AGC_READY && a->q_head != NULL) {
+    while (a->state == AGC_READY && a->q_head != NULL && a->streaming == NULL) {
         struct agc_req *r = a->q_head;
 
         a->q_head = r->next;
@@ -243,6 +287,12 @@ agc_pump(struct agc *a)
         chan_write(a->ch, r->line, r->linelen);
         if (r->plen)
             chan_write_ref(a->ch, r->payload, r->plen);
+        if (r->fill != NULL && r->stream_left > 0) {
+            if (a->chunk == NULL)
+                a->chunk = af_malloc(AGC_STREAM_CHUNK);
+            a->streaming = r;
+            chan_set_drain(a->ch, AGC_STREAM_LOW, agc_stream_drain, a);
+        }
         if (a->sent_tail)
             a->sent_tail->next = r;
         else
@@ -253,6 +303,11 @@ agc_pump(struct agc *a)
             chan_set_timeout(a->ch, r->timeout_ms);
     }
 }
+
+static void agc_enqueue(struct agc *a,
+                        const char *const *words,
+                        size_t nwords,
+                        struct agc_req *r);
 
 void
 agc_request(struct agc *a,
@@ -265,6 +320,42 @@ agc_request(struct agc *a,
             void *data)
 {
     struct agc_req *r = af_calloc(1, sizeof(*r));
+
+    r->payload = payload;
+    r->plen = plen;
+    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
+    r->cb = cb;
+    r->data = data;
+    agc_enqueue(a, words, nwords, r);
+}
+
+void
+agc_request_stream(struct agc *a,
+                   const char *const *words,
+                   size_t nwords,
+                   uint64_t plen,
+                   agc_fill_cb fill,
+                   uint64_t timeout_ms,
+                   agc_resp_cb cb,
+                   void *data)
+{
+    struct agc_req *r = af_calloc(1, sizeof(*r));
+
+    r->fill = fill;
+    r->stream_left = plen;
+    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
+    r->cb = cb;
+    r->data = data;
+    agc_enqueue(a, words, nwords, r);
+}
+
+/* Encode the request line of r and queue it (or fail it at once). */
+static void
+agc_enqueue(struct agc *a,
+            const char *const *words,
+            size_t nwords,
+            struct agc_req *r)
+{
     struct af_buf line;
     size_t i;
 
@@ -281,17 +372,12 @@ agc_request(struct agc *a,
     r->linelen = line.len;
     r->line = af_buf_steal(&line);
     af_buf_free(&line);
-    r->payload = payload;
-    r->plen = plen;
-    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
-    r->cb = cb;
-    r->data = data;
     snprintf(r->verb, sizeof(r->verb), "%s", nwords ? words[0] : "");
     if (a->state == AGC_FAILED) {
         struct af_kv empty;
 
         af_kv_init(&empty);
-        cb(a, a->err.code, &empty, data);
+        r->cb(a, a->err.code, &empty, r->data);
         agc_req_free(r);
         return;
     }

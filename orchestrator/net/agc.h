@@ -61,6 +61,28 @@ void agc_start(struct agc *a);
 void agc_request(struct agc *a, const char *const *words, size_t nwords,
                  const void *payload, size_t plen, uint64_t timeout_ms,
                  agc_resp_cb cb, void *data);
+/*
+ * Supplies the next bytes of a streamed payload: copy at most cap bytes to
+ * buf and return how many (> 0), or a negative AF_E* code to abandon the
+ * request. Called from the loop as the channel drains.
+ */
+typedef long (*agc_fill_cb)(void *data, char *buf, size_t cap);
+/*
+ * As agc_request, but the plen payload bytes are pulled from fill in
+ * chunks as the remote window allows, so at most a few hundred KiB of it
+ * are held in memory whatever plen is. Requests queued after it wait until
+ * its payload is sent. When fill fails the node's agent cannot find the
+ * next request in the stream: stdin is closed, the session fails with
+ * fill's code, and every pending callback runs with it (this one too).
+ */
+void agc_request_stream(struct agc *a,
+                        const char *const *words,
+                        size_t nwords,
+                        uint64_t plen,
+                        agc_fill_cb fill,
+                        uint64_t timeout_ms,
+                        agc_resp_cb cb,
+                        void *data);
 void agc_free(struct agc *a);
 
 void *agc_data(const struct agc *a);

@@ -65,6 +65,10 @@ struct chan {
     uint64_t deadline; /* 0 = none */
     struct wq *wq_head, *wq_tail;
     uint32_t win_seen; /* remote window when the last flush stopped */
+    size_t queued;     /* bytes in wq not yet given to libssh */
+    size_t drain_low;
+    chan_drain_cb drain_cb;
+    void *drain_data;
     int want_eof, eof_sent;
     int exit_code;
     char *exit_signal;
@@ -290,6 +294,11 @@ conn_start(struct conn *c)
     struct addrinfo hints;
     int r;
 
+    /*
+     * The loop's clock is cached: after blocking work (hashing a package)
+     * a stale uv_now would put the connect deadline in the past.
+     */
+    uv_update_time(c->loop);
     conn_set_phase(c, CONN_RESOLVE, c->t_connect, "connect");
     memset(&c->addr, 0, sizeof(c->addr));
     /* Numeric addresses need no resolver thread. */
@@ -592,6 +601,7 @@ chan_queue(struct chan *ch, const void *p, size_t n, int borrow)
     else
         ch->wq_head = w;
     ch->wq_tail = w;
+    ch->queued += n;
     ch->conn->redrive = 1;
     if (!ch->conn->in_drive)
         uv_timer_start(&ch->conn->timer, conn_timer_cb, 0, 0);
@@ -608,6 +618,23 @@ int
 chan_write_ref(struct chan *ch, const void *p, size_t n)
 {
     return chan_queue(ch, p, n, 1);
+}
+
+void
+chan_set_drain(struct chan *ch, size_t low, chan_drain_cb cb, void *data)
+{
+    ch->drain_low = cb != NULL ? low : 0;
+    ch->drain_cb = cb;
+    ch->drain_data = data;
+    ch->conn->redrive = 1;
+    if (!ch->conn->in_drive)
+        uv_timer_start(&ch->conn->timer, conn_timer_cb, 0, 0);
+}
+
+size_t
+chan_queued(const struct chan *ch)
+{
+    return ch->queued;
 }
 
 void
@@ -679,6 +706,7 @@ wq_free(struct chan *ch)
         free(w);
     }
     ch->wq_head = ch->wq_tail = NULL;
+    ch->queued = 0;
 }
 
 /* End a channel: report once, release the libssh channel. */
@@ -749,6 +777,7 @@ chan_flush(struct chan *ch)
             break;
         moved = 1;
         w->off += (size_t)n;
+        ch->queued -= (size_t)n;
         if (w->off == w->len) {
             ch->wq_head = w->next;
             if (ch->wq_head == NULL)
@@ -822,6 +851,16 @@ chan_step(struct chan *ch)
             return 1;
         }
         progress |= r;
+        if (ch->drain_cb != NULL && ch->queued < ch->drain_low &&
+            !ch->want_eof) {
+            size_t before = ch->queued;
+
+            ch->drain_cb(ch, ch->drain_data);
+            if (ch->state == CHAN_DONE)
+                return 1;
+            if (ch->queued > before)
+                progress = 1;
+        }
         /*
          * Let libssh process what the socket holds; data arrives through
          * chan_data_ssh_cb. ssh_channel_poll only does so before EOF.

@@ -125,9 +125,23 @@ struct chan *chan_exec(struct conn *c, const char *command,
 int chan_write(struct chan *ch, const void *p, size_t n);
 /*
  * Queue n bytes at p without copying them: p must stay valid and unchanged
- * until the channel's done_cb ran (used to stream mmap'd packages).
+ * until the channel's done_cb ran (the embedded agent binary).
  */
 int chan_write_ref(struct chan *ch, const void *p, size_t n);
+/*
+ * Called from the driver when a channel's queued stdin dropped below the
+ * low-water mark set with chan_set_drain; the callback may queue more
+ * (chan_write). Used to stream a file without holding it in memory.
+ */
+typedef void (*chan_drain_cb)(struct chan *ch, void *data);
+/*
+ * Call cb (later, from the loop) each time fewer than low bytes wait in the
+ * channel's stdin queue, until chan_set_drain(ch, 0, NULL, NULL). The queue
+ * then never holds more than low plus what cb queues at once.
+ */
+void chan_set_drain(struct chan *ch, size_t low, chan_drain_cb cb, void *data);
+/* Bytes queued for stdin and not yet handed to libssh. */
+size_t chan_queued(const struct chan *ch);
 /* Send EOF on stdin once the queued bytes are flushed. */
 void chan_send_eof(struct chan *ch);
 /* Reset the channel's command timer to timeout_ms from now (0 = none). */

@@ -14,11 +14,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +35,7 @@
 #include "inv.h"
 #include "pb-plan.h"
 #include "pb.h"
+#include "push.h"
 #include "sess.h"
 #include "st.h"
 
@@ -66,7 +66,7 @@ static const char *const ro_fail_names[RO_F_COUNT] = {
 struct ro_pkg {
     char *name;
     char *path;
-    const unsigned char *data;
+    struct push_src *src; /* streamed to nodes, never mapped */
     size_t size;
     char sha[65];
 };
@@ -548,23 +548,23 @@ ro_pkg_get(struct ro *ro, const char *name)
 static void nj_run_step(struct nj *j);
 
 static void
-nj_put_answer(struct agc *a, int status, const struct af_kv *body,
-              void *data)
+nj_push_done(int status, const struct push_result *r, void *data)
 {
     struct nj *j = data;
     const struct pb_plan_step *ps = nj_cur_step(j);
 
-    (void)a;
-    if (status == AF_EREMOTE) {
+    if (status == AF_EREMOTE || status == AF_EINPUT) {
         nj_fail(j, RO_F_STEP, "%s: pushing %s failed: %s", ps->name,
-                ps->package, af_kv_get(body, "error"));
+                ps->package, r->error);
         return;
     }
     if (status < 0) {
         nj_agent_fail(j, status, "pushing a package");
         return;
     }
-    ro_say(j->ro, j, "push", "%s: pushed %s", ps->name, ps->package);
+    ro_say(j->ro, j, "push", "%s: pushed %s (%.1f MiB in %.1f s%s)", ps->name,
+           ps->package, (double)r->sent / 1048576.0,
+           (double)r->duration_ms / 1000.0, r->offset > 0 ? ", resumed" : "");
     nj_run_step(j);
 }
 
@@ -576,8 +576,6 @@ nj_stat_answer(struct agc *a, int status, const struct af_kv *body,
     const struct pb_plan_step *ps = nj_cur_step(j);
     const struct ro_pkg *p = ro_pkg_get(j->ro, ps->package);
     const char *sha = af_kv_get(body, "sha256");
-    const char *words[5];
-    char size[32];
 
     if (status < 0 && status != AF_EREMOTE) {
         nj_agent_fail(j, status, "checking a package");
@@ -587,14 +585,8 @@ nj_stat_answer(struct agc *a, int status, const struct af_kv *body,
         nj_run_step(j); /* already there: nothing to push */
         return;
     }
-    snprintf(size, sizeof(size), "%zu", p->size);
-    words[0] = "put";
-    words[1] = p->sha;
-    words[2] = size;
-    words[3] = "600";
-    words[4] = ps->package_path;
-    agc_request(a, words, 5, p->data, p->size, 30 * 60 * 1000,
-                nj_put_answer, j);
+    push_start(a, p->src, ps->package_path, 0600, 30 * 60 * 1000, nj_push_done,
+               j);
 }
 
 static int
@@ -1486,46 +1478,29 @@ ro_print_plan(struct ro *ro)
     af_buf_free(&key);
 }
 
-/* Map and hash one package of the packages directory. */
+/* Open and hash one package of the packages directory (push.h). */
 static int
 ro_pkg_load(struct ro *ro, const char *name)
 {
     struct ro_pkg *rp;
-    struct stat sb;
-    struct af_sha256 c;
-    void *m = NULL;
-    int fd;
+    struct push_src *src = NULL;
+    struct af_err e = {0, ""};
     char *path = af_asprintf("%s/%s", ro->eff.packages, name);
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) < 0) {
-        fprintf(stderr, "ascend-fleet: %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    if (push_src_open(path, &src, &e) != 0) {
+        fprintf(stderr, "ascend-fleet: %s\n", e.msg);
         free(path);
         return -1;
     }
-    if (sb.st_size > 0) {
-        m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            fprintf(stderr, "ascend-fleet: %s: %s\n", path, strerror(errno));
-            close(fd);
-            free(path);
-            return -1;
-        }
-    }
-    close(fd);
     ro->rpkgs = af_reallocarray(ro->rpkgs, ro->nrpkgs + 1,
                                 sizeof(*ro->rpkgs));
     rp = &ro->rpkgs[ro->nrpkgs++];
     memset(rp, 0, sizeof(*rp));
     rp->name = af_strdup(name);
     rp->path = path;
-    rp->data = m;
-    rp->size = (size_t)sb.st_size;
-    af_sha256_init(&c);
-    af_sha256_update(&c, rp->data, rp->size);
-    af_sha256_final_hex(&c, rp->sha);
+    rp->src = src;
+    rp->size = (size_t)push_src_size(src);
+    snprintf(rp->sha, sizeof(rp->sha), "%s", push_src_sha(src));
     return 0;
 }
 
@@ -1557,8 +1532,7 @@ ro_free(struct ro *ro)
     size_t i;
 
     for (i = 0; i < ro->nrpkgs; i++) {
-        if (ro->rpkgs[i].data)
-            munmap((void *)(uintptr_t)ro->rpkgs[i].data, ro->rpkgs[i].size);
+        push_src_free(ro->rpkgs[i].src);
         free(ro->rpkgs[i].name);
         free(ro->rpkgs[i].path);
     }
