@@ -238,8 +238,9 @@ cmd_facts_main(int argc, char **argv)
         rc = AF_EXIT_USAGE;
         goto out;
     }
-    res = facts_gather(&fleet, cmd_fanout_clamp(&rep, o.fanout, fleet.nsel),
-                       (uint64_t)(o.timeout_s ? o.timeout_s : 120) * 1000);
+    res = facts_gather_ev(&fleet, cmd_fanout_clamp(&rep, o.fanout, fleet.nsel),
+                          (uint64_t)(o.timeout_s ? o.timeout_s : 120) * 1000,
+                          report_sink(&rep));
     if ((r = facts_store(st, res, fleet.nsel, &e)) != 0) {
         fprintf(stderr, "ascend-fleet facts: %s\n", e.msg);
         rc = AF_EXIT_INTERNAL;
