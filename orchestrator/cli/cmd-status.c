@@ -15,6 +15,7 @@
 #include "af-buf.h"
 #include "af-err.h"
 #include "fold.h"
+#include "report.h"
 #include "st.h"
 
 static void
@@ -137,7 +138,13 @@ print_tail(const char *s, size_t len, int nlines)
         const char *nl = memchr(s + start, '\n', len - start);
         size_t l = nl ? (size_t)(nl - (s + start)) : len - start;
 
-        printf("      | %.*s\n", (int)l, s + start);
+        struct af_buf b;
+
+        /* Installer output comes from the node: escaped for the terminal. */
+        af_buf_init(&b, 0);
+        report_escape(&b, s + start, l, 0);
+        printf("      | %.*s\n", (int)b.len, b.data ? b.data : "");
+        af_buf_free(&b);
         start += l + 1;
     }
 }
@@ -195,9 +202,13 @@ print_text(const struct st_run *run,
             nodes[i].status != ST_NODE_UNREACHABLE &&
             nodes[i].status != ST_NODE_BLOCKED)
             continue;
-        printf("%s %s: %s\n", nodes[i].node,
-               st_node_status_name(nodes[i].status),
-               nodes[i].reason ? nodes[i].reason : "");
+        {
+            char *reason = report_safe(nodes[i].reason);
+
+            printf("%s %s: %s\n", nodes[i].node,
+                   st_node_status_name(nodes[i].status), reason);
+            free(reason);
+        }
         for (k = 0; k < ns; k++) {
             if (strcmp(steps[k].node, nodes[i].node) != 0 ||
                 (steps[k].status != ST_STEP_FAILED &&
