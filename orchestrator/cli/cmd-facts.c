@@ -242,8 +242,9 @@ cmd_facts_main(int argc, char **argv)
         names[i] = fleet_node(&fleet, i)->name;
     if ((rc = cmd_lock_nodes(st, "facts", names, fleet.nsel)) != 0)
         goto out;
-    res = facts_gather(&fleet, cmd_fanout_clamp(&rep, o.fanout, fleet.nsel),
-                       (uint64_t)(o.timeout_s ? o.timeout_s : 120) * 1000);
+    res = facts_gather_ev(&fleet, cmd_fanout_clamp(&rep, o.fanout, fleet.nsel),
+                          (uint64_t)(o.timeout_s ? o.timeout_s : 120) * 1000,
+                          report_sink(&rep));
     if ((r = facts_store(st, res, fleet.nsel, &e)) != 0) {
         fprintf(stderr, "ascend-fleet facts: %s\n", e.msg);
         rc = AF_EXIT_INTERNAL;

@@ -468,41 +468,46 @@ static void
 hccn_print_json(const struct hccn_run *run, size_t n)
 {
     struct af_buf b;
+    struct af_json j;
     size_t i, k;
 
     af_buf_init(&b, 0);
-    af_buf_puts(&b, "{\"nodes\":[");
+    afj_init(&j, &b);
+    afj_obj_begin(&j);
+    afj_kint(&j, "v", REPORT_JSON_VERSION);
+    afj_key(&j, "nodes");
+    afj_arr_begin(&j);
     for (i = 0; i < n; i++) {
         const struct hccn_node *hn = &run->nodes[i];
         const struct hop_result *r = hn->res;
 
-        af_buf_puts(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
-        af_buf_json_str(&b, hn->name);
-        af_buf_printf(&b, ",\"status\":\"%s\",\"error\":",
-                      hccn_node_word(hn, run->verify));
-        af_buf_json_str(&b, hn->sess_failed
-                                ? hn->error
-                                : (r && r->error[0] ? r->error : NULL));
-        af_buf_puts(&b, ",\"npus\":[");
+        afj_obj_begin(&j);
+        afj_kstr(&j, "name", hn->name);
+        afj_kstr(&j, "status", hccn_node_word(hn, run->verify));
+        afj_kstr(&j, "error",
+                 hn->sess_failed ? hn->error
+                                 : (r && r->error[0] ? r->error : NULL));
+        afj_key(&j, "npus");
+        afj_arr_begin(&j);
         for (k = 0; r != NULL && k < r->nnpu; k++) {
             const struct hop_npu *p = &r->npus[k];
 
-            af_buf_printf(&b, "%s{\"npu\":%d,\"status\":\"%s\",\"address\":",
-                          k ? "," : "", p->npu, hop_status_str(p->status));
-            af_buf_json_str(&b, p->address);
-            af_buf_puts(&b, ",\"netmask\":");
-            af_buf_json_str(&b, p->netmask);
-            af_buf_puts(&b, ",\"detect\":");
-            af_buf_json_str(&b, p->detect);
-            af_buf_puts(&b, ",\"gateway\":");
-            af_buf_json_str(&b, p->gateway);
-            af_buf_puts(&b, ",\"detail\":");
-            af_buf_json_str(&b, p->detail[0] ? p->detail : NULL);
-            af_buf_puts(&b, "}");
+            afj_obj_begin(&j);
+            afj_kint(&j, "npu", p->npu);
+            afj_kstr(&j, "status", hop_status_str(p->status));
+            afj_kstr(&j, "address", p->address);
+            afj_kstr(&j, "netmask", p->netmask);
+            afj_kstr(&j, "detect", p->detect);
+            afj_kstr(&j, "gateway", p->gateway);
+            afj_kstr(&j, "detail", p->detail[0] ? p->detail : NULL);
+            afj_obj_end(&j);
         }
-        af_buf_puts(&b, "]}");
+        afj_arr_end(&j);
+        afj_obj_end(&j);
     }
-    af_buf_puts(&b, "\n]}\n");
+    afj_arr_end(&j);
+    afj_obj_end(&j);
+    af_buf_append(&b, "\n", 1);
     fwrite(b.data, 1, b.len, stdout);
     af_buf_free(&b);
 }
@@ -567,9 +572,11 @@ hccn_print_report(const struct hccn_run *run, size_t n)
     for (i = 0; i < fold_groups(bad); i++) {
         char *nodes = fold_nodes(bad, i);
         const char *key = fold_key(bad, i), *colon = strchr(key, ':');
+        char *safe = report_safe(colon + 1);
 
-        /* "failed: npu[005,007]: NPU 3: ..." */
-        printf("%.*s: %s:%s\n", (int)(colon - key), key, nodes, colon + 1);
+        /* "failed: npu[005,007]: NPU 3: ..." (node text escaped) */
+        printf("%.*s: %s:%s\n", (int)(colon - key), key, nodes, safe);
+        free(safe);
         free(nodes);
     }
     if (run->verify)

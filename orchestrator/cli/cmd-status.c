@@ -16,6 +16,7 @@
 #include "af-err.h"
 #include "af-mem.h"
 #include "fold.h"
+#include "report.h"
 #include "st.h"
 
 static void
@@ -44,6 +45,40 @@ status_usage(FILE *out)
 
 
 static void
+print_json_steps(struct af_json *j,
+                 const char *node,
+                 const struct st_step *steps,
+                 size_t ns)
+{
+    size_t k;
+
+    afj_key(j, "steps");
+    afj_arr_begin(j);
+    for (k = 0; k < ns; k++) {
+        const struct st_step *st = &steps[k];
+
+        if (strcmp(st->node, node) != 0)
+            continue;
+        afj_obj_begin(j);
+        afj_kstr(j, "stage", st->stage);
+        afj_kstr(j, "step", st->step);
+        afj_kstr(j, "status", st_step_status_name(st->status));
+        afj_kint(j, "attempt", st->attempt);
+        if (st->exit_code == ST_NO_EXIT)
+            afj_knull(j, "exit_code");
+        else
+            afj_kint(j, "exit_code", st->exit_code);
+        afj_kstr(j, "action", st->action);
+        afj_kint(j, "started_ms", st->started);
+        afj_kint(j, "ended_ms", st->ended);
+        afj_kstrn(j, "output_tail", st->output ? st->output : "",
+                  st->output_len);
+        afj_obj_end(j);
+    }
+    afj_arr_end(j);
+}
+
+static void
 print_json(const struct st_run *run,
            const struct st_node *nodes,
            size_t nn,
@@ -51,60 +86,38 @@ print_json(const struct st_run *run,
            size_t ns)
 {
     struct af_buf b;
-    size_t i, k;
-    int first;
+    struct af_json j;
+    size_t i;
 
     af_buf_init(&b, 0);
-    af_buf_printf(&b, "{\"run\":{\"id\":%lld,\"status\":\"%s\",\"stages\":",
-                  (long long)run->id, st_run_status_name(run->status));
-    af_buf_json_str(&b, run->stages);
-    af_buf_puts(&b, ",\"reason\":");
-    af_buf_json_str(&b, run->reason);
-    af_buf_printf(&b, ",\"created_ms\":%lld,\"updated_ms\":%lld},\"nodes\":[",
-                  (long long)run->created, (long long)run->updated);
+    afj_init(&j, &b);
+    afj_obj_begin(&j);
+    afj_kint(&j, "v", REPORT_JSON_VERSION);
+    afj_key(&j, "run");
+    afj_obj_begin(&j);
+    afj_kint(&j, "id", run->id);
+    afj_kstr(&j, "status", st_run_status_name(run->status));
+    afj_kstr(&j, "stages", run->stages);
+    afj_kstr(&j, "reason", run->reason);
+    afj_kint(&j, "created_ms", run->created);
+    afj_kint(&j, "updated_ms", run->updated);
+    afj_obj_end(&j);
+    afj_key(&j, "nodes");
+    afj_arr_begin(&j);
     for (i = 0; i < nn; i++) {
-        af_buf_puts(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
-        af_buf_json_str(&b, nodes[i].node);
-        af_buf_printf(&b, ",\"status\":\"%s\",\"batch\":%d,\"reason\":",
-                      st_node_status_name(nodes[i].status), nodes[i].batch);
-        af_buf_json_str(&b, nodes[i].reason);
-        af_buf_puts(&b, ",\"boot_id_before\":");
-        af_buf_json_str(&b, nodes[i].boot_id_before);
-        af_buf_puts(&b, ",\"boot_id_after\":");
-        af_buf_json_str(&b, nodes[i].boot_id_after);
-        af_buf_puts(&b, ",\"steps\":[");
-        first = 1;
-        for (k = 0; k < ns; k++) {
-            if (strcmp(steps[k].node, nodes[i].node) != 0)
-                continue;
-            af_buf_puts(&b, first ? "{\"stage\":" : ",{\"stage\":");
-            first = 0;
-            af_buf_json_str(&b, steps[k].stage);
-            af_buf_puts(&b, ",\"step\":");
-            af_buf_json_str(&b, steps[k].step);
-            af_buf_printf(&b,
-                          ",\"status\":\"%s\",\"attempt\":%d,"
-                          "\"exit_code\":",
-                          st_step_status_name(steps[k].status),
-                          steps[k].attempt);
-            if (steps[k].exit_code == ST_NO_EXIT)
-                af_buf_puts(&b, "null");
-            else
-                af_buf_printf(&b, "%d", steps[k].exit_code);
-            af_buf_puts(&b, ",\"action\":");
-            af_buf_json_str(&b, steps[k].action);
-            af_buf_printf(&b,
-                          ",\"started_ms\":%lld,\"ended_ms\":%lld,"
-                          "\"output_tail\":",
-                          (long long)steps[k].started,
-                          (long long)steps[k].ended);
-            af_buf_json_strn(&b, steps[k].output ? steps[k].output : "",
-                             steps[k].output_len);
-            af_buf_puts(&b, "}");
-        }
-        af_buf_puts(&b, "]}");
+        afj_obj_begin(&j);
+        afj_kstr(&j, "name", nodes[i].node);
+        afj_kstr(&j, "status", st_node_status_name(nodes[i].status));
+        afj_kint(&j, "batch", nodes[i].batch);
+        afj_kstr(&j, "reason", nodes[i].reason);
+        afj_kstr(&j, "boot_id_before", nodes[i].boot_id_before);
+        afj_kstr(&j, "boot_id_after", nodes[i].boot_id_after);
+        print_json_steps(&j, nodes[i].node, steps, ns);
+        afj_obj_end(&j);
     }
-    af_buf_puts(&b, "\n]}\n");
+    afj_arr_end(&j);
+    afj_obj_end(&j);
+    af_buf_append(&b, "\n", 1);
     fwrite(b.data, 1, b.len, stdout);
     af_buf_free(&b);
 }
@@ -128,7 +141,13 @@ print_tail(const char *s, size_t len, int nlines)
         const char *nl = memchr(s + start, '\n', len - start);
         size_t l = nl ? (size_t)(nl - (s + start)) : len - start;
 
-        printf("      | %.*s\n", (int)l, s + start);
+        struct af_buf b;
+
+        /* Installer output comes from the node: escaped for the terminal. */
+        af_buf_init(&b, 0);
+        report_escape(&b, s + start, l, 0);
+        printf("      | %.*s\n", (int)b.len, b.data ? b.data : "");
+        af_buf_free(&b);
         start += l + 1;
     }
 }
@@ -186,9 +205,13 @@ print_text(const struct st_run *run,
             nodes[i].status != ST_NODE_UNREACHABLE &&
             nodes[i].status != ST_NODE_BLOCKED)
             continue;
-        printf("%s %s: %s\n", nodes[i].node,
-               st_node_status_name(nodes[i].status),
-               nodes[i].reason ? nodes[i].reason : "");
+        {
+            char *reason = report_safe(nodes[i].reason);
+
+            printf("%s %s: %s\n", nodes[i].node,
+                   st_node_status_name(nodes[i].status), reason);
+            free(reason);
+        }
         for (k = 0; k < ns; k++) {
             if (strcmp(steps[k].node, nodes[i].node) != 0 ||
                 (steps[k].status != ST_STEP_FAILED &&
@@ -410,22 +433,27 @@ cmd_runs_main(int argc, char **argv)
     }
     if (o.json) {
         struct af_buf b;
+        struct af_json j;
 
         af_buf_init(&b, 0);
-        af_buf_puts(&b, "{\"runs\":[");
+        afj_init(&j, &b);
+        afj_obj_begin(&j);
+        afj_kint(&j, "v", REPORT_JSON_VERSION);
+        afj_key(&j, "runs");
+        afj_arr_begin(&j);
         for (i = 0; i < n; i++) {
-            af_buf_printf(&b, "%s{\"id\":%lld,\"status\":\"%s\",\"stages\":",
-                          i ? "," : "", (long long)runs[i].id,
-                          st_run_status_name(runs[i].status));
-            af_buf_json_str(&b, runs[i].stages);
-            af_buf_puts(&b, ",\"cmdline\":");
-            af_buf_json_str(&b, runs[i].cmdline);
-            af_buf_printf(&b, ",\"created_ms\":%lld,\"reason\":",
-                          (long long)runs[i].created);
-            af_buf_json_str(&b, runs[i].reason);
-            af_buf_puts(&b, "}");
+            afj_obj_begin(&j);
+            afj_kint(&j, "id", runs[i].id);
+            afj_kstr(&j, "status", st_run_status_name(runs[i].status));
+            afj_kstr(&j, "stages", runs[i].stages);
+            afj_kstr(&j, "cmdline", runs[i].cmdline);
+            afj_kint(&j, "created_ms", runs[i].created);
+            afj_kstr(&j, "reason", runs[i].reason);
+            afj_obj_end(&j);
         }
-        af_buf_puts(&b, "]}\n");
+        afj_arr_end(&j);
+        afj_obj_end(&j);
+        af_buf_append(&b, "\n", 1);
         fwrite(b.data, 1, b.len, stdout);
         af_buf_free(&b);
     } else {

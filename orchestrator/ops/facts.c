@@ -9,6 +9,7 @@
 #include "af-err.h"
 #include "af-mem.h"
 #include "af-sched.h"
+#include "ev.h"
 #include "fleet.h"
 #include "inv.h"
 #include "sess.h"
@@ -18,7 +19,31 @@ struct facts_run {
     struct fleet *fleet;
     uint64_t timeout_ms;
     struct facts_result *res;
+    const struct ev_sink *sink;
+    uint64_t *t0; /* when each node's job started */
 };
+
+/* The node's job ends: tell the sink, then free the slot. */
+static void
+facts_end(struct sched_job *j)
+{
+    struct facts_run *run = sched_job_data(j);
+    size_t i = sched_job_index(j);
+    const struct facts_result *r = &run->res[i];
+    struct ev ev;
+    size_t k;
+
+    ev_init(&ev, EV_NODE_END, r->name);
+    ev.action = "facts";
+    ev.status =
+        r->status == 0 ? EV_OK : (r->timed_out ? EV_TIMEOUT : EV_UNREACHABLE);
+    ev.duration_ms = (int64_t)(sched_now_ms() - run->t0[i]);
+    for (k = 0; k < r->facts.n; k++)
+        ev.bytes += strlen(r->facts.keys[k]) + strlen(r->facts.vals[k]) + 2;
+    ev.reason = r->status ? r->error : NULL;
+    ev_emit(run->sink, &ev);
+    sched_job_done(j);
+}
 
 static void
 facts_conn_opts(void *data, size_t i, struct conn_opts *o, const void **node)
@@ -28,6 +53,7 @@ facts_conn_opts(void *data, size_t i, struct conn_opts *o, const void **node)
 
     fleet_conn_opts(run->fleet, n, o);
     *node = n;
+    run->t0[i] = sched_now_ms();
 }
 
 static void
@@ -50,7 +76,7 @@ facts_answer(struct agc *a, int status, const struct af_kv *body, void *data)
         for (k = 0; k < body->n; k++)
             af_kv_add(&r->facts, body->keys[k], body->vals[k]);
     }
-    sched_job_done(j);
+    facts_end(j);
 }
 
 static void
@@ -65,7 +91,7 @@ facts_ready(struct sched_job *j, struct sess *s, int status)
         r->status = status;
         r->timed_out = sess_timed_out(s);
         snprintf(r->error, sizeof(r->error), "%s", sess_error(s));
-        sched_job_done(j);
+        facts_end(j);
         return;
     }
     words[0] = "facts";
@@ -76,6 +102,15 @@ facts_ready(struct sched_job *j, struct sess *s, int status)
 
 struct facts_result *
 facts_gather(struct fleet *f, int fanout, uint64_t timeout_ms)
+{
+    return facts_gather_ev(f, fanout, timeout_ms, NULL);
+}
+
+struct facts_result *
+facts_gather_ev(struct fleet *f,
+                int fanout,
+                uint64_t timeout_ms,
+                const struct ev_sink *sink)
 {
     static const struct sched_job_ops ops = {
         .sess_flags = SESS_AGENT,
@@ -89,6 +124,8 @@ facts_gather(struct fleet *f, int fanout, uint64_t timeout_ms)
     memset(&run, 0, sizeof(run));
     run.fleet = f;
     run.timeout_ms = timeout_ms;
+    run.sink = sink;
+    run.t0 = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.t0));
     run.res = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.res));
     for (i = 0; i < f->nsel; i++) {
         run.res[i].name = fleet_node(f, i)->name;
@@ -101,6 +138,7 @@ facts_gather(struct fleet *f, int fanout, uint64_t timeout_ms)
             snprintf(run.res[i].error, sizeof(run.res[i].error), "%s", e.msg);
         }
     }
+    free(run.t0);
     return run.res;
 }
 

@@ -259,3 +259,24 @@ Test(exec_io, options_may_follow_positionals, .timeout = 60)
     cr_expect_not_null(strstr(r.out, "\n--json\n"), "%s", r.out);
     th_result_free(&r);
 }
+
+Test(exec_io, json_lines_stream_output_records, .timeout = 60)
+{
+    struct th_result r;
+
+    sh(&r, 45,
+       "$AF exec -i $INV --json -L --limit npu[001-002] -- "
+       "'echo one; echo two >&2'");
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    cr_expect_not_null(strstr(r.out, "{\"v\":1,\"type\":\"output\",\"node\":"
+                                     "\"npu001\",\"stream\":\"stdout\","
+                                     "\"data\":\"one\"}\n"),
+                       "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "\"node\":\"npu002\",\"stream\":"
+                                     "\"stderr\",\"data\":\"two\"}\n"),
+                       "%s", r.out);
+    cr_expect_eq(count_of(r.out, "\"type\":\"node\""), 2, "%s", r.out);
+    cr_expect_eq(count_of(r.out, "\"type\":\"summary\""), 1, "%s", r.out);
+    cr_expect_eq(count_of(r.out, "\n"), 2 * 2 + 2 + 1, "%s", r.out);
+    th_result_free(&r);
+}
