@@ -31,7 +31,8 @@
 #define AGC_PROBE_TIMEOUT_MS 30000
 #define AGC_PUSH_TIMEOUT_MS  120000
 /* SHA-256 of stdin in hex, on the node. */
-#define AGC_SHA(file) "sha256sum < " file " 2>/dev/null | cut -c1-64"
+/* Shell function: hs FILE prints the SHA-256 of FILE in hex, on the node. */
+#define AGC_SHA_FN "hs() { sha256sum < \"$1\" 2>/dev/null | cut -c1-64; }; "
 /* find tests: owned by neither root nor $u, or group/other-writable. */
 #define AGC_UNSAFE_ANY \
     "\\( ! -user 0 ! -user \"$u\" \\) -o -perm -020 -o -perm -002"
@@ -201,13 +202,16 @@ agc_take_all(struct agc *a)
 void
 agc_free(struct agc *a)
 {
+    struct agc_req *pending;
+
     if (a == NULL)
         return;
     /* Exactly once, even here: what is still pending is cancelled. */
-    if (a->err.msg[0] == '\0')
+    pending = agc_take_all(a);
+    if (pending != NULL && a->err.msg[0] == '\0')
         snprintf(a->err.msg, sizeof(a->err.msg), "%s: agent session closed",
                  conn_name(a->conn));
-    agc_complete_all(a, agc_take_all(a), AF_ECANCELED);
+    agc_complete_all(a, pending, AF_ECANCELED);
     af_buf_free(&a->in);
     af_buf_free(&a->err_out);
     free(a->chunk);
@@ -690,13 +694,11 @@ agc_push(struct agc *a)
      * by mv -f.
      */
     cmd = af_asprintf(
+        AGC_SHA_FN
         "umask 077 && d=%s/%s && mkdir -p \"$d\" && t=\"$d/.tmp.$$\" && "
-        "cat > \"$t\" && "
-        "if [ \"$(" AGC_SHA("\"$t\"") ")\" = %s ]; then "
-                                      "chmod 700 \"$t\" && mv -f \"$t\" "
-                                      "\"$d/%s\"; else rm -f \"$t\"; "
-                                      "echo 'agent copy failed its SHA-256 "
-                                      "check' >&2; exit 1; fi",
+        "cat > \"$t\" && if [ \"$(hs \"$t\")\" = %s ]; then "
+        "chmod 700 \"$t\" && mv -f \"$t\" \"$d/%s\"; else rm -f \"$t\"; "
+        "echo 'agent copy failed its SHA-256 check' >&2; exit 1; fi",
         AF_AGENT_DIR, sha, sha, AF_AGENT_NAME);
     a->ch = chan_exec(a->conn, cmd, AGC_PUSH_TIMEOUT_MS, AGC_STDERR_CAP, NULL,
                       agc_push_done, a);
@@ -756,9 +758,9 @@ agc_probe_cmd(const struct agc *a, int serve_only)
     af_buf_init(&b, 0);
     if (serve_only) {
         af_buf_printf(&b,
-                      "p=%s/%s/%s; if [ \"$(" AGC_SHA(
-                          "\"$p\"") ")\" = %s ]; then exec \"$p\" serve; fi; "
-                                    "echo AFAGENT-BADHASH",
+                      AGC_SHA_FN "p=%s/%s/%s; if [ \"$(hs \"$p\")\" = %s ]; "
+                                 "then exec \"$p\" serve; fi; "
+                                 "echo AFAGENT-BADHASH",
                       AF_AGENT_DIR, a->want->sha, AF_AGENT_NAME, a->want->sha);
         return af_buf_steal(&b);
     }
@@ -770,6 +772,7 @@ agc_probe_cmd(const struct agc *a, int serve_only)
      */
     af_buf_printf(
         &b,
+        AGC_SHA_FN
         "u=$(id -u); R=%s; "
         "command -v sha256sum >/dev/null || { echo AFAGENT-NOHASH; exit 0; }; "
         "bad=$({ find / /var /var/lib -maxdepth 0 " AGC_UNSAFE "; "
@@ -783,15 +786,12 @@ agc_probe_cmd(const struct agc *a, int serve_only)
                       strcmp(a->blobs[i].arch, "aarch64") == 0 ? "|arm64" : "",
                       a->blobs[i].sha);
     /* The hash is checked before the copy runs, by sha256sum. */
-    af_buf_printf(
-        &b,
-        "*) echo \"AFAGENT-ARCH $a\"; exit 0 ;; esac; "
-        "p=%s/$h/%s; if [ -f \"$p\" ] && "
-        "[ \"$(" AGC_SHA(
-            "\"$p\"") ")\" = \"$h\" ]; then "
-                      "echo \"AFAGENT-TRY $a\"; exec \"$p\" serve; fi; "
-                      "echo \"AFAGENT-MISSING $a\"",
-        AF_AGENT_DIR, AF_AGENT_NAME);
+    af_buf_printf(&b,
+                  "*) echo \"AFAGENT-ARCH $a\"; exit 0 ;; esac; "
+                  "p=%s/$h/%s; if [ -f \"$p\" ] && [ \"$(hs \"$p\")\" = "
+                  "\"$h\" ]; then echo \"AFAGENT-TRY $a\"; "
+                  "exec \"$p\" serve; fi; echo \"AFAGENT-MISSING $a\"",
+                  AF_AGENT_DIR, AF_AGENT_NAME);
     return af_buf_steal(&b);
 }
 
