@@ -23,6 +23,7 @@
 #include <libssh/callbacks.h>
 
 #include "af-mem.h"
+#include "khosts.h"
 
 /* How many drive turns one poll event may take before yielding. */
 #define CONN_DRIVE_CAP 64
@@ -445,13 +446,37 @@ conn_fingerprint(struct conn *c)
     return ret;
 }
 
+/* 1 if the server's key is marked @revoked in known_hosts. */
+static int
+conn_hostkey_revoked(struct conn *c)
+{
+    ssh_key srv = NULL;
+    int r;
+
+    if (ssh_get_server_publickey(c->s, &srv) != SSH_OK)
+        return 0;
+    r = khosts_revoked(c->known_hosts, srv);
+    ssh_key_free(srv);
+    return r;
+}
+
 /* Check the server's key against known_hosts; 0 ok, -1 failed. */
 static int
 conn_hostkey(struct conn *c)
 {
-    enum ssh_known_hosts_e k = ssh_session_is_known_server(c->s);
+    enum ssh_known_hosts_e k;
     char *fp;
 
+    /* libssh ignores @revoked: refused here first, in every mode. */
+    if (conn_hostkey_revoked(c)) {
+        fp = conn_fingerprint(c);
+        conn_fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
+                  "%s: host key for %s (%s) is REVOKED in %s; refusing to "
+                  "connect", c->name, c->host, fp, c->known_hosts);
+        free(fp);
+        return -1;
+    }
+    k = ssh_session_is_known_server(c->s);
     if (k == SSH_KNOWN_HOSTS_OK)
         return 0;
     fp = conn_fingerprint(c);
