@@ -182,7 +182,7 @@ st_hccn_status_parse(const char *name,
                      enum st_hccn_status *out,
                      struct af_err *e)
 {
-    int v, r;
+    int v = 0, r;
 
     r = st_parse(st_hccn_names, ST_NELEM(st_hccn_names), "hccn", name, &v, e);
     if (r == 0)
