@@ -153,13 +153,20 @@ hccn_load_plan(const struct inv *inv,
     if (json) {
         struct af_buf b;
 
+        struct af_json j;
+
         af_buf_init(&b, 0);
-        af_buf_puts(&b, "{\"valid\":false,\"errors\":[");
-        for (i = 0; i < nerr; i++) {
-            af_buf_puts(&b, i ? ",\n" : "\n");
-            af_buf_json_str(&b, errs[i]);
-        }
-        af_buf_puts(&b, "\n]}\n");
+        afj_init(&j, &b);
+        afj_obj_begin(&j);
+        afj_kint(&j, "v", REPORT_JSON_VERSION);
+        afj_kbool(&j, "valid", 0);
+        afj_key(&j, "errors");
+        afj_arr_begin(&j);
+        for (i = 0; i < nerr; i++)
+            afj_str(&j, errs[i]);
+        afj_arr_end(&j);
+        afj_obj_end(&j);
+        af_buf_puts(&b, "\n");
         fwrite(b.data, 1, b.len, stdout);
         af_buf_free(&b);
     }
@@ -232,6 +239,7 @@ hccn_plan_cmd(int argc, char **argv)
     int *have = NULL, rc, any_facts = 0;
     struct fold *verdicts = fold_new();
     struct af_buf b;
+    struct af_json j;
 
     af_buf_init(&b, 0);
     if ((rc = hccn_parse(argc, argv, &c)) != 0)
@@ -265,12 +273,18 @@ hccn_plan_cmd(int argc, char **argv)
     for (i = 0; i < nsel; i++)
         if (strlen(inv->nodes[sel[i]].name) > width)
             width = strlen(inv->nodes[sel[i]].name);
-    if (c.o.json)
-        af_buf_printf(&b,
-                      "{\"valid\":true,\"errors\":[],\"npus\":%zu,"
-                      "\"nodes\":[",
-                      npus);
-    else
+    afj_init(&j, &b);
+    if (c.o.json) {
+        afj_obj_begin(&j);
+        afj_kint(&j, "v", REPORT_JSON_VERSION);
+        afj_kbool(&j, "valid", 1);
+        afj_key(&j, "errors");
+        afj_arr_begin(&j);
+        afj_arr_end(&j);
+        afj_kuint(&j, "npus", npus);
+        afj_key(&j, "nodes");
+        afj_arr_begin(&j);
+    } else
         af_buf_printf(&b, "%-*s %3s  %-15s  %-15s  %-15s  %-15s  %s\n",
                       (int)width, "NODE", "NPU", "ADDRESS", "NETMASK", "DETECT",
                       "GATEWAY", "CHANGE");
@@ -281,9 +295,10 @@ hccn_plan_cmd(int argc, char **argv)
         int npu;
 
         if (c.o.json) {
-            af_buf_puts(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
-            af_buf_json_str(&b, name);
-            af_buf_puts(&b, ",\"npus\":[");
+            afj_obj_begin(&j);
+            afj_kstr(&j, "name", name);
+            afj_key(&j, "npus");
+            afj_arr_begin(&j);
         }
         for (npu = 0; npu < (int)npus; npu++) {
             const struct hccn_addr *a = hccn_plan_get(plan, sel[i], npu);
@@ -302,21 +317,17 @@ hccn_plan_cmd(int argc, char **argv)
             if (w != NULL && hccn_word_rank(w) > hccn_word_rank(worst))
                 worst = w;
             if (c.o.json) {
-                af_buf_printf(&b, "%s{\"npu\":%d,\"address\":", npu ? "," : "",
-                              npu);
-                af_buf_json_str(&b, a->address);
-                af_buf_puts(&b, ",\"netmask\":");
-                af_buf_json_str(&b, a->netmask);
-                af_buf_puts(&b, ",\"detect\":");
-                af_buf_json_str(&b, a->detect[0] ? a->detect : NULL);
-                af_buf_puts(&b, ",\"gateway\":");
-                af_buf_json_str(&b, a->gateway[0] ? a->gateway : NULL);
-                af_buf_printf(&b, ",\"plane\":%d,\"pinned\":%s,\"change\":",
-                              a->plane, a->pinned ? "true" : "false");
-                af_buf_json_str(&b, w);
-                af_buf_puts(&b, ",\"current\":");
-                af_buf_json_str(&b, now[0] && w ? now : NULL);
-                af_buf_puts(&b, "}");
+                afj_obj_begin(&j);
+                afj_kint(&j, "npu", npu);
+                afj_kstr(&j, "address", a->address);
+                afj_kstr(&j, "netmask", a->netmask);
+                afj_kstr(&j, "detect", a->detect[0] ? a->detect : NULL);
+                afj_kstr(&j, "gateway", a->gateway[0] ? a->gateway : NULL);
+                afj_kint(&j, "plane", a->plane);
+                afj_kbool(&j, "pinned", a->pinned);
+                afj_kstr(&j, "change", w);
+                afj_kstr(&j, "current", now[0] && w ? now : NULL);
+                afj_obj_end(&j);
             } else {
                 af_buf_printf(&b, "%-*s %3d  %-15s  %-15s  %-15s  %-15s  %s",
                               (int)width, name, npu, a->address, a->netmask,
@@ -327,8 +338,10 @@ hccn_plan_cmd(int argc, char **argv)
                 af_buf_puts(&b, "\n");
             }
         }
-        if (c.o.json)
-            af_buf_puts(&b, "]}");
+        if (c.o.json) {
+            afj_arr_end(&j);
+            afj_obj_end(&j);
+        }
         if (strncmp(worst, "change", 6) == 0) {
             char key[300];
 
@@ -339,7 +352,9 @@ hccn_plan_cmd(int argc, char **argv)
         }
     }
     if (c.o.json) {
-        af_buf_puts(&b, "\n]}\n");
+        afj_arr_end(&j);
+        afj_obj_end(&j);
+        af_buf_puts(&b, "\n");
     } else {
         af_buf_puts(&b, "\n");
         for (k = 0; k < fold_groups(verdicts); k++) {

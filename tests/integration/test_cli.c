@@ -46,3 +46,43 @@ Test(cli, runs_json_has_a_schema_version, .timeout = 60)
     cr_expect_eq(system(state), 0);
     free(state);
 }
+
+/* hccn plan --json: valid and invalid plans are JSON with "v". */
+Test(cli, hccn_plan_json_has_a_schema_version, .timeout = 60)
+{
+    static const char *const files[] = {"910-4.yaml", "err-overlap.yaml"};
+    char dir[] = "/tmp/af-cli-XXXXXX";
+    size_t i;
+
+    cr_assert_not_null(mkdtemp(dir));
+    for (i = 0; i < 2; i++) {
+        char *inv =
+            af_asprintf("%s/tests/unit/data/hccn/%s", AF_SOURCE_DIR, files[i]);
+        char *state = af_asprintf("%s/state.db", dir);
+        const char *argv[] = {AF_BIN, "hccn",    "plan", "--json", "-i",
+                              inv,    "--state", state,  NULL};
+        struct th_result r;
+        struct jv *doc;
+
+        cr_assert_eq(th_run(&r, 30, argv), 0);
+        cr_expect_eq(r.status, i == 0 ? 0 : 2, "%s: exit %d: %s", files[i],
+                     r.status, r.err);
+        doc = json_parse(r.out);
+        cr_assert_not_null(doc, "%s: not JSON: %s", files[i], r.out);
+        cr_expect_eq(jnum(doc, "v"), 1.0);
+        cr_expect_eq(jget(doc, "valid")->t, J_BOOL);
+        cr_expect_not_null(jget(doc, "errors"));
+        if (i == 0)
+            cr_expect_not_null(jget(doc, "nodes"));
+        jv_free(doc);
+        th_result_free(&r);
+        free(inv);
+        free(state);
+    }
+    {
+        char *rm = af_asprintf("rm -rf %s", dir);
+
+        cr_expect_eq(system(rm), 0);
+        free(rm);
+    }
+}
