@@ -86,3 +86,28 @@ Test(cli, hccn_plan_json_has_a_schema_version, .timeout = 60)
         free(rm);
     }
 }
+
+/* inventory show --json: one record per node, "v", count. */
+Test(cli, inventory_show_json_has_a_schema_version, .timeout = 60)
+{
+    const char *argv[] = {
+        AF_BIN,    "inventory",    "show",
+        "--json",  "-i",           AF_RACK_DIR "/inventory.yaml",
+        "--limit", "npu[001-003]", NULL};
+    struct th_result r;
+    struct jv *doc;
+    const struct jv *nodes;
+
+    cr_assert_eq(th_run(&r, 30, argv), 0);
+    cr_expect_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    doc = json_parse(r.out);
+    cr_assert_not_null(doc, "not JSON: %s", r.out);
+    cr_expect_eq(jnum(doc, "v"), 1.0);
+    cr_expect_eq(jnum(doc, "count"), 3.0);
+    nodes = jget(doc, "nodes");
+    cr_assert(nodes != NULL && nodes->t == J_ARR && nodes->n == 3);
+    cr_expect_str_eq(jstr(nodes->kids[0], "name"), "npu001");
+    cr_expect_eq(jget(nodes->kids[0], "groups")->t, J_ARR);
+    jv_free(doc);
+    th_result_free(&r);
+}
