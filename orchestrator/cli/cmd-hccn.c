@@ -153,13 +153,20 @@ hccn_load_plan(const struct inv *inv,
     if (json) {
         struct af_buf b;
 
+        struct af_json j;
+
         af_buf_init(&b, 0);
-        af_buf_puts(&b, "{\"valid\":false,\"errors\":[");
-        for (i = 0; i < nerr; i++) {
-            af_buf_puts(&b, i ? ",\n" : "\n");
-            af_buf_json_str(&b, errs[i]);
-        }
-        af_buf_puts(&b, "\n]}\n");
+        afj_init(&j, &b);
+        afj_obj_begin(&j);
+        afj_kint(&j, "v", REPORT_JSON_VERSION);
+        afj_kbool(&j, "valid", 0);
+        afj_key(&j, "errors");
+        afj_arr_begin(&j);
+        for (i = 0; i < nerr; i++)
+            afj_str(&j, errs[i]);
+        afj_arr_end(&j);
+        afj_obj_end(&j);
+        af_buf_puts(&b, "\n");
         fwrite(b.data, 1, b.len, stdout);
         af_buf_free(&b);
     }
@@ -219,6 +226,84 @@ hccn_word_rank(const char *w)
     return 3; /* change, change-refused */
 }
 
+/* Where and how hccn plan writes its rows. */
+struct hccn_plan_out {
+    struct af_buf *b;
+    struct af_json *j;
+    int json;
+    int width;
+    int force;
+    size_t npus;
+};
+
+/*
+ * One node's rows of hccn plan (text or JSON); facts NULL when the state
+ * has none. Returns the node's worst change word; refused lists the NPUs
+ * whose configured address differs.
+ */
+static const char *
+hccn_plan_node(const struct hccn_plan_out *po,
+               const struct hccn_plan *plan,
+               size_t node,
+               const char *name,
+               const struct af_kv *facts,
+               char *refused,
+               size_t rsz)
+{
+    const char *worst = facts ? "same" : "no facts";
+    struct af_json *j = po->j;
+    struct af_buf *b = po->b;
+    int npu;
+
+    if (po->json) {
+        afj_obj_begin(j);
+        afj_kstr(j, "name", name);
+        afj_key(j, "npus");
+        afj_arr_begin(j);
+    }
+    for (npu = 0; npu < (int)po->npus; npu++) {
+        const struct hccn_addr *a = hccn_plan_get(plan, node, npu);
+        char now[40] = "";
+        const char *w =
+            facts ? hccn_change_word(a, facts, npu, po->force, now, sizeof(now))
+                  : NULL;
+
+        if (w != NULL && strncmp(w, "change", 6) == 0) {
+            size_t l = strlen(refused);
+
+            snprintf(refused + l, rsz - l, "%s%d", l ? "," : "", npu);
+        }
+        if (w != NULL && hccn_word_rank(w) > hccn_word_rank(worst))
+            worst = w;
+        if (po->json) {
+            afj_obj_begin(j);
+            afj_kint(j, "npu", npu);
+            afj_kstr(j, "address", a->address);
+            afj_kstr(j, "netmask", a->netmask);
+            afj_kstr(j, "detect", a->detect[0] ? a->detect : NULL);
+            afj_kstr(j, "gateway", a->gateway[0] ? a->gateway : NULL);
+            afj_kint(j, "plane", a->plane);
+            afj_kbool(j, "pinned", a->pinned);
+            afj_kstr(j, "change", w);
+            afj_kstr(j, "current", now[0] && w ? now : NULL);
+            afj_obj_end(j);
+            continue;
+        }
+        af_buf_printf(b, "%-*s %3d  %-15s  %-15s  %-15s  %-15s  %s", po->width,
+                      name, npu, a->address, a->netmask,
+                      a->detect[0] ? a->detect : "-",
+                      a->gateway[0] ? a->gateway : "-", w ? w : "-");
+        if (w != NULL && now[0])
+            af_buf_printf(b, " (now %s)", now);
+        af_buf_puts(b, "\n");
+    }
+    if (po->json) {
+        afj_arr_end(j);
+        afj_obj_end(j);
+    }
+    return worst;
+}
+
 static int
 hccn_plan_cmd(int argc, char **argv)
 {
@@ -232,6 +317,8 @@ hccn_plan_cmd(int argc, char **argv)
     int *have = NULL, rc, r, any_facts = 0;
     struct fold *verdicts = fold_new();
     struct af_buf b;
+    struct af_json j;
+    struct hccn_plan_out po;
 
     af_buf_init(&b, 0);
     if ((rc = hccn_parse(argc, argv, &c)) != 0)
@@ -266,70 +353,34 @@ hccn_plan_cmd(int argc, char **argv)
     for (i = 0; i < nsel; i++)
         if (strlen(inv->nodes[sel[i]].name) > width)
             width = strlen(inv->nodes[sel[i]].name);
-    if (c.o.json)
-        af_buf_printf(&b,
-                      "{\"valid\":true,\"errors\":[],\"npus\":%zu,"
-                      "\"nodes\":[",
-                      npus);
-    else
+    afj_init(&j, &b);
+    po.b = &b;
+    po.j = &j;
+    po.json = c.o.json;
+    po.width = (int)width;
+    po.force = c.force;
+    po.npus = npus;
+    if (c.o.json) {
+        afj_obj_begin(&j);
+        afj_kint(&j, "v", REPORT_JSON_VERSION);
+        afj_kbool(&j, "valid", 1);
+        afj_key(&j, "errors");
+        afj_arr_begin(&j);
+        afj_arr_end(&j);
+        afj_kuint(&j, "npus", npus);
+        afj_key(&j, "nodes");
+        afj_arr_begin(&j);
+    } else
         af_buf_printf(&b, "%-*s %3s  %-15s  %-15s  %-15s  %-15s  %s\n",
                       (int)width, "NODE", "NPU", "ADDRESS", "NETMASK", "DETECT",
                       "GATEWAY", "CHANGE");
     for (i = 0; i < nsel; i++) {
-        const char *name = inv->nodes[sel[i]].name;
-        const char *worst = have[i] ? "same" : "no facts";
+        const char *name = inv->nodes[sel[i]].name, *worst;
         char refused[256] = "";
-        int npu;
 
-        if (c.o.json) {
-            af_buf_puts(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
-            af_buf_json_str(&b, name);
-            af_buf_puts(&b, ",\"npus\":[");
-        }
-        for (npu = 0; npu < (int)npus; npu++) {
-            const struct hccn_addr *a = hccn_plan_get(plan, sel[i], npu);
-            char now[40];
-            const char *w = have[i]
-                                ? hccn_change_word(a, &facts[i], npu, c.force,
-                                                   now, sizeof(now))
-                                : NULL;
-
-            if (w != NULL && strncmp(w, "change", 6) == 0) {
-                size_t l = strlen(refused);
-
-                snprintf(refused + l, sizeof(refused) - l, "%s%d", l ? "," : "",
-                         npu);
-            }
-            if (w != NULL && hccn_word_rank(w) > hccn_word_rank(worst))
-                worst = w;
-            if (c.o.json) {
-                af_buf_printf(&b, "%s{\"npu\":%d,\"address\":", npu ? "," : "",
-                              npu);
-                af_buf_json_str(&b, a->address);
-                af_buf_puts(&b, ",\"netmask\":");
-                af_buf_json_str(&b, a->netmask);
-                af_buf_puts(&b, ",\"detect\":");
-                af_buf_json_str(&b, a->detect[0] ? a->detect : NULL);
-                af_buf_puts(&b, ",\"gateway\":");
-                af_buf_json_str(&b, a->gateway[0] ? a->gateway : NULL);
-                af_buf_printf(&b, ",\"plane\":%d,\"pinned\":%s,\"change\":",
-                              a->plane, a->pinned ? "true" : "false");
-                af_buf_json_str(&b, w);
-                af_buf_puts(&b, ",\"current\":");
-                af_buf_json_str(&b, now[0] && w ? now : NULL);
-                af_buf_puts(&b, "}");
-            } else {
-                af_buf_printf(&b, "%-*s %3d  %-15s  %-15s  %-15s  %-15s  %s",
-                              (int)width, name, npu, a->address, a->netmask,
-                              a->detect[0] ? a->detect : "-",
-                              a->gateway[0] ? a->gateway : "-", w ? w : "-");
-                if (w != NULL && now[0])
-                    af_buf_printf(&b, " (now %s)", now);
-                af_buf_puts(&b, "\n");
-            }
-        }
-        if (c.o.json)
-            af_buf_puts(&b, "]}");
+        worst =
+            hccn_plan_node(&po, plan, sel[i], name, have[i] ? &facts[i] : NULL,
+                           refused, sizeof(refused));
         if (strncmp(worst, "change", 6) == 0) {
             char key[300];
 
@@ -340,7 +391,9 @@ hccn_plan_cmd(int argc, char **argv)
         }
     }
     if (c.o.json) {
-        af_buf_puts(&b, "\n]}\n");
+        afj_arr_end(&j);
+        afj_obj_end(&j);
+        af_buf_puts(&b, "\n");
     } else {
         af_buf_puts(&b, "\n");
         for (k = 0; k < fold_groups(verdicts); k++) {

@@ -20,7 +20,9 @@
 #include "af-buf.h"
 #include "af-err.h"
 #include "af-mem.h"
+#include "af-json.h"
 #include "inv.h"
+#include "report.h"
 
 #define DEFAULT_INVENTORY "./inventory.yaml"
 
@@ -140,23 +142,16 @@ inventory_check(int argc, char **argv)
 }
 
 static void
-put_groups(struct af_buf *b, const struct inv_node *nd, int json)
+put_groups(struct af_buf *b, const struct inv_node *nd)
 {
     size_t i;
 
-    if (json)
-        af_buf_puts(b, "[");
     for (i = 0; i < nd->ngroups; i++) {
         if (i > 0)
             af_buf_puts(b, ",");
-        if (json)
-            af_buf_json_str(b, nd->groups[i]);
-        else
-            af_buf_puts(b, nd->groups[i]);
+        af_buf_puts(b, nd->groups[i]);
     }
-    if (json)
-        af_buf_puts(b, "]");
-    else if (nd->ngroups == 0)
+    if (nd->ngroups == 0)
         af_buf_puts(b, "-");
 }
 
@@ -164,35 +159,40 @@ static void
 show_json(const struct inv *inv, const size_t *idx, size_t n,
           struct af_buf *b)
 {
-    size_t i;
+    struct af_json j;
+    size_t i, g;
 
-    af_buf_puts(b, "{\"nodes\":[");
+    afj_init(&j, b);
+    afj_obj_begin(&j);
+    afj_kint(&j, "v", REPORT_JSON_VERSION);
+    afj_key(&j, "nodes");
+    afj_arr_begin(&j);
     for (i = 0; i < n; i++) {
         const struct inv_node *nd = &inv->nodes[idx[i]];
 
-        af_buf_puts(b, i > 0 ? ",\n  {" : "\n  {");
-        af_buf_puts(b, "\"name\":");
-        af_buf_json_str(b, nd->name);
-        af_buf_puts(b, ",\"address\":");
-        af_buf_json_str(b, nd->address);
-        af_buf_printf(b, ",\"port\":%d,\"user\":", nd->port);
-        af_buf_json_str(b, nd->user);
-        af_buf_puts(b, ",\"identity\":");
-        af_buf_json_str(b, nd->identity);
-        af_buf_puts(b, ",\"known_hosts\":");
-        af_buf_json_str(b, nd->known_hosts);
-        af_buf_printf(b, ",\"connect_timeout\":%d,\"command_timeout\":%d,"
-                      "\"reboot_command\":", nd->connect_timeout,
-                      nd->command_timeout);
-        af_buf_json_str(b, nd->reboot_command);
-        af_buf_printf(b, ",\"reboot_timeout\":%d,\"install_path\":",
-                      nd->reboot_timeout);
-        af_buf_json_str(b, nd->install_path);
-        af_buf_puts(b, ",\"groups\":");
-        put_groups(b, nd, 1);
-        af_buf_puts(b, "}");
+        afj_obj_begin(&j);
+        afj_kstr(&j, "name", nd->name);
+        afj_kstr(&j, "address", nd->address);
+        afj_kint(&j, "port", nd->port);
+        afj_kstr(&j, "user", nd->user);
+        afj_kstr(&j, "identity", nd->identity);
+        afj_kstr(&j, "known_hosts", nd->known_hosts);
+        afj_kint(&j, "connect_timeout", nd->connect_timeout);
+        afj_kint(&j, "command_timeout", nd->command_timeout);
+        afj_kstr(&j, "reboot_command", nd->reboot_command);
+        afj_kint(&j, "reboot_timeout", nd->reboot_timeout);
+        afj_kstr(&j, "install_path", nd->install_path);
+        afj_key(&j, "groups");
+        afj_arr_begin(&j);
+        for (g = 0; g < nd->ngroups; g++)
+            afj_str(&j, nd->groups[g]);
+        afj_arr_end(&j);
+        afj_obj_end(&j);
     }
-    af_buf_printf(b, "%s],\"count\":%zu}\n", n > 0 ? "\n" : "", n);
+    afj_arr_end(&j);
+    afj_kuint(&j, "count", n);
+    afj_obj_end(&j);
+    af_buf_puts(b, "\n");
 }
 
 /* "addr:port", with IPv6 addresses in brackets. */
@@ -234,7 +234,7 @@ show_table(const struct inv *inv, const size_t *idx, size_t n,
 
         af_buf_printf(b, "%-*s  %-*s  %-*s  ", (int)wname, nd->name,
                       (int)waddr, ep[i], (int)wuser, nd->user);
-        put_groups(b, nd, 0);
+        put_groups(b, nd);
         af_buf_puts(b, "\n");
         free(ep[i]);
     }

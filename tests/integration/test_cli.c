@@ -54,3 +54,68 @@ Test(cli, runs_json_has_a_schema_version, .timeout = 60)
     cr_expect_eq(system(state), 0);
     free(state);
 }
+
+/* hccn plan --json: valid and invalid plans are JSON with "v". */
+Test(cli, hccn_plan_json_has_a_schema_version, .timeout = 60)
+{
+    static const char *const files[] = {"910-4.yaml", "err-overlap.yaml"};
+    char dir[] = "/tmp/af-cli-XXXXXX";
+    size_t i;
+
+    cr_assert_not_null(mkdtemp(dir));
+    for (i = 0; i < 2; i++) {
+        char *inv =
+            af_asprintf("%s/tests/unit/data/hccn/%s", AF_SOURCE_DIR, files[i]);
+        char *state = af_asprintf("%s/state.db", dir);
+        const char *argv[] = {AF_BIN, "hccn",    "plan", "--json", "-i",
+                              inv,    "--state", state,  NULL};
+        struct th_result r;
+        struct jv *doc;
+
+        cr_assert_eq(th_run(&r, 30, argv), 0);
+        cr_expect_eq(r.status, i == 0 ? 0 : 2, "%s: exit %d: %s", files[i],
+                     r.status, r.err);
+        doc = json_parse(r.out);
+        cr_assert_not_null(doc, "%s: not JSON: %s", files[i], r.out);
+        cr_expect_eq(jnum(doc, "v"), 1.0);
+        cr_expect_eq(jget(doc, "valid")->t, J_BOOL);
+        cr_expect_not_null(jget(doc, "errors"));
+        if (i == 0)
+            cr_expect_not_null(jget(doc, "nodes"));
+        jv_free(doc);
+        th_result_free(&r);
+        free(inv);
+        free(state);
+    }
+    {
+        char *rm = af_asprintf("rm -rf %s", dir);
+
+        cr_expect_eq(system(rm), 0);
+        free(rm);
+    }
+}
+
+/* inventory show --json: one record per node, "v", count. */
+Test(cli, inventory_show_json_has_a_schema_version, .timeout = 60)
+{
+    const char *argv[] = {
+        AF_BIN,    "inventory",    "show",
+        "--json",  "-i",           AF_RACK_DIR "/inventory.yaml",
+        "--limit", "npu[001-003]", NULL};
+    struct th_result r;
+    struct jv *doc;
+    const struct jv *nodes;
+
+    cr_assert_eq(th_run(&r, 30, argv), 0);
+    cr_expect_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    doc = json_parse(r.out);
+    cr_assert_not_null(doc, "not JSON: %s", r.out);
+    cr_expect_eq(jnum(doc, "v"), 1.0);
+    cr_expect_eq(jnum(doc, "count"), 3.0);
+    nodes = jget(doc, "nodes");
+    cr_assert(nodes != NULL && nodes->t == J_ARR && nodes->n == 3);
+    cr_expect_str_eq(jstr(nodes->kids[0], "name"), "npu001");
+    cr_expect_eq(jget(nodes->kids[0], "groups")->t, J_ARR);
+    jv_free(doc);
+    th_result_free(&r);
+}
