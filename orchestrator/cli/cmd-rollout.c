@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* ascend-fleet rollout and resume: option parsing around ro_run. */
+/*
+ * ascend-fleet rollout and resume: option tables and checks, the reporter
+ * as the engine's sink, and the exit code from the run's outcome.
+ */
 #define _GNU_SOURCE
 #include "cmd.h"
 
@@ -9,6 +12,7 @@
 #include <string.h>
 
 #include "af-err.h"
+#include "report-rollout.h"
 #include "rollout.h"
 #include "st.h"
 
@@ -61,22 +65,99 @@ rollout_usage(FILE *out)
             "ascend.yaml)\n"
             "      --settle S         stability window after a reboot "
             "(default 2)\n"
+            "      --timeout S        cap of every step, installs included "
+            "(seconds)\n"
             "      --state FILE       state file (default %s)\n"
-            "Exit: 0 done, 1 some nodes failed or blocked, 2 usage, 3 state "
-            "file busy,\n4 failure budget exceeded.\n",
+            "Exit: 0 done, 1 some nodes failed or blocked (--plan: blocked "
+            "or\nunreachable), 2 usage, 3 state file busy, 4 failure budget "
+            "exceeded,\n130/143 interrupted by SIGINT/SIGTERM (continue with "
+            "'ascend-fleet resume').\n",
             cmd_common_help, AF_DEFAULT_STATE);
+}
+
+static void
+resume_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ascend-fleet resume [RUN] [options]\n"
+            "Continue an unfinished rollout (the newest one, or run RUN) "
+            "with the\noptions it was started with: nodes already done stay "
+            "done, a node caught\nmid-reboot is proven back by its boot_id, "
+            "a step caught mid-install is\ndecided again from the node's "
+            "facts.\n\n"
+            "      --state FILE       state file (default %s)\n"
+            "      --limit PATTERN    only these nodes of the run (the others "
+            "stay\n"
+            "                         unfinished)\n"
+            "      --timeout S        cap of every step (seconds)\n"
+            "      --json             machine-readable output (JSON Lines)\n"
+            "  -h, --help             this help\n"
+            "Exit codes as for rollout.\n",
+            AF_DEFAULT_STATE);
+}
+
+/* A whole number of seconds >= 0, or -1. */
+static int
+ro_parse_secs(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    if (*s == '\0' || *end != '\0' || v < 0 || v > 86400)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* One option of rollout or resume; -1 on a bad value (message printed). */
+static int
+ro_option(struct ro_opts *ro, const char *cmd, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_STAGE:
+        ro->stages = arg;
+        return 0;
+    case OPT_BATCH:
+        ro->batch = arg;
+        return 0;
+    case OPT_MAXFAIL:
+        ro->max_fail = arg;
+        return 0;
+    case OPT_PLAN:
+        ro->plan_only = 1;
+        return 0;
+    case OPT_YES:
+        ro->yes = 1;
+        return 0;
+    case OPT_PLAYBOOK:
+        ro->playbook = arg;
+        return 0;
+    case OPT_PACKAGES:
+        ro->packages = arg;
+        return 0;
+    case OPT_SETTLE:
+        if (ro_parse_secs(arg, &ro->settle_s) != 0) {
+            fprintf(stderr,
+                    "ascend-fleet %s: --settle wants seconds >= 0, not "
+                    "'%s'\n",
+                    cmd, arg);
+            return -1;
+        }
+        return 0;
+    default:
+        return -1;
+    }
 }
 
 /* Shared by rollout and resume. Returns -1 to exit with *rc. */
 static int
-ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o,
-         int *rc)
+ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o, int *rc)
 {
+    int resume = strcmp(argv[0], "resume") == 0;
     int opt, r;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", ro_longopts, NULL)) !=
-           -1) {
+    while ((opt = getopt_long(argc, argv, "i:f:h", ro_longopts, NULL)) != -1) {
         r = cmd_opts_handle(o, argv[0], opt, optarg);
         if (r < 0) {
             *rc = AF_EXIT_USAGE;
@@ -84,41 +165,21 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o,
         }
         if (r > 0)
             continue;
-        switch (opt) {
-        case 'h':
-            rollout_usage(stdout);
+        if (opt == 'h') {
+            if (resume)
+                resume_usage(stdout);
+            else
+                rollout_usage(stdout);
             *rc = AF_EXIT_OK;
             return -1;
-        case OPT_STAGE:
-            ro->stages = optarg;
-            break;
-        case OPT_BATCH:
-            ro->batch = optarg;
-            break;
-        case OPT_MAXFAIL:
-            ro->max_fail = optarg;
-            break;
-        case OPT_PLAN:
-            ro->plan_only = 1;
-            break;
-        case OPT_YES:
-            ro->yes = 1;
-            break;
-        case OPT_PLAYBOOK:
-            ro->playbook = optarg;
-            break;
-        case OPT_PACKAGES:
-            ro->packages = optarg;
-            break;
-        case OPT_SETTLE:
-            ro->settle_s = atoi(optarg);
-            if (ro->settle_s < 0) {
-                *rc = AF_EXIT_USAGE;
-                return -1;
+        }
+        if (opt == '?' || ro_option(ro, argv[0], opt, optarg) != 0) {
+            if (opt == '?') {
+                if (resume)
+                    resume_usage(stderr);
+                else
+                    rollout_usage(stderr);
             }
-            break;
-        default:
-            rollout_usage(stderr);
             *rc = AF_EXIT_USAGE;
             return -1;
         }
@@ -127,10 +188,60 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o,
     ro->limit = o->limit;
     ro->state = o->state;
     ro->fanout = o->fanout;
-    ro->json = o->json;
     ro->hostkeys = o->hostkeys;
     ro->kex = o->kex;
+    ro->timeout_s = o->timeout_s;
+    ro->signals = 1;
     return 0;
+}
+
+/* The exit code for a run's outcome (documented in rollout_usage). */
+static int
+ro_exit_code(const struct ro_result *res)
+{
+    switch (res->outcome) {
+    case RO_OUT_OK:
+        return AF_EXIT_OK;
+    case RO_OUT_FAILED:
+        return AF_EXIT_FAILED;
+    case RO_OUT_USAGE:
+    case RO_OUT_DECLINED:
+        return AF_EXIT_USAGE;
+    case RO_OUT_LOCKED:
+        return AF_EXIT_LOCKED;
+    case RO_OUT_BUDGET:
+        return AF_EXIT_BUDGET;
+    case RO_OUT_INTERRUPTED:
+        return 128 + res->signo;
+    case RO_OUT_STATE:
+    default:
+        return AF_EXIT_INTERNAL;
+    }
+}
+
+/* Check, run with the reporter as the sink, map the outcome. */
+static int
+ro_go(const char *cmd,
+      struct ro_opts *ro,
+      const struct cmd_opts *o,
+      int64_t run)
+{
+    struct rr *r;
+    struct ro_sink sink;
+    struct ro_result res;
+    char why[512];
+
+    if (run == 0 && ro_opts_check(ro, why, sizeof(why)) != 0) {
+        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, why);
+        return AF_EXIT_USAGE;
+    }
+    r = rr_new(cmd, o->json, ro->yes);
+    rr_sink(r, &sink);
+    ro->progress = rr_live(r);
+    memset(&res, 0, sizeof(res));
+    ro_run(ro, run, &sink, &res);
+    rr_free(r);
+    return ro_exit_code(&res);
 }
 
 int
@@ -154,7 +265,38 @@ cmd_rollout_main(int argc, char **argv)
         rollout_usage(stderr);
         return AF_EXIT_USAGE;
     }
-    return ro_run(&ro, 0);
+    return ro_go("rollout", &ro, &o, 0);
+}
+
+/* The run to resume: the one named, or the newest unfinished. 0 or -1. */
+static int
+resume_pick(const struct ro_opts *ro, int argc, char **argv, int64_t *run)
+{
+    struct st *st = NULL;
+    struct af_err e;
+    char *end;
+
+    if (optind < argc) {
+        *run = strtoll(argv[optind], &end, 10);
+        if (*end || *run <= 0 || optind + 1 < argc) {
+            fprintf(stderr, "ascend-fleet resume: bad run id '%s'\n",
+                    argv[optind + (*end || *run <= 0 ? 0 : 1)]);
+            return -1;
+        }
+        return 0;
+    }
+    if (st_open(ro->state, &st, &e) != 0) {
+        fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
+        return -1;
+    }
+    if (st_run_last_unfinished(st, run, &e) != 0) {
+        fprintf(stderr, "ascend-fleet resume: no unfinished run in %s\n",
+                ro->state);
+        st_close(st);
+        return -1;
+    }
+    st_close(st);
+    return 0;
 }
 
 int
@@ -162,8 +304,6 @@ cmd_resume_main(int argc, char **argv)
 {
     struct ro_opts ro;
     struct cmd_opts o;
-    struct st *st = NULL;
-    struct af_err e;
     int64_t run = 0;
     int rc = 0;
 
@@ -171,29 +311,10 @@ cmd_resume_main(int argc, char **argv)
     cmd_opts_init(&o);
     if (ro_parse(argc, argv, &ro, &o, &rc) < 0)
         return rc;
-    if (optind < argc) {
-        char *end;
-
-        run = strtoll(argv[optind], &end, 10);
-        if (*end || run <= 0) {
-            fprintf(stderr, "ascend-fleet resume: bad run id '%s'\n",
-                    argv[optind]);
-            return AF_EXIT_USAGE;
-        }
-    } else {
-        if (st_open(ro.state, &st, &e) != 0) {
-            fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
-            return AF_EXIT_USAGE;
-        }
-        if (st_run_last_unfinished(st, &run, &e) != 0) {
-            fprintf(stderr, "ascend-fleet resume: no unfinished run in %s\n",
-                    ro.state);
-            st_close(st);
-            return AF_EXIT_USAGE;
-        }
-        st_close(st);
-    }
+    if (resume_pick(&ro, argc, argv, &run) != 0)
+        return AF_EXIT_USAGE;
     ro.yes = 1; /* the operator confirmed when the run started */
-    printf("Resuming run %lld\n", (long long)run);
-    return ro_run(&ro, run);
+    if (!o.json)
+        printf("Resuming run %lld\n", (long long)run);
+    return ro_go("resume", &ro, &o, run);
 }

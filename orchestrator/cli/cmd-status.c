@@ -53,8 +53,11 @@ open_state(const char *path, struct st **st)
 }
 
 static void
-print_json(const struct st_run *run, const struct st_node *nodes, size_t nn,
-           const struct st_step *steps, size_t ns)
+print_json(const struct st_run *run,
+           const struct st_node *nodes,
+           size_t nn,
+           const struct st_step *steps,
+           size_t ns)
 {
     struct af_buf b;
     size_t i, k;
@@ -88,8 +91,9 @@ print_json(const struct st_run *run, const struct st_node *nodes, size_t nn,
             af_buf_json_str(&b, steps[k].stage);
             af_buf_puts(&b, ",\"step\":");
             af_buf_json_str(&b, steps[k].step);
-            af_buf_printf(&b, ",\"status\":\"%s\",\"attempt\":%d,"
-                              "\"exit_code\":",
+            af_buf_printf(&b,
+                          ",\"status\":\"%s\",\"attempt\":%d,"
+                          "\"exit_code\":",
                           st_step_status_name(steps[k].status),
                           steps[k].attempt);
             if (steps[k].exit_code == ST_NO_EXIT)
@@ -98,8 +102,9 @@ print_json(const struct st_run *run, const struct st_node *nodes, size_t nn,
                 af_buf_printf(&b, "%d", steps[k].exit_code);
             af_buf_puts(&b, ",\"action\":");
             af_buf_json_str(&b, steps[k].action);
-            af_buf_printf(&b, ",\"started_ms\":%lld,\"ended_ms\":%lld,"
-                              "\"output_tail\":",
+            af_buf_printf(&b,
+                          ",\"started_ms\":%lld,\"ended_ms\":%lld,"
+                          "\"output_tail\":",
                           (long long)steps[k].started,
                           (long long)steps[k].ended);
             af_buf_json_strn(&b, steps[k].output ? steps[k].output : "",
@@ -138,8 +143,11 @@ print_tail(const char *s, size_t len, int nlines)
 }
 
 static void
-print_text(const struct st_run *run, const struct st_node *nodes, size_t nn,
-           const struct st_step *steps, size_t ns)
+print_text(const struct st_run *run,
+           const struct st_node *nodes,
+           size_t nn,
+           const struct st_step *steps,
+           size_t ns)
 {
     char created[32], updated[32];
     struct fold *f = fold_new();
@@ -169,8 +177,17 @@ print_text(const struct st_run *run, const struct st_node *nodes, size_t nn,
         af_buf_reset(&key);
         af_buf_printf(&key, "%s/%s %s", steps[k].stage, steps[k].step,
                       st_step_status_name(steps[k].status));
-        if (steps[k].action && steps[k].status != ST_STEP_FAILED)
-            af_buf_printf(&key, " (%s)", steps[k].action);
+        if (steps[k].action && steps[k].status != ST_STEP_FAILED) {
+            const char *a = steps[k].action;
+            size_t n = strlen(a);
+
+            /* "skipped (already X)", not "skipped (skip (already X))". */
+            if (steps[k].status == ST_STEP_SKIPPED &&
+                strncmp(a, "skip (", 6) == 0 && n > 7 && a[n - 1] == ')')
+                af_buf_printf(&key, " (%.*s)", (int)(n - 7), a + 6);
+            else
+                af_buf_printf(&key, " (%s)", a);
+        }
         fold_add(f, key.data, steps[k].node);
     }
     printf("Steps:\n");
@@ -195,11 +212,10 @@ print_text(const struct st_run *run, const struct st_node *nodes, size_t nn,
                 (steps[k].status != ST_STEP_FAILED &&
                  steps[k].status != ST_STEP_BLOCKED))
                 continue;
-            printf("    %s/%s %s (attempt %d, exit %d): %s\n",
-                   steps[k].stage, steps[k].step,
-                   st_step_status_name(steps[k].status), steps[k].attempt,
-                   steps[k].exit_code == ST_NO_EXIT ? -1
-                                                    : steps[k].exit_code,
+            printf("    %s/%s %s (attempt %d, exit %d): %s\n", steps[k].stage,
+                   steps[k].step, st_step_status_name(steps[k].status),
+                   steps[k].attempt,
+                   steps[k].exit_code == ST_NO_EXIT ? -1 : steps[k].exit_code,
                    steps[k].action ? steps[k].action : "");
             if (steps[k].output && steps[k].output_len)
                 print_tail(steps[k].output, steps[k].output_len, 8);
@@ -345,8 +361,7 @@ cmd_runs_main(int argc, char **argv)
         fwrite(b.data, 1, b.len, stdout);
         af_buf_free(&b);
     } else {
-        printf("%-5s %-8s %-19s %s\n", "RUN", "STATUS", "STARTED",
-               "COMMAND");
+        printf("%-5s %-8s %-19s %s\n", "RUN", "STATUS", "STARTED", "COMMAND");
         for (i = 0; i < n; i++) {
             char t[32];
 

@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Resume: the options a run was started with (stored with the run as a
+ * flat JSON object), what the state file says of each node (its batch, a
+ * reboot it was waiting for, a step caught mid-install), and the per-node
+ * reconciliation when the job starts: a new boot_id proves a reboot
+ * happened, a leftover installer is waited for, and the node is planned
+ * again from fresh facts before it goes on.
+ */
+#define _GNU_SOURCE
+#include "ro-int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "af-mem.h"
+#include "agc.h"
+#include "inv.h"
+#include "sess.h"
+#include "st.h"
+
+static void
+opt_json(struct af_buf *b, const char *k, const char *v, int *first)
+{
+    if (v == NULL)
+        return;
+    af_buf_puts(b, *first ? "{" : ",");
+    *first = 0;
+    af_buf_json_str(b, k);
+    af_buf_append(b, ":", 1);
+    af_buf_json_str(b, v);
+}
+
+char *
+ro_options_json(const struct ro_opts *o)
+{
+    struct af_buf b;
+    char fan[16], tmo[16];
+    int first = 1;
+    char *inv = realpath(o->inventory, NULL);
+    char *pb = realpath(o->playbook, NULL);
+    char *pk = realpath(o->packages, NULL);
+
+    snprintf(fan, sizeof(fan), "%d", o->fanout);
+    snprintf(tmo, sizeof(tmo), "%d", o->timeout_s);
+    af_buf_init(&b, 0);
+    opt_json(&b, "inventory", inv ? inv : o->inventory, &first);
+    opt_json(&b, "limit", o->limit, &first);
+    opt_json(&b, "playbook", pb ? pb : o->playbook, &first);
+    opt_json(&b, "packages", pk ? pk : o->packages, &first);
+    opt_json(&b, "stages", o->stages, &first);
+    opt_json(&b, "batch", o->batch, &first);
+    opt_json(&b, "max_fail", o->max_fail, &first);
+    opt_json(&b, "fanout", fan, &first);
+    if (o->timeout_s > 0)
+        opt_json(&b, "timeout", tmo, &first);
+    opt_json(&b, "host_keys",
+             o->hostkeys == CONN_HOSTKEY_ACCEPT_NEW ? "accept-new" : "strict",
+             &first);
+    af_buf_puts(&b, "}");
+    free(inv);
+    free(pb);
+    free(pk);
+    return af_buf_steal(&b);
+}
+
+/* One JSON string at *sp into d (simple escapes only). 0 or -1. */
+static int
+ro_json_str(const char **sp, struct af_buf *d)
+{
+    const char *s = *sp;
+
+    af_buf_reset(d);
+    af_buf_append(d, "", 0);
+    if (*s++ != '"')
+        return -1;
+    while (*s && *s != '"') {
+        if (*s == '\\') {
+            s++;
+            if (*s == 'n')
+                af_buf_append(d, "\n", 1);
+            else if (*s == 't')
+                af_buf_append(d, "\t", 1);
+            else if (*s == 'u') {
+                af_buf_append(d, "?", 1);
+                s += 4;
+            } else
+                af_buf_append(d, s, 1);
+            s++;
+            continue;
+        }
+        af_buf_append(d, s++, 1);
+    }
+    if (*s++ != '"')
+        return -1;
+    *sp = s;
+    return 0;
+}
+
+/*
+ * Parse the flat {"key":"string",...} object written above into kv.
+ * Returns 0 or -1 on anything else.
+ */
+static int
+ro_options_parse(const char *s, struct af_kv *kv)
+{
+    struct af_buf k, v;
+    int r = -1;
+
+    af_buf_init(&k, 0);
+    af_buf_init(&v, 0);
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s++ != '{')
+        goto out;
+    for (;;) {
+        while (isspace((unsigned char)*s) || *s == ',')
+            s++;
+        if (*s == '}') {
+            r = 0;
+            break;
+        }
+        if (ro_json_str(&s, &k) != 0)
+            goto out;
+        while (isspace((unsigned char)*s) || *s == ':')
+            s++;
+        if (ro_json_str(&s, &v) != 0)
+            goto out;
+        af_kv_add(kv, k.data, v.data);
+    }
+out:
+    af_buf_free(&k);
+    af_buf_free(&v);
+    return r;
+}
+
+/* Point *field at a copy of kv's value for key, owned by the run. */
+static void
+ro_take(struct ro *ro,
+        const char **field,
+        const struct af_kv *kv,
+        const char *key)
+{
+    const char *v = af_kv_get(kv, key);
+
+    if (v == NULL || ro->nowned >= sizeof(ro->owned) / sizeof(ro->owned[0]))
+        return;
+    ro->owned[ro->nowned] = af_strdup(v);
+    *field = ro->owned[ro->nowned++];
+}
+
+int
+ro_setup_resume(struct ro *ro, int64_t run, struct af_err *e)
+{
+    struct st_run r;
+    struct af_kv kv;
+    int rc;
+
+    if ((rc = st_run_get(ro->st, run, &r, e)) != 0)
+        return rc;
+    af_kv_init(&kv);
+    if (r.options_json == NULL || ro_options_parse(r.options_json, &kv) < 0) {
+        st_run_clear(&r);
+        af_kv_free(&kv);
+        return af_err_set(e, AF_EDB, "run %lld: unreadable options",
+                          (long long)run);
+    }
+    ro_take(ro, &ro->eff.inventory, &kv, "inventory");
+    ro_take(ro, &ro->eff.limit, &kv, "limit");
+    ro_take(ro, &ro->eff.playbook, &kv, "playbook");
+    ro_take(ro, &ro->eff.packages, &kv, "packages");
+    ro_take(ro, &ro->eff.stages, &kv, "stages");
+    ro_take(ro, &ro->eff.batch, &kv, "batch");
+    ro_take(ro, &ro->eff.max_fail, &kv, "max_fail");
+    if (af_kv_get(&kv, "fanout"))
+        ro->eff.fanout = atoi(af_kv_get(&kv, "fanout"));
+    if (af_kv_get(&kv, "timeout") && ro->eff.timeout_s == 0)
+        ro->eff.timeout_s = atoi(af_kv_get(&kv, "timeout"));
+    if (af_kv_get(&kv, "host_keys") &&
+        strcmp(af_kv_get(&kv, "host_keys"), "accept-new") == 0)
+        ro->eff.hostkeys = CONN_HOSTKEY_ACCEPT_NEW;
+    st_run_clear(&r);
+    af_kv_free(&kv);
+    return 0;
+}
+
+static struct nj *
+ro_find_nj(struct ro *ro, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < ro->n; i++)
+        if (strcmp(ro->nj[i].node->name, name) == 0)
+            return &ro->nj[i];
+    return NULL;
+}
+
+/* A step caught mid-step: wait for a leftover installer first. */
+static void
+ro_resume_running_step(struct ro *ro, const struct st_step *st)
+{
+    struct nj *j = ro_find_nj(ro, st->node);
+    size_t s;
+
+    if (j == NULL || j->plan == NULL)
+        return;
+    for (s = 0; s < j->plan->n_steps; s++)
+        if (strcmp(j->plan->steps[s].name, st->step) == 0 &&
+            j->plan->steps[s].package_path != NULL && j->running_pkg == NULL)
+            j->running_pkg = af_strdup(j->plan->steps[s].package_path);
+}
+
+/* Nodes recorded by the run being resumed: status and boot ids. */
+int
+ro_apply_resume(struct ro *ro, struct af_err *e)
+{
+    struct st_node *nodes = NULL;
+    struct st_step *steps = NULL;
+    size_t n = 0, ns = 0, k;
+    int r;
+
+    if ((r = st_node_list(ro->st, ro->run, &nodes, &n, e)) != 0)
+        return r;
+    for (k = 0; k < n; k++) {
+        struct nj *j = ro_find_nj(ro, nodes[k].node);
+
+        if (j == NULL)
+            continue;
+        j->batch = nodes[k].batch;
+        if (nodes[k].status == ST_NODE_REBOOTING &&
+            nodes[k].boot_id_before != NULL) {
+            j->resume_rebooting = 1;
+            j->boot_before = af_strdup(nodes[k].boot_id_before);
+        }
+    }
+    st_nodes_free(nodes, n);
+    if ((r = st_step_list(ro->st, ro->run, NULL, &steps, &ns, e)) != 0)
+        return r;
+    for (k = 0; k < ns; k++)
+        if (steps[k].status == ST_STEP_RUNNING &&
+            steps[k].exit_code == ST_NO_EXIT)
+            ro_resume_running_step(ro, &steps[k]);
+    st_steps_free(steps, ns);
+    return 0;
+}
+
+int
+ro_run_complete(struct ro *ro, int *complete)
+{
+    struct st_node *nodes = NULL;
+    size_t n = 0, k;
+    struct af_err e;
+    int r = st_node_list(ro->st, ro->run, &nodes, &n, &e);
+
+    if (ro_wrote(ro, r, &e, "the run's nodes (reading)") != 0)
+        return -1;
+    *complete = 1;
+    for (k = 0; k < n; k++)
+        if (nodes[k].status != ST_NODE_DONE &&
+            nodes[k].status != ST_NODE_SKIPPED)
+            *complete = 0;
+    st_nodes_free(nodes, n);
+    return 0;
+}
+
+/* ---- per node, when its job starts ----------------------------------- */
+
+/* Steps the new facts show finished are done, not pending. */
+static int
+nj_mark_finished(struct nj *j)
+{
+    struct ro *ro = j->ro;
+    struct af_err e;
+    size_t k;
+
+    for (k = 0; k < j->plan->n_steps; k++) {
+        const struct pb_plan_step *ps = &j->plan->steps[k];
+        const char *stage = j->plan->phases[ps->phase].stage;
+        struct st_step old;
+        int w = 0;
+
+        if (ps->action != PB_ACT_SKIP || ps->reboot_pending)
+            continue;
+        if (st_step_get(ro->st, ro->run, j->node->name, stage, ps->name, &old,
+                        NULL) != 0)
+            continue;
+        /* Keep the action it was started for: it is what happened. */
+        if (old.status == ST_STEP_PENDING || old.status == ST_STEP_RUNNING)
+            w = st_step_set(ro->st, ro->run, j->node->name, stage, ps->name,
+                            ST_STEP_DONE, ST_NO_EXIT, NULL, NULL, 0, 0, &e);
+        st_step_clear(&old);
+        if (ro_wrote(ro, w, &e, "a step finished before resume") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Decide again from fresh facts and go on from the first phase. */
+void
+nj_replan_facts(struct agc *a, int status, const struct af_kv *body, void *data)
+{
+    struct nj *j = data;
+    struct af_err e;
+    size_t k;
+
+    (void)a;
+    if (status < 0) {
+        nj_agent_fail(j, status, "facts");
+        return;
+    }
+    af_kv_free(&j->facts);
+    af_kv_init(&j->facts);
+    for (k = 0; k < body->n; k++)
+        af_kv_add(&j->facts, body->keys[k], body->vals[k]);
+    if (ro_replan(j->ro, j, &j->facts, &e) != 0) {
+        nj_fail(j, RO_F_STEP, "cannot plan the node again: %s", e.msg);
+        return;
+    }
+    if (j->plan->blocked) {
+        nj_fail(j, RO_F_STEP, "a step is blocked after resume");
+        return;
+    }
+    if (nj_mark_finished(j) != 0) {
+        nj_fail(j, RO_F_STEP, "%s", j->ro->write_msg);
+        return;
+    }
+    j->phase = 0;
+    j->step = 0;
+    j->phase_ran = 0;
+    j->state = NJ_STEPS;
+    nj_next(j);
+}
+
+static void
+nj_wait_installer_answer(struct agc *a,
+                         int status,
+                         const struct af_kv *body,
+                         void *data)
+{
+    struct nj *j = data;
+    const char *rc = af_kv_get(body, "rc");
+
+    (void)a;
+    if (status < 0 && status != AF_EREMOTE) {
+        nj_agent_fail(j, status, "checking for a running installer");
+        return;
+    }
+    if (rc != NULL && strcmp(rc, "0") == 0) {
+        /* Still running: look again shortly. */
+        j->state = NJ_WAIT_INSTALLER;
+        uv_timer_start(&j->timer, nj_timer_cb, 2000, 0);
+        return;
+    }
+    free(j->running_pkg);
+    j->running_pkg = NULL;
+    j->resume_running = 0;
+    ro_say(j->ro, j, "resume", "no installer left running");
+    /* The plan was made before it finished: decide again from facts. */
+    j->state = NJ_IDLE;
+    nj_request_facts(j, nj_replan_facts);
+}
+
+/* Resume: an installer of the killed run may still be working. */
+void
+nj_wait_installer(struct nj *j)
+{
+    const char *words[7] = {"run", "10", "4096",        "pgrep",
+                            "-f",  "--", j->running_pkg};
+
+    agc_request(sess_agc(j->sess), words, 7, NULL, 0, 30000,
+                nj_wait_installer_answer, j);
+}
+
+/*
+ * Resume of a node that was rebooting when the run was killed: a new
+ * boot_id proves the reboot happened (never send a second one); the same
+ * boot_id for a grace period means it was never sent, and the plan (which
+ * shows the reboot still pending) sends exactly one.
+ */
+void
+nj_reconcile_facts(struct agc *a,
+                   int status,
+                   const struct af_kv *body,
+                   void *data)
+{
+    struct nj *j = data;
+    struct ro *ro = j->ro;
+    const char *boot = af_kv_get(body, "boot_id");
+    struct af_err e;
+
+    if (status < 0) {
+        nj_drop_sess(j, nj_wait_more);
+        return;
+    }
+    if (boot && j->boot_before && strcmp(boot, j->boot_before) != 0) {
+        ro_say(ro, j, "resume",
+               "came back from its reboot (boot_id %.8s, was %.8s)", boot,
+               j->boot_before);
+        if (ro_wrote(ro,
+                     st_node_set_boot(ro->st, ro->run, j->node->name,
+                                      j->boot_before, boot, &e),
+                     &e, "the new boot_id") != 0) {
+            nj_fail(j, RO_F_REBOOT, "%s", ro->write_msg);
+            return;
+        }
+        j->reboot_done = 1;
+    } else if (uv_now(&ro->loop) < j->reboot_deadline) {
+        /* The reboot may still be on its way: do not send another. */
+        nj_drop_sess(j, nj_wait_more);
+        return;
+    } else {
+        ro_say(ro, j, "resume", "never went down; the plan decides again");
+    }
+    j->resume_rebooting = 0;
+    nj_replan_facts(a, 0, body, j);
+}
+
+void
+nj_reconcile_start(struct nj *j)
+{
+    uint64_t now = uv_now(&j->ro->loop);
+
+    j->state = NJ_RECONCILE;
+    j->reboot_deadline = now + 30000;
+    j->hard_deadline = now + (uint64_t)j->node->reboot_timeout * 1000;
+    nj_probe(j);
+}
