@@ -47,24 +47,27 @@ struct exec_node {
 
 struct exec_run {
     struct fleet *fleet;
-    struct fan fan;
     const char *command;
     size_t cap;
     struct exec_node *nodes;
 };
 
 static void
-exec_conn_closed(struct conn *c)
+exec_conn_opts(void *data, size_t i, struct conn_opts *o, const void **node)
 {
-    struct exec_node *en = conn_data(c);
+    struct exec_run *run = data;
+    const struct inv_node *n = fleet_node(run->fleet, i);
 
-    fan_job_done(&en->run->fan);
+    fleet_conn_opts(run->fleet, n, o);
+    *node = n;
 }
 
 static void
 exec_chan_done(struct chan *ch, int status)
 {
-    struct exec_node *en = chan_data(ch);
+    struct sched_job *j = chan_data(ch);
+    struct exec_run *run = sched_job_data(j);
+    struct exec_node *en = &run->nodes[sched_job_index(j)];
     const struct af_buf *o = chan_stdout(ch), *e = chan_stderr(ch);
 
     en->out = af_strndup(o->data ? o->data : "", o->len);
@@ -85,39 +88,30 @@ exec_chan_done(struct chan *ch, int status)
             en->signal = af_strdup(chan_exit_signal(ch));
         en->status = en->exit_code == 0 ? EXEC_OK : EXEC_FAILED;
     }
-    conn_close(chan_conn(ch), exec_conn_closed);
+    sched_job_done(j);
 }
 
 static void
-exec_ready(struct conn *c, int status)
+exec_ready(struct sched_job *j, struct sess *s, int status)
 {
-    struct exec_node *en = conn_data(c);
+    struct exec_run *run = sched_job_data(j);
+    struct exec_node *en = &run->nodes[sched_job_index(j)];
 
     if (status < 0) {
-        en->status = conn_fail_class(c) == CONN_FAIL_TIMEOUT
-                         ? EXEC_TIMEOUT
-                         : EXEC_UNREACHABLE;
-        en->msg = af_strdup(conn_error(c));
-        conn_close(c, exec_conn_closed);
+        en->status = sess_timed_out(s) ? EXEC_TIMEOUT : EXEC_UNREACHABLE;
+        en->msg = af_strdup(sess_error(s));
+        sched_job_done(j);
         return;
     }
-    chan_exec(c, en->run->command, en->timeout_ms, en->run->cap, NULL,
-              exec_chan_done, en);
+    chan_exec(sess_conn(s), run->command, en->timeout_ms, run->cap, NULL,
+              exec_chan_done, j);
 }
 
-static void
-exec_start(struct fan *fan, size_t i, void *data)
-{
-    struct exec_run *run = data;
-    struct exec_node *en = &run->nodes[i];
-    struct conn_opts o;
-    struct conn *c;
-
-    (void)fan;
-    fleet_conn_opts(run->fleet, fleet_node(run->fleet, i), &o);
-    c = conn_new(run->fleet->loop, &o, exec_ready, en);
-    conn_start(c);
-}
+static const struct sched_job_ops exec_job_ops = {
+    .sess_flags = 0,
+    .conn_opts = exec_conn_opts,
+    .ready = exec_ready,
+};
 
 static void
 exec_print_json(struct exec_run *run)
@@ -203,8 +197,7 @@ exec_print_folded(struct exec_run *run)
         if (en->msg)
             af_buf_printf(&key, "%s\n", en->msg);
         if (en->truncated)
-            af_buf_printf(&key, "[output truncated at %zu bytes]\n",
-                          run->cap);
+            af_buf_printf(&key, "[output truncated at %zu bytes]\n", run->cap);
         fold_add(f, key.data, name);
         fold_add(by[en->status], "", name);
     }
@@ -327,7 +320,12 @@ cmd_exec_main(int argc, char **argv)
                                    : fleet_node(&fleet, n)->command_timeout) *
             1000;
     }
-    fan_run(&run.fan, &loop, fleet.nsel, o.fanout, exec_start, &run);
+    if (sched_jobs(NULL, &loop, fleet.nsel, o.fanout, &exec_job_ops, &run,
+                   &e) != 0) {
+        fprintf(stderr, "ascend-fleet exec: %s\n", e.msg);
+        rc = AF_EXIT_INTERNAL;
+        goto out;
+    }
     if (o.json)
         exec_print_json(&run);
     else

@@ -130,7 +130,9 @@ hccn_parse(int argc, char **argv, struct hccn_cli *c)
  * and return the exit code, else 0 with *plan set.
  */
 static int
-hccn_load_plan(const struct inv *inv, const char *cmd, int json,
+hccn_load_plan(const struct inv *inv,
+               const char *cmd,
+               int json,
                struct hccn_plan **plan)
 {
     struct af_err e;
@@ -168,8 +170,8 @@ hccn_load_plan(const struct inv *inv, const char *cmd, int json,
     }
     for (i = 0; i < nerr; i++)
         fprintf(stderr, "%s\n", errs[i]);
-    fprintf(stderr, "ascend-fleet %s: the hccn plan has %zu error%s%s\n",
-            cmd, nerr, nerr == 1 ? "" : "s",
+    fprintf(stderr, "ascend-fleet %s: the hccn plan has %zu error%s%s\n", cmd,
+            nerr, nerr == 1 ? "" : "s",
             strcmp(cmd, "hccn plan") ? "; no node was touched" : "");
     hccn_plan_free(*plan);
     *plan = NULL;
@@ -180,8 +182,12 @@ hccn_load_plan(const struct inv *inv, const char *cmd, int json,
 
 /* What applying the plan to NPU i of a node with facts kv would do. */
 static const char *
-hccn_change_word(const struct hccn_addr *a, const struct af_kv *kv, int npu,
-                 int force, char *now, size_t nowsz)
+hccn_change_word(const struct hccn_addr *a,
+                 const struct af_kv *kv,
+                 int npu,
+                 int force,
+                 char *now,
+                 size_t nowsz)
 {
     char ka[32], km[32];
     const char *cur, *mask;
@@ -256,8 +262,8 @@ hccn_plan_cmd(int argc, char **argv)
             goto out;
         }
         for (i = 0; i < nsel; i++) {
-            have[i] = st_facts_get(st, inv->nodes[sel[i]].name, &facts[i],
-                                   NULL, NULL) == 0;
+            have[i] = st_facts_get(st, inv->nodes[sel[i]].name, &facts[i], NULL,
+                                   NULL) == 0;
             any_facts |= have[i];
         }
     }
@@ -265,13 +271,14 @@ hccn_plan_cmd(int argc, char **argv)
         if (strlen(inv->nodes[sel[i]].name) > width)
             width = strlen(inv->nodes[sel[i]].name);
     if (c.o.json)
-        af_buf_printf(&b, "{\"valid\":true,\"errors\":[],\"npus\":%zu,"
-                          "\"nodes\":[",
+        af_buf_printf(&b,
+                      "{\"valid\":true,\"errors\":[],\"npus\":%zu,"
+                      "\"nodes\":[",
                       npus);
     else
         af_buf_printf(&b, "%-*s %3s  %-15s  %-15s  %-15s  %-15s  %s\n",
-                      (int)width, "NODE", "NPU", "ADDRESS", "NETMASK",
-                      "DETECT", "GATEWAY", "CHANGE");
+                      (int)width, "NODE", "NPU", "ADDRESS", "NETMASK", "DETECT",
+                      "GATEWAY", "CHANGE");
     for (i = 0; i < nsel; i++) {
         const char *name = inv->nodes[sel[i]].name;
         const char *worst = have[i] ? "same" : "no facts";
@@ -286,16 +293,16 @@ hccn_plan_cmd(int argc, char **argv)
         for (npu = 0; npu < (int)npus; npu++) {
             const struct hccn_addr *a = hccn_plan_get(plan, sel[i], npu);
             char now[40];
-            const char *w = have[i] ? hccn_change_word(a, &facts[i], npu,
-                                                       c.force, now,
-                                                       sizeof(now))
-                                    : NULL;
+            const char *w = have[i]
+                                ? hccn_change_word(a, &facts[i], npu, c.force,
+                                                   now, sizeof(now))
+                                : NULL;
 
             if (w != NULL && strncmp(w, "change", 6) == 0) {
                 size_t l = strlen(refused);
 
-                snprintf(refused + l, sizeof(refused) - l, "%s%d",
-                         l ? "," : "", npu);
+                snprintf(refused + l, sizeof(refused) - l, "%s%d", l ? "," : "",
+                         npu);
             }
             if (w != NULL && hccn_word_rank(w) > hccn_word_rank(worst))
                 worst = w;
@@ -319,8 +326,7 @@ hccn_plan_cmd(int argc, char **argv)
                 af_buf_printf(&b, "%-*s %3d  %-15s  %-15s  %-15s  %-15s  %s",
                               (int)width, name, npu, a->address, a->netmask,
                               a->detect[0] ? a->detect : "-",
-                              a->gateway[0] ? a->gateway : "-",
-                              w ? w : "-");
+                              a->gateway[0] ? a->gateway : "-", w ? w : "-");
                 if (w != NULL && now[0])
                     af_buf_printf(&b, " (now %s)", now);
                 af_buf_puts(&b, "\n");
@@ -381,62 +387,47 @@ struct hccn_node {
 struct hccn_run {
     struct fleet *fleet;
     const struct hccn_plan *plan;
-    struct fan fan;
     struct hop_opts hop;
     int verify;
     size_t peers;
     struct hccn_node *nodes;
 };
 
-struct hccn_job {
-    struct hccn_run *run;
-    size_t i;
-};
-
 static void
-hccn_closed(struct sess *s, void *data)
+hccn_conn_opts(void *data, size_t i, struct conn_opts *o, const void **node)
 {
-    struct hccn_job *j = data;
+    struct hccn_run *run = data;
+    const struct inv_node *n = fleet_node(run->fleet, i);
 
-    (void)s;
-    fan_job_done(&j->run->fan);
-    free(j);
-}
-
-static void
-hccn_quit_answer(struct agc *a, int status, const struct af_kv *body,
-                 void *data)
-{
-    (void)a;
-    (void)status;
-    (void)body;
-    sess_close(data, hccn_closed);
+    fleet_conn_opts(run->fleet, n, o);
+    *node = n;
 }
 
 static void
 hccn_done(struct sess *s, struct hop_result *r, void *data)
 {
-    struct hccn_job *j = data;
-    const char *quit[] = {"quit"};
+    struct sched_job *j = data;
+    struct hccn_run *run = sched_job_data(j);
 
-    j->run->nodes[j->i].res = r;
-    agc_request(sess_agc(s), quit, 1, NULL, 0, 10000, hccn_quit_answer, s);
+    (void)s;
+    run->nodes[sched_job_index(j)].res = r;
+    sched_job_done(j);
 }
 
 static void
-hccn_ready(struct sess *s, int status)
+hccn_ready(struct sched_job *j, struct sess *s, int status)
 {
-    struct hccn_job *j = sess_data(s);
-    struct hccn_run *run = j->run;
-    struct hccn_node *hn = &run->nodes[j->i];
-    size_t node = run->fleet->sel[j->i], npus = hccn_plan_npus(run->plan), k;
+    struct hccn_run *run = sched_job_data(j);
+    size_t i = sched_job_index(j);
+    struct hccn_node *hn = &run->nodes[i];
+    size_t node = run->fleet->sel[i], npus = hccn_plan_npus(run->plan), k;
     struct hccn_addr *want;
 
     if (status < 0) {
         hn->sess_failed = 1;
         hn->timed_out = sess_timed_out(s);
         snprintf(hn->error, sizeof(hn->error), "%s", sess_error(s));
-        sess_close(s, hccn_closed);
+        sched_job_done(j);
         return;
     }
     want = af_calloc(npus, sizeof(*want));
@@ -447,7 +438,7 @@ hccn_ready(struct sess *s, int status)
         size_t np = 0;
 
         hop_pick_peers(run->plan, run->fleet->inv, run->fleet->sel,
-                       run->fleet->nsel, j->i, run->peers, &peers, &np);
+                       run->fleet->nsel, i, run->peers, &peers, &np);
         hop_verify(s, want, npus, peers, np, &run->hop, hccn_done, j);
         free(peers);
     } else {
@@ -456,17 +447,11 @@ hccn_ready(struct sess *s, int status)
     free(want);
 }
 
-static void
-hccn_start(struct fan *fan, size_t i, void *data)
-{
-    struct hccn_run *run = data;
-    struct hccn_job *j = af_calloc(1, sizeof(*j));
-
-    (void)fan;
-    j->run = run;
-    j->i = i;
-    sess_open(run->fleet, fleet_node(run->fleet, i), hccn_ready, j);
-}
+static const struct sched_job_ops hccn_job_ops = {
+    .sess_flags = SESS_AGENT,
+    .conn_opts = hccn_conn_opts,
+    .ready = hccn_ready,
+};
 
 /* The node's outcome word for reports. */
 static const char *
@@ -499,8 +484,9 @@ hccn_print_json(const struct hccn_run *run, size_t n)
         af_buf_json_str(&b, hn->name);
         af_buf_printf(&b, ",\"status\":\"%s\",\"error\":",
                       hccn_node_word(hn, run->verify));
-        af_buf_json_str(&b, hn->sess_failed ? hn->error
-                            : (r && r->error[0] ? r->error : NULL));
+        af_buf_json_str(&b, hn->sess_failed
+                                ? hn->error
+                                : (r && r->error[0] ? r->error : NULL));
         af_buf_puts(&b, ",\"npus\":[");
         for (k = 0; r != NULL && k < r->nnpu; k++) {
             const struct hop_npu *p = &r->npus[k];
@@ -530,7 +516,7 @@ static size_t
 hccn_print_report(const struct hccn_run *run, size_t n)
 {
     static const char *const order[] = {"applied", "unchanged", "verified",
-                                        "failed", "timeout", "unreachable"};
+                                        "failed",  "timeout",   "unreachable"};
     struct fold *ok = fold_new(), *bad = fold_new();
     size_t i, k, nbad = 0, counts[6] = {0};
 
@@ -619,7 +605,11 @@ hccn_run_cmd(int argc, char **argv, int verify)
     if ((rc = hccn_parse(argc, argv, &c)) != 0)
         return rc < 0 ? AF_EXIT_OK : rc;
     memset(&run, 0, sizeof(run));
-    uv_loop_init(&loop);
+    if ((r = uv_loop_init(&loop)) != 0) {
+        fprintf(stderr, "ascend-fleet %s: cannot start the event loop: %s\n",
+                cmd, uv_strerror(r));
+        return AF_EXIT_INTERNAL;
+    }
     if (fleet_init(&fleet, &loop, c.o.inventory, c.o.limit, &e) != 0) {
         fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
         rc = AF_EXIT_USAGE;
@@ -650,7 +640,12 @@ hccn_run_cmd(int argc, char **argv, int verify)
     run.nodes = af_calloc(fleet.nsel ? fleet.nsel : 1, sizeof(*run.nodes));
     for (i = 0; i < fleet.nsel; i++)
         run.nodes[i].name = fleet_node(&fleet, i)->name;
-    fan_run(&run.fan, &loop, fleet.nsel, c.o.fanout, hccn_start, &run);
+    if (sched_jobs(NULL, &loop, fleet.nsel, c.o.fanout, &hccn_job_ops, &run,
+                   &e) != 0) {
+        fprintf(stderr, "ascend-fleet hccn: %s\n", e.msg);
+        rc = AF_EXIT_INTERNAL;
+        goto out;
+    }
     if (c.o.json) {
         hccn_print_json(&run, fleet.nsel);
         for (i = 0; i < fleet.nsel; i++)

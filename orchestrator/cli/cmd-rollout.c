@@ -314,7 +314,5 @@ cmd_resume_main(int argc, char **argv)
     if (resume_pick(&ro, argc, argv, &run) != 0)
         return AF_EXIT_USAGE;
     ro.yes = 1; /* the operator confirmed when the run started */
-    if (!o.json)
-        printf("Resuming run %lld\n", (long long)run);
     return ro_go("resume", &ro, &o, run);
 }

@@ -593,7 +593,7 @@ hop_job_new(struct sess *s, int verify, const struct hccn_addr *plan,
     j->cb = cb;
     j->data = data;
     j->res = af_calloc(1, sizeof(*j->res));
-    j->res->node = sess_node(s)->name;
+    j->res->node = sess_name(s);
     j->res->nnpu = npus;
     j->res->npus = af_calloc(npus ? npus : 1, sizeof(*j->res->npus));
     for (i = 0; i < npus; i++)

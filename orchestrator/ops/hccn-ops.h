@@ -76,9 +76,8 @@ void hop_result_free(struct hop_result *r);
  * Called once when an operation on a node has finished. The caller owns r
  * (free it with hop_result_free then free()). The callback runs from an
  * agent response callback: the session may take more requests (hop_verify
- * right after hop_apply, for instance); to close it, queue a "quit" request
- * and call sess_close from its answer, as facts.c does, rather than closing
- * from here.
+ * right after hop_apply, for instance); to end the node's job, call
+ * sched_job_done (the async rule of af-sched.h), never sess_close here.
  */
 typedef void (*hop_done_cb)(struct sess *s, struct hop_result *r,
                             void *data);

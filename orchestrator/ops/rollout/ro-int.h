@@ -23,6 +23,7 @@
 #include "af-buf.h"
 #include "af-err.h"
 #include "af-proto.h"
+#include "af-sched.h"
 #include "fleet.h"
 #include "pb-plan.h"
 #include "rollout.h"
@@ -87,8 +88,7 @@ struct nj {
     enum nj_state state;
     struct sess *sess;
     uv_timer_t timer;
-    nj_fn deferred;    /* run from the timer, outside any request callback */
-    nj_fn after_close; /* run once the dropped session is closed */
+    struct sched_job *job; /* its job on the scheduler, once started */
     size_t phase;
     size_t step;   /* next step index within the phase */
     int phase_ran; /* a step of this phase ran */
@@ -123,7 +123,7 @@ struct ro {
     int64_t run;
     struct nj *nj;
     size_t n;
-    struct fan fan;
+    struct sched sched;
     size_t *batch_nodes;
     size_t batch_n;
     uv_timer_t progress;
@@ -182,7 +182,8 @@ int ro_budget_exceeded(const struct ro *ro, char *why, size_t whylen);
 int ro_assign_batches(struct ro *ro, const size_t *order, size_t n);
 
 /* ro-node.c */
-void nj_start(struct fan *fan, size_t k, void *data);
+/* The rollout's per-node jobs on sched_jobs. */
+extern const struct sched_job_ops nj_ops;
 void nj_next(struct nj *j);
 void nj_fail(struct nj *j, enum ro_fail f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -195,10 +196,6 @@ void nj_verify_facts(struct agc *a,
                      const struct af_kv *body,
                      void *data);
 void nj_timer_cb(uv_timer_t *t);
-/* Run fn from the node's timer: never inside the session's own callback. */
-void nj_defer(struct nj *j, nj_fn fn);
-/* Close the node's session (deferred) and then run then. */
-void nj_drop_sess(struct nj *j, nj_fn then);
 void nj_detach(struct nj *j);
 int nj_runnable(const struct pb_plan_step *ps);
 const struct pb_plan_step *nj_cur_step(const struct nj *j);
@@ -209,7 +206,8 @@ void nj_reboot_facts(struct agc *a,
                      int status,
                      const struct af_kv *body,
                      void *data);
-void nj_probe(struct nj *j);
+void nj_probe_ready(struct nj *j, struct sess *s, int status);
+/* Not back yet: a new session after the poll interval (or give up). */
 void nj_wait_more(struct nj *j);
 
 /* ro-resume.c (reconciliation of a node caught mid-reboot) */

@@ -5,8 +5,9 @@
  * "running", push its package (content-addressed: skipped when the node
  * has the same bytes), run it with the step's timeout, then verify the
  * phase from fresh facts or hand over to the reboot (ro-reboot.c). Builtin
- * phases (hccn) run through hccn-ops. The session is never closed from one
- * of its own callbacks: closing goes through the node's timer (nj_defer).
+ * phases (hccn) run through hccn-ops. Each node is one job of sched_jobs:
+ * the scheduler opens its session, reopens one for every reboot probe and
+ * closes it after sched_job_done; this file never closes a session.
  */
 #define _GNU_SOURCE
 #include "ro-int.h"
@@ -45,69 +46,24 @@ nj_runnable(const struct pb_plan_step *ps)
            ps->action == PB_ACT_RUN;
 }
 
-/* ---- the job's end and its deferred actions ------------------------ */
-
-void
-nj_defer(struct nj *j, nj_fn fn)
-{
-    j->deferred = fn;
-    uv_timer_start(&j->timer, nj_timer_cb, 0, 0);
-}
+/* ---- the job's end ----------------------------------------------- */
 
 static void
 nj_timer_closed(uv_handle_t *h)
 {
     struct nj *j = h->data;
 
-    fan_job_done(&j->ro->fan);
+    sched_job_done(j->job);
 }
 
-static void
-nj_closed_then(struct sess *s, void *data)
-{
-    struct nj *j = data;
-    nj_fn then = j->after_close;
-
-    (void)s;
-    j->after_close = NULL;
-    then(j);
-}
-
-static void
-nj_close_now(struct nj *j)
-{
-    struct sess *s = j->sess;
-
-    j->sess = NULL;
-    if (s == NULL) {
-        nj_fn then = j->after_close;
-
-        j->after_close = NULL;
-        then(j);
-        return;
-    }
-    sess_close(s, nj_closed_then);
-}
-
-void
-nj_drop_sess(struct nj *j, nj_fn then)
-{
-    j->after_close = then;
-    nj_defer(j, nj_close_now);
-}
-
-static void
-nj_close_timer(struct nj *j)
-{
-    uv_timer_stop(&j->timer);
-    uv_close((uv_handle_t *)&j->timer, nj_timer_closed);
-}
-
-/* The job is over: close the session, then the timer, then free a slot. */
+/* The job is over: its timer closes, then the scheduler closes the
+ * session and frees the slot. */
 static void
 nj_finish(struct nj *j)
 {
-    nj_drop_sess(j, nj_close_timer);
+    j->sess = NULL;
+    uv_timer_stop(&j->timer);
+    uv_close((uv_handle_t *)&j->timer, nj_timer_closed);
 }
 
 void
@@ -676,37 +632,28 @@ nj_timer_cb(uv_timer_t *t)
 {
     struct nj *j = t->data;
 
-    if (j->deferred != NULL) {
-        nj_fn fn = j->deferred;
-
-        j->deferred = NULL;
-        fn(j);
-        return;
-    }
     if (ro_halted(j->ro)) {
         nj_detach(j);
         return;
     }
-    if (j->state == NJ_REBOOT_WAIT || j->state == NJ_RECONCILE)
-        nj_probe(j);
-    else if (j->state == NJ_SETTLE)
+    if (j->state == NJ_SETTLE)
         nj_request_facts(j, nj_verify_facts);
     else if (j->state == NJ_WAIT_INSTALLER)
         nj_next(j);
 }
 
-/* Nodes waiting on a timer stop waiting; the others stop at their next
- * transition. */
+/* Nodes waiting on their timer stop waiting; the others stop at their
+ * next transition (a node between reboot probes at its next probe). */
 void
 ro_interrupt_nodes(struct ro *ro)
 {
     size_t i;
 
+    sched_stop(&ro->sched);
     for (i = 0; i < ro->batch_n; i++) {
         struct nj *j = &ro->nj[ro->batch_nodes[i]];
 
-        if (j->started_ms == 0 || j->deferred != NULL ||
-            j->after_close != NULL || uv_is_closing((uv_handle_t *)&j->timer))
+        if (j->job == NULL || uv_is_closing((uv_handle_t *)&j->timer))
             continue;
         if (uv_is_active((uv_handle_t *)&j->timer)) {
             uv_timer_stop(&j->timer);
@@ -715,17 +662,54 @@ ro_interrupt_nodes(struct ro *ro)
     }
 }
 
-static void
-nj_ready(struct sess *s, int status)
+/* First call of a node's job: its timer, its record, its first state.
+ * Returns 0 to go on with the session, -1 when the job ended. */
+static int
+nj_begin(struct nj *j, struct sched_job *job)
 {
-    struct nj *j = sess_data(s);
+    struct ro *ro = j->ro;
+    struct af_err e;
 
-    j->sess = s;
-    if (status < 0) {
-        if (j->state == NJ_RECONCILE) {
-            nj_drop_sess(j, nj_wait_more);
+    j->job = job;
+    sched_job_set_user(job, j);
+    uv_timer_init(&ro->loop, &j->timer);
+    j->timer.data = j;
+    if (ro_halted(ro)) {
+        /* Interrupted before this node started: it stays pending. */
+        nj_finish(j);
+        return -1;
+    }
+    j->started_ms = uv_now(&ro->loop);
+    if (ro_wrote(ro,
+                 st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
+                                ST_NODE_RUNNING, NULL, &e),
+                 &e, "a node start") != 0) {
+        nj_finish(j);
+        return -1;
+    }
+    if (j->resume_rebooting)
+        nj_reconcile_start(j);
+    return 0;
+}
+
+static void
+nj_job_ready(struct sched_job *job, struct sess *s, int status)
+{
+    struct nj *j = sched_job_user(job);
+
+    if (j == NULL) {
+        struct ro *ro = sched_job_data(job);
+
+        j = &ro->nj[ro->batch_nodes[sched_job_index(job)]];
+        if (nj_begin(j, job) != 0)
             return;
-        }
+    }
+    j->sess = s;
+    if (j->state == NJ_REBOOT_WAIT || j->state == NJ_RECONCILE) {
+        nj_probe_ready(j, s, status);
+        return;
+    }
+    if (status < 0) {
         nj_fail(j, sess_timed_out(s) ? RO_F_TIMEOUT : RO_F_UNREACHABLE, "%s",
                 sess_error(s));
         return;
@@ -733,32 +717,19 @@ nj_ready(struct sess *s, int status)
     nj_next(j);
 }
 
-void
-nj_start(struct fan *fan, size_t k, void *data)
+static void
+nj_conn_opts(void *data, size_t i, struct conn_opts *o, const void **node)
 {
     struct ro *ro = data;
-    struct nj *j = &ro->nj[ro->batch_nodes[k]];
-    struct af_err e;
+    const struct nj *j = &ro->nj[ro->batch_nodes[i]];
 
-    (void)fan;
-    uv_timer_init(&ro->loop, &j->timer);
-    j->timer.data = j;
-    if (ro_halted(ro)) {
-        /* Interrupted before this node started: it stays pending. */
-        uv_close((uv_handle_t *)&j->timer, nj_timer_closed);
-        return;
-    }
-    j->started_ms = uv_now(&ro->loop);
-    if (ro_wrote(ro,
-                 st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
-                                ST_NODE_RUNNING, NULL, &e),
-                 &e, "a node start") != 0) {
-        uv_close((uv_handle_t *)&j->timer, nj_timer_closed);
-        return;
-    }
-    if (j->resume_rebooting) {
-        nj_reconcile_start(j);
-        return;
-    }
-    sess_open(&ro->fleet, j->node, nj_ready, j);
+    fleet_conn_opts(&ro->fleet, j->node, o);
+    *node = j->node;
 }
+
+const struct sched_job_ops nj_ops = {
+    .sess_flags = SESS_AGENT,
+    .conn_opts = nj_conn_opts,
+    .ready = nj_job_ready,
+    .closed = NULL,
+};

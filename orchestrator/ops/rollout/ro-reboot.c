@@ -2,7 +2,8 @@
 /*
  * Rolling reboots and their proof: the node's boot_id is read and recorded
  * with the status "rebooting" before the reboot request (write-ahead), then
- * the node is probed with fresh sessions until it answers with a different
+ * the node is probed with fresh sessions (sched_job_reopen, every
+ * reboot_poll_ms) until it answers with a different
  * boot_id (or its reboot_timeout passes), and after a settle window its
  * phase is verified from facts (ro-node.c).
  */
@@ -42,7 +43,8 @@ nj_wait_more(struct nj *j)
                 j->node->reboot_timeout);
         return;
     }
-    uv_timer_start(&j->timer, nj_timer_cb, (uint64_t)ro->eff.reboot_poll_ms, 0);
+    j->sess = NULL;
+    sched_job_reopen(j->job, (uint64_t)ro->eff.reboot_poll_ms);
 }
 
 static void
@@ -84,28 +86,25 @@ nj_probe_facts(struct agc *a, int status, const struct af_kv *body, void *data)
         return;
     }
     /* Down, or the same boot: the reboot has not happened yet. */
-    nj_drop_sess(j, nj_wait_more);
+    nj_wait_more(j);
 }
 
-static void
-nj_probe_ready(struct sess *s, int status)
+/* A probe session to a rebooting node is ready (or failed). */
+void
+nj_probe_ready(struct nj *j, struct sess *s, int status)
 {
-    struct nj *j = sess_data(s);
-
-    j->sess = s;
+    (void)s;
+    if (ro_halted(j->ro)) {
+        nj_detach(j);
+        return;
+    }
     if (status < 0) {
         /* Down, as a rebooting node should be for a while. */
-        nj_drop_sess(j, nj_wait_more);
+        nj_wait_more(j);
         return;
     }
     nj_request_facts(j, j->state == NJ_RECONCILE ? nj_reconcile_facts
                                                  : nj_probe_facts);
-}
-
-void
-nj_probe(struct nj *j)
-{
-    sess_open(&j->ro->fleet, j->node, nj_probe_ready, j);
 }
 
 static void
@@ -130,7 +129,7 @@ nj_reboot_answer(struct agc *a,
                       "boot_id %s", j->boot_before),
              NULL, "the reboot request");
     j->state = NJ_REBOOT_WAIT;
-    nj_drop_sess(j, nj_wait_more);
+    nj_wait_more(j);
 }
 
 /* The node's own reboot command (inventory), split on blanks. */

@@ -391,7 +391,7 @@ nj_reconcile_facts(struct agc *a,
     struct af_err e;
 
     if (status < 0) {
-        nj_drop_sess(j, nj_wait_more);
+        nj_wait_more(j);
         return;
     }
     if (boot && j->boot_before && strcmp(boot, j->boot_before) != 0) {
@@ -408,7 +408,7 @@ nj_reconcile_facts(struct agc *a,
         j->reboot_done = 1;
     } else if (uv_now(&ro->loop) < j->reboot_deadline) {
         /* The reboot may still be on its way: do not send another. */
-        nj_drop_sess(j, nj_wait_more);
+        nj_wait_more(j);
         return;
     } else {
         ro_say(ro, j, "resume", "never went down; the plan decides again");
@@ -425,5 +425,4 @@ nj_reconcile_start(struct nj *j)
     j->state = NJ_RECONCILE;
     j->reboot_deadline = now + 30000;
     j->hard_deadline = now + (uint64_t)j->node->reboot_timeout * 1000;
-    nj_probe(j);
 }

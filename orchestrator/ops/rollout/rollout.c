@@ -120,6 +120,7 @@ ro_setup(struct ro *ro, const struct ro_opts *o, int64_t resume_run, int *stop)
             return RO_OUT_USAGE;
         }
         ro->run = resume_run;
+        ro_note(ro, "Resuming run %lld", (long long)resume_run);
     }
     if ((out = ro_load_inputs(ro, resume_run > 0, o)) != RO_OUT_OK)
         return out;
@@ -384,6 +385,7 @@ ro_batches(struct ro *ro, const size_t *order, size_t norder)
     size_t i, done_nodes = 0;
     int maxb = -1, b;
     char why[256];
+    struct af_err e;
 
     for (i = 0; i < norder; i++)
         if (ro->nj[order[i]].batch > maxb)
@@ -407,7 +409,11 @@ ro_batches(struct ro *ro, const size_t *order, size_t norder)
         ro->cur_batch = b;
         ro_batch_event(ro, RO_EV_BATCH, b, maxb + 1, done_nodes);
         ro_progress_start(ro);
-        fan_run(&ro->fan, &ro->loop, ro->batch_n, ro->eff.fanout, nj_start, ro);
+        if (sched_jobs(&ro->sched, &ro->loop, ro->batch_n, ro->eff.fanout,
+                       &nj_ops, ro, &e) != 0) {
+            ro_error(ro, "%s", e.msg);
+            return RO_OUT_STATE;
+        }
         ro_progress_stop(ro);
         for (i = 0; i < ro->batch_n; i++)
             if (ro->nj[ro->batch_nodes[i]].state == NJ_DONE)
