@@ -236,6 +236,12 @@ cmd_facts_main(int argc, char **argv)
         rc = AF_EXIT_USAGE;
         goto out;
     }
+    /* facts writes the state like every other writer: same lock. */
+    if ((r = st_lock(st, &e)) != 0) {
+        fprintf(stderr, "ascend-fleet facts: %s\n", e.msg);
+        rc = r == AF_ELOCKED ? AF_EXIT_LOCKED : AF_EXIT_USAGE;
+        goto out;
+    }
     res = facts_gather(&fleet, o.fanout,
                        (uint64_t)(o.timeout_s ? o.timeout_s : 120) * 1000);
     if ((r = facts_store(st, res, fleet.nsel, &e)) != 0) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "af-buf.h"
@@ -84,37 +85,59 @@ rt_ranges(struct af_buf *b, const int *bad, int n)
     }
 }
 
+/*
+ * Write json to path through a fresh temporary file beside it (mkstemp:
+ * a new name, never an existing file or a symbolic link) and rename it into
+ * place, so a reader sees the old table or the new one, never a part.
+ */
 static int
 rt_write(const char *path, const char *json, struct af_err *e)
 {
-    char *tmp;
-    FILE *f;
-    size_t len = strlen(json);
-    int ok;
+    char *tmp = NULL;
+    size_t len = strlen(json), off = 0;
+    ssize_t w;
+    int fd = -1, r = 0, err;
 
     if (path == NULL || strcmp(path, "-") == 0) {
         fwrite(json, 1, len, stdout);
         return 0;
     }
-    tmp = af_asprintf("%s.tmp.%ld", path, (long)getpid());
-    f = fopen(tmp, "w");
-    if (f == NULL) {
-        af_err_set(e, -errno, "cannot write %s: %s", tmp, strerror(errno));
+    tmp = af_asprintf("%s.XXXXXX", path);
+    if ((fd = mkstemp(tmp)) < 0) {
+        err = errno;
+        r = af_err_set(e, -err, "cannot write %s: %s", path, strerror(err));
         free(tmp);
-        return e ? e->code : -1;
+        return r;
     }
-    ok = fwrite(json, 1, len, f) == len;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fsync(fileno(f)) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        af_err_set(e, -EIO, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return -EIO;
+    if (fchmod(fd, 0644) != 0)
+        goto fail;
+    while (off < len) {
+        w = write(fd, json + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            goto fail;
+        off += (size_t)w;
     }
+    if (fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto fail;
     free(tmp);
     return 0;
+fail:
+    err = errno ? errno : EIO;
+    r = af_err_set(e, -err, "cannot write %s: %s", path, strerror(err));
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(tmp);
+    return r;
 }
 
 int

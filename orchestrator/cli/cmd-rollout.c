@@ -268,32 +268,40 @@ cmd_rollout_main(int argc, char **argv)
     return ro_go("rollout", &ro, &o, 0);
 }
 
-/* The run to resume: the one named, or the newest unfinished. 0 or -1. */
+/*
+ * The run to resume: the one named, or the newest unfinished. Returns 0,
+ * or the exit code (message printed).
+ */
 static int
 resume_pick(const struct ro_opts *ro, int argc, char **argv, int64_t *run)
 {
     struct st *st = NULL;
     struct af_err e;
     char *end;
+    int r;
 
     if (optind < argc) {
         *run = strtoll(argv[optind], &end, 10);
         if (*end || *run <= 0 || optind + 1 < argc) {
             fprintf(stderr, "ascend-fleet resume: bad run id '%s'\n",
                     argv[optind + (*end || *run <= 0 ? 0 : 1)]);
-            return -1;
+            return AF_EXIT_USAGE;
         }
         return 0;
     }
     if (st_open(ro->state, &st, &e) != 0) {
         fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
-        return -1;
+        return AF_EXIT_USAGE;
     }
-    if (st_run_last_unfinished(st, run, &e) != 0) {
-        fprintf(stderr, "ascend-fleet resume: no unfinished run in %s\n",
-                ro->state);
+    if ((r = st_run_last_unfinished(st, run, &e)) != 0) {
+        /* Only a readable file without such a run has none. */
+        if (r == AF_ENOTFOUND)
+            fprintf(stderr, "ascend-fleet resume: no unfinished run in %s\n",
+                    ro->state);
+        else
+            fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
         st_close(st);
-        return -1;
+        return r == AF_ENOTFOUND ? AF_EXIT_USAGE : AF_EXIT_FAILED;
     }
     st_close(st);
     return 0;
@@ -311,8 +319,8 @@ cmd_resume_main(int argc, char **argv)
     cmd_opts_init(&o);
     if (ro_parse(argc, argv, &ro, &o, &rc) < 0)
         return rc;
-    if (resume_pick(&ro, argc, argv, &run) != 0)
-        return AF_EXIT_USAGE;
+    if ((rc = resume_pick(&ro, argc, argv, &run)) != 0)
+        return rc;
     ro.yes = 1; /* the operator confirmed when the run started */
     return ro_go("resume", &ro, &o, run);
 }

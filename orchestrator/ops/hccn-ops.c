@@ -726,11 +726,15 @@ hop_record(struct st *st, const struct hop_result *r, int verify,
             goto out;
     }
     if (!verify && (r->nchanged || nbad))
-        st_event(st, 0, r->node, "hccn", "apply: %zu NPUs set, %zu failed%s%s",
-                 r->nchanged, nbad, nbad ? ": " : "", nbad ? r->error : "");
+        rc = st_event(st, 0, r->node, "hccn",
+                      "apply: %zu NPUs set, %zu failed%s%s", r->nchanged,
+                      nbad, nbad ? ": " : "", nbad ? r->error : "");
     else if (verify && nbad)
-        st_event(st, 0, r->node, "hccn", "verify: %zu NPUs failed: %s",
-                 nbad, r->error);
+        rc = st_event(st, 0, r->node, "hccn", "verify: %zu NPUs failed: %s",
+                      nbad, r->error);
+    if (rc != 0)
+        rc = af_err_set(e, AF_EDB, "%s: cannot record the hccn event of %s: "
+                        "%s", st_path(st), r->node, st_errmsg(st));
 out:
     if (began) {
         if (rc == 0)

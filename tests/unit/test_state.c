@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,7 +45,13 @@ st_teardown(void)
 {
     char p[512];
     struct dirent *d;
-    DIR *dir = opendir(tmpdir);
+    DIR *dir;
+
+    /* A test that mounted a small file system and failed leaves none. */
+    snprintf(p, sizeof(p), "%s/mnt", tmpdir);
+    umount2(p, MNT_DETACH);
+    rmdir(p);
+    dir = opendir(tmpdir);
 
     if (dir == NULL)
         return;
@@ -297,6 +304,43 @@ Test(st, run_lifecycle_and_last_unfinished)
     cr_assert_eq(st_run_set_status(st, 999, ST_RUN_DONE, NULL, &e),
                  AF_ENOTFOUND);
     cr_assert_eq(st_run_create(st, "x", "y", "{not json", &r2, &e), AF_EINPUT);
+    st_close(st);
+}
+
+Test(st, run_options_are_read_with_sqlite_json_functions)
+{
+    struct af_err e = {0};
+    struct st *st = open_ok();
+    struct af_kv kv;
+    int64_t r1 = 0, r2 = 0;
+
+    cr_assert_eq(st_run_create(st, "rollout", "driver",
+                               "{\"batch\":\"1,10%\",\"fanout\":64,"
+                               "\"limit\":\"a\\\"b\\u00e9,c\\n\","
+                               "\"yes\":true,\"gone\":null,"
+                               "\"nested\":{\"k\":[1,2]}}",
+                               &r1, &e),
+                 0, "%s", e.msg);
+    af_kv_init(&kv);
+    cr_assert_eq(st_run_options(st, r1, &kv, &e), 0, "%s", e.msg);
+    cr_assert_eq(kv.n, 5, "null values are left out (%zu keys)", kv.n);
+    cr_assert_str_eq(kv.keys[0], "batch", "stored order is kept");
+    cr_assert_str_eq(af_kv_get(&kv, "batch"), "1,10%");
+    cr_assert_str_eq(af_kv_get(&kv, "fanout"), "64");
+    cr_assert_str_eq(af_kv_get(&kv, "limit"), "a\"b\xc3\xa9,c\n",
+                     "JSON escapes are decoded: %s", af_kv_get(&kv, "limit"));
+    cr_assert_str_eq(af_kv_get(&kv, "yes"), "true");
+    cr_assert_str_eq(af_kv_get(&kv, "nested"), "{\"k\":[1,2]}");
+    cr_assert_null(af_kv_get(&kv, "gone"));
+    af_kv_free(&kv);
+
+    cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &r2, &e), 0);
+    af_kv_init(&kv);
+    cr_assert_eq(st_run_options(st, r2, &kv, &e), 0, "%s", e.msg);
+    cr_assert_eq(kv.n, 0);
+    cr_assert_eq(st_run_options(st, 999, &kv, &e), AF_ENOTFOUND);
+    cr_assert_not_null(strstr(e.msg, "no run 999"), "%s", e.msg);
+    af_kv_free(&kv);
     st_close(st);
 }
 
@@ -964,4 +1008,226 @@ Test(st, sigkill_mid_batch_keeps_committed_rows_only)
     v = raw_query1(dbpath, "PRAGMA integrity_check");
     cr_assert_str_eq(v, "ok");
     free(v);
+}
+
+/* ---- the file's own safety: modes, links, full and read-only disks ---- */
+
+static mode_t
+mode_of(const char *path)
+{
+    struct stat sb;
+
+    cr_assert_eq(stat(path, &sb), 0, "stat %s: %s", path, strerror(errno));
+    return sb.st_mode & 07777;
+}
+
+Test(st, new_state_file_and_its_wal_are_private)
+{
+    struct af_err e = {0};
+    struct st *st;
+    char p[512];
+    int64_t run = 0;
+
+    umask(022);
+    st = open_ok();
+    cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &run, &e), 0);
+    cr_assert_eq(mode_of(dbpath), 0600, "state file mode %o", mode_of(dbpath));
+    snprintf(p, sizeof(p), "%s-wal", dbpath);
+    cr_assert_eq(mode_of(p), 0600, "wal mode %o", mode_of(p));
+    cr_assert_eq(st_lock(st, &e), 0, "%s", e.msg);
+    snprintf(p, sizeof(p), "%s.lock", dbpath);
+    cr_assert_eq(mode_of(p), 0600, "lock file mode %o", mode_of(p));
+    st_close(st);
+}
+
+Test(st, symlinked_lock_file_is_refused_and_its_target_untouched)
+{
+    struct af_err e = {0};
+    struct st *st = open_ok();
+    char lock[512], victim[512], *v;
+    FILE *f;
+
+    snprintf(victim, sizeof(victim), "%s/victim", tmpdir);
+    snprintf(lock, sizeof(lock), "%s.lock", dbpath);
+    f = fopen(victim, "w");
+    cr_assert_not_null(f);
+    fputs("precious\n", f);
+    fclose(f);
+    cr_assert_eq(symlink(victim, lock), 0);
+    cr_assert_neq(st_lock(st, &e), 0, "a symlinked lock file was used");
+    cr_assert_not_null(strstr(e.msg, "symbolic link"), "%s", e.msg);
+    st_close(st);
+    f = fopen(victim, "r");
+    cr_assert_not_null(f);
+    v = calloc(1, 64);
+    cr_assert_not_null(fgets(v, 64, f));
+    fclose(f);
+    cr_assert_str_eq(v, "precious\n", "the link's target was changed");
+    free(v);
+}
+
+/* Mount a small tmpfs at <tmpdir>/mnt and point dbpath into it. */
+static int
+mount_small(const char *size)
+{
+    char mnt[128], opts[64];
+
+    snprintf(mnt, sizeof(mnt), "%s/mnt", tmpdir);
+    cr_assert_eq(mkdir(mnt, 0700), 0);
+    snprintf(opts, sizeof(opts), "size=%s,mode=0700", size);
+    if (mount("tmpfs", mnt, "tmpfs", 0, opts) != 0)
+        return -errno;
+    snprintf(dbpath, sizeof(dbpath), "%s/mnt/state.db", tmpdir);
+    return 0;
+}
+
+static void
+unmount_small(void)
+{
+    char mnt[128];
+
+    snprintf(mnt, sizeof(mnt), "%s/mnt", tmpdir);
+    cr_assert_eq(umount2(mnt, 0), 0, "umount %s: %s", mnt, strerror(errno));
+    rmdir(mnt);
+}
+
+/* Fill the file system of path with a file until it is full. */
+static void
+fill_disk(const char *path)
+{
+    static char block[4096];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    cr_assert_geq(fd, 0);
+    memset(block, 'x', sizeof(block));
+    while (write(fd, block, sizeof(block)) > 0)
+        ;
+    cr_assert_eq(errno, ENOSPC, "filling stopped by %s", strerror(errno));
+    close(fd);
+}
+
+Test(st, full_disk_gives_a_clear_error_and_keeps_committed_rows)
+{
+    struct af_err e = {0};
+    struct st *st;
+    struct st_run run;
+    char filler[512], big[3000];
+    int64_t r1 = 0, r2 = 0;
+    int r, i, failed = 0;
+
+    if ((r = mount_small("1m")) != 0)
+        cr_skip_test("cannot mount a tmpfs here: %s", strerror(-r));
+    st = open_ok();
+    cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &r1, &e), 0);
+    cr_assert_eq(
+        st_node_upsert(st, r1, "n1", NULL, 0, ST_NODE_RUNNING, NULL, &e), 0);
+    snprintf(filler, sizeof(filler), "%s/mnt/filler", tmpdir);
+    fill_disk(filler);
+    memset(big, 'o', sizeof(big));
+    /* The WAL grows until a write finds no room. */
+    for (i = 0; i < 2000 && !failed; i++) {
+        char step[32];
+
+        snprintf(step, sizeof(step), "s%d", i);
+        af_err_clear(&e);
+        r = st_step_set(st, r1, "n1", "driver", step, ST_STEP_RUNNING,
+                        ST_NO_EXIT, "install", big, sizeof(big), 0, &e);
+        if (r != 0)
+            failed = 1;
+    }
+    cr_assert(failed, "no write failed on a full disk");
+    cr_assert_eq(r, AF_EDB, "code %d: %s", r, e.msg);
+    cr_assert_not_null(strstr(e.msg, "full"), "message: %s", e.msg);
+    cr_assert_not_null(strstr(e.msg, dbpath), "names the file: %s", e.msg);
+    r = st_run_create(st, "rollout", "driver", NULL, &r2, &e);
+    cr_assert_neq(r, 0, "a run was created on a full disk");
+    st_close(st);
+
+    /* Room again: the file is whole and holds what was committed. */
+    cr_assert_eq(unlink(filler), 0);
+    st = open_ok();
+    cr_assert_eq(st_check(st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_run_get(st, r1, &run, &e), 0, "%s", e.msg);
+    cr_assert_eq(run.status, ST_RUN_PLANNED);
+    st_run_clear(&run);
+    st_close(st);
+    unmount_small();
+}
+
+Test(st, read_only_file_system_gives_a_clear_error_and_changes_nothing)
+{
+    struct af_err e = {0};
+    struct st *st;
+    struct st_run run;
+    char mnt[128];
+    int64_t r1 = 0, r2 = 0;
+    int r;
+
+    if ((r = mount_small("4m")) != 0)
+        cr_skip_test("cannot mount a tmpfs here: %s", strerror(-r));
+    st = open_ok();
+    cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &r1, &e), 0);
+    st_close(st);
+    snprintf(mnt, sizeof(mnt), "%s/mnt", tmpdir);
+    cr_assert_eq(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, "size=4m"), 0,
+                 "remount ro: %s", strerror(errno));
+    st = NULL;
+    r = st_open(dbpath, &st, &e);
+    if (r == 0) {
+        /* SQLite may open it read-only: then every write must fail. */
+        r = st_run_create(st, "rollout", "driver", NULL, &r2, &e);
+        st_close(st);
+    }
+    cr_assert_eq(r, AF_EDB, "code %d: %s", r, e.msg);
+    cr_assert_not_null(strstr(e.msg, dbpath), "names the file: %s", e.msg);
+    cr_assert(strstr(e.msg, "read") != NULL || strstr(e.msg, "open") != NULL,
+              "says what happened: %s", e.msg);
+    cr_assert_eq(mount(NULL, mnt, NULL, MS_REMOUNT, "size=4m"), 0);
+    st = open_ok();
+    cr_assert_eq(st_check(st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_run_get(st, r1, &run, &e), 0, "%s", e.msg);
+    st_run_clear(&run);
+    cr_assert_eq(st_run_get(st, r1 + 1, &run, &e), AF_ENOTFOUND);
+    st_close(st);
+    unmount_small();
+}
+
+/* Overwrite every page after the first (the schema) with garbage. */
+static void
+corrupt_pages(const char *path)
+{
+    static char junk[4096];
+    struct stat sb;
+    int fd = open(path, O_WRONLY);
+    off_t off;
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fstat(fd, &sb), 0);
+    memset(junk, 0x5a, sizeof(junk));
+    for (off = 4096; off < sb.st_size; off += 4096)
+        cr_assert_eq(pwrite(fd, junk, sizeof(junk), off), (ssize_t)4096);
+    close(fd);
+}
+
+Test(st, corrupt_file_gives_its_sqlite_error_not_no_unfinished_run)
+{
+    struct af_err e = {0};
+    struct st *st = open_ok();
+    int64_t run = 0;
+    int r;
+
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &run, &e), 0);
+    st_close(st);
+    cr_assert_eq(raw_exec(dbpath, "PRAGMA wal_checkpoint(TRUNCATE)"),
+                 SQLITE_OK);
+    corrupt_pages(dbpath);
+    st = NULL;
+    r = st_open(dbpath, &st, &e);
+    if (r == 0) {
+        r = st_run_last_unfinished(st, &run, &e);
+        st_close(st);
+    }
+    cr_assert_eq(r, AF_EDB, "code %d: %s", r, e.msg);
+    cr_assert_not_null(strstr(e.msg, "malformed"), "SQLite's words: %s", e.msg);
 }

@@ -10,7 +10,6 @@
 #define _GNU_SOURCE
 #include "ro-int.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,76 +65,6 @@ ro_options_json(const struct ro_opts *o)
     return af_buf_steal(&b);
 }
 
-/* One JSON string at *sp into d (simple escapes only). 0 or -1. */
-static int
-ro_json_str(const char **sp, struct af_buf *d)
-{
-    const char *s = *sp;
-
-    af_buf_reset(d);
-    af_buf_append(d, "", 0);
-    if (*s++ != '"')
-        return -1;
-    while (*s && *s != '"') {
-        if (*s == '\\') {
-            s++;
-            if (*s == 'n')
-                af_buf_append(d, "\n", 1);
-            else if (*s == 't')
-                af_buf_append(d, "\t", 1);
-            else if (*s == 'u') {
-                af_buf_append(d, "?", 1);
-                s += 4;
-            } else
-                af_buf_append(d, s, 1);
-            s++;
-            continue;
-        }
-        af_buf_append(d, s++, 1);
-    }
-    if (*s++ != '"')
-        return -1;
-    *sp = s;
-    return 0;
-}
-
-/*
- * Parse the flat {"key":"string",...} object written above into kv.
- * Returns 0 or -1 on anything else.
- */
-static int
-ro_options_parse(const char *s, struct af_kv *kv)
-{
-    struct af_buf k, v;
-    int r = -1;
-
-    af_buf_init(&k, 0);
-    af_buf_init(&v, 0);
-    while (isspace((unsigned char)*s))
-        s++;
-    if (*s++ != '{')
-        goto out;
-    for (;;) {
-        while (isspace((unsigned char)*s) || *s == ',')
-            s++;
-        if (*s == '}') {
-            r = 0;
-            break;
-        }
-        if (ro_json_str(&s, &k) != 0)
-            goto out;
-        while (isspace((unsigned char)*s) || *s == ':')
-            s++;
-        if (ro_json_str(&s, &v) != 0)
-            goto out;
-        af_kv_add(kv, k.data, v.data);
-    }
-out:
-    af_buf_free(&k);
-    af_buf_free(&v);
-    return r;
-}
-
 /* Point *field at a copy of kv's value for key, owned by the run. */
 static void
 ro_take(struct ro *ro,
@@ -160,12 +89,12 @@ ro_setup_resume(struct ro *ro, int64_t run, struct af_err *e)
 
     if ((rc = st_run_get(ro->st, run, &r, e)) != 0)
         return rc;
+    st_run_clear(&r);
     af_kv_init(&kv);
-    if (r.options_json == NULL || ro_options_parse(r.options_json, &kv) < 0) {
-        st_run_clear(&r);
+    /* The options the run was started with, read by SQLite's json_each. */
+    if ((rc = st_run_options(ro->st, run, &kv, e)) != 0) {
         af_kv_free(&kv);
-        return af_err_set(e, AF_EDB, "run %lld: unreadable options",
-                          (long long)run);
+        return rc;
     }
     ro_take(ro, &ro->eff.inventory, &kv, "inventory");
     ro_take(ro, &ro->eff.limit, &kv, "limit");
@@ -181,7 +110,6 @@ ro_setup_resume(struct ro *ro, int64_t run, struct af_err *e)
     if (af_kv_get(&kv, "host_keys") &&
         strcmp(af_kv_get(&kv, "host_keys"), "accept-new") == 0)
         ro->eff.hostkeys = CONN_HOSTKEY_ACCEPT_NEW;
-    st_run_clear(&r);
     af_kv_free(&kv);
     return 0;
 }

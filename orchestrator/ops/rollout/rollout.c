@@ -306,6 +306,7 @@ static void
 ro_signal_cb(uv_signal_t *h, int signo)
 {
     struct ro *ro = h->data;
+    struct af_err e;
     char why[128];
 
     if (ro->stopping) {
@@ -313,7 +314,8 @@ ro_signal_cb(uv_signal_t *h, int signo)
         snprintf(why, sizeof(why),
                  "interrupted by %s twice: steps in flight were abandoned",
                  ro_signame(signo));
-        (void)st_run_set_status(ro->st, ro->run, ST_RUN_PAUSED, why, NULL);
+        if (st_run_set_status(ro->st, ro->run, ST_RUN_PAUSED, why, &e) != 0)
+            ro_error(ro, "cannot record the interruption: %s", e.msg);
         ro_note(ro,
                 "Run %lld interrupted; continue with: ascend-fleet "
                 "resume",
@@ -468,6 +470,7 @@ static enum ro_outcome
 ro_finish(struct ro *ro, enum ro_outcome out, int signo)
 {
     char why[256];
+    struct af_err e;
     int any_bad, complete = 1;
 
     if (out == RO_OUT_BUDGET) {
@@ -484,8 +487,10 @@ ro_finish(struct ro *ro, enum ro_outcome out, int signo)
     }
     if (out == RO_OUT_STATE) {
         /* Where the file still takes writes, say why the run stopped. */
-        (void)st_run_set_status(ro->st, ro->run, ST_RUN_FAILED, ro->write_msg,
-                                NULL);
+        if (st_run_set_status(ro->st, ro->run, ST_RUN_FAILED, ro->write_msg,
+                              &e) != 0)
+            ro_error(ro, "the run could not be recorded as stopped either: %s",
+                     e.msg);
         ro_results(ro, "stopped");
         return out;
     }
