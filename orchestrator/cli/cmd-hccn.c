@@ -26,6 +26,7 @@
 #include "hccn-ops.h"
 #include "hccn.h"
 #include "inv.h"
+#include "report.h"
 #include "sess.h"
 #include "st.h"
 
@@ -68,61 +69,55 @@ hccn_usage(FILE *out)
             cmd_common_help, AF_DEFAULT_STATE, HCCN_DEFAULT_PEERS);
 }
 
+static int
+hccn_opt(void *ctx, int opt, const char *arg)
+{
+    struct hccn_cli *c = ctx;
+    char *end;
+    long v;
+
+    switch (opt) {
+    case HCCN_OPT_FORCE:
+        c->force = 1;
+        return 0;
+    case HCCN_OPT_PEERS:
+        v = strtol(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || v < 0 || v > 64) {
+            fprintf(stderr,
+                    "ascend-fleet hccn: --peers wants 0..64, not '%s'\n", arg);
+            return AF_EXIT_USAGE;
+        }
+        c->peers = (int)v;
+        return 0;
+    default:
+        hccn_usage(stderr);
+        return AF_EXIT_USAGE;
+    }
+}
+
 /* Parse the options of `hccn SUB`; argv[0] is SUB. */
 static int
 hccn_parse(int argc, char **argv, struct hccn_cli *c)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
+    static const struct option own[] = {
         {"force", no_argument, NULL, HCCN_OPT_FORCE},
         {"peers", required_argument, NULL, HCCN_OPT_PEERS},
         {NULL, 0, NULL, 0},
     };
     char name[64];
-    int opt, r;
+    struct cmd_spec spec = {
+        .name = name,
+        .own = own,
+        .handle = hccn_opt,
+        .usage = hccn_usage,
+        .max_args = 0,
+    };
 
     memset(c, 0, sizeof(*c));
     cmd_opts_init(&c->o);
     c->peers = HCCN_DEFAULT_PEERS;
     snprintf(name, sizeof(name), "hccn %s", argv[0]);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
-        r = cmd_opts_handle(&c->o, name, opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        switch (opt) {
-        case HCCN_OPT_FORCE:
-            c->force = 1;
-            break;
-        case HCCN_OPT_PEERS: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-
-            if (*optarg == '\0' || *end != '\0' || v < 0 || v > 64) {
-                fprintf(stderr,
-                        "ascend-fleet %s: --peers wants 0..64, not '%s'\n",
-                        name, optarg);
-                return AF_EXIT_USAGE;
-            }
-            c->peers = (int)v;
-            break;
-        }
-        case 'h':
-            hccn_usage(stdout);
-            return -1;
-        default:
-            hccn_usage(stderr);
-            return AF_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "ascend-fleet %s: unexpected argument '%s'\n", name,
-                argv[optind]);
-        return AF_EXIT_USAGE;
-    }
-    return AF_EXIT_OK;
+    return cmd_getopt(argc, argv, &spec, &c->o, c);
 }
 
 /*
@@ -472,41 +467,46 @@ static void
 hccn_print_json(const struct hccn_run *run, size_t n)
 {
     struct af_buf b;
+    struct af_json j;
     size_t i, k;
 
     af_buf_init(&b, 0);
-    af_buf_puts(&b, "{\"nodes\":[");
+    afj_init(&j, &b);
+    afj_obj_begin(&j);
+    afj_kint(&j, "v", REPORT_JSON_VERSION);
+    afj_key(&j, "nodes");
+    afj_arr_begin(&j);
     for (i = 0; i < n; i++) {
         const struct hccn_node *hn = &run->nodes[i];
         const struct hop_result *r = hn->res;
 
-        af_buf_puts(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
-        af_buf_json_str(&b, hn->name);
-        af_buf_printf(&b, ",\"status\":\"%s\",\"error\":",
-                      hccn_node_word(hn, run->verify));
-        af_buf_json_str(&b, hn->sess_failed
-                                ? hn->error
-                                : (r && r->error[0] ? r->error : NULL));
-        af_buf_puts(&b, ",\"npus\":[");
+        afj_obj_begin(&j);
+        afj_kstr(&j, "name", hn->name);
+        afj_kstr(&j, "status", hccn_node_word(hn, run->verify));
+        afj_kstr(&j, "error",
+                 hn->sess_failed ? hn->error
+                                 : (r && r->error[0] ? r->error : NULL));
+        afj_key(&j, "npus");
+        afj_arr_begin(&j);
         for (k = 0; r != NULL && k < r->nnpu; k++) {
             const struct hop_npu *p = &r->npus[k];
 
-            af_buf_printf(&b, "%s{\"npu\":%d,\"status\":\"%s\",\"address\":",
-                          k ? "," : "", p->npu, hop_status_str(p->status));
-            af_buf_json_str(&b, p->address);
-            af_buf_puts(&b, ",\"netmask\":");
-            af_buf_json_str(&b, p->netmask);
-            af_buf_puts(&b, ",\"detect\":");
-            af_buf_json_str(&b, p->detect);
-            af_buf_puts(&b, ",\"gateway\":");
-            af_buf_json_str(&b, p->gateway);
-            af_buf_puts(&b, ",\"detail\":");
-            af_buf_json_str(&b, p->detail[0] ? p->detail : NULL);
-            af_buf_puts(&b, "}");
+            afj_obj_begin(&j);
+            afj_kint(&j, "npu", p->npu);
+            afj_kstr(&j, "status", hop_status_str(p->status));
+            afj_kstr(&j, "address", p->address);
+            afj_kstr(&j, "netmask", p->netmask);
+            afj_kstr(&j, "detect", p->detect);
+            afj_kstr(&j, "gateway", p->gateway);
+            afj_kstr(&j, "detail", p->detail[0] ? p->detail : NULL);
+            afj_obj_end(&j);
         }
-        af_buf_puts(&b, "]}");
+        afj_arr_end(&j);
+        afj_obj_end(&j);
     }
-    af_buf_puts(&b, "\n]}\n");
+    afj_arr_end(&j);
+    afj_obj_end(&j);
+    af_buf_append(&b, "\n", 1);
     fwrite(b.data, 1, b.len, stdout);
     af_buf_free(&b);
 }
@@ -571,9 +571,11 @@ hccn_print_report(const struct hccn_run *run, size_t n)
     for (i = 0; i < fold_groups(bad); i++) {
         char *nodes = fold_nodes(bad, i);
         const char *key = fold_key(bad, i), *colon = strchr(key, ':');
+        char *safe = report_safe(colon + 1);
 
-        /* "failed: npu[005,007]: NPU 3: ..." */
-        printf("%.*s: %s:%s\n", (int)(colon - key), key, nodes, colon + 1);
+        /* "failed: npu[005,007]: NPU 3: ..." (node text escaped) */
+        printf("%.*s: %s:%s\n", (int)(colon - key), key, nodes, safe);
+        free(safe);
         free(nodes);
     }
     if (run->verify)
@@ -598,12 +600,14 @@ hccn_run_cmd(int argc, char **argv, int verify)
     struct hccn_run run;
     struct st *st = NULL;
     struct af_err e;
+    struct report rep;
     uv_loop_t loop;
     size_t i, nbad = 0;
     int rc, r;
 
     if ((rc = hccn_parse(argc, argv, &c)) != 0)
         return rc < 0 ? AF_EXIT_OK : rc;
+    report_init(&rep, cmd, c.o.json, 0);
     memset(&run, 0, sizeof(run));
     if ((r = uv_loop_init(&loop)) != 0) {
         fprintf(stderr, "ascend-fleet %s: cannot start the event loop: %s\n",
@@ -640,8 +644,9 @@ hccn_run_cmd(int argc, char **argv, int verify)
     run.nodes = af_calloc(fleet.nsel ? fleet.nsel : 1, sizeof(*run.nodes));
     for (i = 0; i < fleet.nsel; i++)
         run.nodes[i].name = fleet_node(&fleet, i)->name;
-    if (sched_jobs(NULL, &loop, fleet.nsel, c.o.fanout, &hccn_job_ops, &run,
-                   &e) != 0) {
+    if (sched_jobs(NULL, &loop, fleet.nsel,
+                   cmd_fanout_clamp(&rep, c.o.fanout, fleet.nsel),
+                   &hccn_job_ops, &run, &e) != 0) {
         fprintf(stderr, "ascend-fleet hccn: %s\n", e.msg);
         rc = AF_EXIT_INTERNAL;
         goto out;

@@ -74,7 +74,7 @@ parse_opts(int argc, char **argv, int show, const char **path,
 
     *path = DEFAULT_INVENTORY;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "i:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'i':
             *path = optarg;

@@ -226,9 +226,10 @@ print_text(const struct st_run *run,
 int
 cmd_status_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
-        {NULL, 0, NULL, 0},
+    static const struct cmd_spec spec = {
+        .name = "status",
+        .usage = status_usage,
+        .max_args = 1,
     };
     struct cmd_opts o;
     struct st *st = NULL;
@@ -238,23 +239,11 @@ cmd_status_main(int argc, char **argv)
     size_t nn = 0, ns = 0;
     struct af_err e;
     int64_t id = 0;
-    int opt, r, rc = AF_EXIT_USAGE, have_run = 0;
+    int r, rc = AF_EXIT_USAGE, have_run = 0;
 
     cmd_opts_init(&o);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
-        r = cmd_opts_handle(&o, "status", opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        if (opt == 'h') {
-            status_usage(stdout);
-            return AF_EXIT_OK;
-        }
-        status_usage(stderr);
-        return AF_EXIT_USAGE;
-    }
+    if ((r = cmd_getopt(argc, argv, &spec, &o, NULL)) != 0)
+        return r < 0 ? AF_EXIT_OK : r;
     if (optind < argc) {
         char *end;
 
@@ -306,33 +295,31 @@ out:
     return rc;
 }
 
+static void
+runs_usage(FILE *out)
+{
+    fprintf(out, "usage: ascend-fleet runs [--state FILE] [--json]\n"
+                 "List the runs recorded in the state file.\n");
+}
+
 int
 cmd_runs_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
-        {NULL, 0, NULL, 0},
+    static const struct cmd_spec spec = {
+        .name = "runs",
+        .usage = runs_usage,
+        .max_args = 0,
     };
     struct cmd_opts o;
     struct st *st = NULL;
     struct st_run *runs = NULL;
     size_t n = 0, i;
     struct af_err e;
-    int opt, r;
+    int r;
 
     cmd_opts_init(&o);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
-        r = cmd_opts_handle(&o, "runs", opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        fprintf(opt == 'h' ? stdout : stderr,
-                "usage: ascend-fleet runs [--state FILE] [--json]\n"
-                "List the runs recorded in the state file.\n");
-        return opt == 'h' ? AF_EXIT_OK : AF_EXIT_USAGE;
-    }
+    if ((r = cmd_getopt(argc, argv, &spec, &o, NULL)) != 0)
+        return r < 0 ? AF_EXIT_OK : r;
     if (open_state(o.state, &st) < 0)
         return AF_EXIT_USAGE;
     if (st_run_list(st, &runs, &n, &e) != 0) {

@@ -13,15 +13,13 @@
 #include <libssh/libssh.h>
 
 static const struct cmd_entry cmd_table[] = {
-    {"exec", "run a shell command on every node, output folded",
-     cmd_exec_main},
+    {"exec", "run a shell command on every node, output folded", cmd_exec_main},
     {"facts", "gather node facts (driver, firmware, CANN, NPU health)",
      cmd_facts_main},
     {"rollout", "staged install in batches with rolling reboots",
      cmd_rollout_main},
     {"resume", "continue an unfinished rollout", cmd_resume_main},
-    {"status", "show a run: stages, nodes folded by state",
-     cmd_status_main},
+    {"status", "show a run: stages, nodes folded by state", cmd_status_main},
     {"runs", "list runs recorded in the state file", cmd_runs_main},
     {"hccn", "NPU device IPs: plan, apply, verify", cmd_hccn_main},
     {"ranktable", "write the HCCL rank table", cmd_ranktable_main},
@@ -71,6 +69,8 @@ main(int argc, char **argv)
             continue;
         /* A node closing its socket must not kill us mid-write. */
         signal(SIGPIPE, SIG_IGN);
+        /* Many nodes at once need many sockets (see cmd_fanout_clamp). */
+        cmd_raise_nofile();
         ssh_init();
         rc = cmd_table[i].main(argc - 1, argv + 1);
         ssh_finalize();

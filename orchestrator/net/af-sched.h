@@ -16,6 +16,8 @@
  *     once, from any callback (the ready callback, a request's or channel's
  *     callback); the runner closes the session on the next loop turn (an
  *     agent session is sent "quit" first), and only then frees the slot.
+ *     The agent answers in order, so requests still pending then are
+ *     answered before the quit; end the job after its last answer.
  *  4. ops->closed is the last callback of a job; nothing touches the job's
  *     session after it.
  */

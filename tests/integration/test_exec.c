@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "af-buf.h"
 #include "af-mem.h"
 #include "harness.h"
 #include "tjson.h"
@@ -106,6 +107,51 @@ rack_ok(const char *what, int rc)
     cr_assert_eq(rc, 0, "rack.sh %s failed (%d)", what, rc);
 }
 
+/* exec --json writes JSON Lines: "node" records, then one "summary".
+ * Check every line is an object of schema version 1 and gather them into
+ * one document {"nodes":[...],"summary":{...}} for the checks below. */
+static struct jv *
+exec_jsonl_doc(const char *out)
+{
+    struct af_buf doc;
+    const char *p = out, *nl;
+    char *sum = NULL;
+    int nn = 0;
+    struct jv *v;
+
+    af_buf_init(&doc, 0);
+    af_buf_puts(&doc, "{\"nodes\":[");
+    for (; *p; p = nl + 1) {
+        char *line;
+        struct jv *lv;
+        const char *type;
+
+        nl = strchr(p, '\n');
+        cr_assert_not_null(nl, "JSON Lines output not ending in newline");
+        line = af_strndup(p, (size_t)(nl - p));
+        lv = json_parse(line);
+        cr_assert_not_null(lv, "not a JSON line: %s", line);
+        cr_assert_eq(jnum(lv, "v"), 1.0, "no schema version: %s", line);
+        type = jstr(lv, "type");
+        cr_assert_not_null(type, "untyped line: %s", line);
+        if (strcmp(type, "node") == 0) {
+            af_buf_puts(&doc, nn++ ? "," : "");
+            af_buf_puts(&doc, line);
+        } else if (strcmp(type, "summary") == 0) {
+            sum = af_strdup(line);
+        }
+        jv_free(lv);
+        free(line);
+    }
+    af_buf_puts(&doc, "],\"summary\":");
+    af_buf_puts(&doc, sum ? sum : "null");
+    af_buf_puts(&doc, "}");
+    free(sum);
+    v = json_parse(doc.data);
+    af_buf_free(&doc);
+    return v;
+}
+
 /* Parse r->out as JSON and check the members every exec document has:
  * nodes (array of objects with every per-node member of the right type)
  * and summary (counts that add up to total = the number of records). */
@@ -115,7 +161,7 @@ exec_json(const struct th_result *r)
     static const char *const keys[] = {"name", "address", "status",
                                        "exit_code", "stdout", "stderr",
                                        "truncated"};
-    struct jv *doc = json_parse(r->out);
+    struct jv *doc = exec_jsonl_doc(r->out);
     const struct jv *nodes, *sum;
     double total;
 

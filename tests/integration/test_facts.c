@@ -577,3 +577,48 @@ Test(facts, facts_are_stored_in_the_state_file, .timeout = 300,
     free(db);
     remove_tree(dir);
 }
+
+/* A node's fact values reach the terminal escaped: no raw ESC or BEL. */
+Test(facts, node_values_are_escaped_for_the_terminal, .timeout = 300)
+{
+    char *dir = state_dir();
+    struct th_result r;
+
+    rack_ok("reset", th_rack("reset npu058 --state full"));
+    node_sh("npu058", "printf 'ID=\"deb\\033]0;owned\\007ian\"\\n"
+                      "VERSION_ID=\"12\\033[2J\"\\n' > /etc/os-release");
+    facts(&r, dir, "npu058", NULL);
+    cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    cr_expect_null(strchr(r.out, '\033'), "raw ESC in:\n%s", r.out);
+    cr_expect_null(strchr(r.out, '\007'), "raw BEL in:\n%s", r.out);
+    cr_expect_not_null(strstr(r.out, "deb\\x1b]0;owned\\x07ian"),
+                       "output:\n%s", r.out);
+    th_result_free(&r);
+    rack_ok("reset", th_rack("reset npu058 --state full"));
+    remove_tree(dir);
+}
+
+/* Equal errors fold: 12 nodes refusing the same key give one line. */
+Test(facts, equal_errors_fold_into_one_line, .timeout = 300)
+{
+    char *dir = state_dir(), *script;
+    const char *argv[] = {"sh", "-c", NULL, NULL};
+    struct th_result r;
+
+    script = af_asprintf(
+        "set -e; cd %s; ssh-keygen -q -t ed25519 -N '' -f stranger; "
+        "sed -e 's#^  identity: .*#  identity: %s/stranger#' "
+        "-e 's#^  known_hosts: .*#  known_hosts: %s/known_hosts#' "
+        "%s/inventory.yaml > inv.yaml; "
+        "%s facts -i inv.yaml --state %s/state.db --limit npu[001-012]",
+        dir, dir, AF_RACK_DIR, AF_RACK_DIR, AF_BIN, dir);
+    argv[2] = script;
+    cr_assert_eq(th_run(&r, 120, argv), 0);
+    cr_expect_eq(r.status, 1, "exit %d: %s", r.status, r.err);
+    cr_expect_not_null(strstr(r.err, "npu[001-012]: public key "),
+                       "stderr:\n%s", r.err);
+    cr_expect_null(strstr(r.err, "npu001:"), "not folded:\n%s", r.err);
+    th_result_free(&r);
+    free(script);
+    remove_tree(dir);
+}

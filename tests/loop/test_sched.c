@@ -318,3 +318,76 @@ Test(sched, agent_jobs_answer_and_close)
             cr_assert_eq(t.failed[i], 1);
     }
 }
+
+/* ---- the rule: a pending request hears of a close exactly once ---- */
+
+struct pc {
+    int ready, answers, answer_status, closed;
+    uv_timer_t timer;
+    struct sess *s;
+};
+
+static void
+pc_closed(struct sess *s, void *data)
+{
+    struct pc *t = data;
+
+    (void)s;
+    t->closed++;
+}
+
+static void
+pc_timer(uv_timer_t *tm)
+{
+    struct pc *t = tm->data;
+
+    /* Not inside any callback of the session: closing is allowed. */
+    sess_close(t->s, pc_closed);
+    uv_close((uv_handle_t *)tm, NULL);
+}
+
+static void
+pc_answer(struct agc *a, int status, const struct af_kv *body, void *data)
+{
+    struct pc *t = data;
+
+    (void)a;
+    (void)body;
+    t->answers++;
+    t->answer_status = status;
+}
+
+static void
+pc_ready(struct sess *s, int status)
+{
+    struct pc *t = sess_data(s);
+    const char *words[] = {"run", "30", "4096", "sleep", "30"};
+
+    t->ready++;
+    cr_assert_eq(status, 0, "%s", sess_error(s));
+    agc_request(sess_agc(s), words, 5, NULL, 0, 60000, pc_answer, t);
+    cr_assert_eq(t->answers, 0, "answered inside agc_request");
+    uv_timer_start(&t->timer, pc_timer, 300, 0);
+}
+
+Test(sched, pending_request_is_cancelled_once_on_close)
+{
+    static struct pc t;
+    struct lt_node n;
+    uv_loop_t loop;
+
+    memset(&t, 0, sizeof(t));
+    lt_init();
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    cr_assert_eq(uv_timer_init(&loop, &t.timer), 0);
+    t.timer.data = &t;
+    lt_node(&n, 2, 0);
+    t.s = sess_open(&loop, &n.o, SESS_AGENT, &n, pc_ready, &t);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(t.ready, 1);
+    cr_assert_eq(t.answers, 1, "request callback fired %d times", t.answers);
+    cr_assert_eq(t.answer_status, AF_ECANCELED, "status %d", t.answer_status);
+    cr_assert_eq(t.closed, 1);
+    cr_assert_eq(uv_loop_close(&loop), 0, "handles left on the loop");
+    lt_fini();
+}
