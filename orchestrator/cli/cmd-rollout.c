@@ -25,6 +25,7 @@ enum {
     OPT_PLAYBOOK,
     OPT_PACKAGES,
     OPT_SETTLE,
+    OPT_FORCE,
 };
 
 static const struct option ro_longopts[] = {
@@ -37,6 +38,7 @@ static const struct option ro_longopts[] = {
     {"playbook", required_argument, NULL, OPT_PLAYBOOK},
     {"packages", required_argument, NULL, OPT_PACKAGES},
     {"settle", required_argument, NULL, OPT_SETTLE},
+    {"force", no_argument, NULL, OPT_FORCE},
     {NULL, 0, NULL, 0},
 };
 
@@ -84,12 +86,22 @@ resume_usage(FILE *out)
             "with the\noptions it was started with: nodes already done stay "
             "done, a node caught\nmid-reboot is proven back by its boot_id, "
             "a step caught mid-install is\ndecided again from the node's "
-            "facts.\n\n"
+            "facts. Options given here replace the recorded\nones and are "
+            "recorded with the run. A changed inventory, playbook or\n"
+            "package set is refused, with the difference, unless --force.\n\n"
             "      --state FILE       state file (default %s)\n"
+            "  -i, --inventory FILE   inventory (its content must match the "
+            "run's)\n"
             "      --limit PATTERN    only these nodes of the run (the others "
             "stay\n"
             "                         unfinished)\n"
+            "      --batch SPEC       batch sizes for the nodes left\n"
+            "      --max-fail N|P%%    failure budget\n"
             "      --timeout S        cap of every step (seconds)\n"
+            "      --host-keys MODE   strict or accept-new\n"
+            "  -f, --fanout N         nodes in flight at once\n"
+            "      --settle S         stability window after a reboot\n"
+            "      --force            resume with changed inputs\n"
             "      --json             machine-readable output (JSON Lines)\n"
             "  -h, --help             this help\n"
             "Exit codes as for rollout.\n",
@@ -116,12 +128,18 @@ ro_option(struct ro_opts *ro, const char *cmd, int opt, const char *arg)
     switch (opt) {
     case OPT_STAGE:
         ro->stages = arg;
+        ro->given |= RO_GIVEN_STAGES;
         return 0;
     case OPT_BATCH:
         ro->batch = arg;
+        ro->given |= RO_GIVEN_BATCH;
         return 0;
     case OPT_MAXFAIL:
         ro->max_fail = arg;
+        ro->given |= RO_GIVEN_MAXFAIL;
+        return 0;
+    case OPT_FORCE:
+        ro->force = 1;
         return 0;
     case OPT_PLAN:
         ro->plan_only = 1;
@@ -131,9 +149,11 @@ ro_option(struct ro_opts *ro, const char *cmd, int opt, const char *arg)
         return 0;
     case OPT_PLAYBOOK:
         ro->playbook = arg;
+        ro->given |= RO_GIVEN_PLAYBOOK;
         return 0;
     case OPT_PACKAGES:
         ro->packages = arg;
+        ro->given |= RO_GIVEN_PACKAGES;
         return 0;
     case OPT_SETTLE:
         if (ro_parse_secs(arg, &ro->settle_s) != 0) {
@@ -149,6 +169,26 @@ ro_option(struct ro_opts *ro, const char *cmd, int opt, const char *arg)
     }
 }
 
+/* The RO_GIVEN_* bit of a shared option, 0 for the others. */
+static unsigned
+ro_given_common(int opt)
+{
+    switch (opt) {
+    case 'i':
+        return RO_GIVEN_INVENTORY;
+    case 'f':
+        return RO_GIVEN_FANOUT;
+    case CMD_OPT_LIMIT:
+        return RO_GIVEN_LIMIT;
+    case CMD_OPT_TIMEOUT:
+        return RO_GIVEN_TIMEOUT;
+    case CMD_OPT_HOSTKEYS:
+        return RO_GIVEN_HOSTKEYS;
+    default:
+        return 0;
+    }
+}
+
 /* Shared by rollout and resume. Returns -1 to exit with *rc. */
 static int
 ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o, int *rc)
@@ -158,6 +198,7 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o, int *rc)
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "i:f:h", ro_longopts, NULL)) != -1) {
+        ro->given |= ro_given_common(opt);
         r = cmd_opts_handle(o, argv[0], opt, optarg);
         if (r < 0) {
             *rc = AF_EXIT_USAGE;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "af-buf.h"
+#include "af-json.h"
 #include "af-mem.h"
 #include "fold.h"
 
@@ -99,48 +100,57 @@ static const char *const rr_types[] = {
     "batch_end", "node", "progress", "result",   "run_end",
 };
 
-static void
-rr_jstr(struct af_buf *b, const char *k, const char *v)
-{
-    if (v == NULL)
-        return;
-    af_buf_printf(b, ",\"%s\":", k);
-    af_buf_json_str(b, v);
-}
-
+/* One JSON Lines object per event (schema "v":1, docs in README). */
 static void
 rr_json(const struct ro_ev *ev)
 {
-    struct af_buf b;
+    const struct ev *b = &ev->ev;
+    struct af_buf out;
+    struct af_json j;
 
-    af_buf_init(&b, 0);
-    af_buf_printf(&b, "{\"v\":1,\"type\":\"%s\",\"ts\":%lld",
-                  rr_types[ev->kind], (long long)ev->ts_ms);
+    af_buf_init(&out, 0);
+    afj_init(&j, &out);
+    afj_obj_begin(&j);
+    afj_kint(&j, "v", 1);
+    afj_kstr(&j, "type", rr_types[ev->kind]);
+    afj_kint(&j, "ts", ev->ts_ms);
     if (ev->run > 0)
-        af_buf_printf(&b, ",\"run\":%lld", (long long)ev->run);
-    rr_jstr(&b, "node", ev->node);
-    rr_jstr(&b, "stage", ev->stage);
-    rr_jstr(&b, "step", ev->step);
-    rr_jstr(&b, "action", ev->action);
-    rr_jstr(&b, "status", ev->status);
-    if (ev->exit_code != RO_NO_EXIT)
-        af_buf_printf(&b, ",\"exit_code\":%d", ev->exit_code);
-    if (ev->duration_ms >= 0)
-        af_buf_printf(&b, ",\"duration_ms\":%lld", (long long)ev->duration_ms);
-    if (ev->bytes >= 0)
-        af_buf_printf(&b, ",\"bytes\":%lld", (long long)ev->bytes);
-    rr_jstr(&b, "reason", ev->reason);
-    rr_jstr(&b, "text", ev->text);
-    if (ev->kind == RO_EV_BATCH || ev->kind == RO_EV_BATCH_END)
-        af_buf_printf(&b,
-                      ",\"batch\":%d,\"batches\":%d,\"nodes\":%zu,"
-                      "\"done\":%zu,\"failed\":%zu,\"budget_left\":%zu",
-                      ev->batch + 1, ev->nbatches, ev->count, ev->done,
-                      ev->failed, ev->budget_left);
-    af_buf_puts(&b, "}\n");
-    fwrite(b.data, 1, b.len, stdout);
+        afj_kint(&j, "run", ev->run);
+    if (b->node != NULL)
+        afj_kstr(&j, "node", b->node);
+    if (ev->stage != NULL)
+        afj_kstr(&j, "stage", ev->stage);
+    if (b->step != NULL)
+        afj_kstr(&j, "step", b->step);
+    if (b->action != NULL)
+        afj_kstr(&j, "action", b->action);
+    if (ev->what != NULL)
+        afj_kstr(&j, "what", ev->what);
+    if (b->status != NULL)
+        afj_kstr(&j, "status", b->status);
+    if (b->exit_code >= 0)
+        afj_kint(&j, "exit_code", b->exit_code);
+    if (b->duration_ms >= 0)
+        afj_kint(&j, "duration_ms", b->duration_ms);
+    if (b->bytes > 0)
+        afj_kuint(&j, "bytes", b->bytes);
+    if (b->reason != NULL)
+        afj_kstr(&j, "reason", b->reason);
+    if (ev->text != NULL)
+        afj_kstr(&j, "text", ev->text);
+    if (ev->kind == RO_EV_BATCH || ev->kind == RO_EV_BATCH_END) {
+        afj_kint(&j, "batch", ev->batch + 1);
+        afj_kint(&j, "batches", ev->nbatches);
+        afj_kuint(&j, "nodes", ev->count);
+        afj_kuint(&j, "done", ev->done);
+        afj_kuint(&j, "failed", ev->failed);
+        afj_kuint(&j, "budget_left", ev->budget_left);
+    }
+    afj_obj_end(&j);
+    af_buf_puts(&out, "\n");
+    fwrite(out.data, 1, out.len, stdout);
     fflush(stdout);
-    af_buf_free(&b);
+    af_buf_free(&out);
 }
 
 /* ---- the plan ---------------------------------------------------------- */
@@ -151,19 +161,19 @@ rr_plan_row(struct rr *r, const struct ro_ev *ev)
     struct rr_row *row;
     struct af_buf t;
 
-    if (r->last_node == NULL || strcmp(r->last_node, ev->node) != 0) {
+    if (r->last_node == NULL || strcmp(r->last_node, ev->ev.node) != 0) {
         free(r->last_node);
-        r->last_node = af_strdup(ev->node);
+        r->last_node = af_strdup(ev->ev.node);
         r->rank = 0;
     }
     af_buf_init(&t, 0);
-    af_buf_puts(&t, ev->action ? ev->action : "");
-    if (ev->reason != NULL)
-        af_buf_printf(&t, " (%s)", ev->reason);
+    af_buf_puts(&t, ev->ev.action ? ev->ev.action : "");
+    if (ev->ev.reason != NULL)
+        af_buf_printf(&t, " (%s)", ev->ev.reason);
     r->rows = af_reallocarray(r->rows, r->nrows + 1, sizeof(*r->rows));
     row = &r->rows[r->nrows++];
-    row->node = af_strdup(ev->node);
-    row->step = af_strdup(ev->step ? ev->step : "-");
+    row->node = af_strdup(ev->ev.node);
+    row->step = af_strdup(ev->ev.step ? ev->ev.step : "-");
     row->text = af_buf_steal(&t);
     row->rank = r->rank++;
 }
@@ -268,7 +278,7 @@ rr_summary(struct rr *r, const struct ro_ev *ev)
     int first = 1;
 
     rr_clear_live(r);
-    printf("Run %lld %s:", (long long)ev->run, ev->status);
+    printf("Run %lld %s:", (long long)ev->run, ev->what);
     for (o = 0; o < sizeof(rr_order) / sizeof(rr_order[0]); o++) {
         for (g = 0; g < fold_groups(r->results); g++) {
             char *nodes;
@@ -297,11 +307,11 @@ rr_event(const struct ro_ev *ev, void *data)
     if (ev->kind == RO_EV_ERROR) {
         rr_clear_live(r);
         fflush(stdout);
-        fprintf(stderr, "ascend-fleet %s: %s\n", r->cmd, ev->reason);
+        fprintf(stderr, "ascend-fleet %s: %s\n", r->cmd, ev->ev.reason);
         return;
     }
     if (ev->kind == RO_EV_RESULT)
-        fold_add(r->results, ev->status, ev->node);
+        fold_add(r->results, ev->what, ev->ev.node);
     if (r->json) {
         if (ev->kind != RO_EV_PROGRESS)
             rr_json(ev);
@@ -325,7 +335,7 @@ rr_event(const struct ro_ev *ev, void *data)
         rr_clear_live(r);
         break;
     case RO_EV_STEP:
-        rr_line(r, ev->node, ev->text);
+        rr_line(r, ev->ev.node, ev->text);
         break;
     case RO_EV_PROGRESS:
         rr_progress(r, ev);

@@ -363,3 +363,83 @@ LC_TEST(plan_rows_run_in_order_aligned_and_words_are_not_doubled)
               "doubled words in status:\n%s", r.out);
     th_result_free(&r);
 }
+
+/* Append text to the file at path. */
+static void
+append_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "a");
+
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+LC_TEST(resume_applies_and_records_its_options_and_refuses_changed_inputs)
+{
+    struct th_result r;
+    char *pk = NULL, *v, *extra;
+    const char *cp[] = {"cp", "-a", packages(""), NULL, NULL};
+
+    ro_setup(21, 22, "fresh");
+    /* A private copy of the packages: the test changes the set. */
+    pk = af_asprintf("%s/pk", ctx.dir);
+    cp[3] = pk;
+    cr_assert_eq(th_run(&r, 60, cp), 0);
+    cr_assert_eq(r.status, 0, "cp: %s", r.err);
+    th_result_free(&r);
+    cr_assert_eq(th_rack("fault npu022 down"), 0);
+    fleet(&r, RO_RUN_TIMEOUT,
+          "rollout -i %s --state %s --packages %s --stage prereq,npu --yes "
+          "--batch 2 --max-fail 1 --settle 1",
+          ctx.inv, ctx.state, pk);
+    cr_expect_eq(r.status, 1, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    th_result_free(&r);
+    cr_assert_eq(th_rack("fault npu022 up"), 0);
+
+    /* A package more: refused, with the difference, nothing recorded. */
+    extra = af_asprintf("%s/extra-tool.run", pk);
+    append_file(extra, "#!/bin/sh\n");
+    fleet(&r, RO_SHORT_TIMEOUT, "resume --state %s --batch 1", ctx.state);
+    cr_expect_eq(r.status, 2, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    cr_expect(strstr(r.err, "+extra-tool.run") != NULL &&
+                  strstr(r.err, "--force") != NULL,
+              "no difference shown:\n%s", r.err);
+    th_result_free(&r);
+    cr_expect_eq(count_events("npu022", "install"), 0);
+    cr_assert_eq(unlink(extra), 0);
+    free(extra);
+
+    /* The inventory edited: refused too. */
+    append_file(ctx.inv, "# edited\n");
+    fleet(&r, RO_SHORT_TIMEOUT, "resume --state %s", ctx.state);
+    cr_expect_eq(r.status, 2, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    cr_expect(strstr(r.err, "inventory") != NULL, "%s", r.err);
+    th_result_free(&r);
+    v = sql_text(ctx.state, "SELECT json_extract(options, '$.batch') FROM "
+                            "runs WHERE id = " LAST_RUN);
+    cr_expect_str_eq(v ? v : "", "2", "a refused resume changed the run");
+    free(v);
+
+    /* --force with new options: applied and recorded. */
+    fleet(&r, RO_RUN_TIMEOUT,
+          "resume --state %s --force --batch 1 --timeout 300", ctx.state);
+    cr_expect_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    th_result_free(&r);
+    v = sql_text(ctx.state, "SELECT json_extract(options, '$.batch') || ' ' || "
+                            "json_extract(options, '$.timeout') FROM runs "
+                            "WHERE id = " LAST_RUN);
+    cr_expect_str_eq(v ? v : "", "1 300", "options recorded: %s", v);
+    free(v);
+    v = sql_text(ctx.state, "SELECT cmdline FROM runs WHERE id = " LAST_RUN);
+    cr_expect(v != NULL && strstr(v, "resume") != NULL &&
+                  strstr(v, "--batch 1") != NULL,
+              "cmdline: %s", v ? v : "(none)");
+    free(v);
+    v = run_status();
+    cr_expect_str_eq(v ? v : "", "done");
+    free(v);
+    cr_expect_eq(count_events("npu022", "install driver"), 1);
+    cr_expect_eq(count_events("npu021", "install driver"), 1);
+    free(pk);
+}

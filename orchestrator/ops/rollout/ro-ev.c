@@ -20,16 +20,28 @@ const char *const ro_fail_names[RO_F_COUNT] = {
     "timeout", "verify failed", "reboot timeout",
 };
 
+/* The ev.h kind for a rollout event. */
+static enum ev_kind
+ro_ev_base(enum ro_ev_kind k)
+{
+    switch (k) {
+    case RO_EV_STEP:
+        return EV_STEP;
+    case RO_EV_RESULT:
+        return EV_NODE_END;
+    default:
+        return EV_NOTICE;
+    }
+}
+
 void
 ro_ev_init(struct ro_ev *ev, const struct ro *ro, enum ro_ev_kind k)
 {
     memset(ev, 0, sizeof(*ev));
+    ev_init(&ev->ev, ro_ev_base(k), NULL);
     ev->kind = k;
     ev->ts_ms = fleet_now_ms();
     ev->run = ro->run;
-    ev->exit_code = RO_NO_EXIT;
-    ev->duration_ms = -1;
-    ev->bytes = -1;
 }
 
 void
@@ -52,7 +64,7 @@ ro_vtext(const struct ro *ro, enum ro_ev_kind k, const char *fmt, va_list ap)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     ro_ev_init(&ev, ro, k);
     if (k == RO_EV_ERROR)
-        ev.reason = msg;
+        ev.ev.reason = msg;
     ev.text = msg;
     ro_emit(ro, &ev);
 }
@@ -84,6 +96,24 @@ static void ro_vsay(struct ro *ro,
                     const char *fmt,
                     va_list ap) __attribute__((format(printf, 5, 0)));
 
+/* The EV_* status word of a node event of this kind. */
+static const char *
+ro_ev_status(const struct nj *j, const char *kind, const struct ro_ev_x *x)
+{
+    if (j == NULL)
+        return NULL;
+    if (strcmp(kind, "failed") == 0)
+        return j->fail == RO_F_TIMEOUT       ? EV_TIMEOUT
+               : j->fail == RO_F_UNREACHABLE ? EV_UNREACHABLE
+                                             : EV_FAILED;
+    if (strcmp(kind, "detached") == 0)
+        return EV_CANCELED;
+    if (strcmp(kind, "done") == 0 || strcmp(kind, "verify") == 0 ||
+        strcmp(kind, "push") == 0 || x != NULL)
+        return EV_OK;
+    return EV_RUNNING;
+}
+
 static void
 ro_vsay(struct ro *ro,
         const struct nj *j,
@@ -102,24 +132,25 @@ ro_vsay(struct ro *ro,
                           msg),
                  NULL, "an event");
     ro_ev_init(&ev, ro, j ? RO_EV_STEP : RO_EV_NOTE);
-    ev.node = j ? j->node->name : NULL;
-    ev.status = kind;
+    ev.ev.node = j ? j->node->name : NULL;
+    ev.what = kind;
+    ev.ev.status = ro_ev_status(j, kind, x);
     ev.text = msg;
     if (x != NULL) {
-        ev.exit_code = x->exit_code;
-        ev.duration_ms = x->duration_ms;
-        ev.bytes = x->bytes;
+        ev.ev.exit_code = x->exit_code;
+        ev.ev.duration_ms = x->duration_ms;
+        ev.ev.bytes = x->bytes;
     }
     if (j != NULL && j->plan != NULL && j->state == NJ_STEPS &&
         j->phase < j->plan->n_phases) {
         ev.stage = j->plan->phases[j->phase].stage;
         if (j->step < j->plan->phases[j->phase].n) {
-            ev.step = nj_cur_step(j)->name;
-            ev.action = nj_cur_step(j)->text;
+            ev.ev.step = nj_cur_step(j)->name;
+            ev.ev.action = nj_cur_step(j)->text;
         }
     }
     if (j != NULL && j->fail != RO_OK)
-        ev.reason = j->reason;
+        ev.ev.reason = j->reason;
     ro_emit(ro, &ev);
 }
 

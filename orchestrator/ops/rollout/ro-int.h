@@ -109,8 +109,10 @@ struct nj {
 };
 
 struct ro {
-    struct ro_opts eff; /* effective options (resume: from the state file) */
-    char *owned[8];     /* strings eff points to that the run owns */
+    struct ro_opts eff;    /* effective options (resume: from the state file) */
+    char *owned[16];       /* strings eff points to that the run owns */
+    struct af_buf changes; /* resume: options changed on its command line */
+    const char *rec_inv, *rec_pb, *rec_pkgs; /* resume: recorded inputs */
     size_t nowned;
     const struct ro_sink *sink;
     uv_loop_t loop;
@@ -218,7 +220,9 @@ void nj_reconcile_facts(struct agc *a,
                         void *data);
 
 /* ro-resume.c */
-char *ro_options_json(const struct ro_opts *o);
+char *ro_options_json(struct ro *ro);
+/* Resume: refuse changed inputs (unless --force); 0 or -1 (reported). */
+int ro_check_inputs(struct ro *ro);
 int ro_setup_resume(struct ro *ro, int64_t run, struct af_err *e);
 int ro_apply_resume(struct ro *ro, struct af_err *e);
 void nj_replan_facts(struct agc *a,

@@ -62,11 +62,11 @@ ro_plan_row(struct ro *ro,
     struct ro_ev ev;
 
     ro_ev_init(&ev, ro, RO_EV_PLAN_ROW);
-    ev.node = j->node->name;
+    ev.ev.node = j->node->name;
     ev.stage = stage;
-    ev.step = step;
-    ev.action = action;
-    ev.reason = reason;
+    ev.ev.step = step;
+    ev.ev.action = action;
+    ev.ev.reason = reason;
     ro_emit(ro, &ev);
 }
 

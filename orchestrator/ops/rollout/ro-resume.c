@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "af-mem.h"
+#include "af-sha256.h"
 #include "agc.h"
 #include "inv.h"
 #include "sess.h"
@@ -32,18 +33,57 @@ opt_json(struct af_buf *b, const char *k, const char *v, int *first)
     af_buf_json_str(b, v);
 }
 
-char *
-ro_options_json(const struct ro_opts *o)
+/* sha256 of a file's bytes, or "unreadable". */
+static void
+ro_file_sha(const char *path, char out[65])
+{
+    struct af_sha256 c;
+    char buf[65536];
+    size_t n;
+    FILE *f = fopen(path, "rb");
+
+    if (f == NULL) {
+        snprintf(out, 65, "unreadable");
+        return;
+    }
+    af_sha256_init(&c);
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+        af_sha256_update(&c, buf, n);
+    fclose(f);
+    af_sha256_final_hex(&c, out);
+}
+
+/* The package set as "name:size,..." (names sorted); caller frees. */
+static char *
+ro_pkg_set(const struct pb_pkgs *p)
 {
     struct af_buf b;
-    char fan[16], tmo[16];
+    size_t i;
+
+    af_buf_init(&b, 0);
+    af_buf_append(&b, "", 0);
+    for (i = 0; i < p->n; i++)
+        af_buf_printf(&b, "%s%s:%llu", i ? "," : "", p->v[i].name,
+                      p->v[i].size);
+    return af_buf_steal(&b);
+}
+
+char *
+ro_options_json(struct ro *ro)
+{
+    const struct ro_opts *o = &ro->eff;
+    struct af_buf b;
+    char fan[16], tmo[16], isha[65], psha[65];
     int first = 1;
     char *inv = realpath(o->inventory, NULL);
     char *pb = realpath(o->playbook, NULL);
     char *pk = realpath(o->packages, NULL);
+    char *set = ro_pkg_set(&ro->pkgs);
 
     snprintf(fan, sizeof(fan), "%d", o->fanout);
     snprintf(tmo, sizeof(tmo), "%d", o->timeout_s);
+    ro_file_sha(o->inventory, isha);
+    ro_file_sha(o->playbook, psha);
     af_buf_init(&b, 0);
     opt_json(&b, "inventory", inv ? inv : o->inventory, &first);
     opt_json(&b, "limit", o->limit, &first);
@@ -58,26 +98,136 @@ ro_options_json(const struct ro_opts *o)
     opt_json(&b, "host_keys",
              o->hostkeys == CONN_HOSTKEY_ACCEPT_NEW ? "accept-new" : "strict",
              &first);
+    opt_json(&b, "inventory_sha256", isha, &first);
+    opt_json(&b, "playbook_sha256", psha, &first);
+    opt_json(&b, "package_set", set, &first);
     af_buf_puts(&b, "}");
     free(inv);
     free(pb);
     free(pk);
+    free(set);
     return af_buf_steal(&b);
 }
 
-/* Point *field at a copy of kv's value for key, owned by the run. */
+/* Add to d the entries of a (comma-separated) missing from b, each with
+ * prefix. */
 static void
-ro_take(struct ro *ro,
-        const char **field,
-        const struct af_kv *kv,
-        const char *key)
+ro_set_missing(struct af_buf *d,
+               const char *a,
+               const char *b,
+               const char *prefix)
+{
+    char *dup = af_strdup(a), *save = NULL, *t;
+    size_t bl = strlen(b);
+
+    for (t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        size_t tl = strlen(t);
+        const char *p = b;
+        int found = 0;
+
+        while (!found && (p = strstr(p, t)) != NULL) {
+            found =
+                (p == b || p[-1] == ',') && (p + tl == b + bl || p[tl] == ',');
+            p += tl;
+        }
+        if (!found)
+            af_buf_printf(d, " %s%s", prefix, t);
+    }
+    free(dup);
+}
+
+int
+ro_check_inputs(struct ro *ro)
+{
+    char isha[65], psha[65];
+    char *set = ro_pkg_set(&ro->pkgs);
+    struct af_buf d;
+    int bad = 0;
+
+    af_buf_init(&d, 0);
+    ro_file_sha(ro->eff.inventory, isha);
+    ro_file_sha(ro->eff.playbook, psha);
+    if (ro->rec_inv != NULL && strcmp(ro->rec_inv, isha) != 0) {
+        af_buf_printf(&d, "\n  inventory %s: sha256 %.12s, the run has %.12s",
+                      ro->eff.inventory, isha, ro->rec_inv);
+        bad = 1;
+    }
+    if (ro->rec_pb != NULL && strcmp(ro->rec_pb, psha) != 0) {
+        af_buf_printf(&d, "\n  playbook %s: sha256 %.12s, the run has %.12s",
+                      ro->eff.playbook, psha, ro->rec_pb);
+        bad = 1;
+    }
+    if (ro->rec_pkgs != NULL && strcmp(ro->rec_pkgs, set) != 0) {
+        af_buf_printf(&d, "\n  packages %s:", ro->eff.packages);
+        ro_set_missing(&d, set, ro->rec_pkgs, "+");
+        ro_set_missing(&d, ro->rec_pkgs, set, "-");
+        bad = 1;
+    }
+    free(set);
+    if (bad && !ro->eff.force) {
+        ro_error(ro,
+                 "run %lld was started with other inputs:%s\nresume with "
+                 "--force to continue with these",
+                 (long long)ro->run, d.data);
+        af_buf_free(&d);
+        return -1;
+    }
+    if (bad)
+        af_buf_puts(&ro->changes, " --force");
+    af_buf_free(&d);
+    return 0;
+}
+
+/* Point *field at a copy of v, owned by the run. */
+static const char *
+ro_own(struct ro *ro, const char *v)
+{
+    if (ro->nowned >= sizeof(ro->owned) / sizeof(ro->owned[0]))
+        return NULL;
+    ro->owned[ro->nowned] = af_strdup(v);
+    return ro->owned[ro->nowned++];
+}
+
+/*
+ * One recorded option: taken unless the operator gave it, else the given
+ * value stays and, when it differs, is noted as a change (flag value).
+ */
+static void
+ro_opt(struct ro *ro,
+       const char **field,
+       const struct af_kv *kv,
+       const char *key,
+       unsigned bit,
+       const char *flag)
 {
     const char *v = af_kv_get(kv, key);
 
-    if (v == NULL || ro->nowned >= sizeof(ro->owned) / sizeof(ro->owned[0]))
+    if (!(ro->eff.given & bit)) {
+        if (v != NULL && (v = ro_own(ro, v)) != NULL)
+            *field = v;
         return;
-    ro->owned[ro->nowned] = af_strdup(v);
-    *field = ro->owned[ro->nowned++];
+    }
+    if (*field != NULL && (v == NULL || strcmp(v, *field) != 0))
+        af_buf_printf(&ro->changes, " %s %s", flag, *field);
+}
+
+static void
+ro_opt_int(struct ro *ro,
+           int *field,
+           const struct af_kv *kv,
+           const char *key,
+           unsigned bit,
+           const char *flag)
+{
+    const char *v = af_kv_get(kv, key);
+
+    if (!(ro->eff.given & bit)) {
+        if (v != NULL)
+            *field = atoi(v);
+        return;
+    }
+    if (v == NULL || atoi(v) != *field)
+        af_buf_printf(&ro->changes, " %s %d", flag, *field);
 }
 
 int
@@ -85,6 +235,7 @@ ro_setup_resume(struct ro *ro, int64_t run, struct af_err *e)
 {
     struct st_run r;
     struct af_kv kv;
+    const char *hk;
     int rc;
 
     if ((rc = st_run_get(ro->st, run, &r, e)) != 0)
@@ -96,20 +247,37 @@ ro_setup_resume(struct ro *ro, int64_t run, struct af_err *e)
         af_kv_free(&kv);
         return rc;
     }
-    ro_take(ro, &ro->eff.inventory, &kv, "inventory");
-    ro_take(ro, &ro->eff.limit, &kv, "limit");
-    ro_take(ro, &ro->eff.playbook, &kv, "playbook");
-    ro_take(ro, &ro->eff.packages, &kv, "packages");
-    ro_take(ro, &ro->eff.stages, &kv, "stages");
-    ro_take(ro, &ro->eff.batch, &kv, "batch");
-    ro_take(ro, &ro->eff.max_fail, &kv, "max_fail");
-    if (af_kv_get(&kv, "fanout"))
-        ro->eff.fanout = atoi(af_kv_get(&kv, "fanout"));
-    if (af_kv_get(&kv, "timeout") && ro->eff.timeout_s == 0)
-        ro->eff.timeout_s = atoi(af_kv_get(&kv, "timeout"));
-    if (af_kv_get(&kv, "host_keys") &&
-        strcmp(af_kv_get(&kv, "host_keys"), "accept-new") == 0)
-        ro->eff.hostkeys = CONN_HOSTKEY_ACCEPT_NEW;
+    ro_opt(ro, &ro->eff.inventory, &kv, "inventory", RO_GIVEN_INVENTORY, "-i");
+    ro_opt(ro, &ro->eff.limit, &kv, "limit", RO_GIVEN_LIMIT, "--limit");
+    ro_opt(ro, &ro->eff.playbook, &kv, "playbook", RO_GIVEN_PLAYBOOK,
+           "--playbook");
+    ro_opt(ro, &ro->eff.packages, &kv, "packages", RO_GIVEN_PACKAGES,
+           "--packages");
+    ro_opt(ro, &ro->eff.stages, &kv, "stages", RO_GIVEN_STAGES, "--stage");
+    ro_opt(ro, &ro->eff.batch, &kv, "batch", RO_GIVEN_BATCH, "--batch");
+    ro_opt(ro, &ro->eff.max_fail, &kv, "max_fail", RO_GIVEN_MAXFAIL,
+           "--max-fail");
+    ro_opt_int(ro, &ro->eff.fanout, &kv, "fanout", RO_GIVEN_FANOUT, "--fanout");
+    ro_opt_int(ro, &ro->eff.timeout_s, &kv, "timeout", RO_GIVEN_TIMEOUT,
+               "--timeout");
+    hk = af_kv_get(&kv, "host_keys");
+    if (!(ro->eff.given & RO_GIVEN_HOSTKEYS))
+        ro->eff.hostkeys = hk && strcmp(hk, "accept-new") == 0
+                               ? CONN_HOSTKEY_ACCEPT_NEW
+                               : CONN_HOSTKEY_STRICT;
+    else if (hk == NULL ||
+             strcmp(hk, ro->eff.hostkeys == CONN_HOSTKEY_ACCEPT_NEW
+                            ? "accept-new"
+                            : "strict") != 0)
+        af_buf_printf(&ro->changes, " --host-keys %s",
+                      ro->eff.hostkeys == CONN_HOSTKEY_ACCEPT_NEW ? "accept-new"
+                                                                  : "strict");
+    if (af_kv_get(&kv, "inventory_sha256"))
+        ro->rec_inv = ro_own(ro, af_kv_get(&kv, "inventory_sha256"));
+    if (af_kv_get(&kv, "playbook_sha256"))
+        ro->rec_pb = ro_own(ro, af_kv_get(&kv, "playbook_sha256"));
+    if (af_kv_get(&kv, "package_set"))
+        ro->rec_pkgs = ro_own(ro, af_kv_get(&kv, "package_set"));
     af_kv_free(&kv);
     return 0;
 }

@@ -21,6 +21,7 @@
 #include "hccn.h"
 #include "inv.h"
 #include "pb.h"
+#include "st-life.h"
 #include "st.h"
 
 void
@@ -124,6 +125,8 @@ ro_setup(struct ro *ro, const struct ro_opts *o, int64_t resume_run, int *stop)
     }
     if ((out = ro_load_inputs(ro, resume_run > 0, o)) != RO_OUT_OK)
         return out;
+    if (resume_run > 0 && ro_check_inputs(ro) != 0)
+        return RO_OUT_USAGE;
     if (fleet_init(&ro->fleet, &ro->loop, ro->eff.inventory, ro->eff.limit,
                    &e) != 0) {
         ro_error(ro, "%s", e.msg);
@@ -264,7 +267,7 @@ static int
 ro_create_run(struct ro *ro, struct af_err *e)
 {
     struct af_buf cl;
-    char *opts = ro_options_json(&ro->eff);
+    char *opts = ro_options_json(ro);
     int r;
 
     af_buf_init(&cl, 0);
@@ -278,6 +281,26 @@ ro_create_run(struct ro *ro, struct af_err *e)
     r = st_run_create(ro->st, cl.data, ro->eff.stages, opts, &ro->run, e);
     af_buf_free(&cl);
     free(opts);
+    return r;
+}
+
+/* Resume: the options given on its command line become the run's. */
+static int
+ro_record_changes(struct ro *ro, struct af_err *e)
+{
+    char *opts, *note;
+    int r;
+
+    if (ro->changes.len == 0)
+        return 0;
+    opts = ro_options_json(ro);
+    note = af_asprintf(" | resume%s", ro->changes.data);
+    r = st_run_set_options(ro->st, ro->run, opts, note, e);
+    if (r == 0)
+        ro_note(ro, "Run %lld continues with%s", (long long)ro->run,
+                ro->changes.data);
+    free(opts);
+    free(note);
     return r;
 }
 
@@ -440,28 +463,36 @@ ro_results(struct ro *ro, const char *verdict)
 
     for (i = 0; i < ro->n; i++) {
         const struct nj *j = &ro->nj[i];
-        const char *s;
+        const char *s, *st = EV_FAILED;
 
-        if (!j->reachable)
+        if (!j->reachable) {
             s = ro_fail_names[RO_F_UNREACHABLE];
-        else if (j->plan && j->plan->blocked)
+            st = EV_UNREACHABLE;
+        } else if (j->plan && j->plan->blocked) {
             s = "blocked";
-        else if (j->state == NJ_FAILED)
+        } else if (j->state == NJ_FAILED) {
             s = ro_fail_names[j->fail];
-        else if (j->state == NJ_DONE || !j->needs_work)
+            st = j->fail == RO_F_TIMEOUT       ? EV_TIMEOUT
+                 : j->fail == RO_F_UNREACHABLE ? EV_UNREACHABLE
+                                               : EV_FAILED;
+        } else if (j->state == NJ_DONE || !j->needs_work) {
             s = "done";
-        else if (j->state == NJ_DETACHED)
-            s = "interrupted";
-        else
-            s = "not started";
+            st = EV_OK;
+        } else {
+            s = j->state == NJ_DETACHED ? "interrupted" : "not started";
+            st = EV_CANCELED;
+        }
         ro_ev_init(&ev, ro, RO_EV_RESULT);
-        ev.node = j->node->name;
-        ev.status = s;
-        ev.reason = j->reason[0] ? j->reason : NULL;
+        ev.ev.node = j->node->name;
+        ev.ev.status = st;
+        ev.what = s;
+        ev.ev.reason = j->reason[0] ? j->reason : NULL;
+        if (j->started_ms > 0)
+            ev.ev.duration_ms = (int64_t)(uv_now(&ro->loop) - j->started_ms);
         ro_emit(ro, &ev);
     }
     ro_ev_init(&ev, ro, RO_EV_RUN_END);
-    ev.status = verdict;
+    ev.what = verdict;
     ro_emit(ro, &ev);
 }
 
@@ -542,6 +573,7 @@ ro_free(struct ro *ro)
     fleet_free(&ro->fleet);
     for (i = 0; i < ro->nowned; i++)
         free(ro->owned[i]);
+    af_buf_free(&ro->changes);
     for (s = 0; s < ro->nsig; s++)
         uv_close((uv_handle_t *)&ro->sig[s], NULL);
     uv_close((uv_handle_t *)&ro->progress, NULL);
@@ -558,6 +590,10 @@ ro_execute(struct ro *ro, int64_t resume_run)
     size_t *order, norder = 0, i;
 
     if (resume_run == 0 && ro_create_run(ro, &e) != 0) {
+        ro_error(ro, "%s", e.msg);
+        return RO_OUT_STATE;
+    }
+    if (resume_run > 0 && ro_record_changes(ro, &e) != 0) {
         ro_error(ro, "%s", e.msg);
         return RO_OUT_STATE;
     }
@@ -597,6 +633,7 @@ ro_run(const struct ro_opts *o,
 
     ro->eff = *o;
     ro->sink = sink;
+    af_buf_init(&ro->changes, 0);
     uv_loop_init(&ro->loop);
     uv_timer_init(&ro->loop, &ro->progress);
     ro->progress.data = ro;

@@ -20,6 +20,22 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "ev.h"
+
+/* Which options the operator gave (struct ro_opts.given): on resume they
+ * replace the recorded ones and are recorded in turn. */
+enum {
+    RO_GIVEN_INVENTORY = 1 << 0,
+    RO_GIVEN_LIMIT = 1 << 1,
+    RO_GIVEN_PLAYBOOK = 1 << 2,
+    RO_GIVEN_PACKAGES = 1 << 3,
+    RO_GIVEN_STAGES = 1 << 4,
+    RO_GIVEN_BATCH = 1 << 5,
+    RO_GIVEN_MAXFAIL = 1 << 6,
+    RO_GIVEN_FANOUT = 1 << 7,
+    RO_GIVEN_TIMEOUT = 1 << 8,
+    RO_GIVEN_HOSTKEYS = 1 << 9,
+};
 
 struct ro_opts {
     const char *inventory;
@@ -40,6 +56,8 @@ struct ro_opts {
     int settle_s;       /* stability window after a node came back */
     int reboot_poll_ms; /* how often to look for a rebooting node */
     int signals;        /* handle SIGINT/SIGTERM/SIGHUP (see ro_run) */
+    unsigned given;     /* RO_GIVEN_* bits */
+    int force; /* resume even if inventory, playbook or packages changed */
 };
 
 void ro_opts_init(struct ro_opts *o);
@@ -66,26 +84,22 @@ enum ro_ev_kind {
 };
 
 /*
- * One event. Strings are borrowed for the duration of the sink call. For
- * RO_EV_STEP, status is the event kind recorded in the state file ("step",
- * "push", "reboot", "verify", "resume", "done", "failed"); text is the line
- * an operator reads; exit_code is RO_NO_EXIT and duration_ms and bytes are
- * -1 when they do not apply.
+ * One event: the shared engine event of ev.h (node, step, action, status
+ * as an EV_* word, exit code, duration, bytes, reason) plus what only a
+ * rollout has. Strings are borrowed for the duration of the sink call.
+ * For RO_EV_STEP, what is the event kind recorded in the state file
+ * ("step", "push", "reboot", "verify", "resume", "done", "failed",
+ * "detached") and ev.action the step's planned action; for RO_EV_RESULT,
+ * what is the node's outcome ("done", "step failed", "timeout", "blocked",
+ * "interrupted", "not started", ...). text is the line an operator reads.
  */
-#define RO_NO_EXIT (-2147483647 - 1)
 struct ro_ev {
+    struct ev ev;
     enum ro_ev_kind kind;
     int64_t ts_ms; /* wall clock */
     int64_t run;   /* 0 before the run is recorded */
-    const char *node;
     const char *stage;
-    const char *step;
-    const char *action;
-    const char *status;
-    int exit_code;
-    int64_t duration_ms;
-    int64_t bytes;
-    const char *reason;
+    const char *what;
     const char *text;
     /* RO_EV_BATCH and RO_EV_PROGRESS */
     int batch, nbatches;
@@ -124,9 +138,11 @@ struct ro_result {
 };
 
 /*
- * Run a new rollout (resume_run 0) or continue run resume_run (options then
- * come from the state file; o supplies state/inventory overrides and output
- * flags). With o->signals, the first SIGINT, SIGTERM or SIGHUP starts
+ * Run a new rollout (resume_run 0) or continue run resume_run: options not
+ * in o->given come from the state file; those given replace them and are
+ * recorded with the run. A resume whose inventory, playbook or package set
+ * differs from the run's (by content) is refused with the difference
+ * unless o->force. With o->signals, the first SIGINT, SIGTERM or SIGHUP starts
  * nothing new, lets steps in flight finish (nodes waiting for a reboot are
  * left to resume), records the run paused as interrupted and returns
  * RO_OUT_INTERRUPTED; a second one records the same and exits the process
