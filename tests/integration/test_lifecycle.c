@@ -18,6 +18,7 @@
 
 #include "af-mem.h"
 #include "ro-fixture.h"
+#include "tjson.h"
 
 #define LC_TEST(name) Test(lifecycle, name, .fini = ro_fini, .timeout = 800)
 
@@ -442,4 +443,51 @@ LC_TEST(resume_applies_and_records_its_options_and_refuses_changed_inputs)
     cr_expect_eq(count_events("npu022", "install driver"), 1);
     cr_expect_eq(count_events("npu021", "install driver"), 1);
     free(pk);
+}
+
+/* Every line of out is one JSON object with "v":1; returns how many have
+ * the type. */
+static int
+json_lines(const char *out, const char *type)
+{
+    char *copy = af_strdup(out), *line, *save = NULL;
+    int n = 0, lines = 0;
+
+    for (line = strtok_r(copy, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        struct jv *v = json_parse(line);
+
+        lines++;
+        cr_expect_not_null(v, "not JSON: '%s'", line);
+        if (v == NULL)
+            continue;
+        cr_expect_eq(jnum(v, "v"), 1.0, "no \"v\":1 in '%s'", line);
+        if (jstr(v, "type") && strcmp(jstr(v, "type"), type) == 0)
+            n++;
+        jv_free(v);
+    }
+    cr_expect_gt(lines, 0, "no output");
+    free(copy);
+    return n;
+}
+
+LC_TEST(json_is_json_lines_from_the_first_byte_to_the_last)
+{
+    struct th_result r;
+
+    ro_setup(25, 26, "fresh");
+    fleet(&r, RO_SHORT_TIMEOUT, RO_ARGS " --plan --json", ctx.inv, ctx.state,
+          packages(""));
+    cr_expect_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    cr_expect_gt(json_lines(r.out, "plan"), 4, "%s", r.out);
+    th_result_free(&r);
+    fleet(&r, RO_RUN_TIMEOUT, RO_ARGS " --yes --batch 2 --settle 1 --json",
+          ctx.inv, ctx.state, packages(""));
+    cr_expect_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    cr_expect_eq(json_lines(r.out, "result"), 2, "%s", r.out);
+    cr_expect_eq(json_lines(r.out, "run_end"), 1, "%s", r.out);
+    cr_expect(strstr(r.out, "\"exit_code\":0") != NULL &&
+                  strstr(r.out, "\"duration_ms\":") != NULL,
+              "%s", r.out);
+    th_result_free(&r);
 }
