@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* ascend-fleet rollout and resume: option parsing around ro_run. */
+/*
+ * ascend-fleet rollout and resume: option tables and checks, the reporter
+ * as the engine's sink, and the exit code from the run's outcome.
+ */
 #define _GNU_SOURCE
 #include "cmd.h"
 
@@ -9,6 +12,7 @@
 #include <string.h>
 
 #include "af-err.h"
+#include "report-rollout.h"
 #include "rollout.h"
 #include "st.h"
 
@@ -21,6 +25,7 @@ enum {
     OPT_PLAYBOOK,
     OPT_PACKAGES,
     OPT_SETTLE,
+    OPT_FORCE,
 };
 
 static const struct option ro_longopts[] = {
@@ -33,6 +38,7 @@ static const struct option ro_longopts[] = {
     {"playbook", required_argument, NULL, OPT_PLAYBOOK},
     {"packages", required_argument, NULL, OPT_PACKAGES},
     {"settle", required_argument, NULL, OPT_SETTLE},
+    {"force", no_argument, NULL, OPT_FORCE},
     {NULL, 0, NULL, 0},
 };
 
@@ -61,22 +67,138 @@ rollout_usage(FILE *out)
             "ascend.yaml)\n"
             "      --settle S         stability window after a reboot "
             "(default 2)\n"
+            "      --timeout S        cap of every step, installs included "
+            "(seconds)\n"
             "      --state FILE       state file (default %s)\n"
-            "Exit: 0 done, 1 some nodes failed or blocked, 2 usage, 3 state "
-            "file busy,\n4 failure budget exceeded.\n",
+            "Exit: 0 done, 1 some nodes failed or blocked (--plan: blocked "
+            "or\nunreachable), 2 usage, 3 state file busy, 4 failure budget "
+            "exceeded,\n130/143 interrupted by SIGINT/SIGTERM (continue with "
+            "'ascend-fleet resume').\n",
             cmd_common_help, AF_DEFAULT_STATE);
+}
+
+static void
+resume_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ascend-fleet resume [RUN] [options]\n"
+            "Continue an unfinished rollout (the newest one, or run RUN) "
+            "with the\noptions it was started with: nodes already done stay "
+            "done, a node caught\nmid-reboot is proven back by its boot_id, "
+            "a step caught mid-install is\ndecided again from the node's "
+            "facts. Options given here replace the recorded\nones and are "
+            "recorded with the run. A changed inventory, playbook or\n"
+            "package set is refused, with the difference, unless --force.\n\n"
+            "      --state FILE       state file (default %s)\n"
+            "  -i, --inventory FILE   inventory (its content must match the "
+            "run's)\n"
+            "      --limit PATTERN    only these nodes of the run (the others "
+            "stay\n"
+            "                         unfinished)\n"
+            "      --batch SPEC       batch sizes for the nodes left\n"
+            "      --max-fail N|P%%    failure budget\n"
+            "      --timeout S        cap of every step (seconds)\n"
+            "      --host-keys MODE   strict or accept-new\n"
+            "  -f, --fanout N         nodes in flight at once\n"
+            "      --settle S         stability window after a reboot\n"
+            "      --force            resume with changed inputs\n"
+            "      --json             machine-readable output (JSON Lines)\n"
+            "  -h, --help             this help\n"
+            "Exit codes as for rollout.\n",
+            AF_DEFAULT_STATE);
+}
+
+/* A whole number of seconds >= 0, or -1. */
+static int
+ro_parse_secs(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    if (*s == '\0' || *end != '\0' || v < 0 || v > 86400)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* One option of rollout or resume; -1 on a bad value (message printed). */
+static int
+ro_option(struct ro_opts *ro, const char *cmd, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_STAGE:
+        ro->stages = arg;
+        ro->given |= RO_GIVEN_STAGES;
+        return 0;
+    case OPT_BATCH:
+        ro->batch = arg;
+        ro->given |= RO_GIVEN_BATCH;
+        return 0;
+    case OPT_MAXFAIL:
+        ro->max_fail = arg;
+        ro->given |= RO_GIVEN_MAXFAIL;
+        return 0;
+    case OPT_FORCE:
+        ro->force = 1;
+        return 0;
+    case OPT_PLAN:
+        ro->plan_only = 1;
+        return 0;
+    case OPT_YES:
+        ro->yes = 1;
+        return 0;
+    case OPT_PLAYBOOK:
+        ro->playbook = arg;
+        ro->given |= RO_GIVEN_PLAYBOOK;
+        return 0;
+    case OPT_PACKAGES:
+        ro->packages = arg;
+        ro->given |= RO_GIVEN_PACKAGES;
+        return 0;
+    case OPT_SETTLE:
+        if (ro_parse_secs(arg, &ro->settle_s) != 0) {
+            fprintf(stderr,
+                    "ascend-fleet %s: --settle wants seconds >= 0, not "
+                    "'%s'\n",
+                    cmd, arg);
+            return -1;
+        }
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* The RO_GIVEN_* bit of a shared option, 0 for the others. */
+static unsigned
+ro_given_common(int opt)
+{
+    switch (opt) {
+    case 'i':
+        return RO_GIVEN_INVENTORY;
+    case 'f':
+        return RO_GIVEN_FANOUT;
+    case CMD_OPT_LIMIT:
+        return RO_GIVEN_LIMIT;
+    case CMD_OPT_TIMEOUT:
+        return RO_GIVEN_TIMEOUT;
+    case CMD_OPT_HOSTKEYS:
+        return RO_GIVEN_HOSTKEYS;
+    default:
+        return 0;
+    }
 }
 
 /* Shared by rollout and resume. Returns -1 to exit with *rc. */
 static int
-ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o,
-         int *rc)
+ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o, int *rc)
 {
+    int resume = strcmp(argv[0], "resume") == 0;
     int opt, r;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", ro_longopts, NULL)) !=
-           -1) {
+    while ((opt = getopt_long(argc, argv, "i:f:h", ro_longopts, NULL)) != -1) {
+        ro->given |= ro_given_common(opt);
         r = cmd_opts_handle(o, argv[0], opt, optarg);
         if (r < 0) {
             *rc = AF_EXIT_USAGE;
@@ -84,41 +206,21 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o,
         }
         if (r > 0)
             continue;
-        switch (opt) {
-        case 'h':
-            rollout_usage(stdout);
+        if (opt == 'h') {
+            if (resume)
+                resume_usage(stdout);
+            else
+                rollout_usage(stdout);
             *rc = AF_EXIT_OK;
             return -1;
-        case OPT_STAGE:
-            ro->stages = optarg;
-            break;
-        case OPT_BATCH:
-            ro->batch = optarg;
-            break;
-        case OPT_MAXFAIL:
-            ro->max_fail = optarg;
-            break;
-        case OPT_PLAN:
-            ro->plan_only = 1;
-            break;
-        case OPT_YES:
-            ro->yes = 1;
-            break;
-        case OPT_PLAYBOOK:
-            ro->playbook = optarg;
-            break;
-        case OPT_PACKAGES:
-            ro->packages = optarg;
-            break;
-        case OPT_SETTLE:
-            ro->settle_s = atoi(optarg);
-            if (ro->settle_s < 0) {
-                *rc = AF_EXIT_USAGE;
-                return -1;
+        }
+        if (opt == '?' || ro_option(ro, argv[0], opt, optarg) != 0) {
+            if (opt == '?') {
+                if (resume)
+                    resume_usage(stderr);
+                else
+                    rollout_usage(stderr);
             }
-            break;
-        default:
-            rollout_usage(stderr);
             *rc = AF_EXIT_USAGE;
             return -1;
         }
@@ -136,10 +238,60 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o,
         }
     }
     ro->fanout = o->fanout;
-    ro->json = o->json;
     ro->hostkeys = o->hostkeys;
     ro->kex = o->kex;
+    ro->timeout_s = o->timeout_s;
+    ro->signals = 1;
     return 0;
+}
+
+/* The exit code for a run's outcome (documented in rollout_usage). */
+static int
+ro_exit_code(const struct ro_result *res)
+{
+    switch (res->outcome) {
+    case RO_OUT_OK:
+        return AF_EXIT_OK;
+    case RO_OUT_FAILED:
+        return AF_EXIT_FAILED;
+    case RO_OUT_USAGE:
+    case RO_OUT_DECLINED:
+        return AF_EXIT_USAGE;
+    case RO_OUT_LOCKED:
+        return AF_EXIT_LOCKED;
+    case RO_OUT_BUDGET:
+        return AF_EXIT_BUDGET;
+    case RO_OUT_INTERRUPTED:
+        return 128 + res->signo;
+    case RO_OUT_STATE:
+    default:
+        return AF_EXIT_INTERNAL;
+    }
+}
+
+/* Check, run with the reporter as the sink, map the outcome. */
+static int
+ro_go(const char *cmd,
+      struct ro_opts *ro,
+      const struct cmd_opts *o,
+      int64_t run)
+{
+    struct rr *r;
+    struct ro_sink sink;
+    struct ro_result res;
+    char why[512];
+
+    if (run == 0 && ro_opts_check(ro, why, sizeof(why)) != 0) {
+        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, why);
+        return AF_EXIT_USAGE;
+    }
+    r = rr_new(cmd, o->json, ro->yes);
+    rr_sink(r, &sink);
+    ro->progress = rr_live(r);
+    memset(&res, 0, sizeof(res));
+    ro_run(ro, run, &sink, &res);
+    rr_free(r);
+    return ro_exit_code(&res);
 }
 
 int
@@ -163,7 +315,46 @@ cmd_rollout_main(int argc, char **argv)
         rollout_usage(stderr);
         return AF_EXIT_USAGE;
     }
-    return ro_run(&ro, 0);
+    return ro_go("rollout", &ro, &o, 0);
+}
+
+/*
+ * The run to resume: the one named, or the newest unfinished. Returns 0,
+ * or the exit code (message printed).
+ */
+static int
+resume_pick(const struct ro_opts *ro, int argc, char **argv, int64_t *run)
+{
+    struct st *st = NULL;
+    struct af_err e;
+    char *end;
+    int r;
+
+    if (optind < argc) {
+        *run = strtoll(argv[optind], &end, 10);
+        if (*end || *run <= 0 || optind + 1 < argc) {
+            fprintf(stderr, "ascend-fleet resume: bad run id '%s'\n",
+                    argv[optind + (*end || *run <= 0 ? 0 : 1)]);
+            return AF_EXIT_USAGE;
+        }
+        return 0;
+    }
+    if (st_open_ro(ro->state, &st, &e) != 0) {
+        fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
+        return AF_EXIT_USAGE;
+    }
+    if ((r = st_run_last_unfinished(st, run, &e)) != 0) {
+        /* Only a readable file without such a run has none. */
+        if (r == AF_ENOTFOUND)
+            fprintf(stderr, "ascend-fleet resume: no unfinished run in %s\n",
+                    ro->state);
+        else
+            fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
+        st_close(st);
+        return r == AF_ENOTFOUND ? AF_EXIT_USAGE : AF_EXIT_FAILED;
+    }
+    st_close(st);
+    return 0;
 }
 
 int
@@ -171,8 +362,6 @@ cmd_resume_main(int argc, char **argv)
 {
     struct ro_opts ro;
     struct cmd_opts o;
-    struct st *st = NULL;
-    struct af_err e;
     int64_t run = 0;
     int rc = 0;
 
@@ -180,34 +369,8 @@ cmd_resume_main(int argc, char **argv)
     cmd_opts_init(&o);
     if (ro_parse(argc, argv, &ro, &o, &rc) < 0)
         return rc;
-    if (optind < argc) {
-        char *end;
-
-        run = strtoll(argv[optind], &end, 10);
-        if (*end || run <= 0) {
-            fprintf(stderr, "ascend-fleet resume: bad run id '%s'\n",
-                    argv[optind]);
-            return AF_EXIT_USAGE;
-        }
-    } else {
-        if (st_open_ro(ro.state, &st, &e) != 0) {
-            fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
-            return AF_EXIT_USAGE;
-        }
-        if ((rc = st_run_last_unfinished(st, &run, &e)) != 0) {
-            /* Only a readable file without such a run has none. */
-            if (rc == AF_ENOTFOUND)
-                fprintf(stderr,
-                        "ascend-fleet resume: no unfinished run in %s\n",
-                        ro.state);
-            else
-                fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
-            st_close(st);
-            return rc == AF_ENOTFOUND ? AF_EXIT_USAGE : AF_EXIT_FAILED;
-        }
-        st_close(st);
-    }
+    if ((rc = resume_pick(&ro, argc, argv, &run)) != 0)
+        return rc;
     ro.yes = 1; /* the operator confirmed when the run started */
-    printf("Resuming run %lld\n", (long long)run);
-    return ro_run(&ro, run);
+    return ro_go("resume", &ro, &o, run);
 }

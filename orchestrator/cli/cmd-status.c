@@ -187,8 +187,17 @@ print_text(const struct st_run *run,
         af_buf_reset(&key);
         af_buf_printf(&key, "%s/%s %s", steps[k].stage, steps[k].step,
                       st_step_status_name(steps[k].status));
-        if (steps[k].action && steps[k].status != ST_STEP_FAILED)
-            af_buf_printf(&key, " (%s)", steps[k].action);
+        if (steps[k].action && steps[k].status != ST_STEP_FAILED) {
+            const char *a = steps[k].action;
+            size_t n = strlen(a);
+
+            /* "skipped (already X)", not "skipped (skip (already X))". */
+            if (steps[k].status == ST_STEP_SKIPPED &&
+                strncmp(a, "skip (", 6) == 0 && n > 7 && a[n - 1] == ')')
+                af_buf_printf(&key, " (%.*s)", (int)(n - 7), a + 6);
+            else
+                af_buf_printf(&key, " (%s)", a);
+        }
         fold_add(f, key.data, steps[k].node);
     }
     printf("Steps:\n");
