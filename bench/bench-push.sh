@@ -12,7 +12,9 @@
 # The package is random bytes (incompressible, no holes), named like a CANN
 # toolkit so that `ascend-fleet stage --stage cann` picks it up. Every tool
 # uses the rack's operator key and known_hosts, its default cipher and the
-# same fanout (64, so all nodes at once). Between runs the copies are
+# same fanout (64, so all nodes at once); --peer-cipher C gives the ssh
+# peers -o Ciphers=C (ascend-fleet itself prefers AES-GCM on CPUs with AES
+# instructions). Between runs the copies are
 # removed from the nodes, so every run sends the whole package to every
 # node. Each cell is measured --reps times (interleaved) and the table shows
 # medians:
@@ -36,11 +38,13 @@ PROG=bench-push.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 
 SIZE_MIB=512
+CIPHER=""
 ARGS=()
 NODES_SET=0
 while (($#)); do
     case $1 in
     --size) SIZE_MIB=$2; shift 2 ;;
+    --peer-cipher) CIPHER=$2; shift 2 ;;
     --nodes) NODES=$2; NODES_SET=1; shift 2 ;;
     *) ARGS+=("$1"); shift ;;
     esac
@@ -76,6 +80,9 @@ SHA=$(sha256sum "$PKG" | cut -d' ' -f1)
 O="-F /dev/null -i $KEY -o IdentitiesOnly=yes -o UserKnownHostsFile=$KH"
 O+=" -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes"
 O+=" -o StrictHostKeyChecking=yes -o ConnectTimeout=$CONNECT_TIMEOUT"
+# ascend-fleet prefers AES-GCM when the CPU has AES instructions; give the
+# peers the same cipher with --peer-cipher aes128-gcm@openssh.com.
+[[ -z $CIPHER ]] || O+=" -o Ciphers=$CIPHER"
 
 # clean: remove every copy from every node (through ascend-fleet exec).
 clean() {
@@ -139,7 +146,8 @@ clean
 GIB=$(fcalc "$NODES * $SIZE_MIB / 1024")
 echo
 echo "push of one $SIZE_MIB MiB package to $NODES nodes ($GIB GiB delivered)," \
-    "fanout $FANOUT, median of $REPS, $(nproc) cores"
+    "fanout $FANOUT, median of $REPS, $(nproc) cores," \
+    "peers' cipher: ${CIPHER:-ssh default}"
 printf '%-13s %8s %8s %8s %9s %8s %6s\n' tool "wall s" "MiB/s" "cpu s" \
     "cpu s/GiB" "rss MiB" ok
 declare -A MW MC
