@@ -85,6 +85,101 @@ af_sha256_init(struct af_sha256 *c)
     c->nbuf = 0;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+/*
+ * The x86 SHA extensions (SHA-NI: Intel since Goldmont/Ice Lake, AMD since
+ * Zen) hash several times faster than the portable rounds; the agent
+ * verifies every package it receives, so this is most of its CPU time.
+ * Four rounds per step on ABEF/CDGH state halves, after Intel's reference
+ * ("Intel SHA Extensions", 2013).
+ */
+__attribute__((target("sha,sse4.1"))) static void
+af_sha256_blocks_ni(uint32_t h[8], const unsigned char *p, size_t nblocks)
+{
+    const __m128i mask =
+        _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i s0, s1, tmp, msg, w[4], abef, cdgh;
+    int i;
+
+    tmp = _mm_loadu_si128((const __m128i *)&h[0]);
+    s1 = _mm_loadu_si128((const __m128i *)&h[4]);
+    tmp = _mm_shuffle_epi32(tmp, 0xB1);  /* CDAB */
+    s1 = _mm_shuffle_epi32(s1, 0x1B);    /* EFGH */
+    s0 = _mm_alignr_epi8(tmp, s1, 8);    /* ABEF */
+    s1 = _mm_blend_epi16(s1, tmp, 0xF0); /* CDGH */
+    for (; nblocks > 0; nblocks--, p += 64) {
+        abef = s0;
+        cdgh = s1;
+        for (i = 0; i < 4; i++)
+            w[i] = _mm_shuffle_epi8(
+                _mm_loadu_si128((const __m128i *)(p + 16 * i)), mask);
+#pragma GCC unroll 16
+        for (i = 0; i < 16; i++) {
+            __m128i *wi = &w[i & 3];
+
+            msg = _mm_add_epi32(
+                *wi, _mm_loadu_si128((const __m128i *)&af_sha256_k[4 * i]));
+            s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+            if (i >= 3 && i <= 14) {
+                __m128i *wn = &w[(i + 1) & 3];
+
+                tmp = _mm_alignr_epi8(*wi, w[(i + 3) & 3], 4);
+                *wn = _mm_add_epi32(*wn, tmp);
+                *wn = _mm_sha256msg2_epu32(*wn, *wi);
+            }
+            msg = _mm_shuffle_epi32(msg, 0x0E);
+            s0 = _mm_sha256rnds2_epu32(s0, s1, msg);
+            if (i >= 1 && i <= 12)
+                w[(i + 3) & 3] = _mm_sha256msg1_epu32(w[(i + 3) & 3], *wi);
+        }
+        s0 = _mm_add_epi32(s0, abef);
+        s1 = _mm_add_epi32(s1, cdgh);
+    }
+    tmp = _mm_shuffle_epi32(s0, 0x1B);   /* FEBA */
+    s1 = _mm_shuffle_epi32(s1, 0xB1);    /* DCHG */
+    s0 = _mm_blend_epi16(tmp, s1, 0xF0); /* DCBA */
+    s1 = _mm_alignr_epi8(s1, tmp, 8);    /* ABEF */
+    _mm_storeu_si128((__m128i *)&h[0], s0);
+    _mm_storeu_si128((__m128i *)&h[4], s1);
+}
+
+/* 1 if the CPU has SHA-NI and SSE4.1 (CPUID leaf 7 EBX bit 29, 1 ECX 19). */
+static int
+af_sha256_have_ni(void)
+{
+    unsigned a, b, c, d;
+
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19)))
+        return 0;
+    if (__get_cpuid_max(0, NULL) < 7)
+        return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b & (1u << 29)) != 0;
+}
+#endif
+
+/* Hash whole blocks, with SHA-NI when the CPU has it. */
+static void
+af_sha256_blocks(struct af_sha256 *c, const unsigned char *p, size_t nblocks)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    /* Computed once; a benign race (every thread computes the same). */
+    static int ni = -1;
+
+    if (ni < 0)
+        ni = af_sha256_have_ni();
+    if (ni) {
+        af_sha256_blocks_ni(c->h, p, nblocks);
+        return;
+    }
+#endif
+    for (; nblocks > 0; nblocks--, p += 64)
+        af_sha256_block(c, p);
+}
+
 void
 af_sha256_update(struct af_sha256 *c, const void *p, size_t n)
 {
@@ -102,13 +197,13 @@ af_sha256_update(struct af_sha256 *c, const void *p, size_t n)
         n -= take;
         if (c->nbuf < 64)
             return;
-        af_sha256_block(c, c->buf);
+        af_sha256_blocks(c, c->buf, 1);
         c->nbuf = 0;
     }
-    while (n >= 64) {
-        af_sha256_block(c, s);
-        s += 64;
-        n -= 64;
+    if (n >= 64) {
+        af_sha256_blocks(c, s, n / 64);
+        s += n / 64 * 64;
+        n %= 64;
     }
     if (n > 0) {
         memcpy(c->buf, s, n);

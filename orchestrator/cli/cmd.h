@@ -152,6 +152,7 @@ int cmd_facts_main(int argc, char **argv);
 int cmd_rollout_main(int argc, char **argv);
 int cmd_resume_main(int argc, char **argv);
 int cmd_status_main(int argc, char **argv);
+int cmd_stage_main(int argc, char **argv);
 int cmd_runs_main(int argc, char **argv);
 int cmd_hccn_main(int argc, char **argv);
 int cmd_ranktable_main(int argc, char **argv);

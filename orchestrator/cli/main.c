@@ -19,6 +19,7 @@ static const struct cmd_entry cmd_table[] = {
     {"rollout", "staged install in batches with rolling reboots",
      cmd_rollout_main},
     {"resume", "continue an unfinished rollout", cmd_resume_main},
+    {"stage", "copy packages to the nodes ahead of a rollout", cmd_stage_main},
     {"status", "show a run: stages, nodes folded by state", cmd_status_main},
     {"runs", "list runs; runs abort RUN gives one up", cmd_runs_main},
     {"hccn", "NPU device IPs: plan, apply, verify", cmd_hccn_main},

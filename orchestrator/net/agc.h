@@ -69,7 +69,7 @@ void agc_request(struct agc *a, const char *const *words, size_t nwords,
 typedef long (*agc_fill_cb)(void *data, char *buf, size_t cap);
 /*
  * As agc_request, but the plen payload bytes are pulled from fill in
- * chunks as the remote window allows, so at most a few hundred KiB of it
+ * chunks as the remote window allows, so at most about 640 KiB of it
  * are held in memory whatever plen is. Requests queued after it wait until
  * its payload is sent. When fill fails the node's agent cannot find the
  * next request in the stream: stdin is closed, the session fails with

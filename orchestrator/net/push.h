@@ -6,7 +6,8 @@
  * reading it (never mapped, so a file changed under us is an error, not a
  * SIGBUS) and then read again in chunks by every push, with pread, as each
  * node's channel drains. The orchestrator thus holds a bounded amount of
- * any package per node, whatever its size.
+ * any package per node whatever its size: the agent client's queue (about
+ * 640 KiB) and what libssh buffers, at most one SSH window.
  *
  * A push asks the node's agent where a previous attempt of the same package
  * stopped ("partial": the last fsync'd checkpoint of <dest>.partial), sends

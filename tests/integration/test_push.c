@@ -431,3 +431,65 @@ Test(push,
     pt_expect_changed(&run);
     free(pkg);
 }
+
+/* ---- ascend-fleet stage ------------------------------------------------- */
+
+static char pt_stage_dir[64];
+
+static void
+pt_stage_fini(void)
+{
+    char *p;
+
+    th_rack("exec npu052 -- rm -rf /var/lib/ascend-fleet/packages");
+    th_rack("exec npu053 -- rm -rf /var/lib/ascend-fleet/packages");
+    if (pt_stage_dir[0] != '\0') {
+        p = af_asprintf("%s/Ascend-cann-toolkit_8.0.RC2_linux-x86_64.run",
+                        pt_stage_dir);
+        unlink(p);
+        free(p);
+        rmdir(pt_stage_dir);
+    }
+}
+
+Test(push, stage_copies_once_and_reports_staged_after, .fini = pt_stage_fini,
+     .timeout = 300)
+{
+    struct th_result r;
+    char *pkg;
+
+    snprintf(pt_stage_dir, sizeof(pt_stage_dir), "/tmp/af-stage-XXXXXX");
+    cr_assert_not_null(mkdtemp(pt_stage_dir));
+    pkg = af_asprintf("%s/Ascend-cann-toolkit_8.0.RC2_linux-x86_64.run",
+                      pt_stage_dir);
+    pt_make_package(pkg, (off_t)96 << 20);
+    cr_assert_eq(th_fleet(&r, 240,
+                          "stage --limit npu[052-053] --packages %s "
+                          "--stage cann",
+                          pt_stage_dir),
+                 0);
+    cr_assert_eq(r.status, 0, "stage failed: %s%s", r.out, r.err);
+    cr_expect(strstr(r.out, "npu052") && strstr(r.out, "npu053"),
+              "one line per node expected: %s", r.out);
+    cr_expect(strstr(r.out, "96.0 MiB in") != NULL, "no size/duration: %s",
+              r.out);
+    cr_expect(strstr(r.out, "2 nodes, 2 staged, 0 failed") != NULL, "%s",
+              r.out);
+    th_result_free(&r);
+    cr_expect_eq(pt_node_size("npu052", "/var/lib/ascend-fleet/packages/"
+                                        "Ascend-cann-toolkit_8.0.RC2_linux-"
+                                        "x86_64.run"),
+                 (long long)96 << 20);
+
+    /* Again: nothing to send, each node says it holds the package. */
+    cr_assert_eq(th_fleet(&r, 240,
+                          "stage --limit npu[052-053] --packages %s "
+                          "--stage cann",
+                          pt_stage_dir),
+                 0);
+    cr_assert_eq(r.status, 0, "second stage failed: %s%s", r.out, r.err);
+    cr_expect(strstr(r.out, "(staged)") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "0.0 MiB sent") != NULL, "%s", r.out);
+    th_result_free(&r);
+    free(pkg);
+}
