@@ -53,7 +53,7 @@ _ascend_fleet() {
         esac
     done
     if [ -z "$cmd" ]; then
-        words="exec facts rollout resume status runs hccn ranktable inventory"
+        words="exec facts rollout resume stage status runs hccn ranktable inventory"
         words+=" --help --version"
         mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
         return

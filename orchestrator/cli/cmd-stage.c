@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "af-buf.h"
+#include "af-json.h"
 #include "fleet.h"
+#include "report.h"
 #include "stage.h"
 
 enum {
@@ -41,124 +43,159 @@ stage_usage(FILE *out)
 }
 
 struct stage_out {
-    int json;
+    struct report rep;
 };
+
+static void
+stage_item_json(struct stage_out *so, const struct stage_item *it)
+{
+    struct af_json j;
+    struct af_buf b;
+
+    report_json_begin(&so->rep, &j, &b, "package");
+    afj_kstr(&j, "node", it->node);
+    if (it->package != NULL)
+        afj_kstr(&j, "package", it->package);
+    afj_kstr(&j, "status",
+             it->status    ? "failed"
+             : it->already ? "staged"
+                           : "pushed");
+    afj_kuint(&j, "size", it->size);
+    afj_kuint(&j, "bytes", it->sent);
+    afj_kuint(&j, "resumed_at", it->offset);
+    afj_kuint(&j, "duration_ms", it->duration_ms);
+    if (it->status)
+        afj_kstr(&j, "reason", it->error);
+    report_json_end(&so->rep, &j, &b);
+}
 
 static void
 stage_item_print(const struct stage_item *it, void *data)
 {
-    const struct stage_out *so = data;
+    struct stage_out *so = data;
     double mib = (double)it->sent / 1048576.0;
     double s = (double)it->duration_ms / 1000.0;
+    char *node, *pkg;
 
-    if (so->json) {
-        struct af_buf b;
-
-        af_buf_init(&b, 0);
-        af_buf_puts(&b, "{\"node\":");
-        af_buf_json_str(&b, it->node);
-        af_buf_puts(&b, ",\"package\":");
-        af_buf_json_str(&b, it->package);
-        af_buf_printf(
-            &b,
-            ",\"size\":%llu,\"sent\":%llu,\"resumed_at\":%llu,"
-            "\"duration_ms\":%llu,\"staged_before\":%s,\"error\":",
-            (unsigned long long)it->size, (unsigned long long)it->sent,
-            (unsigned long long)it->offset, (unsigned long long)it->duration_ms,
-            it->already ? "true" : "false");
-        af_buf_json_str(&b, it->status ? it->error : NULL);
-        af_buf_puts(&b, "}\n");
-        fwrite(b.data, 1, b.len, stdout);
-        af_buf_free(&b);
+    if (so->rep.json) {
+        stage_item_json(so, it);
         return;
     }
-    if (it->status != 0) {
-        fprintf(stderr, "%-10s %s: %s\n", it->node,
-                it->package ? it->package : "", it->error);
-        return;
-    }
-    if (it->already)
-        printf("%-10s %s  %.1f MiB  (staged)\n", it->node, it->package,
+    node = report_safe(it->node);
+    pkg = report_safe(it->package ? it->package : "");
+    if (it->status != 0)
+        report_error(&so->rep, "%s %s: %s", node, pkg, it->error);
+    else if (it->already)
+        printf("%-10s %s  %.1f MiB  (staged)\n", node, pkg,
                (double)it->size / 1048576.0);
     else
-        printf("%-10s %s  %.1f MiB in %.1f s (%.1f MiB/s)%s\n", it->node,
-               it->package, mib, s, s > 0 ? mib / s : 0.0,
-               it->offset ? "  resumed" : "");
+        printf("%-10s %s  %.1f MiB in %.1f s (%.1f MiB/s)%s\n", node, pkg, mib,
+               s, s > 0 ? mib / s : 0.0, it->offset ? "  resumed" : "");
     fflush(stdout);
+    free(node);
+    free(pkg);
+}
+
+struct stage_cli {
+    struct stage_opts so;
+};
+
+static int
+stage_opt(void *ctx, int opt, const char *arg)
+{
+    struct stage_cli *c = ctx;
+
+    if (opt == STAGE_OPT_STAGE)
+        c->so.stages = arg;
+    else if (opt == STAGE_OPT_PACKAGES)
+        c->so.packages = arg;
+    else if (opt == STAGE_OPT_PLAYBOOK)
+        c->so.playbook = arg;
+    else
+        return AF_EXIT_USAGE;
+    return 0;
+}
+
+static void
+stage_summary_print(struct stage_out *out, const struct stage_summary *sum)
+{
+    double mib = (double)sum->bytes_sent / 1048576.0;
+    double s = (double)sum->wall_ms / 1000.0;
+
+    if (out->rep.json) {
+        struct af_json j;
+        struct af_buf b;
+
+        report_json_begin(&out->rep, &j, &b, "summary");
+        afj_kuint(&j, "nodes", sum->nodes);
+        afj_kuint(&j, "failed", sum->nodes_failed);
+        afj_kuint(&j, "packages", sum->packages);
+        afj_kuint(&j, "bytes", sum->bytes_sent);
+        afj_kuint(&j, "duration_ms", sum->wall_ms);
+        report_json_end(&out->rep, &j, &b);
+        return;
+    }
+    printf("%zu node%s, %zu staged, %zu failed; %zu package%s; %.1f MiB sent "
+           "in %.1f s (%.1f MiB/s)\n",
+           sum->nodes, sum->nodes == 1 ? "" : "s",
+           sum->nodes - sum->nodes_failed, sum->nodes_failed, sum->packages,
+           sum->packages == 1 ? "" : "s", mib, s, s > 0 ? mib / s : 0.0);
 }
 
 int
 cmd_stage_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
+    static const struct option own[] = {
         {"stage", required_argument, NULL, STAGE_OPT_STAGE},
         {"packages", required_argument, NULL, STAGE_OPT_PACKAGES},
         {"playbook", required_argument, NULL, STAGE_OPT_PLAYBOOK},
         {NULL, 0, NULL, 0},
     };
+    static const struct cmd_spec spec = {
+        .name = "stage",
+        .own = own,
+        .handle = stage_opt,
+        .usage = stage_usage,
+        .max_args = 0,
+    };
     struct cmd_opts o;
-    struct stage_opts so = {NULL, NULL, NULL, 0};
+    struct stage_cli c = {{NULL, NULL, NULL, 0}};
     struct stage_summary sum;
-    struct stage_out out = {0};
+    struct stage_out out;
     struct fleet fleet;
     struct af_err e = {0, ""};
     uv_loop_t loop;
-    int opt, r, rc = AF_EXIT_OK;
+    int r, rc = AF_EXIT_OK;
 
     cmd_opts_init(&o);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
-        r = cmd_opts_handle(&o, "stage", opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        if (opt == STAGE_OPT_STAGE) {
-            so.stages = optarg;
-        } else if (opt == STAGE_OPT_PACKAGES) {
-            so.packages = optarg;
-        } else if (opt == STAGE_OPT_PLAYBOOK) {
-            so.playbook = optarg;
-        } else if (opt == 'h') {
-            stage_usage(stdout);
-            return AF_EXIT_OK;
-        } else {
-            stage_usage(stderr);
-            return AF_EXIT_USAGE;
-        }
-    }
-    if (optind != argc || so.packages == NULL) {
-        fprintf(stderr, "ascend-fleet stage: %s\n",
-                so.packages == NULL ? "--packages DIR is required"
-                                    : "unexpected argument");
+    if ((r = cmd_getopt(argc, argv, &spec, &o, &c)) != 0)
+        return r < 0 ? AF_EXIT_OK : r;
+    report_init(&out.rep, "stage", o.json, 0);
+    if (c.so.packages == NULL) {
+        report_error(&out.rep, "--packages DIR is required");
         return AF_EXIT_USAGE;
     }
-    so.fanout = o.fanout;
-    out.json = o.json;
-    uv_loop_init(&loop);
+    c.so.fanout = o.fanout;
+    if ((r = uv_loop_init(&loop)) != 0) {
+        report_error(&out.rep, "cannot start the event loop: %s",
+                     uv_strerror(r));
+        return AF_EXIT_INTERNAL;
+    }
     if (fleet_init(&fleet, &loop, o.inventory, o.limit, &e) != 0) {
-        fprintf(stderr, "ascend-fleet stage: %s\n", e.msg);
+        report_error(&out.rep, "%s", e.msg);
         rc = AF_EXIT_USAGE;
         goto out;
     }
     fleet.hostkeys = o.hostkeys;
     fleet.kex = o.kex;
-    r = stage_run(&fleet, &so, stage_item_print, &out, &sum, &e);
+    c.so.fanout = cmd_fanout_clamp(&out.rep, o.fanout, fleet.nsel);
+    r = stage_run(&fleet, &c.so, stage_item_print, &out, &sum, &e);
     if (r == AF_EINPUT || (r != 0 && r != AF_EREMOTE)) {
-        fprintf(stderr, "ascend-fleet stage: %s\n", e.msg);
+        report_error(&out.rep, "%s", e.msg);
         rc = AF_EXIT_USAGE;
         goto out;
     }
-    if (!o.json)
-        printf("%zu nodes, %zu staged, %zu failed; %zu packages; %.1f MiB "
-               "sent in %.1f s (%.1f MiB/s)\n",
-               sum.nodes, sum.nodes - sum.nodes_failed, sum.nodes_failed,
-               sum.packages, (double)sum.bytes_sent / 1048576.0,
-               (double)sum.wall_ms / 1000.0,
-               sum.wall_ms ? (double)sum.bytes_sent / 1048576.0 /
-                                 ((double)sum.wall_ms / 1000.0)
-                           : 0.0);
+    stage_summary_print(&out, &sum);
     if (r != 0)
         rc = AF_EXIT_FAILED;
 out:
