@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Resumable, verify-while-receiving puts (see ag-put.h). The meta file is
- * replaced atomically (write beside it, fsync, rename) after the partial's
- * bytes were fsync'd, so the offset it records is never ahead of the disk.
+ * replaced atomically (write beside it, rename) after the partial's bytes
+ * were written, so the offset it records never runs ahead of the file as
+ * the node's kernel holds it: a killed orchestrator, a cut link or a clean
+ * reboot lose nothing. Nothing is fsync'd: forcing gigabytes to disk while
+ * the package streams in only slowed every push, and the end-to-end hash
+ * covers what a power loss could leave (a resumed partial whose prefix did
+ * not reach the disk fails the final check, and the orchestrator starts
+ * that package again from zero; a damaged installed copy no longer matches
+ * its hash, so it is sent again).
  */
 #include "ag-put.h"
 
@@ -58,8 +65,6 @@ ag_put_meta_write(const struct ag_put *p, unsigned long long off)
         goto out;
     }
     r = -ag_write_all(fd, line, (size_t)n);
-    if (r == 0 && fsync(fd) != 0)
-        r = errno;
     if (close(fd) != 0 && r == 0)
         r = errno;
     if (r == 0 && rename(tmp, p->meta) != 0)
@@ -158,14 +163,14 @@ ag_put_open(struct ag_put *p,
     return ag_put_meta_write(p, 0);
 }
 
-/* fsync the partial, then record its length in the meta. */
+/* Record the partial's length in the meta (see the top of the file). */
 static int
 ag_put_checkpoint(struct ag_put *p)
 {
     if (p->fd < 0 || p->done == p->synced)
         return 0;
     /* Holes at the tail must count: extend the file to what arrived. */
-    if (ftruncate(p->fd, (off_t)p->done) != 0 || fsync(p->fd) != 0)
+    if (ftruncate(p->fd, (off_t)p->done) != 0)
         return errno;
     p->synced = p->done;
     return ag_put_meta_write(p, p->done);
@@ -204,7 +209,6 @@ ag_put_suspend(struct ag_put *p)
 int
 ag_put_finish(struct ag_put *p, mode_t mode, char hex[65])
 {
-    char *dir, *slash;
     int r = 0;
 
     af_sha256_final_hex(&p->ctx, hex);
@@ -212,8 +216,7 @@ ag_put_finish(struct ag_put *p, mode_t mode, char hex[65])
         ag_put_discard(p);
         return EBADMSG;
     }
-    if (ftruncate(p->fd, (off_t)p->size) != 0 || fsync(p->fd) != 0 ||
-        fchmod(p->fd, mode) != 0)
+    if (ftruncate(p->fd, (off_t)p->size) != 0 || fchmod(p->fd, mode) != 0)
         r = errno;
     if (close(p->fd) != 0 && r == 0)
         r = errno;
@@ -223,19 +226,6 @@ ag_put_finish(struct ag_put *p, mode_t mode, char hex[65])
     if (r != 0)
         return r;
     unlink(p->meta);
-    dir = af_strdup(p->path);
-    slash = strrchr(dir, '/');
-    if (slash != NULL && slash != dir) {
-        int dfd;
-
-        *slash = '\0';
-        dfd = open(dir, O_RDONLY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    free(dir);
     return 0;
 }
 

@@ -2,9 +2,9 @@
 /*
  * The receiving side of a put: the payload goes into "<path>.partial",
  * hashed as it arrives, with holes where it is all zeros. Every
- * AG_PUT_SYNC bytes the partial is fsync'd and "<path>.partial.meta"
- * records "<sha256> <size> <offset>": the bytes before offset are on disk
- * and belong to the package of that hash. A put cut short (the
+ * AG_PUT_SYNC bytes "<path>.partial.meta" records "<sha256> <size>
+ * <offset>": the bytes before offset were written and belong to the
+ * package of that hash. A put cut short (the
  * orchestrator killed, the link lost, the node rebooted) leaves both files,
  * and a later put of the same package resumes at the recorded offset. The
  * full hash is still checked at the end, so a partial that rotted only
@@ -18,7 +18,7 @@
 
 #include "af-sha256.h"
 
-/* Bytes between two durable checkpoints of a partial. */
+/* Bytes between two checkpoints of a partial. */
 #define AG_PUT_SYNC (64ULL * 1024 * 1024)
 
 struct ag_put {

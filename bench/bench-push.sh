@@ -12,7 +12,8 @@
 # The package is random bytes (incompressible, no holes), named like a CANN
 # toolkit so that `ascend-fleet stage --stage cann` picks it up. Every tool
 # uses the rack's operator key and known_hosts, its default cipher and the
-# same fanout (64, so all nodes at once); --peer-cipher C gives the ssh
+# same fanout (64, so all nodes at once); --tools pdcp,clush limits the
+# peers measured; --peer-cipher C gives the ssh
 # peers -o Ciphers=C (ascend-fleet itself prefers AES-GCM on CPUs with AES
 # instructions). Between runs the copies are
 # removed from the nodes, so every run sends the whole package to every
@@ -39,12 +40,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 
 SIZE_MIB=512
 CIPHER=""
+ONLY=""
 ARGS=()
 NODES_SET=0
 while (($#)); do
     case $1 in
     --size) SIZE_MIB=$2; shift 2 ;;
     --peer-cipher) CIPHER=$2; shift 2 ;;
+    --tools) ONLY=$2; shift 2 ;;
     --nodes) NODES=$2; NODES_SET=1; shift 2 ;;
     *) ARGS+=("$1"); shift ;;
     esac
@@ -57,7 +60,9 @@ trap 'exit 130' INT TERM
 
 TOOLS=(ascend-fleet)
 for t in pdcp clush parallel-scp; do
-    if command -v "$t" >/dev/null; then
+    if [[ -n $ONLY && ,$ONLY, != *,$t,* ]]; then
+        continue
+    elif command -v "$t" >/dev/null; then
         TOOLS+=("$t")
     else
         echo "$PROG: $t is not installed; skipping it" >&2

@@ -16,10 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "af-mem.h"
 #include "af-proto.h"
+#include "af-sha256.h"
 #include "agc.h"
 
 #define PUSH_HASH_BUF (1024 * 1024)
@@ -75,8 +74,7 @@ int
 push_src_open(const char *path, struct push_src **out, struct af_err *e)
 {
     struct push_src *s = af_calloc(1, sizeof(*s));
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    unsigned char md[32];
+    struct af_sha256 c;
     struct stat sb;
     char *buf = NULL;
     uint64_t at = 0;
@@ -95,11 +93,8 @@ push_src_open(const char *path, struct push_src **out, struct af_err *e)
     s->size = (uint64_t)sb.st_size;
     s->mtime = sb.st_mtim;
     buf = af_malloc(PUSH_HASH_BUF);
-    /* libcrypto, as libssh links it: SHA-NI/AVX2 where the CPU has them. */
-    if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
-        r = af_err_set(e, AF_EINTERNAL, "%s: cannot start SHA-256", path);
-        goto out;
-    }
+    /* af_sha256 uses the SHA-NI instructions where the CPU has them. */
+    af_sha256_init(&c);
     while (at < s->size) {
         ssize_t n = pread(s->fd, buf, PUSH_HASH_BUF, (off_t)at);
 
@@ -107,7 +102,7 @@ push_src_open(const char *path, struct push_src **out, struct af_err *e)
             continue;
         if (n <= 0)
             break;
-        EVP_DigestUpdate(c, buf, (size_t)n);
+        af_sha256_update(&c, buf, (size_t)n);
         at += (uint64_t)n;
     }
     if (at != s->size || push_src_changed(s)) {
@@ -115,14 +110,11 @@ push_src_open(const char *path, struct push_src **out, struct af_err *e)
                        "%s: the file changed while it was being read", path);
         goto out;
     }
-    EVP_DigestFinal_ex(c, md, NULL);
-    for (at = 0; at < sizeof(md); at++)
-        snprintf(s->sha + 2 * at, 3, "%02x", md[at]);
+    af_sha256_final_hex(&c, s->sha);
     *out = s;
     s = NULL;
     r = 0;
 out:
-    EVP_MD_CTX_free(c);
     free(buf);
     push_src_free(s);
     return r;

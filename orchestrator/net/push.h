@@ -10,7 +10,7 @@
  * 640 KiB) and what libssh buffers, at most one SSH window.
  *
  * A push asks the node's agent where a previous attempt of the same package
- * stopped ("partial": the last fsync'd checkpoint of <dest>.partial), sends
+ * stopped ("partial": the last checkpoint of <dest>.partial), sends
  * only the rest ("put ... <offset>"), and the agent verifies the SHA-256 as
  * the bytes arrive and renames the file into place. A file that changed
  * since it was hashed (size, mtime or content) fails the push with a clear

@@ -254,7 +254,7 @@ stage_collect(struct stage_run *run,
 {
     struct pb_phases ph = {0, NULL};
     struct af_err miss = {0, ""};
-    size_t p, s, a, idx, found = 0;
+    size_t p, s, a, idx = 0, found = 0;
     int r;
 
     if ((r = pb_expand_stages(pb, o->stages, NULL, &ph, e)) != 0)
