@@ -15,7 +15,7 @@ PKGS=(
     openssh-server openssh-client
     sqlite3 python3 python3-pip iproute2 util-linux procps psmisc
     pdsh pssh clustershell time
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev clang-format
     man-db groff-base dpkg-dev
 )
 # The aarch64 agent is linked statically against Debian's arm64 musl.

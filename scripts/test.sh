@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Set up and run the whole test suite: install packages; build with gcc,
+# Set up and run the whole test suite: install packages; check that every
+# C file matches .clang-format; build with gcc,
 # ASan/UBSan and warnings as errors; build once more with clang (warnings
 # as errors) together with the libFuzzer harnesses, and run each harness
 # for a short fixed time from its seed corpus (tests/fuzz/corpus/NAME);
@@ -16,6 +17,8 @@ BUILD=${AF_BUILD_DIR:-$ROOT/build-test}
 CLANG_BUILD=${AF_CLANG_BUILD_DIR:-$ROOT/build-clang}
 FUZZ_SECONDS=${AF_FUZZ_SECONDS:-20}
 "$ROOT/scripts/setup.sh"
+# Every C file as .clang-format wants it (clang-format 14).
+"$ROOT/scripts/check-format.sh"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DAF_WERROR=ON \
     -DAF_SANITIZE=address,undefined
 cmake --build "$BUILD" -j "$(nproc)"
