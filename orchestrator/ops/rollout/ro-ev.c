@@ -187,10 +187,14 @@ ro_wrote(struct ro *ro, int r, const struct af_err *e, const char *what)
         return 0;
     if (!ro->write_error) {
         ro->write_error = 1;
+        /* st_event takes no af_err: SQLite's own message says why. */
         snprintf(ro->write_msg, sizeof(ro->write_msg),
-                 "cannot record %s in the state file: %s; no further step "
-                 "is started",
-                 what, e != NULL ? e->msg : "database error");
+                 "state write failed: cannot record %s in the state file: "
+                 "%s; no further step is started",
+                 what,
+                 e != NULL && e->msg[0] ? e->msg
+                 : ro->st != NULL       ? st_errmsg(ro->st)
+                                        : "database error");
         ro_error(ro, "%s", ro->write_msg);
     }
     return -1;
