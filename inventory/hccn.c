@@ -534,6 +534,133 @@ parse_int_key(struct ctx *c,
     return 0;
 }
 
+/* The layout: given, or planes / single-subnet / explicit from which of
+ * planes and subnet the section has. */
+static int
+parse_layout(struct ctx *c,
+             const struct af_ynode *layout,
+             const struct af_ynode *planes,
+             const struct af_ynode *subnet)
+{
+    if (layout != NULL) {
+        const char *s = scalar(c->path, layout, "hccn layout", &c->sect);
+
+        if (s == NULL)
+            return -1;
+        if (strcmp(s, "planes") == 0)
+            c->layout = LAYOUT_PLANES;
+        else if (strcmp(s, "single-subnet") == 0)
+            c->layout = LAYOUT_SINGLE;
+        else if (strcmp(s, "explicit") == 0)
+            c->layout = LAYOUT_EXPLICIT;
+        else {
+            sect_err(c, layout,
+                     "hccn layout: '%s' is not one of planes, single-subnet, "
+                     "explicit",
+                     s);
+            return -1;
+        }
+    } else if (planes != NULL) {
+        c->layout = LAYOUT_PLANES;
+    } else if (subnet != NULL) {
+        c->layout = LAYOUT_SINGLE;
+    } else {
+        c->layout = LAYOUT_EXPLICIT;
+    }
+    return 0;
+}
+
+/* The planes list, or one plane from a top-level subnet. */
+static int
+parse_planes(struct ctx *c,
+             const struct af_ynode *planes,
+             const struct af_ynode *subnet,
+             const struct af_ynode *gw,
+             const struct af_ynode *det)
+{
+    size_t k;
+    int r = 0;
+
+    if (planes != NULL) {
+        if (planes->type != AF_YSEQ || planes->n == 0) {
+            sect_err(c, planes, "hccn planes: expected a list of planes");
+            return -1;
+        }
+        if (planes->n > (size_t)c->npus) {
+            sect_err(c, planes, "hccn planes: %zu planes for %d NPUs per node",
+                     planes->n, c->npus);
+            return -1;
+        }
+        c->nplanes = planes->n;
+        c->planes = af_calloc(c->nplanes, sizeof(*c->planes));
+        for (k = 0; k < planes->n; k++)
+            if (parse_plane(c, planes->items[k], k, &c->planes[k]) != 0)
+                r = -1;
+    } else if (subnet != NULL) {
+        /* single-subnet (or explicit) with a top-level subnet: one plane. */
+        c->nplanes = 1;
+        c->planes = af_calloc(1, sizeof(*c->planes));
+        if (plane_from(c, 0, subnet, gw, det, &c->planes[0]) != 0)
+            r = -1;
+    }
+    return r;
+}
+
+/* No two planes' subnets overlap. */
+static int
+check_overlaps(struct ctx *c, const struct af_ynode *planes)
+{
+    size_t k, q;
+    int r = 0;
+
+    for (k = 0; k < c->nplanes; k++)
+        for (q = 0; q < k; q++) {
+            const struct plane *a = &c->planes[q], *b = &c->planes[k];
+
+            if ((a->net & b->mask) == b->net || (b->net & a->mask) == a->net) {
+                char ca[20], cb[20];
+
+                cidr_str(a->net, a->prefix, ca);
+                cidr_str(b->net, b->prefix, cb);
+                sect_err(c, planes ? planes->items[k] : planes,
+                         "hccn plane %zu subnet %s overlaps plane %zu subnet "
+                         "%s",
+                         k, cb, q, ca);
+                r = -1;
+            }
+        }
+    return r;
+}
+
+/* first_host, group_step and node_step of a generated layout, with their
+ * defaults. */
+static int
+parse_steps(struct ctx *c,
+            const struct af_ynode *first,
+            const struct af_ynode *gstep,
+            const struct af_ynode *nstep)
+{
+    long long groups =
+        (c->npus + (long long)c->nplanes - 1) / (long long)c->nplanes;
+    int r = 0;
+
+    c->first_host = c->layout == LAYOUT_PLANES ? 101 : 2;
+    c->group_step = c->layout == LAYOUT_PLANES ? -1 : 1;
+    if (first != NULL && parse_int_key(c, first, "first_host", 0, 4294967295LL,
+                                       &c->first_host) != 0)
+        r = -1;
+    if (gstep != NULL && parse_int_key(c, gstep, "group_step", -65536, 65536,
+                                       &c->group_step) != 0)
+        r = -1;
+    c->node_step = groups * llabs(c->group_step);
+    if (c->node_step == 0)
+        c->node_step = groups;
+    if (nstep != NULL && parse_int_key(c, nstep, "node_step", -16777216,
+                                       16777216, &c->node_step) != 0)
+        r = -1;
+    return r;
+}
+
 static int
 parse_section(struct ctx *c, const struct af_ynode *sec)
 {
@@ -542,7 +669,7 @@ parse_section(struct ctx *c, const struct af_ynode *sec)
     const struct af_ynode *det = NULL, *first = NULL, *gstep = NULL;
     const struct af_ynode *nstep = NULL;
     long long v;
-    size_t k, q;
+    size_t k;
     int r = 0;
 
     if (sec->type != AF_YMAP) {
@@ -591,31 +718,8 @@ parse_section(struct ctx *c, const struct af_ynode *sec)
         c->has_mask = 1;
     }
 
-    if (layout != NULL) {
-        const char *s = scalar(c->path, layout, "hccn layout", &c->sect);
-
-        if (s == NULL)
-            return -1;
-        if (strcmp(s, "planes") == 0)
-            c->layout = LAYOUT_PLANES;
-        else if (strcmp(s, "single-subnet") == 0)
-            c->layout = LAYOUT_SINGLE;
-        else if (strcmp(s, "explicit") == 0)
-            c->layout = LAYOUT_EXPLICIT;
-        else {
-            sect_err(c, layout,
-                     "hccn layout: '%s' is not one of planes, single-subnet, "
-                     "explicit",
-                     s);
-            return -1;
-        }
-    } else if (planes != NULL) {
-        c->layout = LAYOUT_PLANES;
-    } else if (subnet != NULL) {
-        c->layout = LAYOUT_SINGLE;
-    } else {
-        c->layout = LAYOUT_EXPLICIT;
-    }
+    if (parse_layout(c, layout, planes, subnet) != 0)
+        return -1;
 
     if (planes != NULL && (subnet != NULL || gw != NULL || det != NULL)) {
         const struct af_ynode *at = subnet ? subnet : gw ? gw : det;
@@ -649,66 +753,16 @@ parse_section(struct ctx *c, const struct af_ynode *sec)
         return -1;
     }
 
-    if (planes != NULL) {
-        if (planes->type != AF_YSEQ || planes->n == 0) {
-            sect_err(c, planes, "hccn planes: expected a list of planes");
-            return -1;
-        }
-        if (planes->n > (size_t)c->npus) {
-            sect_err(c, planes, "hccn planes: %zu planes for %d NPUs per node",
-                     planes->n, c->npus);
-            return -1;
-        }
-        c->nplanes = planes->n;
-        c->planes = af_calloc(c->nplanes, sizeof(*c->planes));
-        for (k = 0; k < planes->n; k++)
-            if (parse_plane(c, planes->items[k], k, &c->planes[k]) != 0)
-                r = -1;
-    } else if (subnet != NULL) {
-        /* single-subnet (or explicit) with a top-level subnet: one plane. */
-        c->nplanes = 1;
-        c->planes = af_calloc(1, sizeof(*c->planes));
-        if (plane_from(c, 0, subnet, gw, det, &c->planes[0]) != 0)
-            r = -1;
-    }
+    if (parse_planes(c, planes, subnet, gw, det) != 0)
+        r = -1;
     if (r != 0)
         return -1;
 
-    for (k = 0; k < c->nplanes; k++)
-        for (q = 0; q < k; q++) {
-            const struct plane *a = &c->planes[q], *b = &c->planes[k];
-
-            if ((a->net & b->mask) == b->net || (b->net & a->mask) == a->net) {
-                char ca[20], cb[20];
-
-                cidr_str(a->net, a->prefix, ca);
-                cidr_str(b->net, b->prefix, cb);
-                sect_err(c, planes ? planes->items[k] : planes,
-                         "hccn plane %zu subnet %s overlaps plane %zu subnet "
-                         "%s",
-                         k, cb, q, ca);
-                r = -1;
-            }
-        }
-    if (c->layout != LAYOUT_EXPLICIT) {
-        long long groups =
-            (c->npus + (long long)c->nplanes - 1) / (long long)c->nplanes;
-
-        c->first_host = c->layout == LAYOUT_PLANES ? 101 : 2;
-        c->group_step = c->layout == LAYOUT_PLANES ? -1 : 1;
-        if (first != NULL && parse_int_key(c, first, "first_host", 0,
-                                           4294967295LL, &c->first_host) != 0)
-            r = -1;
-        if (gstep != NULL && parse_int_key(c, gstep, "group_step", -65536,
-                                           65536, &c->group_step) != 0)
-            r = -1;
-        c->node_step = groups * llabs(c->group_step);
-        if (c->node_step == 0)
-            c->node_step = groups;
-        if (nstep != NULL && parse_int_key(c, nstep, "node_step", -16777216,
-                                           16777216, &c->node_step) != 0)
-            r = -1;
-    }
+    if (check_overlaps(c, planes) != 0)
+        r = -1;
+    if (c->layout != LAYOUT_EXPLICIT &&
+        parse_steps(c, first, gstep, nstep) != 0)
+        r = -1;
     return r;
 }
 
