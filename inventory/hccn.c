@@ -191,6 +191,42 @@ ent_add(struct hccn__ctx *c,
     c->nents++;
 }
 
+/*
+ * The generated address of node n's NPU i on its plane (out->plane) from
+ * first_host, group_step and node_step at the node's slot. Returns 0, or
+ * -1 with a node error when it falls outside the plane's subnet.
+ */
+static int
+gen_addr(struct hccn__ctx *c,
+         size_t n,
+         int i,
+         long long slot,
+         struct hccn_addr *out,
+         uint32_t *addr)
+{
+    const struct inv_node *node = &c->inv->nodes[n];
+    const struct plane *pl = &c->planes[out->plane];
+    char cidr[20];
+    long long off = c->first_host +
+                    c->group_step * (long long)((size_t)i / c->nplanes) +
+                    c->node_step * slot;
+    long long size = 1LL << (32 - pl->prefix);
+
+    /* The hint names the first node the formula cannot place. */
+    if ((off <= 0 || off >= size - 1) && c->planes[out->plane].first_bad < 0)
+        c->planes[out->plane].first_bad = (long long)n;
+    if (off < 0 || off >= size) {
+        hccn__cidr_str(pl->net, pl->prefix, cidr);
+        hccn__node_err(c, node, NULL,
+                       "%s NPU %d: host number %lld is outside its subnet %s "
+                       "(plane %d)",
+                       node->name, i, off, cidr, out->plane);
+        return -1;
+    }
+    *addr = pl->net + (uint32_t)off;
+    return 0;
+}
+
 static void
 alloc_node(struct hccn__ctx *c, size_t n)
 {
@@ -251,27 +287,8 @@ alloc_node(struct hccn__ctx *c, size_t n)
             addr = ov.dev[i];
             at = ov.dev_at[i];
             out->pinned = 1;
-        } else {
-            long long off =
-                c->first_host +
-                c->group_step * (long long)((size_t)i / c->nplanes) +
-                c->node_step * slot;
-            long long size = 1LL << (32 - pl->prefix);
-
-            /* The hint names the first node the formula cannot place. */
-            if ((off <= 0 || off >= size - 1) &&
-                c->planes[out->plane].first_bad < 0)
-                c->planes[out->plane].first_bad = (long long)n;
-            if (off < 0 || off >= size) {
-                hccn__cidr_str(pl->net, pl->prefix, cidr);
-                hccn__node_err(
-                    c, node, NULL,
-                    "%s NPU %d: host number %lld is outside its subnet %s "
-                    "(plane %d)",
-                    name, i, off, cidr, out->plane);
-                continue;
-            }
-            addr = pl->net + (uint32_t)off;
+        } else if (gen_addr(c, n, i, slot, out, &addr) != 0) {
+            continue;
         }
         hccn__ip_str(addr, a);
         net = pl ? pl->net : (addr & mask);
