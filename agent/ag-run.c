@@ -42,8 +42,8 @@ ag_run_cloexec(int fd)
 
 /* In the child: set up fds and exec; never returns. */
 static void
-ag_run_child(const char *path, char *const argv[], int out_w, int err_w,
-             int exec_w)
+ag_run_child(
+    const char *path, char *const argv[], int out_w, int err_w, int exec_w)
 {
     int null_fd, e;
 
@@ -92,17 +92,131 @@ ag_run_take(int *fd, struct af_buf *b, size_t *total, size_t cap)
     af_buf_append(b, buf, (size_t)r);
 }
 
+/*
+ * The errno the child sent when its exec failed (then a message naming
+ * argv0 goes to res->err), or 0 when the exec succeeded.
+ */
+static int
+ag_run_exec_errno(int exec_fd, const char *argv0, struct ag_run_result *res)
+{
+    int exec_errno = 0;
+    ssize_t r;
+
+    do {
+        r = read(exec_fd, &exec_errno, sizeof(exec_errno));
+    } while (r < 0 && errno == EINTR);
+    if (r == (ssize_t)sizeof(exec_errno)) {
+        char *msg = af_asprintf("ascend-fleet-agent: cannot execute %s: %s\n",
+                                argv0, strerror(exec_errno));
+
+        af_buf_puts(&res->err, msg);
+        res->err_total = strlen(msg);
+        free(msg);
+    }
+    return exec_errno;
+}
+
+/*
+ * Capture the child's stdout and stderr into res until it has exited and
+ * both pipes are closed (or the grace time after its exit has passed).
+ * At deadline (0: none) the process group gets SIGTERM, and SIGKILL
+ * AG_RUN_KILL_GRACE_MS later. Closes the pipes it reads to the end and
+ * sets them to -1. Returns the wait status.
+ */
+static int
+ag_run_collect(pid_t pid,
+               int *out_fd,
+               int *err_fd,
+               long long deadline,
+               size_t cap,
+               struct ag_run_result *res)
+{
+    long long kill_at = 0, exited_at = 0, backoff = 1;
+    int phase = 0, exited = 0, status = 0;
+
+    for (;;) {
+        struct pollfd pf[2];
+        long long now = ag_now_ms(), wait_ms = 100;
+        int n = 0, i;
+
+        if (!exited) {
+            pid_t w = waitpid(pid, &status, WNOHANG);
+
+            if (w == pid) {
+                exited = 1;
+                exited_at = now;
+            }
+        }
+        if (exited && *out_fd < 0 && *err_fd < 0)
+            break;
+        if (exited && now - exited_at >= AG_RUN_PIPE_GRACE_MS)
+            break;
+        if (!exited && deadline != 0 && phase == 0 && now >= deadline) {
+            kill(-pid, SIGTERM);
+            res->timed_out = 1;
+            phase = 1;
+            kill_at = now + AG_RUN_KILL_GRACE_MS;
+        }
+        if (!exited && phase == 1 && now >= kill_at) {
+            kill(-pid, SIGKILL);
+            phase = 2;
+        }
+        if (deadline != 0 && phase == 0 && deadline - now < wait_ms)
+            wait_ms = deadline - now;
+        if (phase == 1 && kill_at - now < wait_ms)
+            wait_ms = kill_at - now;
+        if (wait_ms < 0)
+            wait_ms = 0;
+        if (*out_fd >= 0) {
+            pf[n].fd = *out_fd;
+            pf[n++].events = POLLIN;
+        }
+        if (*err_fd >= 0) {
+            pf[n].fd = *err_fd;
+            pf[n++].events = POLLIN;
+        }
+        if (n == 0) {
+            /*
+             * Both streams closed: wait for the exit, polling quickly at
+             * first since that usually follows within a millisecond.
+             */
+            struct timespec ts;
+
+            if (backoff < wait_ms)
+                wait_ms = backoff;
+            backoff = backoff * 2 > 100 ? 100 : backoff * 2;
+            ts.tv_sec = 0;
+            ts.tv_nsec = (long)wait_ms * 1000000L;
+            if (wait_ms > 0)
+                nanosleep(&ts, NULL);
+            continue;
+        }
+        if (poll(pf, (nfds_t)n, (int)wait_ms) <= 0)
+            continue;
+        for (i = 0; i < n; i++) {
+            if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+                continue;
+            if (pf[i].fd == *out_fd)
+                ag_run_take(out_fd, &res->out, &res->out_total, cap);
+            else
+                ag_run_take(err_fd, &res->err, &res->err_total, cap);
+        }
+    }
+    return status;
+}
+
 int
-ag_run(const char *root, char *const argv[], int timeout_s, size_t cap,
+ag_run(const char *root,
+       char *const argv[],
+       int timeout_s,
+       size_t cap,
        struct ag_run_result *res)
 {
-    int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, execp[2] = { -1, -1 };
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, execp[2] = {-1, -1};
     char *path = NULL;
-    long long start, deadline = 0, kill_at = 0, exited_at = 0;
-    int phase = 0, exited = 0, status = 0, rc = 0, exec_errno = 0;
-    long long backoff = 1;
+    long long start, deadline = 0;
+    int status = 0, rc = 0, exec_errno = 0;
     pid_t pid;
-    ssize_t r;
 
     memset(res, 0, sizeof(*res));
     if (cap > AG_RUN_MAX_CAP)
@@ -132,88 +246,11 @@ ag_run(const char *root, char *const argv[], int timeout_s, size_t cap,
     close(execp[1]);
     outp[1] = errp[1] = execp[1] = -1;
 
-    do {
-        r = read(execp[0], &exec_errno, sizeof(exec_errno));
-    } while (r < 0 && errno == EINTR);
-    if (r == (ssize_t)sizeof(exec_errno)) {
-        char *msg = af_asprintf("ascend-fleet-agent: cannot execute %s: %s\n",
-                                argv[0], strerror(exec_errno));
-
-        af_buf_puts(&res->err, msg);
-        res->err_total = strlen(msg);
-        free(msg);
-    }
+    exec_errno = ag_run_exec_errno(execp[0], argv[0], res);
     if (timeout_s > 0)
         deadline = start + (long long)timeout_s * 1000;
 
-    for (;;) {
-        struct pollfd pf[2];
-        long long now = ag_now_ms(), wait_ms = 100;
-        int n = 0, i;
-
-        if (!exited) {
-            pid_t w = waitpid(pid, &status, WNOHANG);
-
-            if (w == pid) {
-                exited = 1;
-                exited_at = now;
-            }
-        }
-        if (exited && outp[0] < 0 && errp[0] < 0)
-            break;
-        if (exited && now - exited_at >= AG_RUN_PIPE_GRACE_MS)
-            break;
-        if (!exited && deadline != 0 && phase == 0 && now >= deadline) {
-            kill(-pid, SIGTERM);
-            res->timed_out = 1;
-            phase = 1;
-            kill_at = now + AG_RUN_KILL_GRACE_MS;
-        }
-        if (!exited && phase == 1 && now >= kill_at) {
-            kill(-pid, SIGKILL);
-            phase = 2;
-        }
-        if (deadline != 0 && phase == 0 && deadline - now < wait_ms)
-            wait_ms = deadline - now;
-        if (phase == 1 && kill_at - now < wait_ms)
-            wait_ms = kill_at - now;
-        if (wait_ms < 0)
-            wait_ms = 0;
-        if (outp[0] >= 0) {
-            pf[n].fd = outp[0];
-            pf[n++].events = POLLIN;
-        }
-        if (errp[0] >= 0) {
-            pf[n].fd = errp[0];
-            pf[n++].events = POLLIN;
-        }
-        if (n == 0) {
-            /*
-             * Both streams closed: wait for the exit, polling quickly at
-             * first since that usually follows within a millisecond.
-             */
-            struct timespec ts;
-
-            if (backoff < wait_ms)
-                wait_ms = backoff;
-            backoff = backoff * 2 > 100 ? 100 : backoff * 2;
-            ts.tv_sec = 0;
-            ts.tv_nsec = (long)wait_ms * 1000000L;
-            if (wait_ms > 0)
-                nanosleep(&ts, NULL);
-            continue;
-        }
-        if (poll(pf, (nfds_t)n, (int)wait_ms) <= 0)
-            continue;
-        for (i = 0; i < n; i++) {
-            if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
-                continue;
-            if (pf[i].fd == outp[0])
-                ag_run_take(&outp[0], &res->out, &res->out_total, cap);
-            else
-                ag_run_take(&errp[0], &res->err, &res->err_total, cap);
-        }
-    }
+    status = ag_run_collect(pid, &outp[0], &errp[0], deadline, cap, res);
     if (WIFEXITED(status)) {
         res->rc = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {

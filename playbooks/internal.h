@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Layouts and helpers shared by the files of playbooks/ only (pb.c and
- * pb-plan.c). Nothing outside this folder includes it.
+ * Layouts and helpers shared by the files of playbooks/ only (pb.c,
+ * pb-load.c, pb-stage.c and pb-plan.c). Nothing outside this folder
+ * includes it.
  */
 #ifndef AF_PB_INTERNAL_H
 #define AF_PB_INTERNAL_H
@@ -93,5 +94,38 @@ int pb__var_is_path(const char *name);
 
 /* Fact value or "" when missing or facts is NULL. Borrowed. */
 const char *pb__fact(const struct af_kv *facts, const char *name);
+
+void pb__argv_free(struct pb_argv *a);
+/* Append a copy of s (a->v stays NULL-terminated). */
+void pb__argv_push(struct pb_argv *a, const char *s);
+
+/* Stage or step of that name, or NULL. */
+struct pb_stage *pb__stage_lookup(const struct pb *pb, const char *name);
+struct pb_step *pb__step_lookup(const struct pb *pb, const char *name);
+
+/* Loading context: the playbook being built and where errors go. */
+struct pb__ctx {
+    struct pb *pb;
+    struct af_err *e;
+};
+
+struct af_ynode;
+
+/* Set an AF_EINPUT error "PATH:LINE:COL: msg" at node n; returns its code. */
+int pb__perr(struct pb__ctx *c, const struct af_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Every item of stage st (map value n) names a known step or stage, none
+ * twice, and order_when lists name the same stages made of steps. */
+int pb__check_stage_refs(struct pb__ctx *c,
+                         const struct af_ynode *n,
+                         const struct pb_stage *st);
+
+/* Depth-first walk over stage composition from stage idx; mark (one per
+ * stage): 0 new, 1 open, 2 done. Fails when a stage includes itself. */
+int pb__check_cycles(struct pb__ctx *c,
+                     const struct af_ynode *stages_node,
+                     size_t idx,
+                     int *mark);
 
 #endif /* AF_PB_INTERNAL_H */

@@ -456,6 +456,102 @@ resolve_argv(const struct pb_argv *src,
     return 0;
 }
 
+/*
+ * Step s follows another: take the lead's target version. Returns 1 when
+ * that decides ps (blocked: the lead is not in this rollout or is
+ * blocked itself), else 0 with *lead_runs set when the lead will run.
+ */
+static int
+plan_follows(const struct pb *pb,
+             struct pb_plan *plan,
+             const struct pb_step *s,
+             struct pb_plan_step *ps,
+             int *lead_runs)
+{
+    const struct pb_plan_step *lead;
+    char *why;
+
+    lead = plan_find_step(plan, pb_step_find(pb, s->follows));
+    if (lead == NULL) {
+        why = af_asprintf("follows step '%s', which is not in this "
+                          "rollout",
+                          s->follows);
+        block(ps, why);
+        free(why);
+        return 1;
+    }
+    if (lead->action == PB_ACT_BLOCKED) {
+        why = af_asprintf("%s is blocked", s->follows);
+        block(ps, why);
+        free(why);
+        return 1;
+    }
+    *lead_runs = lead->action != PB_ACT_SKIP;
+    if (lead->to != NULL)
+        ps->to = af_strdup(lead->to);
+    return 0;
+}
+
+/*
+ * Is step s already done on the node? With a version_fact: the node is at
+ * the target (a reboot may still be pending when verify does not hold);
+ * without: its done_when checks hold and no lead step runs. Returns 1 and
+ * marks ps skipped when so, else 0.
+ */
+static int
+already_at_target(const struct pb_step *s,
+                  const struct pb_plan_input *in,
+                  struct af_kv *pf,
+                  int lead_runs,
+                  struct pb_plan_step *ps)
+{
+    char *reason, *why = NULL;
+
+    if (s->version_fact != NULL) {
+        ps->from = af_strdup(pb__fact(pf, s->version_fact));
+        if (strcmp(ps->from, ps->to) != 0)
+            return 0;
+        if (s->reboot && ps->n_verify > 0 &&
+            !checks_hold(ps->verify, ps->n_verify, in->facts, &why)) {
+            ps->reboot_pending = 1;
+            reason = af_asprintf("already %s; reboot pending: %s", ps->to, why);
+        } else {
+            reason = af_asprintf("already %s", ps->to);
+        }
+        skip(ps, reason);
+        free(reason);
+        free(why);
+        return 1;
+    }
+    if (!lead_runs && ps->n_done_when > 0 &&
+        checks_hold(ps->done_when, ps->n_done_when, pf, NULL)) {
+        skip(ps, "already done");
+        return 1;
+    }
+    return 0;
+}
+
+/* The action step s takes on the node, with its text: run, install,
+ * upgrade or downgrade. */
+static void
+set_action(const struct pb_step *s, struct pb_plan_step *ps)
+{
+    free(ps->text);
+    if (s->version_fact == NULL) {
+        ps->action = PB_ACT_RUN;
+        ps->text = af_strdup("run");
+    } else if (ps->from[0] == '\0') {
+        ps->action = PB_ACT_INSTALL;
+        ps->text = af_asprintf("install %s", ps->to);
+    } else {
+        ps->action = PB_ACT_UPGRADE;
+        ps->downgrade = pb_version_cmp(ps->to, ps->from) < 0;
+        ps->text =
+            af_asprintf("%s %s -> %s", ps->downgrade ? "downgrade" : "upgrade",
+                        ps->from, ps->to);
+    }
+}
+
 static int
 plan_step(const struct pb *pb,
           const struct pb_plan_input *in,
@@ -492,27 +588,9 @@ plan_step(const struct pb *pb,
     }
 
     /* 2. follows. */
-    if (s->follows != NULL) {
-        const struct pb_plan_step *lead;
-
-        lead = plan_find_step(plan, pb_step_find(pb, s->follows));
-        if (lead == NULL) {
-            why = af_asprintf("follows step '%s', which is not in this "
-                              "rollout",
-                              s->follows);
-            block(ps, why);
-            r = 0;
-            goto out;
-        }
-        if (lead->action == PB_ACT_BLOCKED) {
-            why = af_asprintf("%s is blocked", s->follows);
-            block(ps, why);
-            r = 0;
-            goto out;
-        }
-        lead_runs = lead->action != PB_ACT_SKIP;
-        if (lead->to != NULL)
-            ps->to = af_strdup(lead->to);
+    if (s->follows != NULL && plan_follows(pb, plan, s, ps, &lead_runs)) {
+        r = 0;
+        goto out;
     }
 
     /* 3. package and target version. */
@@ -534,29 +612,7 @@ plan_step(const struct pb *pb,
         goto fail;
 
     /* 4. already at target? */
-    if (s->version_fact != NULL) {
-        ps->from = af_strdup(pb__fact(pf, s->version_fact));
-        if (strcmp(ps->from, ps->to) == 0) {
-            char *reason;
-
-            free(why);
-            why = NULL;
-            if (s->reboot && ps->n_verify > 0 &&
-                !checks_hold(ps->verify, ps->n_verify, in->facts, &why)) {
-                ps->reboot_pending = 1;
-                reason =
-                    af_asprintf("already %s; reboot pending: %s", ps->to, why);
-            } else {
-                reason = af_asprintf("already %s", ps->to);
-            }
-            skip(ps, reason);
-            free(reason);
-            r = 0;
-            goto out;
-        }
-    } else if (!lead_runs && ps->n_done_when > 0 &&
-               checks_hold(ps->done_when, ps->n_done_when, pf, NULL)) {
-        skip(ps, "already done");
+    if (already_at_target(s, in, pf, lead_runs, ps)) {
         r = 0;
         goto out;
     }
@@ -584,20 +640,7 @@ plan_step(const struct pb *pb,
     }
 
     /* 7. run it. */
-    free(ps->text);
-    if (s->version_fact == NULL) {
-        ps->action = PB_ACT_RUN;
-        ps->text = af_strdup("run");
-    } else if (ps->from[0] == '\0') {
-        ps->action = PB_ACT_INSTALL;
-        ps->text = af_asprintf("install %s", ps->to);
-    } else {
-        ps->action = PB_ACT_UPGRADE;
-        ps->downgrade = pb_version_cmp(ps->to, ps->from) < 0;
-        ps->text =
-            af_asprintf("%s %s -> %s", ps->downgrade ? "downgrade" : "upgrade",
-                        ps->from, ps->to);
-    }
+    set_action(s, ps);
     if (resolve_argv(ps->action == PB_ACT_UPGRADE && s->up_cmd.n > 0
                          ? &s->up_cmd
                          : &s->cmd,

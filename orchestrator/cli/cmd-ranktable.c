@@ -140,6 +140,93 @@ fail:
     return r;
 }
 
+/* Build the address plan of inv; on failure print why (every plan error)
+ * and return -1. */
+static int
+rt_plan(const struct inv *inv, struct hccn_plan **plan)
+{
+    struct af_err e;
+    size_t nerr = 0, i;
+    const char *const *errs;
+    int r;
+
+    r = hccn_plan_build(inv, plan, &e);
+    if (r == 0)
+        return 0;
+    errs = *plan ? hccn_plan_errors(*plan, &nerr) : NULL;
+    if (r == AF_ENOTFOUND)
+        fprintf(stderr,
+                "ascend-fleet ranktable: %s has no hccn: "
+                "section\n",
+                inv->path);
+    else if (nerr == 0)
+        fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
+    for (i = 0; i < nerr; i++)
+        fprintf(stderr, "%s\n", errs[i]);
+    return -1;
+}
+
+/* The hccn rows of the state file, read only (none: no state file, nothing
+ * is verified); on failure print why and return -1. */
+static int
+rt_rows(struct cmd_opts *o,
+        struct st **st,
+        struct st_hccn **rows,
+        size_t *nrows)
+{
+    struct af_err e;
+    int r;
+
+    /* Never create a state file: none means nothing is verified. */
+    if ((r = st_open_ro(cmd_state_path(o), st, &e)) != 0 && r != AF_ENOTFOUND) {
+        fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
+        return -1;
+    }
+    if (*st != NULL) {
+        if (st_hccn_get(*st, NULL, rows, nrows, &e) != 0) {
+            fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Count the selected nodes' NPUs not verified at their planned address
+ * and list them in missing ("node NPU 0-3, ..."). */
+static size_t
+rt_unverified(const struct inv *inv,
+              const size_t *sel,
+              size_t nsel,
+              const struct hccn_plan *plan,
+              const struct st_hccn *rows,
+              size_t nrows,
+              struct af_buf *missing)
+{
+    size_t npus = hccn_plan_npus(plan), n = 0, i;
+
+    for (i = 0; i < nsel; i++) {
+        const char *name = inv->nodes[sel[i]].name;
+        int bad[HCCN_MAX_NPUS] = {0}, any = 0, npu;
+
+        for (npu = 0; npu < (int)npus && npu < HCCN_MAX_NPUS; npu++) {
+            const struct hccn_addr *a = hccn_plan_get(plan, sel[i], npu);
+            const struct st_hccn *row = rt_row(rows, nrows, name, npu);
+
+            if (row == NULL || row->status != ST_HCCN_VERIFIED ||
+                row->address == NULL || strcmp(row->address, a->address)) {
+                bad[npu] = 1;
+                any = 1;
+                n++;
+            }
+        }
+        if (any) {
+            af_buf_printf(missing, "%s%s NPU ", missing->len ? ", " : "", name);
+            rt_ranges(missing, bad, (int)npus);
+        }
+    }
+    return n;
+}
+
 int
 cmd_ranktable_main(int argc, char **argv)
 {
@@ -159,7 +246,7 @@ cmd_ranktable_main(int argc, char **argv)
     struct hccn_plan *plan = NULL;
     struct st *st = NULL;
     struct st_hccn *rows = NULL;
-    size_t nrows = 0, *sel = NULL, nsel = 0, i, npus, nmissing = 0;
+    size_t nrows = 0, *sel = NULL, nsel = 0, npus, nmissing = 0;
     struct af_buf missing;
     struct af_err e;
     char *json = NULL;
@@ -199,58 +286,16 @@ cmd_ranktable_main(int argc, char **argv)
         rc = AF_EXIT_USAGE;
         goto out;
     }
-    r = hccn_plan_build(inv, &plan, &e);
-    if (r != 0) {
-        size_t nerr = 0;
-        const char *const *errs = plan ? hccn_plan_errors(plan, &nerr) : NULL;
-
-        if (r == AF_ENOTFOUND)
-            fprintf(stderr, "ascend-fleet ranktable: %s has no hccn: "
-                            "section\n",
-                    inv->path);
-        else if (nerr == 0)
-            fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
-        for (i = 0; i < nerr; i++)
-            fprintf(stderr, "%s\n", errs[i]);
+    if (rt_plan(inv, &plan) != 0) {
         rc = AF_EXIT_USAGE;
         goto out;
     }
     npus = hccn_plan_npus(plan);
-    /* Never create a state file: none means nothing is verified. */
-    if ((r = st_open_ro(cmd_state_path(&o), &st, &e)) != 0 &&
-        r != AF_ENOTFOUND) {
-        fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
+    if (rt_rows(&o, &st, &rows, &nrows) != 0) {
         rc = AF_EXIT_USAGE;
         goto out;
     }
-    if (st != NULL) {
-        if (st_hccn_get(st, NULL, &rows, &nrows, &e) != 0) {
-            fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
-            rc = AF_EXIT_USAGE;
-            goto out;
-        }
-    }
-    for (i = 0; i < nsel; i++) {
-        const char *name = inv->nodes[sel[i]].name;
-        int bad[HCCN_MAX_NPUS] = {0}, any = 0, npu;
-
-        for (npu = 0; npu < (int)npus && npu < HCCN_MAX_NPUS; npu++) {
-            const struct hccn_addr *a = hccn_plan_get(plan, sel[i], npu);
-            const struct st_hccn *row = rt_row(rows, nrows, name, npu);
-
-            if (row == NULL || row->status != ST_HCCN_VERIFIED ||
-                row->address == NULL || strcmp(row->address, a->address)) {
-                bad[npu] = 1;
-                any = 1;
-                nmissing++;
-            }
-        }
-        if (any) {
-            af_buf_printf(&missing, "%s%s NPU ", missing.len ? ", " : "",
-                          name);
-            rt_ranges(&missing, bad, (int)npus);
-        }
-    }
+    nmissing = rt_unverified(inv, sel, nsel, plan, rows, nrows, &missing);
     if (nmissing && !force) {
         fprintf(stderr,
                 "ascend-fleet ranktable: %zu NPU%s not verified at the "
@@ -265,8 +310,7 @@ cmd_ranktable_main(int argc, char **argv)
                 "ascend-fleet ranktable: warning: %zu NPU%s not verified "
                 "(--force): %s\n",
                 nmissing, nmissing == 1 ? " is" : "s are", missing.data);
-    if ((r = hccn_ranktable_json(plan, inv, sel, nsel, NULL, &json, &e)) !=
-        0) {
+    if ((r = hccn_ranktable_json(plan, inv, sel, nsel, NULL, &json, &e)) != 0) {
         fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
         rc = AF_EXIT_USAGE;
         goto out;
@@ -277,8 +321,9 @@ cmd_ranktable_main(int argc, char **argv)
         goto out;
     }
     if (output != NULL && strcmp(output, "-") != 0)
-        fprintf(stderr, "ascend-fleet ranktable: %zu servers, %zu ranks "
-                        "written to %s\n",
+        fprintf(stderr,
+                "ascend-fleet ranktable: %zu servers, %zu ranks "
+                "written to %s\n",
                 nsel, nsel * npus, output);
     rc = AF_EXIT_OK;
 out:
