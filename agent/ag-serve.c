@@ -471,6 +471,102 @@ out:
     return rc;
 }
 
+/* Largest file a get may return. */
+#define AG_GET_MAX AG_PUT_MAX
+
+/*
+ * Send exactly size bytes of fd after "AFD <size>": what the file holds,
+ * zeros in place of what it lost while being read (*changed is then set).
+ * Returns 0 or a negative errno of the output.
+ */
+static int
+ag_get_send(int fd, int in, unsigned long long size, char hex[65], int *changed)
+{
+    struct af_sha256 h;
+    char head[64], buf[65536];
+    unsigned long long left = size;
+    int n = snprintf(head, sizeof(head), "AFD %llu\n", size), rc;
+
+    af_sha256_init(&h);
+    if ((rc = ag_write_all(fd, head, (size_t)n)) != 0)
+        return rc;
+    while (left > 0) {
+        size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+        ssize_t got = *changed ? 0 : read(in, buf, want);
+
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            /* Shorter than announced: keep the stream in step. */
+            *changed = 1;
+            memset(buf, 0, want);
+            got = (ssize_t)want;
+        }
+        af_sha256_update(&h, buf, (size_t)got);
+        if ((rc = ag_write_all(fd, buf, (size_t)got)) != 0)
+            return rc;
+        left -= (unsigned long long)got;
+    }
+    af_sha256_final_hex(&h, hex);
+    return 0;
+}
+
+/*
+ * get <path> <max> -> err when the file cannot be read or is larger than
+ * max; else "AFD <size>\n", size raw bytes, then ok with size, mode and
+ * the sha256 of the bytes sent (err when the file changed while read).
+ */
+static int
+ag_do_get(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
+{
+    unsigned long long max;
+    struct stat st, st2;
+    struct af_buf b;
+    char hex[65], mode[16], *host, *msg;
+    int in, rc, changed = 0;
+
+    if (r->argc != 3 || r->argv[1][0] != '/' ||
+        ag_parse_num(r->argv[2], AG_GET_MAX, &max))
+        return ag_respond_err(fd, "usage: get <absolute-path> <max-bytes>");
+    host = ag_root_path(o->root, r->argv[1]);
+    in = open(host, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    free(host);
+    if (in < 0)
+        return ag_respond_err2(fd, r->argv[1], strerror(errno));
+    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(in);
+        return ag_respond_err2(fd, r->argv[1], "not a regular file");
+    }
+    if ((unsigned long long)st.st_size > max) {
+        close(in);
+        msg = af_asprintf("%s: %llu bytes, more than the limit of %llu",
+                          r->argv[1], (unsigned long long)st.st_size, max);
+        rc = ag_respond_err(fd, msg);
+        free(msg);
+        return rc;
+    }
+    rc = ag_get_send(fd, in, (unsigned long long)st.st_size, hex, &changed);
+    if (rc == 0 && (fstat(in, &st2) != 0 || st2.st_size != st.st_size ||
+                    st2.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+                    st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec))
+        changed = 1;
+    close(in);
+    if (rc != 0)
+        return rc;
+    if (changed)
+        return ag_respond_err2(fd, r->argv[1],
+                               "the file changed while it "
+                               "was read");
+    af_buf_init(&b, 0);
+    ag_body_num(&b, "size", (long long)st.st_size);
+    snprintf(mode, sizeof(mode), "%o", (unsigned)(st.st_mode & 07777));
+    ag_body_str(&b, "mode", mode);
+    ag_body_str(&b, "sha256", hex);
+    rc = ag_respond(fd, 1, b.data, b.len);
+    af_buf_free(&b);
+    return rc;
+}
+
 /* 1 if one argument of the NUL-separated cmdline (n bytes) is arg. */
 static int
 ag_cmdline_has(const char *cmd, size_t n, const char *arg)
@@ -639,6 +735,8 @@ ag_serve(int in_fd, int out_fd, const struct ag_serve_opts *o)
             rc = ag_do_stat(out_fd, o, &req);
         else if (strcmp(req.argv[0], "put") == 0)
             rc = ag_do_put(out_fd, &in, o, &req);
+        else if (strcmp(req.argv[0], "get") == 0)
+            rc = ag_do_get(out_fd, o, &req);
         else if (strcmp(req.argv[0], "running") == 0)
             rc = ag_do_running(out_fd, &req);
         else if (strcmp(req.argv[0], "partial") == 0)

@@ -36,6 +36,14 @@
  *                                     place: size, offset, sha256; err
  *                                     (partial removed) on mismatch; a
  *                                     stream cut short keeps the partial
+ *   get <path> <max-bytes>         -> err when path is not a readable
+ *                                     regular file or is larger than max;
+ *                                     else a data frame "AFD <size>\n" and
+ *                                     exactly <size> raw bytes, then the
+ *                                     response: size, mode (octal), sha256
+ *                                     of the bytes sent; err when the file
+ *                                     changed while it was read (the frame
+ *                                     still has <size> bytes, zero-padded)
  *   running <argument>             -> running (count), pids: processes with
  *                                     an argv element exactly <argument>
  *   reboot <delay-s> <argv0> [argv...]

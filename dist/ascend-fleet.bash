@@ -53,7 +53,8 @@ _ascend_fleet() {
         esac
     done
     if [ -z "$cmd" ]; then
-        words="exec facts rollout resume stage status runs hccn ranktable inventory"
+        words="exec copy gather facts rollout resume stage status runs hccn"
+        words+=" ranktable inventory"
         words+=" --help --version"
         mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
         return
@@ -64,6 +65,8 @@ _ascend_fleet() {
         return ;;
     --packages)
         mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+        return ;;
+    --max-size)
         return ;;
     --stage)
         # A comma-separated list: complete its last element.
@@ -95,6 +98,11 @@ _ascend_fleet() {
     inventory)
         if [ "$prev" = inventory ]; then
             mapfile -t COMPREPLY < <(compgen -W "check show" -- "$cur")
+            return
+        fi ;;
+    copy | gather)
+        if [[ $cur != -* ]]; then
+            mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return
         fi ;;
     esac

@@ -50,6 +50,7 @@ usage(FILE *out)
             "      --limit PATTERN    only these nodes: hostlists, groups, "
             "@groups,\n"
             "                         !exclusions, comma-separated\n"
+            "  -w NODES, -x NODES     as --limit NODES, --limit '!NODES'\n"
             "      --json             one JSON document instead of a table\n"
             "  -h, --help             this help\n"
             "\n"
@@ -62,8 +63,12 @@ usage(FILE *out)
  * go on, or the exit code to return now.
  */
 static int
-parse_opts(int argc, char **argv, int show, const char **path,
-           const char **limit, int *json)
+parse_opts(int argc,
+           char **argv,
+           int show,
+           const char **path,
+           struct cmd_opts *o,
+           int *json)
 {
     static const struct option longopts[] = {
         {"inventory", required_argument, NULL, 'i'},
@@ -76,7 +81,7 @@ parse_opts(int argc, char **argv, int show, const char **path,
 
     *path = DEFAULT_INVENTORY;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "i:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "i:w:x:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'i':
             *path = optarg;
@@ -86,6 +91,8 @@ parse_opts(int argc, char **argv, int show, const char **path,
             return AF_EXIT_OK;
         case OPT_LIMIT:
         case OPT_JSON:
+        case 'w':
+        case 'x':
             if (!show) {
                 fprintf(stderr, "ascend-fleet inventory %s: --%s is only "
                         "for 'show'\n", argv[0],
@@ -94,8 +101,10 @@ parse_opts(int argc, char **argv, int show, const char **path,
             }
             if (opt == OPT_JSON)
                 *json = 1;
-            else
-                *limit = optarg;
+            else if (cmd_opts_handle(o, "inventory show",
+                                     opt == OPT_LIMIT ? CMD_OPT_LIMIT : opt,
+                                     optarg) < 0)
+                return AF_EXIT_USAGE;
             break;
         default:
             usage(stderr);
@@ -108,6 +117,9 @@ parse_opts(int argc, char **argv, int show, const char **path,
         usage(stderr);
         return AF_EXIT_USAGE;
     }
+    o->inventory = *path;
+    if ((opt = cmd_limit_finish(o, "inventory show")) != 0)
+        return opt;
     return -1;
 }
 
@@ -128,10 +140,12 @@ static int
 inventory_check(int argc, char **argv)
 {
     struct inv *inv = NULL;
-    const char *path, *limit = NULL;
+    const char *path;
+    struct cmd_opts o;
     int json = 0, rc;
 
-    if ((rc = parse_opts(argc, argv, 0, &path, &limit, &json)) >= 0)
+    cmd_opts_init(&o);
+    if ((rc = parse_opts(argc, argv, 0, &path, &o, &json)) >= 0)
         return rc;
     if ((rc = load(path, &inv)) != AF_EXIT_OK)
         return rc;
@@ -247,15 +261,17 @@ inventory_show(int argc, char **argv)
     struct af_err e = {0};
     struct inv *inv = NULL;
     struct af_buf out;
-    const char *path, *limit = NULL;
+    const char *path;
+    struct cmd_opts o;
     size_t *idx = NULL, n = 0;
     int json = 0, rc;
 
-    if ((rc = parse_opts(argc, argv, 1, &path, &limit, &json)) >= 0)
+    cmd_opts_init(&o);
+    if ((rc = parse_opts(argc, argv, 1, &path, &o, &json)) >= 0)
         return rc;
     if ((rc = load(path, &inv)) != AF_EXIT_OK)
         return rc;
-    if (inv_select(inv, limit, &idx, &n, &e) != 0) {
+    if (inv_select(inv, o.limit, &idx, &n, &e) != 0) {
         fprintf(stderr, "ascend-fleet inventory show: %s\n", e.msg);
         inv_free(inv);
         return AF_EXIT_USAGE;

@@ -41,6 +41,7 @@ rt_usage(FILE *out)
             "unless --force.\n\n"
             "  -i, --inventory FILE   inventory (default ./inventory.yaml)\n"
             "      --limit PATTERN    only these nodes\n"
+            "  -w NODES, -x NODES     as --limit NODES, --limit '!NODES'\n"
             "      --state FILE       state file (default %s)\n"
             "  -o, --output FILE      write here (default stdout)\n"
             "      --force            write even with unverified NPUs\n"
@@ -254,7 +255,7 @@ cmd_ranktable_main(int argc, char **argv)
     af_buf_init(&missing, 0);
     cmd_opts_init(&o);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "i:o:w:x:h", longopts, NULL)) != -1) {
         r = cmd_opts_handle(&o, "ranktable", opt, optarg);
         if (r < 0)
             return AF_EXIT_USAGE;
@@ -280,6 +281,8 @@ cmd_ranktable_main(int argc, char **argv)
                 argv[optind]);
         return AF_EXIT_USAGE;
     }
+    if ((r = cmd_limit_finish(&o, "ranktable")) != 0)
+        return r;
     if (inv_load(o.inventory, &inv, &e) != 0 ||
         inv_select(inv, o.limit, &sel, &nsel, &e) != 0) {
         fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);

@@ -197,7 +197,8 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o, int *rc)
     int opt, r;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "i:f:h", ro_longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "i:f:w:x:h", ro_longopts, NULL)) !=
+           -1) {
         ro->given |= ro_given_common(opt);
         r = cmd_opts_handle(o, argv[0], opt, optarg);
         if (r < 0) {
@@ -224,6 +225,10 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o, int *rc)
             *rc = AF_EXIT_USAGE;
             return -1;
         }
+    }
+    if ((r = cmd_limit_finish(o, argv[0])) != 0) {
+        *rc = r;
+        return -1;
     }
     ro->inventory = o->inventory;
     ro->limit = o->limit;

@@ -38,6 +38,7 @@ struct cmd_opts {
     int timeout_s;
     enum conn_hostkey_policy hostkeys;
     const char *kex;
+    char limit_buf[16384]; /* --limit, -w and -x terms joined */
 };
 
 void cmd_opts_init(struct cmd_opts *o);
@@ -122,6 +123,17 @@ struct st;
 const char *cmd_state_path(struct cmd_opts *o);
 
 /*
+ * Node selection: --limit P and -w P add P's terms, -x P adds each of P's
+ * terms as an exclusion ("!term"); all of them join into o->limit. After
+ * the options are parsed (cmd_getopt does it), a term "@failed:RUN" or
+ * "@ok:RUN" (possibly "!"-prefixed) is replaced with the nodes of the
+ * recorded run RUN whose result was failed/unreachable/blocked, or
+ * done/skipped, read from the state file without writing it. Returns 0, or
+ * an exit code after printing why.
+ */
+int cmd_limit_finish(struct cmd_opts *o, const char *cmd);
+
+/*
  * Open the state file for cmd: read-only (write 0: never creating one; "no
  * state file at PATH" when missing), for writing (CMD_STATE_CREATE:
  * creating it and the default's directory, mode 0700, when needed) or for
@@ -156,5 +168,7 @@ int cmd_stage_main(int argc, char **argv);
 int cmd_runs_main(int argc, char **argv);
 int cmd_hccn_main(int argc, char **argv);
 int cmd_ranktable_main(int argc, char **argv);
+int cmd_copy_main(int argc, char **argv);
+int cmd_gather_main(int argc, char **argv);
 
 #endif /* AF_CMD_H */

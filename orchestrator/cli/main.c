@@ -14,6 +14,10 @@
 
 static const struct cmd_entry cmd_table[] = {
     {"exec", "run a shell command on every node, output folded", cmd_exec_main},
+    {"copy", "put files on every node (content-addressed, atomic)",
+     cmd_copy_main},
+    {"gather", "fetch a file from every node into DIR/NAME.NODE",
+     cmd_gather_main},
     {"facts", "gather node facts (driver, firmware, CANN, NPU health)",
      cmd_facts_main},
     {"rollout", "staged install in batches with rolling reboots",

@@ -59,6 +59,9 @@ struct agc_req {
     size_t plen;
     agc_fill_cb fill;     /* streamed payload (plen is then 0) */
     uint64_t stream_left; /* streamed bytes still to send */
+    agc_sink_cb sink;     /* receives a data frame before the answer */
+    uint64_t sink_max;    /* largest frame accepted */
+    int framed;           /* its data frame has come */
     uint64_t timeout_ms;
     agc_resp_cb cb;
     void *data;
@@ -93,6 +96,9 @@ struct agc {
     size_t body_len; /* expected body length, while in a body */
     int in_body;
     int body_ok;
+    int in_frame;                    /* in a data frame of the oldest request */
+    uint64_t frame_size;             /* its announced size */
+    uint64_t frame_left;             /* its bytes still to come */
     struct agc_req *streaming;       /* sent, payload still flowing */
     char *chunk;                     /* refill buffer of a stream */
     struct af_buf err_out;
@@ -353,6 +359,26 @@ agc_request_stream(struct agc *a,
     agc_enqueue(a, words, nwords, r);
 }
 
+void
+agc_request_sink(struct agc *a,
+                 const char *const *words,
+                 size_t nwords,
+                 uint64_t max,
+                 agc_sink_cb sink,
+                 uint64_t timeout_ms,
+                 agc_resp_cb cb,
+                 void *data)
+{
+    struct agc_req *r = af_calloc(1, sizeof(*r));
+
+    r->sink = sink;
+    r->sink_max = max;
+    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
+    r->cb = cb;
+    r->data = data;
+    agc_enqueue(a, words, nwords, r);
+}
+
 /* Encode the request line of r and queue it (or fail it at once). */
 static void
 agc_enqueue(struct agc *a,
@@ -566,6 +592,49 @@ agc_response(struct agc *a, int ok, const char *body, size_t len)
     agc_req_free(r);
 }
 
+/* Pass up to n bytes at p of the current data frame on; returns how many. */
+static size_t
+agc_frame_bytes(struct agc *a, const char *p, size_t n)
+{
+    struct agc_req *r = a->sent_head;
+
+    if ((uint64_t)n > a->frame_left)
+        n = (size_t)a->frame_left;
+    a->frame_left -= n;
+    if (a->frame_left == 0)
+        a->in_frame = 0;
+    chan_set_timeout(a->ch, r->timeout_ms);
+    r->sink(r->data, a->frame_size, p, n);
+    return n;
+}
+
+/* A data frame header "AFD <size>" (without newline). Returns 0 or -1. */
+static int
+agc_frame_start(struct agc *a, const char *line)
+{
+    struct agc_req *r = a->sent_head;
+    unsigned long long len;
+    char end;
+
+    if (r == NULL || r->sink == NULL || r->framed ||
+        sscanf(line, "AFD %llu%c", &len, &end) != 1) {
+        agc_fail(a, AF_EPROTO, "%s: unexpected agent data frame '%.60s'",
+                 conn_name(a->conn), line);
+        return -1;
+    }
+    if (len > r->sink_max) {
+        agc_fail(a, AF_EPROTO,
+                 "%s: agent sent %llu bytes, more than the %llu asked for",
+                 conn_name(a->conn), len, (unsigned long long)r->sink_max);
+        return -1;
+    }
+    r->framed = 1;
+    a->frame_size = len;
+    a->frame_left = len;
+    a->in_frame = len > 0;
+    return 0;
+}
+
 /* Consume as much of the input buffer as forms whole messages. */
 static void
 agc_parse(struct agc *a)
@@ -578,6 +647,10 @@ agc_parse(struct agc *a)
         char *p = a->in.data + off, *nl;
         size_t avail = a->in.len - off;
 
+        if (a->in_frame) {
+            off += agc_frame_bytes(a, p, avail);
+            continue;
+        }
         if (a->in_body) {
             if (avail < a->body_len)
                 break;
@@ -603,6 +676,11 @@ agc_parse(struct agc *a)
             if (a->need_push)
                 continue; /* ignore what a doomed copy says */
             agc_pre_greeting(a, p, (size_t)(nl - p));
+            continue;
+        }
+        if (strncmp(p, "AFD ", 4) == 0) {
+            if (agc_frame_start(a, p) != 0)
+                break;
             continue;
         }
         {
@@ -650,6 +728,15 @@ agc_data_cb(struct chan *ch, int stream, const char *p, size_t n)
     if (stream == 1) {
         af_buf_append(&a->err_out, p, n);
         return;
+    }
+    /* Frame bytes bypass the buffer when nothing waits before them. */
+    if (a->in_frame && a->in.len == 0 && a->state != AGC_FAILED) {
+        size_t used = agc_frame_bytes(a, p, n);
+
+        p += used;
+        n -= used;
+        if (n == 0)
+            return;
     }
     af_buf_append(&a->in, p, n);
     if (a->in.truncated) {

@@ -83,6 +83,31 @@ void agc_request_stream(struct agc *a,
                         uint64_t timeout_ms,
                         agc_resp_cb cb,
                         void *data);
+/*
+ * Receives the bytes of a data frame ("AFD <size>", af-proto.h) in order as
+ * they arrive: total is the announced size, p/n the next bytes (borrowed).
+ * Called from the loop; it must not free the agc.
+ */
+typedef void (*agc_sink_cb)(void *data,
+                            uint64_t total,
+                            const char *p,
+                            size_t n);
+/*
+ * As agc_request, for a request answered by a data frame before its
+ * response ("get"): the frame's bytes go to sink as they arrive and are
+ * never held whole in memory, then cb runs with the response as usual. A
+ * frame larger than max, or a frame answering another request, fails the
+ * session (a protocol error). While the frame flows, timeout_ms counts
+ * from the last bytes received.
+ */
+void agc_request_sink(struct agc *a,
+                      const char *const *words,
+                      size_t nwords,
+                      uint64_t max,
+                      agc_sink_cb sink,
+                      uint64_t timeout_ms,
+                      agc_resp_cb cb,
+                      void *data);
 void agc_free(struct agc *a);
 
 void *agc_data(const struct agc *a);

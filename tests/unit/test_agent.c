@@ -885,3 +885,67 @@ Test(agent, running_matches_processes_by_exact_argument, .timeout = 30)
     cr_assert_eq(running(&a, pkg, NULL, 0), 0);
     cr_assert_eq(agent_stop(&a), 0);
 }
+
+/*
+ * get: a data frame "AFD <size>" with the file's exact bytes (NULs and
+ * newlines included), then ok with size, mode and sha256; a file over the
+ * limit, a missing file and a directory are err without any frame, and
+ * serving goes on after each.
+ */
+Test(agent,
+     get_streams_a_file_as_a_data_frame,
+     .fini = cleanup_tmp_root,
+     .timeout = 30)
+{
+    char *root = make_tmp_root(), *path = af_asprintf("%s/f.bin", root);
+    char data[70000], *got = af_malloc(sizeof(data)), head[64], hex[65];
+    const char *const w[] = {"get", "/f.bin", "1000000", NULL};
+    const char *const small[] = {"get", "/f.bin", "69999", NULL};
+    const char *const none[] = {"get", "/nope", "10", NULL};
+    const char *const dir[] = {"get", "/", "10", NULL};
+    struct agent a;
+    struct resp r;
+    size_t i;
+    FILE *f;
+
+    for (i = 0; i < sizeof(data); i++)
+        data[i] = (char)(i * 7 + (i >> 9));
+    f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, sizeof(data), f), sizeof(data));
+    fclose(f);
+    cr_assert_eq(chmod(path, 0640), 0);
+    af_sha256_hex(data, sizeof(data), hex);
+    agent_start(&a, root);
+    for (i = 0; w[i] != NULL; i++)
+        fprintf(a.to, "%s%s", i ? " " : "", w[i]);
+    fputc('\n', a.to);
+    fflush(a.to);
+    cr_assert_not_null(fgets(head, sizeof(head), a.from));
+    cr_assert_str_eq(head, "AFD 70000\n");
+    cr_assert_eq(fread(got, 1, sizeof(data), a.from), sizeof(data));
+    cr_expect_eq(memcmp(got, data, sizeof(data)), 0, "frame bytes differ");
+    agent_read(&a, &r);
+    cr_expect(r.ok, "%s", r.body);
+    cr_expect_str_eq(kv(&r, "size"), "70000");
+    cr_expect_str_eq(kv(&r, "mode"), "640");
+    cr_expect_str_eq(kv(&r, "sha256"), hex);
+    resp_free(&r);
+    agent_req(&a, &r, small, NULL, 0);
+    cr_expect(!r.ok);
+    cr_expect(strstr(kv(&r, "error"), "more than the limit of 69999") != NULL,
+              "%s", r.body);
+    resp_free(&r);
+    agent_req(&a, &r, none, NULL, 0);
+    cr_expect(!r.ok);
+    cr_expect_str_eq(kv(&r, "error"), "/nope: No such file or directory");
+    resp_free(&r);
+    agent_req(&a, &r, dir, NULL, 0);
+    cr_expect(!r.ok);
+    cr_expect_str_eq(kv(&r, "error"), "/: not a regular file");
+    resp_free(&r);
+    cr_assert_eq(agent_stop(&a), 0);
+    free(got);
+    free(path);
+    free(root);
+}
