@@ -15,6 +15,7 @@
 struct af_err;
 struct af_ynode;
 struct inv_index;
+struct sshcfg;
 
 /* Built-in defaults, used when neither defaults, group vars nor host say. */
 #define INV_DEFAULT_USER            "root"
@@ -22,12 +23,40 @@ struct inv_index;
 #define INV_DEFAULT_IDENTITY        "~/.ssh/id_ed25519"
 #define INV_DEFAULT_KNOWN_HOSTS     "~/.ssh/known_hosts"
 #define INV_DEFAULT_CONNECT_TIMEOUT 10
+#define INV_DEFAULT_HANDSHAKE_TIMEOUT 30
 #define INV_DEFAULT_COMMAND_TIMEOUT 600
 #define INV_DEFAULT_REBOOT_COMMAND  "systemctl reboot"
 #define INV_DEFAULT_REBOOT_TIMEOUT  600
 #define INV_DEFAULT_INSTALL_PATH    "/usr/local/Ascend"
 /* Upper bound for every timeout, in seconds (7 days). */
 #define INV_MAX_TIMEOUT 604800
+/* The system-wide ssh_config read after the operator's ~/.ssh/config. */
+#define INV_SYSTEM_SSH_CONFIG "/etc/ssh/ssh_config"
+
+/* Host-key policy a node asks for (inventory host_keys, ssh_config
+ * StrictHostKeyChecking); UNSET leaves it to the command line. */
+enum inv_hostkeys {
+    INV_HOSTKEYS_UNSET = 0,
+    INV_HOSTKEYS_STRICT,
+    INV_HOSTKEYS_ACCEPT_NEW,
+};
+
+/* Connection settings whose origin inventory show reports. */
+enum inv_src {
+    INV_SRC_ADDRESS = 0,
+    INV_SRC_PORT,
+    INV_SRC_USER,
+    INV_SRC_IDENTITY,
+    INV_SRC_KNOWN_HOSTS,
+    INV_SRC_HOSTKEYS,
+    INV_SRC_CONNECT_TIMEOUT,
+    INV_SRC_HANDSHAKE_TIMEOUT,
+    INV_SRC_JUMP,
+    INV_NSRC,
+};
+
+/* Names of the enum inv_src settings as the inventory spells them. */
+extern const char *const inv_src_names[INV_NSRC];
 
 /* One node. All strings are owned by the struct inv it belongs to. */
 struct inv_node {
@@ -37,7 +66,13 @@ struct inv_node {
     char *user;
     char *identity;       /* absolute, or as written if the file had no dir */
     char *known_hosts;    /* same */
-    int connect_timeout;  /* seconds, > 0 */
+    int connect_timeout;  /* seconds, > 0: TCP connect only */
+    int handshake_timeout; /* seconds, > 0: SSH handshake and auth */
+    enum inv_hostkeys hostkeys;
+    char *jump; /* jump hosts "a,b" (ProxyJump syntax) or NULL */
+    /* Where each enum inv_src setting came from: "inventory", "default",
+     * or "FILE:LINE" of an ssh_config line (borrowed from the inv). */
+    const char *src[INV_NSRC];
     int command_timeout;  /* seconds, > 0 */
     char *reboot_command;
     int reboot_timeout;   /* seconds, > 0 */
@@ -59,6 +94,8 @@ struct inv {
     struct af_ynode *root;  /* the parsed file, owned */
     const struct af_ynode *hccn; /* top-level `hccn:` section or NULL */
     struct inv_index *index;     /* private name lookup table */
+    struct sshcfg *sshcfg;       /* ssh_config files read, or NULL */
+    char *ssh_config;            /* which ones, for messages: "none", ... */
 };
 
 /*
@@ -69,12 +106,23 @@ struct inv {
  * name, else a pattern giving as many addresses as the name gives names,
  * paired in order), `hccn` (mapping) and settings; a plain string is a
  * name alone.
- * The settings keys are user, port, identity, known_hosts, connect_timeout,
+ * The settings keys are user, port, identity, known_hosts, host_keys
+ * (strict or accept-new), connect_timeout (TCP connect), handshake_timeout
+ * (SSH handshake and authentication), jump (jump hosts, ProxyJump syntax),
  * command_timeout, reboot_command, reboot_timeout and install_path.
- * Settings are inherited built-in
- * defaults -> `defaults:` -> group `vars:` -> host item; "~/" in identity
- * and known_hosts expands with $HOME, and a relative path there is taken
- * relative to the inventory file's directory. A host named in several
+ * Settings are inherited `defaults:` -> group `vars:` -> host item; "~/"
+ * in identity and known_hosts expands with $HOME, and a relative path
+ * there is taken relative to the inventory file's directory.
+ *
+ * Connection settings the inventory leaves unset come from ssh_config, as
+ * ssh would read it for the node's name (Host patterns match the name):
+ * HostName (only without `address`), User, Port, IdentityFile,
+ * UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout and ProxyJump,
+ * and only then from the built-in defaults. The files read are
+ * ~/.ssh/config then /etc/ssh/ssh_config (missing ones are skipped), or the
+ * single file named by the top-level `ssh_config:` key, or none for
+ * `ssh_config: none`. inv_load_ex's ssh_config argument (the command line)
+ * overrides the key the same way. A host named in several
  * groups with the same address and port is one node in all those groups;
  * the first entry's other settings apply.
  *
@@ -85,6 +133,14 @@ struct inv {
  * the offending YAML node (or "FILE: message" for read errors).
  */
 int inv_load(const char *path, struct inv **out, struct af_err *e);
+
+/* inv_load with ssh_config (a file, or "none"; NULL = as the inventory
+ * says) overriding the inventory's `ssh_config:`. Errors in ssh_config
+ * files read "FILE:LINE: message". */
+int inv_load_ex(const char *path,
+                const char *ssh_config,
+                struct inv **out,
+                struct af_err *e);
 
 /* Free an inventory and everything it owns. Accepts NULL. */
 void inv_free(struct inv *inv);

@@ -309,7 +309,8 @@ cmd_exec_main(int argc, char **argv)
         af_buf_puts(&cmdline, argv[i]);
     }
     uv_loop_init(&loop);
-    if ((r = fleet_init(&fleet, &loop, o.inventory, o.limit, &e)) != 0) {
+    if ((r = fleet_init(&fleet, &loop, o.inventory, o.limit, o.ssh_config,
+                        &e)) != 0) {
         fprintf(stderr, "ascend-fleet exec: %s\n", e.msg);
         rc = AF_EXIT_USAGE;
         goto out;

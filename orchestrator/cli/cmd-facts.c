@@ -224,7 +224,8 @@ cmd_facts_main(int argc, char **argv)
         return AF_EXIT_USAGE;
     }
     uv_loop_init(&loop);
-    if (fleet_init(&fleet, &loop, o.inventory, o.limit, &e) != 0) {
+    if (fleet_init(&fleet, &loop, o.inventory, o.limit, o.ssh_config, &e) !=
+        0) {
         fprintf(stderr, "ascend-fleet facts: %s\n", e.msg);
         rc = AF_EXIT_USAGE;
         goto out;

@@ -27,28 +27,46 @@
 enum {
     OPT_LIMIT = 1000,
     OPT_JSON,
+    OPT_SSH_CONFIG,
+    OPT_DETAIL,
+};
+
+struct inv_opts {
+    const char *path;
+    const char *limit;
+    const char *ssh_config;
+    int json;
+    int detail;
 };
 
 static void
 usage(FILE *out)
 {
     fprintf(out,
-            "usage: ascend-fleet inventory check [-i FILE]\n"
+            "usage: ascend-fleet inventory check [-i FILE] [--ssh-config F]\n"
             "       ascend-fleet inventory show [-i FILE] [--limit PATTERN] "
-            "[--json]\n"
+            "[--json|--detail]\n"
             "\n"
             "  check   load and validate the inventory; print\n"
             "          \"FILE: N nodes in M groups: OK\", or the first "
             "problem as\n"
             "          FILE:LINE:COL: message\n"
             "  show    list the selected nodes (name, address:port, user, "
-            "groups)\n"
+            "groups);\n"
+            "          --detail (and --json) give every connection setting "
+            "and where\n"
+            "          it came from: inventory, FILE:LINE of ssh_config, or "
+            "default\n"
             "\n"
             "  -i, --inventory FILE   inventory (default %s)\n"
             "      --limit PATTERN    only these nodes: hostlists, groups, "
             "@groups,\n"
             "                         !exclusions, comma-separated\n"
             "      --json             one JSON document instead of a table\n"
+            "      --detail           one block per node with every setting\n"
+            "      --ssh-config FILE  ssh_config to read instead of "
+            "~/.ssh/config and\n"
+            "                         /etc/ssh/ssh_config, or 'none'\n"
             "  -h, --help             this help\n"
             "\n"
             "Exit status: 0 ok, 2 invalid inventory, --limit or usage.\n",
@@ -60,40 +78,52 @@ usage(FILE *out)
  * go on, or the exit code to return now.
  */
 static int
-parse_opts(int argc, char **argv, int show, const char **path,
-           const char **limit, int *json)
+parse_opts(int argc, char **argv, int show, struct inv_opts *io)
 {
     static const struct option longopts[] = {
         {"inventory", required_argument, NULL, 'i'},
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"json", no_argument, NULL, OPT_JSON},
+        {"detail", no_argument, NULL, OPT_DETAIL},
+        {"ssh-config", required_argument, NULL, OPT_SSH_CONFIG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int opt;
 
-    *path = DEFAULT_INVENTORY;
+    memset(io, 0, sizeof(*io));
+    io->path = DEFAULT_INVENTORY;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "+i:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'i':
-            *path = optarg;
+            io->path = optarg;
+            break;
+        case OPT_SSH_CONFIG:
+            io->ssh_config = optarg;
             break;
         case 'h':
             usage(stdout);
             return AF_EXIT_OK;
         case OPT_LIMIT:
         case OPT_JSON:
+        case OPT_DETAIL:
             if (!show) {
-                fprintf(stderr, "ascend-fleet inventory %s: --%s is only "
-                        "for 'show'\n", argv[0],
-                        opt == OPT_JSON ? "json" : "limit");
+                fprintf(stderr,
+                        "ascend-fleet inventory %s: --%s is only "
+                        "for 'show'\n",
+                        argv[0],
+                        opt == OPT_JSON     ? "json"
+                        : opt == OPT_DETAIL ? "detail"
+                                            : "limit");
                 return AF_EXIT_USAGE;
             }
             if (opt == OPT_JSON)
-                *json = 1;
+                io->json = 1;
+            else if (opt == OPT_DETAIL)
+                io->detail = 1;
             else
-                *limit = optarg;
+                io->limit = optarg;
             break;
         default:
             usage(stderr);
@@ -101,8 +131,10 @@ parse_opts(int argc, char **argv, int show, const char **path,
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "ascend-fleet inventory %s: unexpected argument "
-                "'%s'\n", argv[0], argv[optind]);
+        fprintf(stderr,
+                "ascend-fleet inventory %s: unexpected argument "
+                "'%s'\n",
+                argv[0], argv[optind]);
         usage(stderr);
         return AF_EXIT_USAGE;
     }
@@ -110,11 +142,11 @@ parse_opts(int argc, char **argv, int show, const char **path,
 }
 
 static int
-load(const char *path, struct inv **inv)
+load(const struct inv_opts *io, struct inv **inv)
 {
     struct af_err e = {0};
 
-    if (inv_load(path, inv, &e) != 0) {
+    if (inv_load_ex(io->path, io->ssh_config, inv, &e) != 0) {
         /* Bare FILE:LINE:COL so editors and CI annotators can jump. */
         fprintf(stderr, "%s\n", e.msg);
         return AF_EXIT_USAGE;
@@ -126,14 +158,14 @@ static int
 inventory_check(int argc, char **argv)
 {
     struct inv *inv = NULL;
-    const char *path, *limit = NULL;
-    int json = 0, rc;
+    struct inv_opts io;
+    int rc;
 
-    if ((rc = parse_opts(argc, argv, 0, &path, &limit, &json)) >= 0)
+    if ((rc = parse_opts(argc, argv, 0, &io)) >= 0)
         return rc;
-    if ((rc = load(path, &inv)) != AF_EXIT_OK)
+    if ((rc = load(&io, &inv)) != AF_EXIT_OK)
         return rc;
-    printf("%s: %zu nodes in %zu groups: OK\n", path, inv->nnodes,
+    printf("%s: %zu nodes in %zu groups: OK\n", io.path, inv->nnodes,
            inv->ngroups);
     inv_free(inv);
     return AF_EXIT_OK;
@@ -160,11 +192,19 @@ put_groups(struct af_buf *b, const struct inv_node *nd, int json)
         af_buf_puts(b, "-");
 }
 
+static const char *
+hostkeys_name(enum inv_hostkeys hk)
+{
+    return hk == INV_HOSTKEYS_ACCEPT_NEW ? "accept-new"
+           : hk == INV_HOSTKEYS_STRICT   ? "strict"
+                                         : "(command line)";
+}
+
 static void
-show_json(const struct inv *inv, const size_t *idx, size_t n,
-          struct af_buf *b)
+show_json(const struct inv *inv, const size_t *idx, size_t n, struct af_buf *b)
 {
     size_t i;
+    int k;
 
     af_buf_puts(b, "{\"nodes\":[");
     for (i = 0; i < n; i++) {
@@ -181,18 +221,36 @@ show_json(const struct inv *inv, const size_t *idx, size_t n,
         af_buf_json_str(b, nd->identity);
         af_buf_puts(b, ",\"known_hosts\":");
         af_buf_json_str(b, nd->known_hosts);
-        af_buf_printf(b, ",\"connect_timeout\":%d,\"command_timeout\":%d,"
-                      "\"reboot_command\":", nd->connect_timeout,
-                      nd->command_timeout);
+        af_buf_printf(b,
+                      ",\"connect_timeout\":%d,\"command_timeout\":%d,"
+                      "\"reboot_command\":",
+                      nd->connect_timeout, nd->command_timeout);
         af_buf_json_str(b, nd->reboot_command);
-        af_buf_printf(b, ",\"reboot_timeout\":%d,\"install_path\":",
-                      nd->reboot_timeout);
+        af_buf_printf(
+            b, ",\"reboot_timeout\":%d,\"install_path\":", nd->reboot_timeout);
         af_buf_json_str(b, nd->install_path);
+        af_buf_printf(b, ",\"handshake_timeout\":%d,\"host_keys\":",
+                      nd->handshake_timeout);
+        af_buf_json_str(b, hostkeys_name(nd->hostkeys));
+        af_buf_puts(b, ",\"jump\":");
+        if (nd->jump != NULL)
+            af_buf_json_str(b, nd->jump);
+        else
+            af_buf_puts(b, "null");
         af_buf_puts(b, ",\"groups\":");
         put_groups(b, nd, 1);
-        af_buf_puts(b, "}");
+        af_buf_puts(b, ",\"from\":{");
+        for (k = 0; k < INV_NSRC; k++) {
+            af_buf_puts(b, k > 0 ? "," : "");
+            af_buf_json_str(b, inv_src_names[k]);
+            af_buf_puts(b, ":");
+            af_buf_json_str(b, nd->src[k]);
+        }
+        af_buf_puts(b, "}}");
     }
-    af_buf_printf(b, "%s],\"count\":%zu}\n", n > 0 ? "\n" : "", n);
+    af_buf_printf(b, "%s],\"count\":%zu,\"ssh_config\":", n > 0 ? "\n" : "", n);
+    af_buf_json_str(b, inv->ssh_config);
+    af_buf_puts(b, "}\n");
 }
 
 /* "addr:port", with IPv6 addresses in brackets. */
@@ -210,8 +268,7 @@ endpoint(const struct inv_node *nd)
 }
 
 static void
-show_table(const struct inv *inv, const size_t *idx, size_t n,
-           struct af_buf *b)
+show_table(const struct inv *inv, const size_t *idx, size_t n, struct af_buf *b)
 {
     size_t i, wname = 4, waddr = 7, wuser = 4;
     char **ep = af_calloc(n ? n : 1, sizeof(*ep));
@@ -227,18 +284,55 @@ show_table(const struct inv *inv, const size_t *idx, size_t n,
         if (strlen(nd->user) > wuser)
             wuser = strlen(nd->user);
     }
-    af_buf_printf(b, "%-*s  %-*s  %-*s  %s\n", (int)wname, "NAME",
-                  (int)waddr, "ADDRESS", (int)wuser, "USER", "GROUPS");
+    af_buf_printf(b, "%-*s  %-*s  %-*s  %s\n", (int)wname, "NAME", (int)waddr,
+                  "ADDRESS", (int)wuser, "USER", "GROUPS");
     for (i = 0; i < n; i++) {
         const struct inv_node *nd = &inv->nodes[idx[i]];
 
-        af_buf_printf(b, "%-*s  %-*s  %-*s  ", (int)wname, nd->name,
-                      (int)waddr, ep[i], (int)wuser, nd->user);
+        af_buf_printf(b, "%-*s  %-*s  %-*s  ", (int)wname, nd->name, (int)waddr,
+                      ep[i], (int)wuser, nd->user);
         put_groups(b, nd, 0);
         af_buf_puts(b, "\n");
         free(ep[i]);
     }
     free(ep);
+}
+
+/* One block per node: every connection setting and where it came from. */
+static void
+show_detail(const struct inv *inv,
+            const size_t *idx,
+            size_t n,
+            struct af_buf *b)
+{
+    size_t i;
+    char v[INV_NSRC][32];
+    int k;
+
+    af_buf_printf(b, "# ssh_config: %s\n", inv->ssh_config);
+    for (i = 0; i < n; i++) {
+        const struct inv_node *nd = &inv->nodes[idx[i]];
+        const char *val[INV_NSRC];
+
+        snprintf(v[INV_SRC_PORT], sizeof(v[0]), "%d", nd->port);
+        snprintf(v[INV_SRC_CONNECT_TIMEOUT], sizeof(v[0]), "%d s",
+                 nd->connect_timeout);
+        snprintf(v[INV_SRC_HANDSHAKE_TIMEOUT], sizeof(v[0]), "%d s",
+                 nd->handshake_timeout);
+        val[INV_SRC_ADDRESS] = nd->address;
+        val[INV_SRC_PORT] = v[INV_SRC_PORT];
+        val[INV_SRC_USER] = nd->user;
+        val[INV_SRC_IDENTITY] = nd->identity;
+        val[INV_SRC_KNOWN_HOSTS] = nd->known_hosts;
+        val[INV_SRC_HOSTKEYS] = hostkeys_name(nd->hostkeys);
+        val[INV_SRC_CONNECT_TIMEOUT] = v[INV_SRC_CONNECT_TIMEOUT];
+        val[INV_SRC_HANDSHAKE_TIMEOUT] = v[INV_SRC_HANDSHAKE_TIMEOUT];
+        val[INV_SRC_JUMP] = nd->jump ? nd->jump : "-";
+        af_buf_printf(b, "%s%s\n", i > 0 ? "\n" : "", nd->name);
+        for (k = 0; k < INV_NSRC; k++)
+            af_buf_printf(b, "  %-18s %-32s %s\n", inv_src_names[k], val[k],
+                          nd->src[k]);
+    }
 }
 
 static int
@@ -247,22 +341,24 @@ inventory_show(int argc, char **argv)
     struct af_err e = {0};
     struct inv *inv = NULL;
     struct af_buf out;
-    const char *path, *limit = NULL;
+    struct inv_opts io;
     size_t *idx = NULL, n = 0;
-    int json = 0, rc;
+    int rc;
 
-    if ((rc = parse_opts(argc, argv, 1, &path, &limit, &json)) >= 0)
+    if ((rc = parse_opts(argc, argv, 1, &io)) >= 0)
         return rc;
-    if ((rc = load(path, &inv)) != AF_EXIT_OK)
+    if ((rc = load(&io, &inv)) != AF_EXIT_OK)
         return rc;
-    if (inv_select(inv, limit, &idx, &n, &e) != 0) {
+    if (inv_select(inv, io.limit, &idx, &n, &e) != 0) {
         fprintf(stderr, "ascend-fleet inventory show: %s\n", e.msg);
         inv_free(inv);
         return AF_EXIT_USAGE;
     }
     af_buf_init(&out, 0);
-    if (json)
+    if (io.json)
         show_json(inv, idx, n, &out);
+    else if (io.detail)
+        show_detail(inv, idx, n, &out);
     else
         show_table(inv, idx, n, &out);
     fwrite(out.data, 1, out.len, stdout);

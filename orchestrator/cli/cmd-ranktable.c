@@ -170,7 +170,7 @@ cmd_ranktable_main(int argc, char **argv)
                 argv[optind]);
         return AF_EXIT_USAGE;
     }
-    if (inv_load(o.inventory, &inv, &e) != 0 ||
+    if (inv_load_ex(o.inventory, o.ssh_config, &inv, &e) != 0 ||
         inv_select(inv, o.limit, &sel, &nsel, &e) != 0) {
         fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
         rc = AF_EXIT_USAGE;

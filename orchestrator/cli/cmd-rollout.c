@@ -130,6 +130,7 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o,
     ro->json = o->json;
     ro->hostkeys = o->hostkeys;
     ro->kex = o->kex;
+    ro->ssh_config = o->ssh_config;
     return 0;
 }
 

@@ -12,6 +12,8 @@ const char cmd_common_help[] =
     "  -f, --fanout N         nodes in flight at once (default 64)\n"
     "      --timeout S        per-node command timeout in seconds\n"
     "      --host-keys MODE   strict (default) or accept-new\n"
+    "      --ssh-config FILE  ssh_config to read instead of ~/.ssh/config\n"
+    "                         and /etc/ssh/ssh_config, or 'none'\n"
     "      --json             machine-readable output\n"
     "  -h, --help             this help\n";
 
@@ -56,6 +58,9 @@ cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt,
         return 1;
     case CMD_OPT_KEX:
         o->kex = arg;
+        return 1;
+    case CMD_OPT_SSH_CONFIG:
+        o->ssh_config = arg;
         return 1;
     case 'f':
         if (parse_pos_int(arg, 100000, &o->fanout) < 0) {

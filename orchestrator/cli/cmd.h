@@ -35,6 +35,7 @@ struct cmd_opts {
     int timeout_s;
     enum conn_hostkey_policy hostkeys;
     const char *kex;
+    const char *ssh_config; /* --ssh-config FILE|none, or NULL */
 };
 
 void cmd_opts_init(struct cmd_opts *o);
@@ -52,19 +53,23 @@ enum {
     CMD_OPT_HOSTKEYS,
     CMD_OPT_KEX,
     CMD_OPT_TIMEOUT,
+    CMD_OPT_SSH_CONFIG,
     CMD_OPT_FIRST_PRIVATE, /* subcommands number their own from here */
 };
 
-#define CMD_LONGOPTS_COMMON                                                   \
-    {"inventory", required_argument, NULL, 'i'},                              \
-        {"limit", required_argument, NULL, CMD_OPT_LIMIT},                    \
-        {"state", required_argument, NULL, CMD_OPT_STATE},                    \
-        {"fanout", required_argument, NULL, 'f'},                             \
-        {"json", no_argument, NULL, CMD_OPT_JSON},                            \
-        {"host-keys", required_argument, NULL, CMD_OPT_HOSTKEYS},             \
-        {"kex", required_argument, NULL, CMD_OPT_KEX},                        \
-        {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},                \
-        {"help", no_argument, NULL, 'h'}
+#define CMD_LONGOPTS_COMMON                                          \
+    {"inventory", required_argument, NULL, 'i'},                     \
+        {"limit", required_argument, NULL, CMD_OPT_LIMIT},           \
+        {"state", required_argument, NULL, CMD_OPT_STATE},           \
+        {"fanout", required_argument, NULL, 'f'},                    \
+        {"json", no_argument, NULL, CMD_OPT_JSON},                   \
+        {"host-keys", required_argument, NULL, CMD_OPT_HOSTKEYS},    \
+        {"kex", required_argument, NULL, CMD_OPT_KEX},               \
+        {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},       \
+        {"ssh-config", required_argument, NULL, CMD_OPT_SSH_CONFIG}, \
+    {                                                                \
+        "help", no_argument, NULL, 'h'                               \
+    }
 
 /* Default state file when --state is not given. */
 #define AF_DEFAULT_STATE "./ascend-fleet.db"

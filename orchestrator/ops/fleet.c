@@ -31,8 +31,12 @@ fleet_key_find(const struct fleet *f, const char *path)
 }
 
 int
-fleet_init(struct fleet *f, uv_loop_t *loop, const char *inventory,
-           const char *limit, struct af_err *e)
+fleet_init(struct fleet *f,
+           uv_loop_t *loop,
+           const char *inventory,
+           const char *limit,
+           const char *ssh_config,
+           struct af_err *e)
 {
     size_t i;
     int r;
@@ -40,7 +44,7 @@ fleet_init(struct fleet *f, uv_loop_t *loop, const char *inventory,
     memset(f, 0, sizeof(*f));
     f->loop = loop;
     f->fanout = 64;
-    if ((r = inv_load(inventory, &f->inv, e)) != 0)
+    if ((r = inv_load_ex(inventory, ssh_config, &f->inv, e)) != 0)
         return r;
     if ((r = inv_select(f->inv, limit, &f->sel, &f->nsel, e)) != 0)
         return r;
@@ -96,10 +100,15 @@ fleet_conn_opts(const struct fleet *f, const struct inv_node *n,
     o->key = fleet_key_find(f, n->identity);
     o->identity = n->identity;
     o->known_hosts = n->known_hosts;
-    o->hostkey_policy = f->hostkeys;
+    /* An explicit --host-keys accept-new wins; else what the node asks. */
+    o->hostkey_policy = f->hostkeys == CONN_HOSTKEY_ACCEPT_NEW ||
+                                n->hostkeys == INV_HOSTKEYS_ACCEPT_NEW
+                            ? CONN_HOSTKEY_ACCEPT_NEW
+                            : CONN_HOSTKEY_STRICT;
+    /* As in OpenSSH, ConnectTimeout bounds the TCP connect only. */
     o->connect_timeout_ms = (uint64_t)n->connect_timeout * 1000;
-    o->handshake_timeout_ms = o->connect_timeout_ms;
-    o->auth_timeout_ms = o->connect_timeout_ms;
+    o->handshake_timeout_ms = (uint64_t)n->handshake_timeout * 1000;
+    o->auth_timeout_ms = o->handshake_timeout_ms;
     o->kex = f->kex;
 }
 

@@ -37,12 +37,17 @@ struct fleet {
 
 /*
  * Load the inventory at path, select nodes by limit (NULL = all) and load
- * every identity the selected nodes use. On failure returns a negative
- * code with e filled (an input error: the caller exits 2) and leaves f
- * safe to pass to fleet_free.
+ * every identity the selected nodes use. ssh_config (NULL, a file or
+ * "none") overrides the inventory's ssh_config (see inv_load_ex). On failure
+ * returns a negative code with e filled (an input error: the caller exits 2)
+ * and leaves f safe to pass to fleet_free.
  */
-int fleet_init(struct fleet *f, uv_loop_t *loop, const char *inventory,
-               const char *limit, struct af_err *e);
+int fleet_init(struct fleet *f,
+               uv_loop_t *loop,
+               const char *inventory,
+               const char *limit,
+               const char *ssh_config,
+               struct af_err *e);
 void fleet_free(struct fleet *f);
 
 /* The i-th selected node. */

@@ -1867,8 +1867,8 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
         rc = AF_EXIT_USAGE;
         goto out;
     }
-    if ((r = fleet_init(&ro->fleet, &ro->loop, ro->eff.inventory,
-                        ro->eff.limit, &e)) != 0) {
+    if ((r = fleet_init(&ro->fleet, &ro->loop, ro->eff.inventory, ro->eff.limit,
+                        o->ssh_config, &e)) != 0) {
         fprintf(stderr, "ascend-fleet: %s\n", e.msg);
         rc = AF_EXIT_USAGE;
         goto out;

@@ -31,6 +31,7 @@ struct ro_opts {
     int json;
     enum conn_hostkey_policy hostkeys;
     const char *kex;
+    const char *ssh_config; /* NULL, a file or "none" (not recorded) */
     int settle_s;       /* stability window after a node came back */
     int reboot_poll_ms; /* how often to look for a rebooting node */
 };

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration tests of the SSH client behaviour against the shared rack:
+ * nodes reached by ssh_config aliases (HostName, Port, User, IdentityFile,
+ * UserKnownHostsFile from ~/.ssh/config), inventory show naming where each
+ * setting came from and --ssh-config none. Each test runs with HOME set
+ * to its own temp dir, so the real ~/.ssh/config is never read. Uses
+ * npu058..npu060 read-only.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "af-mem.h"
+#include "harness.h"
+
+static char home[64];
+
+static void
+setup(void)
+{
+    char *ssh;
+
+    snprintf(home, sizeof(home), "/tmp/af-test-ssh-XXXXXX");
+    cr_assert_not_null(mkdtemp(home));
+    setenv("HOME", home, 1);
+    ssh = af_asprintf("%s/.ssh", home);
+    cr_assert_eq(mkdir(ssh, 0700), 0);
+    free(ssh);
+}
+
+static void
+teardown(void)
+{
+    char *cmd = af_asprintf("rm -rf '%s'", home);
+
+    cr_expect_eq(system(cmd), 0);
+    free(cmd);
+}
+
+TestSuite(ssh, .init = setup, .fini = teardown);
+
+/* Write text (printf format) to HOME/name; returns the path. */
+static char *put(const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static char *
+put(const char *name, const char *fmt, ...)
+{
+    char *p = af_asprintf("%s/%s", home, name);
+    FILE *f = fopen(p, "w");
+    va_list ap;
+
+    cr_assert_not_null(f, "%s", p);
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fclose(f);
+    return p;
+}
+
+/* The loopback address of a rack node (caller frees). */
+static char *
+node_addr(const char *node)
+{
+    char *p = af_asprintf("%s/nodes/%s/addr", AF_RACK_DIR, node);
+    char *a = th_slurp(p, NULL);
+
+    cr_assert_not_null(a, "%s", p);
+    a[strcspn(a, " \n")] = '\0';
+    free(p);
+    return a;
+}
+
+static int
+run(struct th_result *r, const char *const *argv)
+{
+    int rc = th_run(r, 60, argv);
+
+    cr_assert_eq(rc, 0, "cannot run %s", argv[0]);
+    return r->status;
+}
+
+Test(ssh, ssh_config_alias_port_user_and_identity, .timeout = 120)
+{
+    char *a58 = node_addr("npu058"), *a59 = node_addr("npu059");
+    char *cfg = put(".ssh/config",
+                    "# operator's config\n"
+                    "Host alias-* !alias-none\n"
+                    "  User root\n"
+                    "  IdentityFile %s/id_ed25519\n"
+                    "  UserKnownHostsFile %s/known_hosts\n"
+                    "  ConnectTimeout 5\n"
+                    "Host alias-good\n"
+                    "  HostName %s\n"
+                    "  Port 22\n"
+                    "Host alias-badport\n"
+                    "  HostName %s\n"
+                    "  Port 2\n",
+                    AF_RACK_DIR, AF_RACK_DIR, a58, a59);
+    char *inv = put("inv.yaml", "hosts: [alias-good, alias-badport]\n");
+    const char *exec1[] = {AF_BIN, "exec",  "-i", inv,
+                           "--",   "uname", "-n", NULL};
+    const char *show[] = {AF_BIN, "inventory", "show", "-i",
+                          inv,    "--detail",  NULL};
+    const char *none[] = {AF_BIN, "exec", "-i",   inv, "--ssh-config",
+                          "none", "--",   "true", NULL};
+    const char *json[] = {AF_BIN, "inventory", "show", "-i",
+                          inv,    "--json",    NULL};
+    struct th_result r;
+    char *want;
+
+    cr_expect_eq(run(&r, exec1), 1, "stderr: %s\nout: %s", r.err, r.out);
+    cr_expect_not_null(strstr(r.out, "npu058"),
+                       "alias-good ran on npu058 "
+                       "through HostName:\n%s",
+                       r.out);
+    want = af_asprintf("%s port 2:", a59);
+    cr_expect_not_null(strstr(r.out, "alias-badport"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, want), "Port 2 was used:\n%s", r.out);
+    free(want);
+    th_result_free(&r);
+
+    cr_expect_eq(run(&r, show), 0, "%s", r.err);
+    want = af_asprintf("%s:%d", cfg, 8);
+    cr_expect_not_null(strstr(r.out, want), "HostName from %s:\n%s", want,
+                       r.out);
+    free(want);
+    want = af_asprintf("%s/id_ed25519", AF_RACK_DIR);
+    cr_expect_not_null(strstr(r.out, want), "%s", r.out);
+    free(want);
+    want = af_asprintf("handshake_timeout  30 s");
+    cr_expect_not_null(strstr(r.out, want), "%s", r.out);
+    free(want);
+    cr_expect_not_null(strstr(r.out, "default"), "%s", r.out);
+    th_result_free(&r);
+
+    cr_expect_eq(run(&r, json), 0, "%s", r.err);
+    want = af_asprintf("\"port\":\"%s:12\"", cfg);
+    cr_expect_not_null(strstr(r.out, want), "%s\n%s", want, r.out);
+    free(want);
+    th_result_free(&r);
+
+    /* Without ssh_config the aliases are just names that do not resolve
+     * (the default identity must load for the run to start). */
+    want =
+        af_asprintf("cp %s/id_ed25519 %s/.ssh/id_ed25519", AF_RACK_DIR, home);
+    cr_assert_eq(system(want), 0);
+    free(want);
+    cr_expect_eq(run(&r, none), 1, "%s", r.err);
+    cr_expect_not_null(strstr(r.out, "cannot resolve alias-good"), "%s", r.out);
+    th_result_free(&r);
+    free(a58);
+    free(a59);
+    free(cfg);
+    free(inv);
+}
+
+Test(ssh, inventory_values_win_over_ssh_config, .timeout = 120)
+{
+    char *a60 = node_addr("npu060");
+    char *cfg = put("my.conf", "Host npu060\n"
+                               "  HostName 127.0.0.0\n"
+                               "  User nobody-here\n"
+                               "  Port 2\n");
+    char *inv = put("inv.yaml",
+                    "ssh_config: my.conf\n"
+                    "defaults:\n"
+                    "  user: root\n"
+                    "  port: 22\n"
+                    "  identity: %s/id_ed25519\n"
+                    "  known_hosts: %s/known_hosts\n"
+                    "  connect_timeout: 5\n"
+                    "hosts:\n"
+                    "  - {name: npu060, address: %s}\n",
+                    AF_RACK_DIR, AF_RACK_DIR, a60);
+    char *unused = put(".ssh/config", "Host *\n  Port 3\n");
+    const char *exec1[] = {AF_BIN, "exec",  "-i", inv,
+                           "--",   "uname", "-n", NULL};
+    struct th_result r;
+
+    cr_expect_eq(run(&r, exec1), 0, "stderr: %s\nout: %s", r.err, r.out);
+    cr_expect_not_null(strstr(r.out, "npu060"), "%s", r.out);
+    th_result_free(&r);
+    free(a60);
+    free(cfg);
+    free(inv);
+    free(unused);
+}
