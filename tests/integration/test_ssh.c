@@ -3,9 +3,10 @@
  * Integration tests of the SSH client behaviour against the shared rack:
  * nodes reached by ssh_config aliases (HostName, Port, User, IdentityFile,
  * UserKnownHostsFile from ~/.ssh/config), inventory show naming where each
- * setting came from and --ssh-config none. Each test runs with HOME set
+ * setting came from, --ssh-config none, and the handshake timeout apart
+ * from the TCP connect timeout. Each test runs with HOME set
  * to its own temp dir, so the real ~/.ssh/config is never read. Uses
- * npu058..npu060 read-only.
+ * npu058..npu061 (npu061 muted for a while).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "af-mem.h"
@@ -191,4 +193,63 @@ Test(ssh, inventory_values_win_over_ssh_config, .timeout = 120)
     free(cfg);
     free(inv);
     free(unused);
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+undo_mute_npu061(void)
+{
+    th_rack("fault npu061 up");
+}
+
+/*
+ * A node that accepts TCP but never speaks: connect_timeout (1 s, TCP
+ * only, as OpenSSH's ConnectTimeout) does not end it; handshake_timeout
+ * (4 s) does, and says so.
+ */
+Test(ssh,
+     handshake_timeout_is_apart_from_connect_timeout,
+     .timeout = 120,
+     .fini = undo_mute_npu061)
+{
+    char *a61 = node_addr("npu061"), *a60 = node_addr("npu060");
+    char *inv = put("inv.yaml",
+                    "ssh_config: none\n"
+                    "defaults:\n"
+                    "  identity: %s/id_ed25519\n"
+                    "  known_hosts: %s/known_hosts\n"
+                    "  connect_timeout: 1\n"
+                    "  handshake_timeout: 4\n"
+                    "hosts:\n"
+                    "  - {name: npu060, address: %s}\n"
+                    "  - {name: npu061, address: %s}\n",
+                    AF_RACK_DIR, AF_RACK_DIR, a60, a61);
+    const char *exec1[] = {AF_BIN, "exec", "-i", inv, "--", "true", NULL};
+    struct th_result r;
+    double t0, dt;
+
+    cr_assert_eq(th_rack("fault npu061 mute"), 0);
+    t0 = now_s();
+    cr_expect_eq(run(&r, exec1), 1, "stderr: %s\nout: %s", r.err, r.out);
+    dt = now_s() - t0;
+    cr_expect_geq(dt, 3.8,
+                  "ended after %.1f s: the connect timeout "
+                  "ended the handshake",
+                  dt);
+    cr_expect_lt(dt, 9.0, "took %.1f s", dt);
+    cr_expect_not_null(strstr(r.out, "SSH handshake timed out after 4.0 s"),
+                       "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "npu061 (timeout)"), "%s", r.out);
+    th_result_free(&r);
+    free(a60);
+    free(a61);
+    free(inv);
 }
