@@ -16,10 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "af-buf.h"
 #include "af-err.h"
 #include "af-mem.h"
+#include "hostlist.h"
 #include "inv.h"
 
 #define DEFAULT_INVENTORY "./inventory.yaml"
@@ -154,6 +156,44 @@ load(const struct inv_opts *io, struct inv **inv)
     return AF_EXIT_OK;
 }
 
+/*
+ * Warn (on stderr) about identity files that do not exist, naming the
+ * nodes that use each. Returns how many are missing.
+ */
+static size_t
+warn_missing_identities(const struct inv *inv)
+{
+    const char **names = af_calloc(inv->nnodes + 1, sizeof(*names));
+    unsigned char *done = af_calloc(inv->nnodes + 1, 1);
+    const char *agent = getenv("SSH_AUTH_SOCK");
+    size_t i, j, n, missing = 0;
+
+    for (i = 0; i < inv->nnodes; i++) {
+        const char *id = inv->nodes[i].identity;
+        char *fold;
+
+        if (done[i] || access(id, F_OK) == 0)
+            continue;
+        for (j = i, n = 0; j < inv->nnodes; j++) {
+            if (!done[j] && strcmp(inv->nodes[j].identity, id) == 0) {
+                done[j] = 1;
+                names[n++] = inv->nodes[j].name;
+            }
+        }
+        fold = hl_fold(names, n);
+        fprintf(stderr, "warning: identity %s does not exist (%s)%s\n", id,
+                fold,
+                agent != NULL && agent[0] != '\0'
+                    ? "; only ssh-agent keys will be offered"
+                    : "");
+        free(fold);
+        missing++;
+    }
+    free(done);
+    free(names);
+    return missing;
+}
+
 static int
 inventory_check(int argc, char **argv)
 {
@@ -165,6 +205,7 @@ inventory_check(int argc, char **argv)
         return rc;
     if ((rc = load(&io, &inv)) != AF_EXIT_OK)
         return rc;
+    warn_missing_identities(inv);
     printf("%s: %zu nodes in %zu groups: OK\n", io.path, inv->nnodes,
            inv->ngroups);
     inv_free(inv);

@@ -83,6 +83,8 @@ struct conn {
     enum conn_fail fail;
     struct af_err err;
     char *name, *host, *user, *identity, *known_hosts, *kex;
+    char *agent, *key_error;
+    int auth_step; /* 0 ssh-agent, 1 key file, 2 nothing left */
     int port;
     ssh_key key;
     enum conn_hostkey_policy policy;
@@ -116,14 +118,40 @@ static void conn_drive(struct conn *c);
 static void conn_teardown(struct conn *c);
 static int conn_tcp_check(struct conn *c);
 
+/* libssh asks for a passphrase only for encrypted keys: note it, refuse. */
+static int
+conn_key_passphrase_cb(
+    const char *prompt, char *buf, size_t len, int echo, int verify, void *ud)
+{
+    (void)prompt;
+    (void)buf;
+    (void)len;
+    (void)echo;
+    (void)verify;
+    *(int *)ud = 1;
+    return -1;
+}
+
 int
 conn_key_load(const char *path, ssh_key *out, struct af_err *e)
 {
-    int rc = ssh_pki_import_privkey_file(path, NULL, NULL, NULL, out);
+    int asked = 0, rc;
 
-    if (rc != SSH_OK)
-        return af_err_set(e, AF_EAUTH, "cannot load identity %s", path);
-    return 0;
+    *out = NULL;
+    if (access(path, F_OK) != 0)
+        return af_err_set(e, AF_ENOTFOUND, "identity %s: %s", path,
+                          strerror(errno));
+    rc = ssh_pki_import_privkey_file(path, NULL, conn_key_passphrase_cb, &asked,
+                                     out);
+    if (rc == SSH_OK)
+        return 0;
+    *out = NULL;
+    if (asked)
+        return af_err_set(e, AF_EAUTH,
+                          "identity %s is encrypted: load it "
+                          "into ssh-agent",
+                          path);
+    return af_err_set(e, AF_EAUTH, "cannot load identity %s", path);
 }
 
 struct conn *
@@ -141,6 +169,9 @@ conn_new(uv_loop_t *loop, const struct conn_opts *o, conn_ready_cb cb,
     c->kex = o->kex ? af_strdup(o->kex) : NULL;
     c->port = o->port ? o->port : 22;
     c->key = o->key;
+    c->agent = o->agent ? af_strdup(o->agent) : NULL;
+    c->key_error = o->key_error ? af_strdup(o->key_error) : NULL;
+    c->auth_step = c->agent != NULL ? 0 : 1;
     c->policy = o->hostkey_policy;
     c->t_connect = o->connect_timeout_ms ? o->connect_timeout_ms : 10000;
     c->t_handshake =
@@ -409,6 +440,8 @@ conn_ssh_setup(struct conn *c)
                   "%s: unsupported key exchange '%s'", c->name, c->kex);
         return -1;
     }
+    if (c->agent != NULL)
+        ssh_options_set(c->s, SSH_OPTIONS_IDENTITY_AGENT, c->agent);
     ssh_options_set(c->s, SSH_OPTIONS_FD, &c->fd);
     ssh_set_blocking(c->s, 0);
     return 0;
@@ -478,6 +511,62 @@ conn_hostkey(struct conn *c)
     }
     free(fp);
     return -1;
+}
+
+/* Why no key got in, once every method was tried. */
+static void
+conn_auth_denied(struct conn *c)
+{
+    if (c->agent != NULL && c->key == NULL)
+        conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
+                  "%s: no key from ssh-agent accepted for user %s, and %s",
+                  c->name, c->user,
+                  c->key_error ? c->key_error : "no identity file");
+    else if (c->agent != NULL)
+        conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
+                  "%s: no key accepted for user %s (ssh-agent, then %s)",
+                  c->name, c->user, c->identity);
+    else if (c->key == NULL)
+        conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE, "%s: %s", c->name,
+                  c->key_error ? c->key_error : "no identity");
+    else
+        conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
+                  "%s: public key %s denied for user %s", c->name, c->identity,
+                  c->user);
+}
+
+/*
+ * Public-key authentication as ssh orders it: the agent's keys first, then
+ * the identity file. Returns SSH_AUTH_AGAIN, SSH_AUTH_SUCCESS, or anything
+ * else once the conn failed. The agent socket itself is blocking local I/O
+ * in libssh (style guide B2-12); the exchange with the node is not.
+ */
+static int
+conn_auth(struct conn *c)
+{
+    int rc;
+
+    if (c->auth_step == 0) {
+        rc = ssh_userauth_agent(c->s, NULL);
+        if (rc == SSH_AUTH_AGAIN || rc == SSH_AUTH_SUCCESS)
+            return rc;
+        /* Denied, or the agent is unreachable: go on to the key file. */
+        c->auth_step = 1;
+    }
+    if (c->auth_step == 1 && c->key != NULL) {
+        rc = ssh_userauth_publickey(c->s, NULL, c->key);
+        if (rc == SSH_AUTH_AGAIN || rc == SSH_AUTH_SUCCESS)
+            return rc;
+        if (rc == SSH_AUTH_ERROR) {
+            conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
+                      "%s: authentication error: %s", c->name,
+                      ssh_get_error(c->s));
+            return rc;
+        }
+    }
+    c->auth_step = 2;
+    conn_auth_denied(c);
+    return SSH_AUTH_DENIED;
 }
 
 /* ---- channels ---------------------------------------------------------- */
@@ -933,21 +1022,11 @@ conn_step(struct conn *c)
         conn_set_phase(c, CONN_AUTH, c->t_auth, "authentication");
         /* fall through */
     case CONN_AUTH:
-        rc = ssh_userauth_publickey(c->s, NULL, c->key);
+        rc = conn_auth(c);
         if (rc == SSH_AUTH_AGAIN)
             return 0;
-        if (rc == SSH_AUTH_ERROR) {
-            conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
-                      "%s: authentication error: %s", c->name,
-                      ssh_get_error(c->s));
+        if (rc != SSH_AUTH_SUCCESS)
             return 1;
-        }
-        if (rc != SSH_AUTH_SUCCESS) {
-            conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
-                      "%s: public key %s denied for user %s", c->name,
-                      c->identity, c->user);
-            return 1;
-        }
         c->state = CONN_READY;
         c->deadline = 0;
         c->phase = NULL;
@@ -1108,6 +1187,8 @@ conn_handle_closed(uv_handle_t *h)
     free(c->identity);
     free(c->known_hosts);
     free(c->kex);
+    free(c->agent);
+    free(c->key_error);
     free(c);
 }
 

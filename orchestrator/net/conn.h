@@ -46,8 +46,11 @@ struct conn_opts {
     const char *host;        /* address to connect to */
     int port;
     const char *user;
-    ssh_key key;             /* borrowed private key (see conn_key_load) */
+    ssh_key key;             /* borrowed private key (see conn_key_load),
+                                or NULL when it could not be loaded */
     const char *identity;    /* path of that key, for messages */
+    const char *key_error;   /* why key is NULL, for messages, or NULL */
+    const char *agent;       /* ssh-agent socket tried first, or NULL */
     const char *known_hosts; /* file checked (and extended by accept-new) */
     enum conn_hostkey_policy hostkey_policy;
     uint64_t connect_timeout_ms;   /* TCP connect */
@@ -80,7 +83,9 @@ typedef void (*chan_done_cb)(struct chan *ch, int status);
 
 /*
  * Load a private key file (no passphrase) for use in conn_opts.key. Returns
- * 0 and *out (free with ssh_key_free), or AF_EAUTH with a message.
+ * 0 and *out (free with ssh_key_free); AF_ENOTFOUND when the file does not
+ * exist; AF_EAUTH when it is encrypted (e->msg "identity FILE is encrypted:
+ * load it into ssh-agent") or cannot be read as a key.
  */
 int conn_key_load(const char *path, ssh_key *out, struct af_err *e);
 

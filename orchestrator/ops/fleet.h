@@ -20,7 +20,8 @@ struct inv_node;
 
 struct fleet_key {
     char *path;
-    ssh_key key;
+    ssh_key key; /* NULL when it could not be loaded (see why) */
+    char *why;   /* the load error, or NULL */
 };
 
 struct fleet {
@@ -32,12 +33,18 @@ struct fleet {
     size_t nkeys;
     enum conn_hostkey_policy hostkeys;
     const char *kex;
+    char *agent; /* $SSH_AUTH_SOCK when set, tried before identity files */
     int fanout;
 };
 
 /*
  * Load the inventory at path, select nodes by limit (NULL = all) and load
- * every identity the selected nodes use. ssh_config (NULL, a file or
+ * every identity the selected nodes use. With an ssh-agent
+ * ($SSH_AUTH_SOCK) an identity that is missing or encrypted is not an
+ * error here: the agent is tried first and the node fails at
+ * authentication if nothing gets in. Without one it is (e->msg says
+ * "identity FILE is encrypted: load it into ssh-agent" for an encrypted
+ * key). ssh_config (NULL, a file or
  * "none") overrides the inventory's ssh_config (see inv_load_ex). On failure
  * returns a negative code with e filled (an input error: the caller exits 2)
  * and leaves f safe to pass to fleet_free.

@@ -3,14 +3,16 @@
  * Integration tests of the SSH client behaviour against the shared rack:
  * nodes reached by ssh_config aliases (HostName, Port, User, IdentityFile,
  * UserKnownHostsFile from ~/.ssh/config), inventory show naming where each
- * setting came from, --ssh-config none, and the handshake timeout apart
- * from the TCP connect timeout. Each test runs with HOME set
- * to its own temp dir, so the real ~/.ssh/config is never read. Uses
+ * setting came from, --ssh-config none, the handshake timeout apart
+ * from the TCP connect timeout, and ssh-agent keys tried before identity
+ * files (a real ssh-agent started and killed by the test). Each test runs with
+ * HOME set to its own temp dir, so the real ~/.ssh/config is never read. Uses
  * npu058..npu061 (npu061 muted for a while).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,8 @@ setup(void)
     snprintf(home, sizeof(home), "/tmp/af-test-ssh-XXXXXX");
     cr_assert_not_null(mkdtemp(home));
     setenv("HOME", home, 1);
+    /* Only the agent a test starts itself is ever offered. */
+    unsetenv("SSH_AUTH_SOCK");
     ssh = af_asprintf("%s/.ssh", home);
     cr_assert_eq(mkdir(ssh, 0700), 0);
     free(ssh);
@@ -252,4 +256,136 @@ Test(ssh,
     free(a60);
     free(a61);
     free(inv);
+}
+
+static pid_t agent_pid;
+
+static void
+kill_agent(void)
+{
+    if (agent_pid > 0)
+        kill(agent_pid, SIGTERM);
+    agent_pid = 0;
+}
+
+/* Start ssh-agent on HOME/agent.sock and load key into it. */
+static char *
+start_agent(const char *key)
+{
+    char *sock = af_asprintf("%s/agent.sock", home);
+    char *out = af_asprintf("%s/agent.out", home);
+    char *cmd = af_asprintf("ssh-agent -a '%s' > '%s'", sock, out);
+    char *text, *p;
+
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    text = th_slurp(out, NULL);
+    cr_assert_not_null(text);
+    p = strstr(text, "SSH_AGENT_PID=");
+    cr_assert_not_null(p, "%s", text);
+    agent_pid = (pid_t)atoi(p + strlen("SSH_AGENT_PID="));
+    cr_assert_gt(agent_pid, 0);
+    free(cmd);
+    cmd = af_asprintf("SSH_AUTH_SOCK='%s' ssh-add -q '%s' 2>/dev/null", sock,
+                      key);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    free(cmd);
+    free(text);
+    free(out);
+    return sock;
+}
+
+Test(ssh,
+     agent_key_is_used_when_the_identity_file_is_absent,
+     .timeout = 120,
+     .fini = kill_agent)
+{
+    char *a59 = node_addr("npu059");
+    char *absent = af_asprintf("%s/.ssh/absent_key", home);
+    char *inv = put("inv.yaml",
+                    "ssh_config: none\n"
+                    "defaults:\n"
+                    "  identity: %s\n"
+                    "  known_hosts: %s/known_hosts\n"
+                    "  connect_timeout: 5\n"
+                    "hosts:\n"
+                    "  - {name: npu059, address: %s}\n",
+                    absent, AF_RACK_DIR, a59);
+    const char *exec1[] = {AF_BIN, "exec",  "-i", inv,
+                           "--",   "uname", "-n", NULL};
+    const char *check[] = {AF_BIN, "inventory", "check", "-i", inv, NULL};
+    struct th_result r;
+    char *sock, *want;
+
+    /* inventory check warns; without an agent the run cannot start. */
+    cr_expect_eq(run(&r, check), 0, "%s", r.err);
+    want = af_asprintf("warning: identity %s does not exist (npu059)", absent);
+    cr_expect_not_null(strstr(r.err, want), "%s", r.err);
+    free(want);
+    th_result_free(&r);
+    cr_expect_eq(run(&r, exec1), 2, "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "cannot load identity"), "%s", r.err);
+    th_result_free(&r);
+
+    /* With the key only in the agent, the node is reached. */
+    sock = start_agent(AF_RACK_DIR "/id_ed25519");
+    setenv("SSH_AUTH_SOCK", sock, 1);
+    cr_expect_eq(run(&r, exec1), 0, "stderr: %s\nout: %s", r.err, r.out);
+    cr_expect_not_null(strstr(r.out, "npu059"), "%s", r.out);
+    th_result_free(&r);
+
+    /* The agent gone: the node fails at authentication, saying why. */
+    kill_agent();
+    usleep(200 * 1000);
+    cr_expect_eq(run(&r, exec1), 1, "%s", r.err);
+    cr_expect_not_null(strstr(r.out, "no key from ssh-agent accepted for "
+                                     "user root"),
+                       "%s", r.out);
+    th_result_free(&r);
+    unsetenv("SSH_AUTH_SOCK");
+    free(sock);
+    free(inv);
+    free(absent);
+    free(a59);
+}
+
+Test(ssh,
+     encrypted_identity_without_agent_says_load_it_into_the_agent,
+     .timeout = 120,
+     .fini = kill_agent)
+{
+    char *a59 = node_addr("npu059");
+    char *enc = af_asprintf("%s/enc_key", home);
+    char *cmd = af_asprintf("ssh-keygen -q -t ed25519 -N secret-words -f "
+                            "'%s'",
+                            enc);
+    char *inv = put("inv.yaml",
+                    "ssh_config: none\n"
+                    "defaults:\n"
+                    "  identity: %s\n"
+                    "  known_hosts: %s/known_hosts\n"
+                    "hosts:\n"
+                    "  - {name: npu059, address: %s}\n",
+                    enc, AF_RACK_DIR, a59);
+    const char *exec1[] = {AF_BIN, "exec", "-i", inv, "--", "true", NULL};
+    struct th_result r;
+    char *want, *sock;
+
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    cr_expect_eq(run(&r, exec1), 2, "%s", r.err);
+    want = af_asprintf("identity %s is encrypted: load it into ssh-agent", enc);
+    cr_expect_not_null(strstr(r.err, want), "%s", r.err);
+    free(want);
+    th_result_free(&r);
+
+    /* The agent holds the rack's key: it is offered first and gets in. */
+    sock = start_agent(AF_RACK_DIR "/id_ed25519");
+    setenv("SSH_AUTH_SOCK", sock, 1);
+    cr_expect_eq(run(&r, exec1), 0, "stderr: %s\nout: %s", r.err, r.out);
+    th_result_free(&r);
+    unsetenv("SSH_AUTH_SOCK");
+    free(sock);
+    free(inv);
+    free(cmd);
+    free(enc);
+    free(a59);
 }
