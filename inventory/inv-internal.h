@@ -56,4 +56,15 @@ void inv__conn_eff(const struct sshcfg *cfg,
                    struct inv_conn_eff *out);
 void inv__conn_eff_free(struct inv_conn_eff *eff);
 
+/*
+ * Resolve every node's jump spec into node->jumps (see inv.h), adding
+ * jump hosts that are not nodes to inv->extra. A hop "[user@]host[:port]"
+ * names an inventory node when it is a node's name alone; a hop's own jump
+ * chain comes first, as with ssh. Returns 0, or AF_EINPUT with
+ * "FILE:LINE:COL: ..." (a bad spec, a loop, a chain over 8 hops).
+ */
+int inv__resolve_jumps(struct inv *inv, const char *home, struct af_err *e);
+/* Free what a node owns (not the node itself). */
+void inv__free_node(struct inv_node *nd);
+
 #endif /* AF_INV_INTERNAL_H */

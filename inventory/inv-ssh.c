@@ -217,3 +217,172 @@ inv__conn_eff_free(struct inv_conn_eff *eff)
     free(eff->jump);
     memset(eff, 0, sizeof(*eff));
 }
+
+/* ---- jump chains ------------------------------------------------------ */
+
+#define INV_MAX_HOPS 8
+
+void
+inv__free_node(struct inv_node *nd)
+{
+    free(nd->name);
+    free(nd->address);
+    free(nd->user);
+    free(nd->identity);
+    free(nd->known_hosts);
+    free(nd->jump);
+    free(nd->jumps);
+    free(nd->reboot_command);
+    free(nd->install_path);
+    free(nd->groups);
+}
+
+struct jr {
+    struct inv *inv;
+    const char *home;
+    struct af_err *e;
+    const struct inv_node *at; /* the node whose spec is resolved */
+};
+
+static int
+jr_fail(struct jr *jr, const char *what, const char *arg)
+{
+    return af_err_set(jr->e, AF_EINPUT, "%s:%d:%d: node %s: %s '%s'",
+                      jr->inv->path, jr->at->line, jr->at->col, jr->at->name,
+                      what, arg);
+}
+
+/* A jump host that is not a node: "[user@]host[:port]" via ssh_config. */
+static struct inv_node *
+jr_extra(struct jr *jr, const char *spec)
+{
+    struct inv *inv = jr->inv;
+    struct inv_conn_in in;
+    struct inv_conn_eff eff;
+    struct inv_node *nd;
+    char *host, *at, *colon, *user = NULL;
+    size_t i;
+
+    for (i = 0; i < inv->nextra; i++)
+        if (strcmp(inv->extra[i]->name, spec) == 0)
+            return inv->extra[i];
+    memset(&in, 0, sizeof(in));
+    host = af_strdup(spec);
+    if ((at = strrchr(host, '@')) != NULL) {
+        user = af_strndup(host, (size_t)(at - host));
+        memmove(host, at + 1, strlen(at + 1) + 1);
+        in.user = user;
+    }
+    if ((colon = strrchr(host, ':')) != NULL && strchr(host, ':') == colon) {
+        *colon = '\0';
+        in.port = atoi(colon + 1);
+        if (in.port < 1 || in.port > 65535)
+            in.port = 0;
+    }
+    inv__conn_eff(inv->sshcfg, host, &in, jr->home, &eff);
+    nd = af_calloc(1, sizeof(*nd));
+    nd->name = af_strdup(spec);
+    nd->address = eff.address;
+    nd->port = eff.port;
+    nd->user = eff.user;
+    nd->identity = eff.identity;
+    nd->known_hosts = eff.known_hosts;
+    nd->jump = eff.jump;
+    nd->hostkeys = eff.hostkeys;
+    nd->connect_timeout = eff.connect_timeout;
+    nd->handshake_timeout = eff.handshake_timeout;
+    memcpy(nd->src, eff.src, sizeof(nd->src));
+    nd->index = (size_t)-1;
+    nd->file = inv->path;
+    nd->line = jr->at->line;
+    nd->col = jr->at->col;
+    inv->extra =
+        af_reallocarray(inv->extra, inv->nextra + 1, sizeof(*inv->extra));
+    inv->extra[inv->nextra++] = nd;
+    free(host);
+    free(user);
+    return nd;
+}
+
+static int jr_chain(struct jr *jr, struct inv_node *nd, int depth);
+
+/* Append hop (after its own chain) to the list. */
+static int
+jr_push(struct jr *jr, struct inv_node **list, size_t *n, struct inv_node *h)
+{
+    if (*n >= INV_MAX_HOPS)
+        return jr_fail(jr, "jump chain longer than 8 hops (a loop?) at",
+                       h->name);
+    list[(*n)++] = h;
+    return 0;
+}
+
+/* Fill nd->jumps from nd->jump (depth guards against loops). */
+static int
+jr_chain(struct jr *jr, struct inv_node *nd, int depth)
+{
+    struct inv_node *list[INV_MAX_HOPS], *h;
+    char *spec, *p, *tok, *save = NULL;
+    size_t n = 0, i;
+    int r = 0, first = 1;
+
+    if (nd->jump == NULL || nd->jumps != NULL)
+        return 0;
+    if (depth > INV_MAX_HOPS)
+        return jr_fail(jr, "jump chain loops through", nd->name);
+    spec = af_strdup(nd->jump);
+    for (tok = strtok_r(spec, ",", &save); tok != NULL && r == 0;
+         tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        p = strncmp(tok, "ssh://", 6) == 0 ? tok + 6 : tok;
+        if (*p == '\0') {
+            r = jr_fail(jr, "bad jump host", tok);
+            break;
+        }
+        if (strcmp(p, nd->name) == 0) {
+            r = jr_fail(jr, "a node cannot be its own jump host", tok);
+            break;
+        }
+        {
+            const struct inv_node *f = inv_find(jr->inv, p);
+
+            h = f != NULL ? &jr->inv->nodes[f->index] : jr_extra(jr, p);
+        }
+        if (first && h->jump != NULL) {
+            /* The first hop is reached as its own config says. */
+            if ((r = jr_chain(jr, h, depth + 1)) != 0)
+                break;
+            for (i = 0; i < h->njumps && r == 0; i++)
+                r = jr_push(jr, list, &n, h->jumps[i]);
+        }
+        first = 0;
+        if (r == 0)
+            r = jr_push(jr, list, &n, h);
+    }
+    free(spec);
+    if (r != 0)
+        return r;
+    for (i = 0; i < n; i++)
+        if (list[i] == nd)
+            return jr_fail(jr, "jump chain loops back to", nd->name);
+    nd->jumps = af_reallocarray(NULL, n ? n : 1, sizeof(*nd->jumps));
+    memcpy(nd->jumps, list, n * sizeof(*list));
+    nd->njumps = n;
+    return 0;
+}
+
+int
+inv__resolve_jumps(struct inv *inv, const char *home, struct af_err *e)
+{
+    struct jr jr = {inv, home, e, NULL};
+    size_t i;
+    int r;
+
+    for (i = 0; i < inv->nnodes; i++) {
+        jr.at = &inv->nodes[i];
+        if ((r = jr_chain(&jr, &inv->nodes[i], 0)) != 0)
+            return r;
+    }
+    return 0;
+}

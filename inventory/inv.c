@@ -819,6 +819,8 @@ inv_load_ex(const char *path,
         r = fail(&l, root, "the inventory defines no nodes");
         goto out;
     }
+    if ((r = inv__resolve_jumps(inv, l.home, e)) != 0)
+        goto out;
     *out = inv;
     inv = NULL;
     r = 0;
@@ -837,20 +839,14 @@ inv_free(struct inv *inv)
 
     if (inv == NULL)
         return;
-    for (i = 0; i < inv->nnodes; i++) {
-        struct inv_node *nd = &inv->nodes[i];
-
-        free(nd->name);
-        free(nd->address);
-        free(nd->user);
-        free(nd->identity);
-        free(nd->known_hosts);
-        free(nd->jump);
-        free(nd->reboot_command);
-        free(nd->install_path);
-        free(nd->groups);
-    }
+    for (i = 0; i < inv->nnodes; i++)
+        inv__free_node(&inv->nodes[i]);
     free(inv->nodes);
+    for (i = 0; i < inv->nextra; i++) {
+        inv__free_node(inv->extra[i]);
+        free(inv->extra[i]);
+    }
+    free(inv->extra);
     for (i = 0; i < inv->ngroups; i++)
         free(inv->groups[i]);
     free(inv->groups);

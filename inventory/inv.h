@@ -70,6 +70,11 @@ struct inv_node {
     int handshake_timeout; /* seconds, > 0: SSH handshake and auth */
     enum inv_hostkeys hostkeys;
     char *jump; /* jump hosts "a,b" (ProxyJump syntax) or NULL */
+    /* The resolved chain: jumps[0] is reached directly, each next one
+     * through the previous, the node through the last. Entries are
+     * inventory nodes or inv->extra hosts; owned by the inv. */
+    struct inv_node **jumps;
+    size_t njumps;
     /* Where each enum inv_src setting came from: "inventory", "default",
      * or "FILE:LINE" of an ssh_config line (borrowed from the inv). */
     const char *src[INV_NSRC];
@@ -95,6 +100,10 @@ struct inv {
     const struct af_ynode *hccn; /* top-level `hccn:` section or NULL */
     struct inv_index *index;     /* private name lookup table */
     struct sshcfg *sshcfg;       /* ssh_config files read, or NULL */
+    /* Jump hosts that are not inventory nodes (from `jump:` or ProxyJump
+     * specs), each named by its spec and set up from ssh_config. */
+    struct inv_node **extra;
+    size_t nextra;
     char *ssh_config;            /* which ones, for messages: "none", ... */
 };
 

@@ -23,6 +23,7 @@
 #include <libssh/callbacks.h>
 
 #include "af-mem.h"
+#include "internal.h"
 
 /* How many drive turns one poll event may take before yielding. */
 #define CONN_DRIVE_CAP 64
@@ -104,6 +105,9 @@ struct conn {
 
     ssh_session s;
     struct chan *chans;
+    struct conn_hook *hooks; /* tunnels of jump.c when this is a jump */
+    struct jump *via;        /* the jump this conn goes through, or NULL */
+    struct tunnel *tun;      /* its tunnel there */
     conn_ready_cb ready_cb;
     int ready_reported;
     conn_close_cb close_cb;
@@ -169,6 +173,7 @@ conn_new(uv_loop_t *loop, const struct conn_opts *o, conn_ready_cb cb,
     c->kex = o->kex ? af_strdup(o->kex) : NULL;
     c->port = o->port ? o->port : 22;
     c->key = o->key;
+    c->via = o->via;
     c->agent = o->agent ? af_strdup(o->agent) : NULL;
     c->key_error = o->key_error ? af_strdup(o->key_error) : NULL;
     c->auth_step = c->agent != NULL ? 0 : 1;
@@ -311,6 +316,30 @@ conn_gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     conn_drive(c);
 }
 
+/*
+ * Through a jump host: the socket is our end of a socketpair that jump.c
+ * pumps to a direct-tcpip channel, already "connected".
+ */
+static void
+conn_start_via(struct conn *c)
+{
+    int fd = -1, r;
+
+    r = jump__tunnel_open(c->via, c, c->host, c->port, &fd, &c->tun);
+    if (r < 0) {
+        conn_fail(c, r, CONN_FAIL_UNREACHABLE, "%s: socketpair: %s", c->name,
+                  strerror(-r));
+    } else {
+        c->fd = fd;
+        uv_poll_init(c->loop, &c->poll, fd);
+        c->poll.data = c;
+        c->poll_inited = 1;
+        c->handles_open++;
+        c->state = CONN_TCP;
+    }
+    uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
+}
+
 void
 conn_start(struct conn *c)
 {
@@ -321,6 +350,10 @@ conn_start(struct conn *c)
     int r;
 
     conn_set_phase(c, CONN_RESOLVE, c->t_connect, "connect");
+    if (c->via != NULL) {
+        conn_start_via(c);
+        return;
+    }
     memset(&c->addr, 0, sizeof(c->addr));
     /* Numeric addresses need no resolver thread. */
     if (inet_pton(AF_INET, c->host, &sin->sin_addr) == 1) {
@@ -948,6 +981,80 @@ chan_step(struct chan *ch)
     return 0;
 }
 
+/* ---- hooks (jump.c tunnels on a jump session) -------------------------- */
+
+void
+conn__hook_add(struct conn *c, struct conn_hook *h)
+{
+    h->next = c->hooks;
+    c->hooks = h;
+}
+
+void
+conn__hook_remove(struct conn *c, struct conn_hook *h)
+{
+    struct conn_hook **pp;
+
+    for (pp = &c->hooks; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == h) {
+            *pp = h->next;
+            return;
+        }
+    }
+}
+
+ssh_session
+conn__session(const struct conn *c)
+{
+    return c->s;
+}
+
+uv_loop_t *
+conn__loop(const struct conn *c)
+{
+    return c->loop;
+}
+
+void
+conn__kick(struct conn *c)
+{
+    c->redrive = 1;
+    if (!c->in_drive && !c->closing)
+        uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
+}
+
+void
+conn__abort(struct conn *c, int code, enum conn_fail cls, const char *msg)
+{
+    conn_fail(c, code, cls, "%s", msg);
+    conn__kick(c);
+}
+
+static int
+conn_hooks_step(struct conn *c)
+{
+    struct conn_hook *h, *next;
+    int r = 0;
+
+    for (h = c->hooks; h != NULL; h = next) {
+        next = h->next;
+        r |= h->step(h);
+    }
+    return r;
+}
+
+/* Tell every hook the session is gone, and forget them. */
+static void
+conn_hooks_fail(struct conn *c, int status, const char *why)
+{
+    struct conn_hook *h;
+
+    while ((h = c->hooks) != NULL) {
+        c->hooks = h->next;
+        h->fail(h, status, why);
+    }
+}
+
 /* Fail every live channel (the session is gone). */
 static void
 conn_fail_chans(struct conn *c, int status, const char *why)
@@ -1052,6 +1159,7 @@ conn_step(struct conn *c)
         for (ch = c->chans; ch != NULL; ch = ch->next)
             if (ch->state != CHAN_DONE && ch->state != CHAN_RUNNING)
                 r |= chan_step(ch);
+        r |= conn_hooks_step(c);
         /*
          * Queued output (a window adjust, a CLOSE) is only written when
          * libssh processes packets; with no channel reading, flush here or
@@ -1151,6 +1259,7 @@ conn_drive(struct conn *c)
     } while (progress && ++turns < CONN_DRIVE_CAP);
     if (c->state == CONN_FAILED) {
         conn_fail_chans(c, c->status, c->err.msg);
+        conn_hooks_fail(c, c->status, c->err.msg);
         if (!c->ready_reported) {
             c->ready_reported = 1;
             c->ready_cb(c, c->status);
@@ -1215,6 +1324,7 @@ conn_teardown(struct conn *c)
         chan_free(ch);
     }
     c->chans = NULL;
+    conn_hooks_fail(c, AF_ECANCELED, "connection closed");
     if (c->poll_inited)
         uv_poll_stop(&c->poll);
     uv_timer_stop(&c->timer);
@@ -1227,6 +1337,10 @@ conn_teardown(struct conn *c)
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
+    }
+    if (c->tun != NULL) {
+        jump__tunnel_release(c->tun);
+        c->tun = NULL;
     }
     if (c->poll_inited) {
         c->poll_inited = 0;

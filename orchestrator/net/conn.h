@@ -28,6 +28,7 @@
 
 struct conn;
 struct chan;
+struct jump;
 
 enum conn_hostkey_policy {
     CONN_HOSTKEY_STRICT = 0, /* unknown or changed key: the node fails */
@@ -57,6 +58,7 @@ struct conn_opts {
     uint64_t handshake_timeout_ms; /* banner + key exchange + host key */
     uint64_t auth_timeout_ms;
     const char *kex;               /* NULL = libssh default */
+    struct jump *via; /* reach host through this jump (jump.h), or NULL */
 };
 
 /*

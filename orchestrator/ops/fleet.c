@@ -9,6 +9,7 @@
 
 #include "af-mem.h"
 #include "inv.h"
+#include "jump.h"
 
 int64_t
 fleet_now_ms(void)
@@ -76,13 +77,19 @@ fleet_init(struct fleet *f,
         return r;
     if ((r = inv_select(f->inv, limit, &f->sel, &f->nsel, e)) != 0)
         return r;
+    f->jumps = jump_pool_new(loop);
     for (i = 0; i < f->nsel; i++) {
         const struct inv_node *n = fleet_node(f, i);
 
-        if (fleet_key_find(f, n->identity) != NULL)
-            continue;
-        if ((r = fleet_key_add(f, n, e)) != 0)
+        size_t h;
+
+        if (fleet_key_find(f, n->identity) == NULL &&
+            (r = fleet_key_add(f, n, e)) != 0)
             return r;
+        for (h = 0; h < n->njumps; h++)
+            if (fleet_key_find(f, n->jumps[h]->identity) == NULL &&
+                (r = fleet_key_add(f, n->jumps[h], e)) != 0)
+                return r;
     }
     return 0;
 }
@@ -99,6 +106,7 @@ fleet_free(struct fleet *f)
     }
     free(f->keys);
     free(f->agent);
+    jump_pool_free(f->jumps);
     free(f->sel);
     inv_free(f->inv);
     memset(f, 0, sizeof(*f));
@@ -110,8 +118,9 @@ fleet_node(const struct fleet *f, size_t i)
     return &f->inv->nodes[f->sel[i]];
 }
 
-void
-fleet_conn_opts(const struct fleet *f, const struct inv_node *n,
+static void
+fleet_node_opts(const struct fleet *f,
+                const struct inv_node *n,
                 struct conn_opts *o)
 {
     const struct fleet_key *k;
@@ -137,6 +146,23 @@ fleet_conn_opts(const struct fleet *f, const struct inv_node *n,
     o->handshake_timeout_ms = (uint64_t)n->handshake_timeout * 1000;
     o->auth_timeout_ms = o->handshake_timeout_ms;
     o->kex = f->kex;
+}
+
+void
+fleet_conn_opts(const struct fleet *f,
+                const struct inv_node *n,
+                struct conn_opts *o)
+{
+    struct conn_opts hops[8];
+    size_t i;
+
+    fleet_node_opts(f, n, o);
+    if (n->njumps == 0 || f->jumps == NULL)
+        return;
+    for (i = 0; i < n->njumps && i < 8; i++)
+        fleet_node_opts(f, n->jumps[i], &hops[i]);
+    /* One shared session per chain (jump.c copies what it keeps). */
+    o->via = jump_get(f->jumps, hops, i);
 }
 
 /*

@@ -17,6 +17,7 @@
 
 struct inv;
 struct inv_node;
+struct jump_pool;
 
 struct fleet_key {
     char *path;
@@ -34,6 +35,7 @@ struct fleet {
     enum conn_hostkey_policy hostkeys;
     const char *kex;
     char *agent; /* $SSH_AUTH_SOCK when set, tried before identity files */
+    struct jump_pool *jumps; /* shared jump-host sessions (jump.h) */
     int fanout;
 };
 
@@ -60,7 +62,11 @@ void fleet_free(struct fleet *f);
 /* The i-th selected node. */
 const struct inv_node *fleet_node(const struct fleet *f, size_t i);
 
-/* Fill o for node n (strings borrowed from the inventory and f). */
+/*
+ * Fill o for node n (strings borrowed from the inventory and f). A node
+ * behind jump hosts gets o->via: the chain's session in f->jumps, shared
+ * by every node behind the same chain.
+ */
 void fleet_conn_opts(const struct fleet *f, const struct inv_node *n,
                      struct conn_opts *o);
 

@@ -389,3 +389,141 @@ Test(ssh,
     free(enc);
     free(a59);
 }
+
+/* ---- jump hosts ---------------------------------------------------- */
+
+/* "Accepted publickey" lines in node's sshd log: its SSH logins so far. */
+static int
+logins(const char *node)
+{
+    char *p = af_asprintf("%s/nodes/%s/sshd.log", AF_RACK_DIR, node);
+    char *log = th_slurp(p, NULL), *q;
+    int n = 0;
+
+    for (q = log; q != NULL && (q = strstr(q, "Accepted publickey")) != NULL;
+         q++)
+        n++;
+    free(log);
+    free(p);
+    return n;
+}
+
+/* An inventory (HOME/inv.yaml) listing npu<first>..npu<last> with their
+ * addresses, extra (printf-free text) added to the defaults. */
+static char *
+jump_inventory(int first, int last, const char *extra)
+{
+    char *path = af_asprintf("%s/inv.yaml", home);
+    FILE *f = fopen(path, "w");
+    int i;
+
+    cr_assert_not_null(f);
+    fprintf(f,
+            "defaults:\n"
+            "  identity: %s/id_ed25519\n"
+            "  known_hosts: %s/known_hosts\n"
+            "  connect_timeout: 5\n"
+            "%s"
+            "hosts:\n",
+            AF_RACK_DIR, AF_RACK_DIR, extra);
+    for (i = first; i <= last; i++) {
+        char name[16];
+        char *a;
+
+        snprintf(name, sizeof(name), "npu%03d", i);
+        a = node_addr(name);
+        fprintf(f, "  - {name: %s, address: %s}\n", name, a);
+        free(a);
+    }
+    fclose(f);
+    return path;
+}
+
+Test(ssh, proxyjump_shares_one_session_to_the_jump_host, .timeout = 120)
+{
+    char *cfg = put(".ssh/config", "Host npu05?\n  ProxyJump npu049\n");
+    char *inv = jump_inventory(49, 57, "");
+    const char *exec1[] = {AF_BIN,         "exec", "-i",    inv,  "--limit",
+                           "npu[050-057]", "--",   "uname", "-n", NULL};
+    const char *show[] = {AF_BIN,     "inventory", "show",   "-i", inv,
+                          "--detail", "--limit",   "npu050", NULL};
+    struct th_result r;
+    int before = logins("npu049"), t0 = logins("npu050"), i;
+    char *want;
+
+    cr_expect_eq(run(&r, exec1), 0, "stderr: %s\nout: %s", r.err, r.out);
+    for (i = 50; i <= 57; i++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "\nnpu%03d\n", i);
+        cr_expect_not_null(strstr(r.out, name) != NULL ? r.out : NULL,
+                           "no npu%03d in:\n%s", i, r.out);
+    }
+    cr_expect_not_null(strstr(r.out, "8 ok"), "%s", r.out);
+    th_result_free(&r);
+    usleep(300 * 1000); /* the log line may trail the session */
+    cr_expect_eq(logins("npu049") - before, 1,
+                 "8 nodes behind npu049 cost %d logins to it",
+                 logins("npu049") - before);
+    cr_expect_eq(logins("npu050") - t0, 1);
+
+    cr_expect_eq(run(&r, show), 0, "%s", r.err);
+    want = af_asprintf("npu049 %*s%s:2", 26, "", cfg);
+    cr_expect_not_null(strstr(r.out, "jump               npu049"), "%s", r.out);
+    free(want);
+    th_result_free(&r);
+    free(cfg);
+    free(inv);
+}
+
+Test(ssh, two_hop_chain_and_jump_failures_fold_per_node_set, .timeout = 120)
+{
+    char *cfg = put(".ssh/config",
+                    "Host badjump\n"
+                    "  HostName 127.0.0.1\n"
+                    "  Port 1\n"
+                    "  IdentityFile %s/id_ed25519\n",
+                    AF_RACK_DIR);
+    char *inv = jump_inventory(49, 54, "");
+    char *text = th_slurp(inv, NULL), *p;
+    FILE *f;
+    struct th_result r;
+    const char *chain[] = {AF_BIN,         "exec", "-i",    inv,  "--limit",
+                           "npu[051-052]", "--",   "uname", "-n", NULL};
+    const char *bad[] = {AF_BIN,         "exec", "-i",   inv, "--limit",
+                         "npu[053-054]", "--",   "true", NULL};
+    int j1 = logins("npu049"), j2 = logins("npu050");
+
+    /* npu051-052 through npu049 then npu050; npu053-054 behind badjump. */
+    f = fopen(inv, "w");
+    cr_assert_not_null(f);
+    for (p = strtok(text, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+        if (strstr(p, "name: npu051") || strstr(p, "name: npu052"))
+            fprintf(f, "%.*s, jump: \"npu049,npu050\"}\n", (int)strlen(p) - 1,
+                    p);
+        else if (strstr(p, "name: npu053") || strstr(p, "name: npu054"))
+            fprintf(f, "%.*s, jump: badjump}\n", (int)strlen(p) - 1, p);
+        else
+            fprintf(f, "%s\n", p);
+    }
+    fclose(f);
+
+    cr_expect_eq(run(&r, chain), 0, "stderr: %s\nout: %s", r.err, r.out);
+    cr_expect_not_null(strstr(r.out, "npu051\n"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "npu052\n"), "%s", r.out);
+    th_result_free(&r);
+    usleep(300 * 1000);
+    cr_expect_eq(logins("npu049") - j1, 1, "first hop");
+    cr_expect_eq(logins("npu050") - j2, 1, "second hop");
+
+    cr_expect_eq(run(&r, bad), 1, "%s", r.err);
+    cr_expect_not_null(strstr(r.out, "npu[053-054] (unreachable)\n"
+                                     "---------------\nvia jump "
+                                     "host badjump: connect to 127.0.0.1 "
+                                     "port 1: Connection refused"),
+                       "one block for the node set:\n%s", r.out);
+    th_result_free(&r);
+    free(text);
+    free(cfg);
+    free(inv);
+}

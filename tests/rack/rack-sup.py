@@ -521,7 +521,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 UseDNS no
 PidFile none
-LogLevel ERROR
+LogLevel INFO
 MaxStartups 200
 MaxSessions 50
 AuthorizedKeysFile /etc/ssh/fleet-sim_authorized_keys

@@ -301,3 +301,55 @@ Test(sshcfg, inventory_ssh_config_key_and_override_name_one_file)
     free(invp);
     free(bad);
 }
+
+Test(sshcfg, jump_chains_resolve_nodes_ssh_config_hosts_and_loops)
+{
+    char *cfgp = put(".ssh/config", "Host bastion\n"
+                                    "  HostName 192.0.2.1\n"
+                                    "  User jumper\n"
+                                    "  Port 2022\n"
+                                    "Host n*\n"
+                                    "  ProxyJump login\n");
+    char *invp = put("inv.yaml", "hosts:\n"
+                                 "  - {name: login, jump: bastion}\n"
+                                 "  - name: n1\n"
+                                 "  - {name: n2, jump: \"login,ops@n1:2200\"}\n"
+                                 "  - {name: m1, jump: none}\n");
+    char *loop = put("loop.yaml", "hosts:\n"
+                                  "  - {name: a, jump: b}\n"
+                                  "  - {name: b, jump: a}\n");
+    char *self = put("self.yaml", "hosts:\n  - {name: a, jump: a}\n");
+    struct inv *inv = NULL;
+    struct af_err e = {0};
+    const struct inv_node *n1, *n2, *login;
+
+    cr_assert_eq(inv_load(invp, &inv, &e), 0, "%s", e.msg);
+    login = inv_find(inv, "login");
+    n1 = inv_find(inv, "n1");
+    n2 = inv_find(inv, "n2");
+    cr_assert_eq(login->njumps, 1);
+    cr_expect_str_eq(login->jumps[0]->name, "bastion");
+    cr_expect_str_eq(login->jumps[0]->address, "192.0.2.1");
+    cr_expect_str_eq(login->jumps[0]->user, "jumper");
+    cr_expect_eq(login->jumps[0]->port, 2022);
+    /* n1: ProxyJump login from ssh_config; login's own chain first. */
+    cr_assert_eq(n1->njumps, 2);
+    cr_expect_str_eq(n1->jumps[0]->name, "bastion");
+    cr_expect_eq(n1->jumps[1], login);
+    /* n2: inventory chain; a hop with user@ and :port is its own host. */
+    cr_assert_eq(n2->njumps, 3);
+    cr_expect_str_eq(n2->jumps[2]->name, "ops@n1:2200");
+    cr_expect_str_eq(n2->jumps[2]->user, "ops");
+    cr_expect_eq(n2->jumps[2]->port, 2200);
+    cr_expect_eq(inv_find(inv, "m1")->njumps, 0);
+    inv_free(inv);
+
+    cr_expect_eq(inv_load(loop, &inv, &e), AF_EINPUT);
+    cr_expect(strstr(e.msg, "loop") != NULL, "%s", e.msg);
+    cr_expect_eq(inv_load(self, &inv, &e), AF_EINPUT);
+    cr_expect(strstr(e.msg, "own jump host") != NULL, "%s", e.msg);
+    free(cfgp);
+    free(invp);
+    free(loop);
+    free(self);
+}
