@@ -25,7 +25,7 @@
 #include "sshcfg.h"
 
 #define SETTINGS_KEYS                                              \
-    "user, port, identity, known_hosts, host_keys, jump, "         \
+    "user, port, identity, known_hosts, host_keys, jump, become, " \
     "{connect,handshake,command,reboot}_timeout, reboot_command, " \
     "install_path"
 
@@ -39,6 +39,7 @@ struct inv_set {
     int handshake_timeout;
     enum inv_hostkeys hostkeys;
     const char *jump;
+    int become; /* 0 unset, 1 none, 2 sudo */
     int command_timeout;
     const char *reboot_command;
     int reboot_timeout;
@@ -307,6 +308,16 @@ settings_key(struct ld *l, const struct af_ynode *key,
         return get_str(l, key, v, &s->jump);
     if (strcmp(k, "host_keys") == 0)
         return get_hostkeys(l, key, v, &s->hostkeys);
+    if (strcmp(k, "become") == 0) {
+        const char *b = NULL;
+        int r = get_str(l, key, v, &b);
+
+        if (r == 0 && strcmp(b, "sudo") != 0 && strcmp(b, "none") != 0)
+            return fail(l, v, "'become' is sudo or none, not '%s'", b);
+        if (r == 0)
+            s->become = strcmp(b, "sudo") == 0 ? 2 : 1;
+        return r;
+    }
     if (strcmp(k, "command_timeout") == 0)
         return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
                        &s->command_timeout);
@@ -369,6 +380,8 @@ settings_apply(struct inv_set *dst, const struct inv_set *src)
         dst->hostkeys = src->hostkeys;
     if (src->jump)
         dst->jump = src->jump;
+    if (src->become)
+        dst->become = src->become;
     if (src->command_timeout)
         dst->command_timeout = src->command_timeout;
     if (src->reboot_command)
@@ -465,6 +478,7 @@ add_node(struct ld *l,
     nd->identity = eff->identity;
     nd->known_hosts = eff->known_hosts;
     nd->jump = eff->jump;
+    nd->become = s->become == 2;
     nd->hostkeys = eff->hostkeys;
     nd->connect_timeout = eff->connect_timeout;
     nd->handshake_timeout = eff->handshake_timeout;

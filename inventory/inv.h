@@ -70,6 +70,7 @@ struct inv_node {
     int handshake_timeout; /* seconds, > 0: SSH handshake and auth */
     enum inv_hostkeys hostkeys;
     char *jump; /* jump hosts "a,b" (ProxyJump syntax) or NULL */
+    int become; /* 1: commands run through `sudo -n` (become: sudo) */
     /* The resolved chain: jumps[0] is reached directly, each next one
      * through the previous, the node through the last. Entries are
      * inventory nodes or inv->extra hosts; owned by the inv. */
@@ -118,7 +119,9 @@ struct inv {
  * The settings keys are user, port, identity, known_hosts, host_keys
  * (strict or accept-new), connect_timeout (TCP connect), handshake_timeout
  * (SSH handshake and authentication), jump (jump hosts, ProxyJump syntax),
- * command_timeout, reboot_command, reboot_timeout and install_path.
+ * become (sudo or none: run everything through `sudo -n` for a non-root
+ * login), command_timeout, reboot_command, reboot_timeout and
+ * install_path.
  * Settings are inherited `defaults:` -> group `vars:` -> host item; "~/"
  * in identity and known_hosts expands with $HOME, and a relative path
  * there is taken relative to the inventory file's directory.

@@ -14,7 +14,7 @@ PKGS=(
     qemu-user-static
     openssh-server openssh-client
     sqlite3 python3 python3-pip iproute2 util-linux procps psmisc
-    pdsh pssh clustershell time
+    pdsh pssh clustershell time sudo
 )
 # The aarch64 agent is linked statically against Debian's arm64 musl.
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then

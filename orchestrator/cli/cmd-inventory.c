@@ -278,7 +278,8 @@ show_json(const struct inv *inv, const size_t *idx, size_t n, struct af_buf *b)
             af_buf_json_str(b, nd->jump);
         else
             af_buf_puts(b, "null");
-        af_buf_puts(b, ",\"groups\":");
+        af_buf_printf(
+            b, ",\"become\":\"%s\",\"groups\":", nd->become ? "sudo" : "none");
         put_groups(b, nd, 1);
         af_buf_puts(b, ",\"from\":{");
         for (k = 0; k < INV_NSRC; k++) {

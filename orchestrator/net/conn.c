@@ -108,6 +108,7 @@ struct conn {
     struct conn_hook *hooks; /* tunnels of jump.c when this is a jump */
     struct jump *via;        /* the jump this conn goes through, or NULL */
     struct tunnel *tun;      /* its tunnel there */
+    int become, become_ok;   /* run commands through sudo -n; checked */
     conn_ready_cb ready_cb;
     int ready_reported;
     conn_close_cb close_cb;
@@ -174,6 +175,7 @@ conn_new(uv_loop_t *loop, const struct conn_opts *o, conn_ready_cb cb,
     c->port = o->port ? o->port : 22;
     c->key = o->key;
     c->via = o->via;
+    c->become = o->become;
     c->agent = o->agent ? af_strdup(o->agent) : NULL;
     c->key_error = o->key_error ? af_strdup(o->key_error) : NULL;
     c->auth_step = c->agent != NULL ? 0 : 1;
@@ -665,10 +667,93 @@ chan_close_cb(ssh_session s, ssh_channel ch, void *ud)
     c->conn->redrive = 1;
 }
 
+static struct chan *chan_exec_raw(struct conn *c,
+                                  const char *command,
+                                  uint64_t timeout_ms,
+                                  size_t out_cap,
+                                  chan_data_cb data_cb,
+                                  chan_done_cb done_cb,
+                                  void *data);
+
+/* "sudo -n -- sh -c 'command'", the command single-quoted for sh. */
+static char *
+conn_become_wrap(const char *command)
+{
+    struct af_buf b;
+    const char *p;
+
+    af_buf_init(&b, 0);
+    af_buf_puts(&b, "sudo -n -- sh -c '");
+    for (p = command; *p; p++) {
+        if (*p == '\'')
+            af_buf_puts(&b, "'\\''");
+        else
+            af_buf_append(&b, p, 1);
+    }
+    af_buf_puts(&b, "'");
+    return af_buf_steal(&b);
+}
+
+static void
+conn_become_done(struct chan *ch, int status)
+{
+    struct conn *c = chan_data(ch);
+    const struct af_buf *err = chan_stderr(ch);
+    size_t n = err->len;
+
+    if (status == 0 && chan_exit_code(ch) == 0) {
+        c->become_ok = 1;
+        if (!c->ready_reported) {
+            c->ready_reported = 1;
+            c->ready_cb(c, 0);
+        }
+        return;
+    }
+    while (n > 0 && (err->data[n - 1] == '\n' || err->data[n - 1] == '\r'))
+        n--;
+    conn_fail(c, status == AF_ETIMEOUT ? AF_ETIMEOUT : AF_EAUTH,
+              status == AF_ETIMEOUT ? CONN_FAIL_TIMEOUT : CONN_FAIL_UNREACHABLE,
+              "%s: become sudo failed for user %s: %.*s", c->name, c->user,
+              (int)n, n > 0 ? err->data : "sudo -n true did not succeed");
+}
+
+/*
+ * With become, one `sudo -n true` before the owner hears READY: a node
+ * where sudo wants a password fails here, at once, saying so (sudo -n
+ * never prompts).
+ */
+static void
+conn_become_check(struct conn *c)
+{
+    chan_exec_raw(c, "sudo -n true", c->t_auth, 4096, NULL, conn_become_done,
+                  c);
+}
+
 struct chan *
 chan_exec(struct conn *c, const char *command, uint64_t timeout_ms,
           size_t out_cap, chan_data_cb data_cb, chan_done_cb done_cb,
           void *data)
+{
+    char *wrapped;
+    struct chan *ch;
+
+    if (!c->become)
+        return chan_exec_raw(c, command, timeout_ms, out_cap, data_cb, done_cb,
+                             data);
+    wrapped = conn_become_wrap(command);
+    ch = chan_exec_raw(c, wrapped, timeout_ms, out_cap, data_cb, done_cb, data);
+    free(wrapped);
+    return ch;
+}
+
+static struct chan *
+chan_exec_raw(struct conn *c,
+              const char *command,
+              uint64_t timeout_ms,
+              size_t out_cap,
+              chan_data_cb data_cb,
+              chan_done_cb done_cb,
+              void *data)
 {
     struct chan *ch = af_calloc(1, sizeof(*ch));
     struct chan **tail = &c->chans;
@@ -1137,7 +1222,9 @@ conn_step(struct conn *c)
         c->state = CONN_READY;
         c->deadline = 0;
         c->phase = NULL;
-        if (!c->ready_reported) {
+        if (c->become && !c->become_ok)
+            conn_become_check(c); /* ready once sudo said yes */
+        else if (!c->ready_reported) {
             c->ready_reported = 1;
             c->ready_cb(c, 0);
         }

@@ -59,6 +59,8 @@ struct conn_opts {
     uint64_t auth_timeout_ms;
     const char *kex;               /* NULL = libssh default */
     struct jump *via; /* reach host through this jump (jump.h), or NULL */
+    int become;       /* 1: every command runs through `sudo -n`; a node
+                         where sudo wants a password fails at READY */
 };
 
 /*

@@ -146,6 +146,7 @@ fleet_node_opts(const struct fleet *f,
     o->handshake_timeout_ms = (uint64_t)n->handshake_timeout * 1000;
     o->auth_timeout_ms = o->handshake_timeout_ms;
     o->kex = f->kex;
+    o->become = n->become;
 }
 
 void
@@ -159,8 +160,10 @@ fleet_conn_opts(const struct fleet *f,
     fleet_node_opts(f, n, o);
     if (n->njumps == 0 || f->jumps == NULL)
         return;
-    for (i = 0; i < n->njumps && i < 8; i++)
+    for (i = 0; i < n->njumps && i < 8; i++) {
         fleet_node_opts(f, n->jumps[i], &hops[i]);
+        hops[i].become = 0; /* a jump host only forwards */
+    }
     /* One shared session per chain (jump.c copies what it keeps). */
     o->via = jump_get(f->jumps, hops, i);
 }

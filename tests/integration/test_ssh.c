@@ -527,3 +527,77 @@ Test(ssh, two_hop_chain_and_jump_failures_fold_per_node_set, .timeout = 120)
     free(cfg);
     free(inv);
 }
+
+/* ---- become ------------------------------------------------------------ */
+
+Test(ssh,
+     become_sudo_runs_as_root_and_a_password_prompt_fails_fast,
+     .timeout = 120)
+{
+    char *inv = jump_inventory(60, 62, "  user: fleet\n");
+    char *text = th_slurp(inv, NULL), *p;
+    FILE *f;
+    struct th_result r;
+    const char *plain[] = {AF_BIN,   "exec", "-i", inv,   "--limit",
+                           "npu060", "--",   "id", "-un", NULL};
+    const char *become[] = {
+        AF_BIN,    "exec",         "-i", inv,
+        "--limit", "npu[060-061]", "--", "id -un; echo \"it's\" $0",
+        NULL};
+    const char *pw[] = {AF_BIN,   "exec", "-i",   inv, "--limit",
+                        "npu062", "--",   "true", NULL};
+    double t0, dt;
+
+    /* npu060 and npu061 log in as fleet (NOPASSWD sudo) with become:
+     * sudo; npu062 as fleetpw, whose sudo wants a password. */
+    f = fopen(inv, "w");
+    cr_assert_not_null(f);
+    for (p = strtok(text, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+        if (strstr(p, "name: npu062"))
+            fprintf(f, "%.*s, user: fleetpw, become: sudo}\n",
+                    (int)strlen(p) - 1, p);
+        else if (strstr(p, "name: npu06"))
+            fprintf(f, "%.*s, become: sudo}\n", (int)strlen(p) - 1, p);
+        else
+            fprintf(f, "%s\n", p);
+    }
+    fclose(f);
+    free(text);
+
+    {
+        const char *show[] = {AF_BIN, "inventory", "show", "-i",
+                              inv,    "--json",    NULL};
+
+        cr_expect_eq(run(&r, show), 0, "%s", r.err);
+        cr_expect_not_null(strstr(r.out, "\"become\":\"sudo\""), "%s", r.out);
+        th_result_free(&r);
+    }
+    cr_expect_eq(run(&r, become), 0, "stderr: %s\nout: %s", r.err, r.out);
+    cr_expect_not_null(strstr(r.out, "npu[060-061] (exit 0)\n---------------"
+                                     "\nroot\nit's sh\n"),
+                       "as root through sudo, quotes intact:\n%s", r.out);
+    th_result_free(&r);
+
+    t0 = now_s();
+    cr_expect_eq(run(&r, pw), 1, "%s", r.err);
+    dt = now_s() - t0;
+    cr_expect_not_null(strstr(r.out, "npu062: become sudo failed for user "
+                                     "fleetpw: sudo: a password is required"),
+                       "%s", r.out);
+    cr_expect_lt(dt, 5.0, "took %.1f s", dt);
+    th_result_free(&r);
+
+    /* The same inventory without become: the login user itself. */
+    text = th_slurp(inv, NULL);
+    f = fopen(inv, "w");
+    for (p = text; (p = strstr(p, ", become: sudo")) != NULL;)
+        memmove(p, p + strlen(", become: sudo"),
+                strlen(p + strlen(", become: sudo")) + 1);
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    cr_expect_eq(run(&r, plain), 0, "%s %s", r.err, r.out);
+    cr_expect_not_null(strstr(r.out, "\nfleet\n"), "%s", r.out);
+    th_result_free(&r);
+    free(inv);
+}
