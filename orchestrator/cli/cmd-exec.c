@@ -274,7 +274,8 @@ cmd_exec_main(int argc, char **argv)
     memset(&run, 0, sizeof(run));
     run.cap = EXEC_DEFAULT_CAP;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+i:f:w:x:vh", longopts, NULL)) !=
+           -1) {
         r = cmd_opts_handle(&o, "exec", opt, optarg);
         if (r < 0)
             return AF_EXIT_USAGE;

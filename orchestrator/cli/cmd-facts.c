@@ -205,7 +205,8 @@ cmd_facts_main(int argc, char **argv)
 
     cmd_opts_init(&o);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+i:f:w:x:vh", longopts, NULL)) !=
+           -1) {
         r = cmd_opts_handle(&o, "facts", opt, optarg);
         if (r < 0)
             return AF_EXIT_USAGE;

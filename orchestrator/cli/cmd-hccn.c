@@ -86,7 +86,8 @@ hccn_parse(int argc, char **argv, struct hccn_cli *c)
     c->peers = HCCN_DEFAULT_PEERS;
     snprintf(name, sizeof(name), "hccn %s", argv[0]);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+i:f:w:x:vh", longopts, NULL)) !=
+           -1) {
         r = cmd_opts_handle(&c->o, name, opt, optarg);
         if (r < 0)
             return AF_EXIT_USAGE;

@@ -39,6 +39,7 @@ struct inv_opts {
     const char *ssh_config;
     int json;
     int detail;
+    char limit_buf[4096]; /* --limit, -w, -x merged */
 };
 
 static void
@@ -96,7 +97,7 @@ parse_opts(int argc, char **argv, int show, struct inv_opts *io)
     memset(io, 0, sizeof(*io));
     io->path = DEFAULT_INVENTORY;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+i:w:x:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'i':
             io->path = optarg;
@@ -108,6 +109,8 @@ parse_opts(int argc, char **argv, int show, struct inv_opts *io)
             usage(stdout);
             return AF_EXIT_OK;
         case OPT_LIMIT:
+        case 'w':
+        case 'x':
         case OPT_JSON:
         case OPT_DETAIL:
             if (!show) {
@@ -117,15 +120,20 @@ parse_opts(int argc, char **argv, int show, struct inv_opts *io)
                         argv[0],
                         opt == OPT_JSON     ? "json"
                         : opt == OPT_DETAIL ? "detail"
-                                            : "limit");
+                        : opt == OPT_LIMIT  ? "limit"
+                        : opt == 'w'        ? "w"
+                                            : "x");
                 return AF_EXIT_USAGE;
             }
             if (opt == OPT_JSON)
                 io->json = 1;
             else if (opt == OPT_DETAIL)
                 io->detail = 1;
+            else if (cmd_limit_add(io->limit_buf, sizeof(io->limit_buf), optarg,
+                                   opt == 'x') < 0)
+                return AF_EXIT_USAGE;
             else
-                io->limit = optarg;
+                io->limit = io->limit_buf;
             break;
         default:
             usage(stderr);

@@ -144,7 +144,8 @@ cmd_ranktable_main(int argc, char **argv)
     af_buf_init(&missing, 0);
     cmd_opts_init(&o);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:o:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+i:o:w:x:vh", longopts, NULL)) !=
+           -1) {
         r = cmd_opts_handle(&o, "ranktable", opt, optarg);
         if (r < 0)
             return AF_EXIT_USAGE;

@@ -75,7 +75,7 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o,
     int opt, r;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", ro_longopts, NULL)) !=
+    while ((opt = getopt_long(argc, argv, "+i:f:w:x:vh", ro_longopts, NULL)) !=
            -1) {
         r = cmd_opts_handle(o, argv[0], opt, optarg);
         if (r < 0) {

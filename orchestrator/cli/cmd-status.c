@@ -226,7 +226,8 @@ cmd_status_main(int argc, char **argv)
 
     cmd_opts_init(&o);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+i:f:w:x:vh", longopts, NULL)) !=
+           -1) {
         r = cmd_opts_handle(&o, "status", opt, optarg);
         if (r < 0)
             return AF_EXIT_USAGE;
@@ -306,7 +307,8 @@ cmd_runs_main(int argc, char **argv)
 
     cmd_opts_init(&o);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+i:f:w:x:vh", longopts, NULL)) !=
+           -1) {
         r = cmd_opts_handle(&o, "runs", opt, optarg);
         if (r < 0)
             return AF_EXIT_USAGE;

@@ -36,7 +36,16 @@ struct cmd_opts {
     enum conn_hostkey_policy hostkeys;
     const char *kex;
     const char *ssh_config; /* --ssh-config FILE|none, or NULL */
+    int verbose;            /* -v count: libssh log level on stderr */
+    char limit_buf[4096];   /* --limit, -w and -x merged */
 };
+
+/*
+ * Add terms (a --limit expression) to the selection in buf: as they are, or
+ * with exclude each comma-separated term negated ("-x a,b" = "!a,!b").
+ * Returns 0, or -1 when buf (cap bytes) is too small.
+ */
+int cmd_limit_add(char *buf, size_t cap, const char *terms, int exclude);
 
 void cmd_opts_init(struct cmd_opts *o);
 /*
@@ -57,19 +66,20 @@ enum {
     CMD_OPT_FIRST_PRIVATE, /* subcommands number their own from here */
 };
 
-#define CMD_LONGOPTS_COMMON                                          \
-    {"inventory", required_argument, NULL, 'i'},                     \
-        {"limit", required_argument, NULL, CMD_OPT_LIMIT},           \
-        {"state", required_argument, NULL, CMD_OPT_STATE},           \
-        {"fanout", required_argument, NULL, 'f'},                    \
-        {"json", no_argument, NULL, CMD_OPT_JSON},                   \
-        {"host-keys", required_argument, NULL, CMD_OPT_HOSTKEYS},    \
-        {"kex", required_argument, NULL, CMD_OPT_KEX},               \
-        {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},       \
-        {"ssh-config", required_argument, NULL, CMD_OPT_SSH_CONFIG}, \
-    {                                                                \
-        "help", no_argument, NULL, 'h'                               \
-    }
+/* clang-format off */
+#define CMD_LONGOPTS_COMMON                                                   \
+    {"inventory", required_argument, NULL, 'i'},                              \
+        {"limit", required_argument, NULL, CMD_OPT_LIMIT},                    \
+        {"state", required_argument, NULL, CMD_OPT_STATE},                    \
+        {"fanout", required_argument, NULL, 'f'},                             \
+        {"json", no_argument, NULL, CMD_OPT_JSON},                            \
+        {"host-keys", required_argument, NULL, CMD_OPT_HOSTKEYS},             \
+        {"kex", required_argument, NULL, CMD_OPT_KEX},                        \
+        {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},                \
+        {"ssh-config", required_argument, NULL, CMD_OPT_SSH_CONFIG},          \
+        {"verbose", no_argument, NULL, 'v'},                                  \
+        {"help", no_argument, NULL, 'h'}
+/* clang-format on */
 
 /* Default state file when --state is not given. */
 #define AF_DEFAULT_STATE "./ascend-fleet.db"

@@ -5,10 +5,13 @@
  * subcommand table; each subcommand lives in its own cmd-<name>.c.
  */
 #include "cmd.h"
+#include "limit.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "af-err.h"
 
 #include <libssh/libssh.h>
 
@@ -46,6 +49,23 @@ usage(FILE *out)
             "error.\n");
 }
 
+/* Resolve @failed:RUN / @ok:RUN selections, then run the subcommand. */
+static int
+run_cmd(const struct cmd_entry *c, int argc, char **argv)
+{
+    struct af_err e = {0};
+    char **nv = NULL;
+    int rc;
+
+    if (cmd_limit_results(argc, argv, &nv, &e) != 0) {
+        fprintf(stderr, "ascend-fleet %s: %s\n", c->name, e.msg);
+        return AF_EXIT_USAGE;
+    }
+    rc = c->main(argc, nv != NULL ? nv : argv);
+    cmd_limit_results_free(argc, nv);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -72,7 +92,7 @@ main(int argc, char **argv)
         /* A node closing its socket must not kill us mid-write. */
         signal(SIGPIPE, SIG_IGN);
         ssh_init();
-        rc = cmd_table[i].main(argc - 1, argv + 1);
+        rc = run_cmd(&cmd_table[i], argc - 1, argv + 1);
         ssh_finalize();
         fflush(stdout);
         return rc;

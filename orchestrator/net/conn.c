@@ -464,8 +464,9 @@ conn_ssh_setup(struct conn *c)
     ssh_options_set(c->s, SSH_OPTIONS_KNOWNHOSTS, c->known_hosts);
     ssh_options_set(c->s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
     ssh_options_set(c->s, SSH_OPTIONS_TIMEOUT, &t);
-    if (getenv("AF_SSH_DEBUG") != NULL) {
-        int v = atoi(getenv("AF_SSH_DEBUG"));
+    /* -v sets libssh's process-wide level; sessions take it over. */
+    if (ssh_get_log_level() > 0) {
+        int v = ssh_get_log_level();
 
         ssh_options_set(c->s, SSH_OPTIONS_LOG_VERBOSITY, &v);
     }

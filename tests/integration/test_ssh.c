@@ -20,8 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "af-err.h"
 #include "af-mem.h"
 #include "harness.h"
+#include "st.h"
 
 static char home[64];
 
@@ -600,4 +602,104 @@ Test(ssh,
     cr_expect_not_null(strstr(r.out, "\nfleet\n"), "%s", r.out);
     th_result_free(&r);
     free(inv);
+}
+
+/* ---- pdsh / Ansible habits ---------------------------------------------- */
+
+Test(ssh, w_and_x_select_like_limit_and_v_logs_libssh, .timeout = 120)
+{
+    struct th_result r;
+
+    cr_assert_eq(th_fleet(&r, 60,
+                          "exec -w npu[001-004] -x npu002,npu004 "
+                          "-- uname -n"),
+                 0);
+    cr_expect_eq(r.status, 0, "%s %s", r.out, r.err);
+    cr_expect_not_null(strstr(r.out, "2 ok"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "npu001\n"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "npu003\n"), "%s", r.out);
+    cr_expect_null(strstr(r.out, "npu002\n"), "%s", r.out);
+    th_result_free(&r);
+
+    /* -w adds to --limit; -x to what both selected. */
+    cr_assert_eq(th_fleet(&r, 60,
+                          "exec --limit npu001 -w npu005 -x npu001 "
+                          "-- true"),
+                 0);
+    cr_expect_not_null(strstr(r.out, "1 ok"), "%s %s", r.out, r.err);
+    th_result_free(&r);
+
+    cr_assert_eq(th_fleet(&r, 60, "exec -v -w npu001 -- true"), 0);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "ssh_connect"), "no libssh log:\n%s",
+                       r.err);
+    th_result_free(&r);
+    cr_assert_eq(th_fleet(&r, 60, "exec -w npu001 -- true"), 0);
+    cr_expect_eq(r.err[0], '\0', "quiet without -v:\n%s", r.err);
+    th_result_free(&r);
+}
+
+Test(ssh, limit_failed_and_ok_of_a_recorded_run, .timeout = 120)
+{
+    char *db = af_asprintf("%s/state.db", home);
+    struct af_err e = {0};
+    struct st *st = NULL;
+    struct th_result r;
+    int64_t run = 0;
+
+    /* A recorded run: npu001 and npu004 done, npu002 failed, npu003 down. */
+    cr_assert_eq(st_open(db, &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_run_create(st, "rollout", "npu", NULL, &run, &e), 0, "%s",
+                 e.msg);
+    cr_assert_eq(
+        st_node_upsert(st, run, "npu001", NULL, 0, ST_NODE_DONE, NULL, &e), 0);
+    cr_assert_eq(st_node_upsert(st, run, "npu002", NULL, 0, ST_NODE_FAILED,
+                                "driver failed", &e),
+                 0);
+    cr_assert_eq(st_node_upsert(st, run, "npu003", NULL, 0, ST_NODE_UNREACHABLE,
+                                NULL, &e),
+                 0);
+    cr_assert_eq(
+        st_node_upsert(st, run, "npu004", NULL, 0, ST_NODE_DONE, NULL, &e), 0);
+    st_close(st);
+
+    cr_assert_eq(th_fleet(&r, 60,
+                          "exec --state %s --limit @failed:last -- "
+                          "uname -n",
+                          db),
+                 0);
+    cr_expect_eq(r.status, 0, "%s %s", r.out, r.err);
+    cr_expect_not_null(strstr(r.out, "2 ok"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "npu002\n"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "npu003\n"), "%s", r.out);
+    th_result_free(&r);
+
+    cr_assert_eq(th_fleet(&r, 60, "exec --state %s -w @ok:%lld -- uname -n", db,
+                          (long long)run),
+                 0);
+    cr_expect_not_null(strstr(r.out, "2 ok"), "%s %s", r.out, r.err);
+    cr_expect_not_null(strstr(r.out, "npu001\n"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "npu004\n"), "%s", r.out);
+    th_result_free(&r);
+
+    cr_assert_eq(th_fleet(&r, 60,
+                          "exec --state %s -w npu[001-003] -x "
+                          "@failed:%lld -- uname -n",
+                          db, (long long)run),
+                 0);
+    cr_expect_not_null(strstr(r.out, "1 ok"), "%s %s", r.out, r.err);
+    cr_expect_not_null(strstr(r.out, "npu001\n"), "%s", r.out);
+    th_result_free(&r);
+
+    cr_assert_eq(th_fleet(&r, 60,
+                          "exec --state %s --limit @failed:99 -- "
+                          "true",
+                          db),
+                 0);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "@failed:99: run 99 has no failed "
+                                     "node"),
+                       "%s", r.err);
+    th_result_free(&r);
+    free(db);
 }
