@@ -37,8 +37,11 @@ mark_group(const struct inv *inv, int g, unsigned char *mark)
 
 /* Mark what term t selects; *hits counts matched nodes and groups. */
 static int
-match_term(const struct inv *inv, const char *t, unsigned char *mark,
-           size_t *hits, struct af_err *e)
+match_term(const struct inv *inv,
+           const char *t,
+           unsigned char *mark,
+           size_t *hits,
+           struct af_err *e)
 {
     struct af_err he;
     char **names = NULL;
@@ -76,7 +79,10 @@ match_term(const struct inv *inv, const char *t, unsigned char *mark,
 }
 
 int
-inv_select(const struct inv *inv, const char *limit, size_t **idx, size_t *n,
+inv_select(const struct inv *inv,
+           const char *limit,
+           size_t **idx,
+           size_t *n,
            struct af_err *e)
 {
     unsigned char *inc = NULL, *exc = NULL;
@@ -117,8 +123,10 @@ inv_select(const struct inv *inv, const char *limit, size_t **idx, size_t *n,
             if ((r = match_term(inv, t, neg ? exc : inc, &hits, e)) != 0)
                 goto out;
             if (hits == 0) {
-                r = af_err_set(e, AF_EINPUT, "--limit: '%s' matches no node "
-                               "or group", t);
+                r = af_err_set(e, AF_EINPUT,
+                               "--limit: '%s' matches no node "
+                               "or group",
+                               t);
                 goto out;
             }
             any_inc |= !neg;
