@@ -105,7 +105,7 @@ struct inv {
      * specs), each named by its spec and set up from ssh_config. */
     struct inv_node **extra;
     size_t nextra;
-    char *ssh_config;            /* which ones, for messages: "none", ... */
+    char *ssh_config; /* which ones, for messages: "none", ... */
 };
 
 /*

@@ -270,6 +270,14 @@ tun_hook_fail(struct conn_hook *h, int status, const char *msg)
     struct tunnel *t = (struct tunnel *)h;
 
     t->hooked = NULL; /* the conn unlinks it after this call */
+    /*
+     * The session is gone (also when it failed after READY, when no ready
+     * callback comes): later tunnels must not wait on it.
+     */
+    if (!t->j->failed) {
+        t->j->failed = 1;
+        snprintf(t->j->err, sizeof(t->j->err), "%s", msg);
+    }
     tun_fail(t, status == AF_ECANCELED ? AF_EUNREACH : status, msg);
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -702,4 +703,67 @@ Test(ssh, limit_failed_and_ok_of_a_recorded_run, .timeout = 120)
                        "%s", r.err);
     th_result_free(&r);
     free(db);
+}
+
+static void
+undo_down_npu049(void)
+{
+    th_rack("fault npu049 up");
+}
+
+/*
+ * The jump host dies while its nodes run: they fail with its reason, and
+ * the next node (fanout 1) does not wait on the dead session but tries a
+ * new one, failing at once too.
+ */
+Test(ssh,
+     jump_host_dying_mid_run_fails_its_nodes_fast,
+     .timeout = 120,
+     .fini = undo_down_npu049)
+{
+    char *inv = jump_inventory(49, 52, "  jump: npu049\n");
+    char *text = th_slurp(inv, NULL), *p;
+    const char *exec1[] = {AF_BIN, "exec",         "-i", inv,     "-f", "1",
+                           "-w",   "npu[050-052]", "--", "sleep", "3",  NULL};
+    struct th_result r;
+    pid_t kid;
+    double t0, dt;
+    FILE *f;
+
+    /* npu049 itself is reached directly. */
+    f = fopen(inv, "w");
+    cr_assert_not_null(f);
+    p = strstr(text, "  jump: npu049\n");
+    cr_assert_not_null(p);
+    fwrite(text, 1, (size_t)(p - text), f);
+    fputs(p + strlen("  jump: npu049\n"), f);
+    fclose(f);
+    free(text);
+    text = th_slurp(inv, NULL);
+    f = fopen(inv, "w");
+    for (p = strtok(text, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+        if (strstr(p, "name: npu05"))
+            fprintf(f, "%.*s, jump: npu049}\n", (int)strlen(p) - 1, p);
+        else
+            fprintf(f, "%s\n", p);
+    }
+    fclose(f);
+    free(text);
+
+    kid = fork();
+    cr_assert_geq(kid, 0);
+    if (kid == 0) {
+        usleep(1500 * 1000);
+        _exit(th_rack("fault npu049 down") == 0 ? 0 : 1);
+    }
+    t0 = now_s();
+    cr_expect_eq(run(&r, exec1), 1, "%s %s", r.out, r.err);
+    dt = now_s() - t0;
+    waitpid(kid, NULL, 0);
+    cr_expect_not_null(strstr(r.out, "3 unreachable: npu[050-052]"), "%s",
+                       r.out);
+    cr_expect_not_null(strstr(r.out, "via jump host npu049"), "%s", r.out);
+    cr_expect_lt(dt, 15.0, "took %.1f s:\n%s", dt, r.out);
+    th_result_free(&r);
+    free(inv);
 }
