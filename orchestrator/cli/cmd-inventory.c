@@ -382,6 +382,8 @@ show_detail(const struct inv *inv,
         for (k = 0; k < INV_NSRC; k++)
             af_buf_printf(b, "  %-18s %-32s %s\n", inv_src_names[k], val[k],
                           nd->src[k]);
+        af_buf_printf(b, "  %-18s %s\n", "become",
+                      nd->become ? "sudo" : "none");
     }
 }
 
