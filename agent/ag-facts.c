@@ -17,6 +17,7 @@
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 
+#include "af-facts.h"
 #include "af-mem.h"
 #include "ag-run.h"
 #include "ag-util.h"
@@ -26,8 +27,11 @@
 
 /* Set key to the value of key= in a file under root, or to "". */
 static void
-ag_facts_file_kv(struct af_kv *kv, const char *name, const char *root,
-                 const char *path, const char *key)
+ag_facts_file_kv(struct af_kv *kv,
+                 const char *name,
+                 const char *root,
+                 const char *path,
+                 const char *key)
 {
     char *host = ag_root_path(root, path);
     char *v = ag_kv_file_get(host, key);
@@ -105,7 +109,9 @@ ag_facts_disk(struct af_kv *kv, const char *root, const char *install)
 }
 
 static void
-ag_facts_cann(struct af_kv *kv, const char *root, const char *install,
+ag_facts_cann(struct af_kv *kv,
+              const char *root,
+              const char *install,
               const char *arch)
 {
     static const struct {
@@ -113,8 +119,8 @@ ag_facts_cann(struct af_kv *kv, const char *root, const char *install,
         const char *layout;
     } layouts[] = {
         /* Newest layout first: CANN >= 8.5 installs <install>/cann. */
-        { "cann", "cann" },
-        { "ascend-toolkit/latest", "toolkit" },
+        {"cann", "cann"},
+        {"ascend-toolkit/latest", "toolkit"},
     };
     size_t i;
 
@@ -123,8 +129,8 @@ ag_facts_cann(struct af_kv *kv, const char *root, const char *install,
     af_kv_set(kv, "cann_path", "");
     for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
         char *dir = af_asprintf("%s/%s", install, layouts[i].dir);
-        char *info = af_asprintf("%s/%s-linux/ascend_toolkit_install.info",
-                                 dir, arch);
+        char *info =
+            af_asprintf("%s/%s-linux/ascend_toolkit_install.info", dir, arch);
         char *host = ag_root_path(root, info);
         char *v = ag_kv_file_get(host, "version");
 
@@ -194,11 +200,9 @@ ag_facts_scan_site(struct af_kv *kv, const char *host_dir)
         const char *dist;
         const char *key;
     } wanted[] = {
-        { "torch", "torch_version" },
-        { "torch_npu", "torch_npu_version" },
-        { "apex", "apex_version" },
-        { "te", "te_version" },
-        { "hccl", "hccl_version" },
+        {"torch", "torch_version"}, {"torch_npu", "torch_npu_version"},
+        {"apex", "apex_version"},   {"te", "te_version"},
+        {"hccl", "hccl_version"},
     };
     static const char suffix[] = ".dist-info";
     size_t n, i, j;
@@ -221,8 +225,8 @@ ag_facts_scan_site(struct af_kv *kv, const char *host_dir)
             if (have != NULL && have[0] != '\0')
                 continue;
             {
-                char *v = af_strndup(dash + 1,
-                                     (size_t)(name + len - sl - dash - 1));
+                char *v =
+                    af_strndup(dash + 1, (size_t)(name + len - sl - dash - 1));
 
                 af_kv_set(kv, wanted[j].key, v);
                 free(v);
@@ -234,7 +238,9 @@ ag_facts_scan_site(struct af_kv *kv, const char *host_dir)
 
 /* Scan <base>/python3.../<leaf> under root. */
 static void
-ag_facts_scan_glob(struct af_kv *kv, const char *root, const char *base,
+ag_facts_scan_glob(struct af_kv *kv,
+                   const char *root,
+                   const char *base,
                    const char *leaf)
 {
     char *hbase = ag_root_path(root, base);
@@ -458,6 +464,53 @@ ag_facts_tool(const char *root, const char *install, const char *name)
     return ag_find_tool_node(root, name);
 }
 
+/* An address as hccn_tool printed it, "" for 0.0.0.0 (never configured). */
+static void
+ag_facts_set_ip(struct af_kv *kv, int i, const char *what, const char *v)
+{
+    char key[48];
+
+    snprintf(key, sizeof(key), "hccn.%d.%s", i, what);
+    af_kv_set(kv, key, v == NULL || strcmp(v, "0.0.0.0") == 0 ? "" : v);
+}
+
+/*
+ * hccn.<i>.address/netmask from `hccn_tool -i <i> -ip -g`. A never
+ * configured NPU reads as empty values, 0.0.0.0, or a failing call while
+ * /etc/hccn.conf has no address_<i> line: all three are "" (unset). Any
+ * other failure leaves the keys out (unknown).
+ */
+static void
+ag_facts_hccn_ip(struct af_kv *kv,
+                 const char *root,
+                 int i,
+                 const struct ag_run_result *res)
+{
+    char *a = NULL, *m = NULL;
+
+    if (res->rc == 0 && !res->timed_out && res->out.data != NULL) {
+        a = ag_facts_colon_value(res->out.data, "ipaddr");
+        m = ag_facts_colon_value(res->out.data, "netmask");
+    } else if (!res->timed_out) {
+        char *conf = ag_root_path(root, "/etc/hccn.conf");
+        char key[32];
+
+        snprintf(key, sizeof(key), "address_%d", i);
+        a = ag_kv_file_get(conf, key);
+        free(conf);
+        if (a != NULL && a[0] != '\0') {
+            free(a);
+            return; /* configured, yet the tool fails: unknown */
+        }
+    } else {
+        return;
+    }
+    ag_facts_set_ip(kv, i, "address", a);
+    ag_facts_set_ip(kv, i, "netmask", m);
+    free(a);
+    free(m);
+}
+
 static void
 ag_facts_npu(struct af_kv *kv, const char *root, const char *install)
 {
@@ -477,10 +530,11 @@ ag_facts_npu(struct af_kv *kv, const char *root, const char *install)
         goto out;
     {
         char a_info[] = "info";
-        char *argv[] = { smi, a_info, NULL };
+        char *argv[] = {smi, a_info, NULL};
 
-        if (ag_run(root, argv, AG_FACTS_NPUSMI_TIMEOUT, AG_FACTS_CAP,
-                   &res) != 0 || res.rc != 0 || res.timed_out) {
+        if (ag_run(root, argv, AG_FACTS_NPUSMI_TIMEOUT, AG_FACTS_CAP, &res) !=
+                0 ||
+            res.rc != 0 || res.timed_out) {
             char *why;
 
             if (res.timed_out)
@@ -507,10 +561,11 @@ ag_facts_npu(struct af_kv *kv, const char *root, const char *install)
     {
         char a_info[] = "info", a_t[] = "-t", a_board[] = "board";
         char a_i[] = "-i", a_0[] = "0";
-        char *argv[] = { smi, a_info, a_t, a_board, a_i, a_0, NULL };
+        char *argv[] = {smi, a_info, a_t, a_board, a_i, a_0, NULL};
 
-        if (ag_run(root, argv, AG_FACTS_NPUSMI_TIMEOUT, AG_FACTS_CAP,
-                   &res) == 0 && res.rc == 0 && res.out.data != NULL) {
+        if (ag_run(root, argv, AG_FACTS_NPUSMI_TIMEOUT, AG_FACTS_CAP, &res) ==
+                0 &&
+            res.rc == 0 && res.out.data != NULL) {
             char *v = ag_facts_colon_value(res.out.data, "Firmware Version");
 
             if (v != NULL)
@@ -522,26 +577,17 @@ ag_facts_npu(struct af_kv *kv, const char *root, const char *install)
     hccn = ag_facts_tool(root, install, "hccn_tool");
     if (hccn == NULL)
         goto out;
-    /* hccn_tool is not safe to run in parallel on one node: one by one. */
-    for (i = 0; i < count; i++) {
+    /*
+     * hccn_tool is not safe to run in parallel on one node: one by one, and
+     * for no more NPUs than a node can have.
+     */
+    for (i = 0; i < count && i < AF_FACTS_MAX_NPUS; i++) {
         char idx[16], a_i[] = "-i", a_ip[] = "-ip", a_g[] = "-g";
-        char *argv[] = { hccn, a_i, idx, a_ip, a_g, NULL };
+        char *argv[] = {hccn, a_i, idx, a_ip, a_g, NULL};
 
         snprintf(idx, sizeof(idx), "%d", i);
-        if (ag_run(root, argv, AG_FACTS_HCCN_TIMEOUT, AG_FACTS_CAP, &res) == 0 &&
-            res.rc == 0 && res.out.data != NULL) {
-            char *a = ag_facts_colon_value(res.out.data, "ipaddr");
-            char *m = ag_facts_colon_value(res.out.data, "netmask");
-            char *key = af_asprintf("hccn.%d.address", i);
-
-            af_kv_set(kv, key, a ? a : "");
-            free(key);
-            key = af_asprintf("hccn.%d.netmask", i);
-            af_kv_set(kv, key, m ? m : "");
-            free(key);
-            free(a);
-            free(m);
-        }
+        if (ag_run(root, argv, AG_FACTS_HCCN_TIMEOUT, AG_FACTS_CAP, &res) == 0)
+            ag_facts_hccn_ip(kv, root, i, &res);
         ag_run_result_free(&res);
     }
 out:
@@ -560,8 +606,7 @@ ag_facts_collect(const char *root, const char *install, struct af_kv *kv)
     af_kv_set(kv, "hostname", u.nodename);
     af_kv_set(kv, "arch", u.machine);
     ag_facts_file_kv(kv, "os_id", root, "/etc/os-release", "ID");
-    ag_facts_file_kv(kv, "os_version", root, "/etc/os-release",
-                     "VERSION_ID");
+    ag_facts_file_kv(kv, "os_version", root, "/etc/os-release", "VERSION_ID");
     af_kv_set(kv, "kernel", u.release);
 
     p = ag_root_path(root, "/proc/sys/kernel/random/boot_id");

@@ -6,6 +6,7 @@
  */
 #include "ag-serve.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include "af-proto.h"
 #include "af-sha256.h"
 #include "ag-facts.h"
+#include "ag-put.h"
 #include "ag-run.h"
 #include "ag-util.h"
 
@@ -263,9 +265,10 @@ ag_do_stat(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
         char mode[16];
 
         ag_body_num(&b, "exists", 1);
-        ag_body_str(&b, "type", S_ISREG(st.st_mode)   ? "file"
-                                : S_ISDIR(st.st_mode) ? "dir"
-                                                      : "other");
+        ag_body_str(&b, "type",
+                    S_ISREG(st.st_mode)   ? "file"
+                    : S_ISDIR(st.st_mode) ? "dir"
+                                          : "other");
         ag_body_num(&b, "size", (long long)st.st_size);
         snprintf(mode, sizeof(mode), "%o", (unsigned)(st.st_mode & 07777));
         ag_body_str(&b, "mode", mode);
@@ -289,8 +292,8 @@ ag_drain(struct ag_in *in, unsigned long long n)
     char buf[65536];
 
     while (n > 0) {
-        ssize_t r = ag_in_read(in, buf, n < sizeof(buf) ? (size_t)n
-                                                        : sizeof(buf));
+        ssize_t r =
+            ag_in_read(in, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf));
 
         if (r <= 0)
             return r < 0 ? (int)r : -EPIPE;
@@ -314,134 +317,222 @@ ag_hex64_ok(const char *s)
     return s[64] == '\0';
 }
 
+/* Parse an octal mode; 010000 when malformed. */
+static unsigned long long
+ag_parse_mode(const char *m)
+{
+    unsigned long long mode = 0;
+
+    if (*m == '\0')
+        return 010000;
+    for (; *m != '\0'; m++) {
+        if (*m < '0' || *m > '7' || mode > 07777)
+            return 010000;
+        mode = mode * 8 + (unsigned long long)(*m - '0');
+    }
+    return mode;
+}
+
 /*
- * put <sha256> <size> <mode> <path> + payload. Returns a negative errno
- * only when serving cannot go on.
+ * partial <sha256> <size> <path> -> offset: where a put of that package
+ * may resume (0 when nothing verified is there).
  */
 static int
-ag_do_put(int fd, struct ag_in *in, const struct ag_serve_opts *o,
-          const struct ag_req *r)
+ag_do_partial(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
 {
-    unsigned long long size, mode, left;
-    struct af_sha256 c;
-    char hex[65], buf[65536];
-    char *host = NULL, *tmp = NULL, *dir = NULL, *slash;
-    const char *why = NULL;
-    char *fail = NULL; /* err response to send after the cleanup */
-    int out = -1, werr = 0, rc = 0;
+    unsigned long long size, off;
     struct af_buf b;
+    char *host;
+    int rc;
 
+    if (r->argc != 4 || !ag_hex64_ok(r->argv[1]) ||
+        ag_parse_num(r->argv[2], AG_PUT_MAX, &size) || r->argv[3][0] != '/')
+        return ag_respond_err(fd, "usage: partial <sha256> <size> "
+                                  "<absolute-path>");
+    host = ag_root_path(o->root, r->argv[3]);
+    off = ag_put_resume_point(host, r->argv[1], size);
     af_buf_init(&b, 0);
-    if (r->argc != 5 || ag_parse_num(r->argv[2], AG_PUT_MAX, &size)) {
-        /* Without a size the payload cannot be skipped. */
-        rc = ag_respond_err(fd, "usage: put <sha256> <size> <mode-octal> "
-                                "<absolute-path>");
-        goto out;
-    }
-    mode = 0;
-    {
-        const char *m = r->argv[3];
+    ag_body_num(&b, "offset", (long long)off);
+    rc = ag_respond(fd, 1, b.data, b.len);
+    af_buf_free(&b);
+    free(host);
+    return rc;
+}
 
-        for (; *m != '\0'; m++) {
-            if (*m < '0' || *m > '7' || mode > 07777) {
-                mode = 010000;
-                break;
-            }
-            mode = mode * 8 + (unsigned long long)(*m - '0');
-        }
-    }
-    if (!ag_hex64_ok(r->argv[1]))
-        why = "put: bad sha256";
-    else if (r->argv[3][0] == '\0' || mode > 07777)
-        why = "put: bad mode";
-    else if (r->argv[4][0] != '/')
-        why = "put: path must be absolute";
-    if (why != NULL) {
-        rc = ag_drain(in, size);
-        if (rc == 0)
-            rc = ag_respond_err(fd, why);
-        goto out;
-    }
+/* Make the parent directory of host (0700) if it is missing. */
+static int
+ag_put_mkparent(const char *host)
+{
+    char *dir = af_strdup(host), *slash = strrchr(dir, '/');
+    int werr = 0;
 
-    host = ag_root_path(o->root, r->argv[4]);
-    dir = af_strdup(host);
-    slash = strrchr(dir, '/');
     if (slash != NULL && slash != dir) {
         *slash = '\0';
         if (!ag_exists(dir))
             werr = -ag_mkdirs(dir, 0700);
     }
-    tmp = af_asprintf("%s.tmp.%ld", host, (long)getpid());
-    if (werr == 0) {
-        unlink(tmp);
-        out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (out < 0)
-            werr = errno;
+    free(dir);
+    return werr;
+}
+
+/*
+ * put <sha256> <size> <mode> <path> [<offset>] + (size - offset) payload
+ * bytes, hashed while they arrive (ag-put.h). Returns a negative errno
+ * only when serving cannot go on; a stream cut short keeps the partial.
+ */
+static int
+ag_do_put(int fd,
+          struct ag_in *in,
+          const struct ag_serve_opts *o,
+          const struct ag_req *r)
+{
+    unsigned long long size, mode, off = 0, left;
+    struct ag_put put;
+    char hex[65], buf[65536];
+    char *host = NULL, *fail = NULL;
+    const char *why = NULL;
+    int werr = 0, rc = 0, opened = 0;
+    struct af_buf b;
+
+    af_buf_init(&b, 0);
+    memset(&put, 0, sizeof(put));
+    put.fd = -1;
+    if ((r->argc != 5 && r->argc != 6) ||
+        ag_parse_num(r->argv[2], AG_PUT_MAX, &size) ||
+        (r->argc == 6 && (ag_parse_num(r->argv[5], size, &off)))) {
+        /* Without a size the payload cannot be skipped. */
+        rc = ag_respond_err(fd, "usage: put <sha256> <size> <mode-octal> "
+                                "<absolute-path> [<offset>]");
+        goto out;
     }
-    af_sha256_init(&c);
-    for (left = size; left > 0;) {
-        ssize_t n = ag_in_read(in, buf, left < sizeof(buf) ? (size_t)left
-                                                           : sizeof(buf));
+    mode = ag_parse_mode(r->argv[3]);
+    if (!ag_hex64_ok(r->argv[1]))
+        why = "put: bad sha256";
+    else if (mode > 07777)
+        why = "put: bad mode";
+    else if (r->argv[4][0] != '/')
+        why = "put: path must be absolute";
+    if (why == NULL) {
+        host = ag_root_path(o->root, r->argv[4]);
+        werr = ag_put_mkparent(host);
+        if (werr != 0)
+            why = "put: cannot write";
+        else if ((werr = ag_put_open(&put, host, r->argv[1], size, off,
+                                     &why)) == 0)
+            opened = 1;
+    }
+    if (!opened) {
+        rc = ag_drain(in, size - off);
+        if (rc == 0)
+            fail = werr ? af_asprintf("%s: %s", why, strerror(werr))
+                        : af_strdup(why);
+        goto out;
+    }
+    for (left = size - off; left > 0;) {
+        ssize_t n = ag_in_read(in, buf,
+                               left < sizeof(buf) ? (size_t)left : sizeof(buf));
 
         if (n <= 0) {
+            /* Cut short: keep what arrived for the next attempt. */
+            ag_put_suspend(&put);
             rc = n < 0 ? (int)n : -EPIPE;
             goto out;
         }
         left -= (unsigned long long)n;
-        af_sha256_update(&c, buf, (size_t)n);
-        if (out >= 0 && werr == 0) {
-            int w = ag_write_all(out, buf, (size_t)n);
-
-            if (w != 0)
-                werr = -w;
-        }
+        if (werr == 0)
+            werr = ag_put_write(&put, buf, (size_t)n);
     }
-    af_sha256_final_hex(&c, hex);
-    if (out >= 0 && werr == 0 && fsync(out) != 0)
-        werr = errno;
-    if (out >= 0 && close(out) != 0 && werr == 0)
-        werr = errno;
-    out = -1;
     if (werr != 0) {
+        ag_put_discard(&put);
         fail = af_asprintf("put: cannot write: %s", strerror(werr));
         goto out;
     }
-    if (strcasecmp(hex, r->argv[1]) != 0) {
-        fail = af_asprintf("sha256 mismatch: got %s want %s", hex,
-                           r->argv[1]);
+    werr = ag_put_finish(&put, (mode_t)mode, hex);
+    if (werr == EBADMSG) {
+        fail = af_asprintf("sha256 mismatch: got %s want %s", hex, r->argv[1]);
         goto out;
     }
-    if (chmod(tmp, (mode_t)mode) != 0 || rename(tmp, host) != 0) {
-        fail = af_asprintf("put: cannot install: %s", strerror(errno));
+    if (werr != 0) {
+        ag_put_discard(&put);
+        fail = af_asprintf("put: cannot install: %s", strerror(werr));
         goto out;
-    }
-    free(tmp);
-    tmp = NULL;
-    if (slash != NULL && slash != dir) {
-        int dfd = open(dir, O_RDONLY | O_CLOEXEC);
-
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
     }
     ag_body_num(&b, "size", (long long)size);
+    ag_body_num(&b, "offset", (long long)off);
     ag_body_str(&b, "sha256", hex);
 out:
-    if (out >= 0)
-        close(out);
-    if (tmp != NULL)
-        unlink(tmp);
+    ag_put_free(&put);
     /* Answer only now, so a failed put has left nothing behind. */
     if (fail != NULL)
         rc = ag_respond_err(fd, fail);
     else if (rc == 0 && b.data != NULL)
         rc = ag_respond(fd, 1, b.data, b.len);
     free(fail);
-    free(tmp);
-    free(dir);
     free(host);
     af_buf_free(&b);
+    return rc;
+}
+
+/* 1 if one argument of the NUL-separated cmdline (n bytes) is arg. */
+static int
+ag_cmdline_has(const char *cmd, size_t n, const char *arg)
+{
+    size_t off = 0, al = strlen(arg);
+
+    while (off < n) {
+        const char *end = memchr(cmd + off, '\0', n - off);
+        size_t wl = end ? (size_t)(end - cmd - off) : n - off;
+
+        if (wl == al && memcmp(cmd + off, arg, al) == 0)
+            return 1;
+        off += wl + 1;
+    }
+    return 0;
+}
+
+/*
+ * running <path>: the processes with an argument exactly equal to path,
+ * from /proc/<pid>/cmdline (no pattern matching: "torch-2.1.0+cpu...whl"
+ * is found as written). Answers running=<count> and pids=<pid,...>.
+ */
+static int
+ag_do_running(int fd, const struct ag_req *r)
+{
+    struct af_buf b, pids;
+    struct dirent *de;
+    long count = 0;
+    DIR *d;
+    int rc;
+
+    if (r->argc != 2 || r->argv[1][0] == '\0')
+        return ag_respond_err(fd, "usage: running <argument>");
+    d = opendir("/proc");
+    if (d == NULL)
+        return ag_respond_err2(fd, "running: /proc", strerror(errno));
+    af_buf_init(&pids, 0);
+    while ((de = readdir(d)) != NULL) {
+        char path[64], *cmd;
+        size_t n;
+
+        if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+            strspn(de->d_name, "0123456789") != strlen(de->d_name) ||
+            strlen(de->d_name) > 20 || atol(de->d_name) == (long)getpid())
+            continue;
+        snprintf(path, sizeof(path), "/proc/%.20s/cmdline", de->d_name);
+        cmd = ag_read_file(path, 256 * 1024, &n);
+        if (cmd != NULL && ag_cmdline_has(cmd, n, r->argv[1])) {
+            af_buf_printf(&pids, "%s%s", count ? "," : "", de->d_name);
+            count++;
+        }
+        free(cmd);
+    }
+    closedir(d);
+    af_buf_init(&b, 0);
+    ag_body_num(&b, "running", count);
+    ag_body_str(&b, "pids", pids.data ? pids.data : "");
+    rc = ag_respond(fd, 1, b.data, b.len);
+    af_buf_free(&b);
+    af_buf_free(&pids);
     return rc;
 }
 
@@ -509,15 +600,15 @@ ag_serve(int in_fd, int out_fd, const struct ag_serve_opts *o)
     char *greet;
     int rc;
 
-    greet = af_asprintf("%s %d %s %s %s\n", AF_PROTO_GREETING,
-                        AF_PROTO_VERSION, o->version, o->arch, o->sha256);
+    greet = af_asprintf("%s %d %s %s %s\n", AF_PROTO_GREETING, AF_PROTO_VERSION,
+                        o->version, o->arch, o->sha256);
     rc = ag_write_all(out_fd, greet, strlen(greet));
     free(greet);
     if (rc != 0)
         return rc;
     ag_in_init(&in, in_fd);
     for (;;) {
-        struct ag_req req = { 0, NULL };
+        struct ag_req req = {0, NULL};
         const char *perr;
         char *line = NULL;
         int got = ag_in_line(&in, AF_PROTO_MAX_LINE, &line);
@@ -550,6 +641,10 @@ ag_serve(int in_fd, int out_fd, const struct ag_serve_opts *o)
             rc = ag_do_stat(out_fd, o, &req);
         else if (strcmp(req.argv[0], "put") == 0)
             rc = ag_do_put(out_fd, &in, o, &req);
+        else if (strcmp(req.argv[0], "running") == 0)
+            rc = ag_do_running(out_fd, &req);
+        else if (strcmp(req.argv[0], "partial") == 0)
+            rc = ag_do_partial(out_fd, o, &req);
         else if (strcmp(req.argv[0], "reboot") == 0)
             rc = ag_do_reboot(out_fd, o, &req);
         else if (strcmp(req.argv[0], "quit") == 0 && req.argc == 1) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Capped buffer and JSON string escaping. */
 #include "af-buf.h"
+#include "af-json.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -102,80 +103,10 @@ af_buf_free(struct af_buf *b)
     b->len = b->cap = 0;
 }
 
-/* Length of a valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-    size_t need, i;
-
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0 && s[0] >= 0xc2)
-        need = 2;
-    else if ((s[0] & 0xf0) == 0xe0)
-        need = 3;
-    else if ((s[0] & 0xf8) == 0xf0 && s[0] <= 0xf4)
-        need = 4;
-    else
-        return 0;
-    if (need > n)
-        return 0;
-    for (i = 1; i < need; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return need;
-}
-
 void
 af_buf_json_strn(struct af_buf *b, const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-
-    af_buf_append(b, "\"", 1);
-    while (i < n) {
-        unsigned char c = p[i];
-        size_t l;
-
-        switch (c) {
-        case '"':
-            af_buf_append(b, "\\\"", 2);
-            i++;
-            continue;
-        case '\\':
-            af_buf_append(b, "\\\\", 2);
-            i++;
-            continue;
-        case '\n':
-            af_buf_append(b, "\\n", 2);
-            i++;
-            continue;
-        case '\r':
-            af_buf_append(b, "\\r", 2);
-            i++;
-            continue;
-        case '\t':
-            af_buf_append(b, "\\t", 2);
-            i++;
-            continue;
-        default:
-            break;
-        }
-        if (c < 0x20) {
-            af_buf_printf(b, "\\u%04x", c);
-            i++;
-            continue;
-        }
-        l = utf8_len(p + i, n - i);
-        if (l == 0) {
-            af_buf_append(b, "\\ufffd", 6);
-            i++;
-            continue;
-        }
-        af_buf_append(b, p + i, l);
-        i += l;
-    }
-    af_buf_append(b, "\"", 1);
+    afj_quote(b, s, n);
 }
 
 void

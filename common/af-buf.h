@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 struct af_buf {
-    char *data;    /* NULL until the first append; NUL-terminated after */
+    char *data; /* NULL until the first append; NUL-terminated after */
     size_t len;
     size_t cap;
     size_t max;    /* 0 = unlimited */
@@ -34,7 +34,7 @@ void af_buf_free(struct af_buf *b);
 
 /* Append s as a JSON string literal (with quotes and escapes). */
 void af_buf_json_str(struct af_buf *b, const char *s);
-/* Same for n bytes that may hold NULs or invalid UTF-8 (shown as \ufffd). */
+/* Same for n bytes that may hold NULs or invalid UTF-8 (afj_quote). */
 void af_buf_json_strn(struct af_buf *b, const char *s, size_t n);
 
 #endif /* AF_BUF_H */

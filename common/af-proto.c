@@ -11,72 +11,6 @@
 
 #include "af-mem.h"
 
-void
-af_kv_init(struct af_kv *kv)
-{
-    kv->n = 0;
-    kv->cap = 0;
-    kv->keys = NULL;
-    kv->vals = NULL;
-}
-
-void
-af_kv_add(struct af_kv *kv, const char *key, const char *val)
-{
-    if (kv->n == kv->cap) {
-        kv->cap = kv->cap ? kv->cap * 2 : 16;
-        kv->keys = af_reallocarray(kv->keys, kv->cap, sizeof(*kv->keys));
-        kv->vals = af_reallocarray(kv->vals, kv->cap, sizeof(*kv->vals));
-    }
-    kv->keys[kv->n] = af_strdup(key);
-    kv->vals[kv->n] = af_strdup(val);
-    kv->n++;
-}
-
-void
-af_kv_set(struct af_kv *kv, const char *key, const char *val)
-{
-    size_t i;
-
-    for (i = 0; i < kv->n; i++) {
-        if (strcmp(kv->keys[i], key) == 0) {
-            char *v = af_strdup(val);
-
-            free(kv->vals[i]);
-            kv->vals[i] = v;
-            return;
-        }
-    }
-    af_kv_add(kv, key, val);
-}
-
-const char *
-af_kv_get(const struct af_kv *kv, const char *key)
-{
-    size_t i;
-
-    for (i = 0; i < kv->n; i++)
-        if (strcmp(kv->keys[i], key) == 0)
-            return kv->vals[i];
-    return NULL;
-}
-
-void
-af_kv_free(struct af_kv *kv)
-{
-    size_t i;
-
-    if (kv == NULL)
-        return;
-    for (i = 0; i < kv->n; i++) {
-        free(kv->keys[i]);
-        free(kv->vals[i]);
-    }
-    free(kv->keys);
-    free(kv->vals);
-    af_kv_init(kv);
-}
-
 static int
 af_proto_plain(unsigned char c)
 {
@@ -158,7 +92,7 @@ af_proto_kv_format(const struct af_kv *kv, size_t *len)
 
     enc = af_calloc(kv->n ? kv->n : 1, sizeof(*enc));
     for (i = 0; i < kv->n; i++) {
-        enc[i] = af_proto_encode(kv->vals[i], strlen(kv->vals[i]));
+        enc[i] = af_proto_encode(kv->vals[i], kv->vlens[i]);
         total += strlen(kv->keys[i]) + 1 + strlen(enc[i]) + 1;
     }
     r = af_malloc(total + 1);
@@ -203,7 +137,7 @@ af_proto_key_ok(const char *k, size_t n)
 int
 af_proto_kv_parse(struct af_kv *kv, const char *body, size_t len)
 {
-    size_t off = 0;
+    size_t off = 0, nkeys = 0;
 
     while (off < len) {
         const char *line = body + off;
@@ -211,9 +145,12 @@ af_proto_kv_parse(struct af_kv *kv, const char *body, size_t len)
         const char *eq;
         size_t llen, klen;
         char *key, *val;
+        long vlen;
 
         if (nl == NULL)
             return -1;
+        if (++nkeys > AF_PROTO_MAX_KEYS)
+            return -2;
         llen = (size_t)(nl - line);
         eq = memchr(line, '=', llen);
         if (eq == NULL)
@@ -224,12 +161,13 @@ af_proto_kv_parse(struct af_kv *kv, const char *body, size_t len)
         if (memchr(eq + 1, '\0', (size_t)(nl - eq - 1)) != NULL)
             return -1;
         val = af_strndup(eq + 1, (size_t)(nl - eq - 1));
-        if (af_proto_decode(val) < 0) {
+        vlen = af_proto_decode(val);
+        if (vlen < 0) {
             free(val);
             return -1;
         }
         key = af_strndup(line, klen);
-        af_kv_add(kv, key, val);
+        af_kv_addn(kv, key, val, (size_t)vlen);
         free(key);
         free(val);
         off += llen + 1;

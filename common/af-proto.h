@@ -25,10 +25,19 @@
  *                                     stdout_truncated, stderr,
  *                                     stderr_truncated, duration_ms
  *   stat <path>                    -> exists=0|1, size, sha256
- *   put <sha256> <size> <mode-octal> <path>  + <size> raw bytes
- *                                  -> written to a temp file beside path,
- *                                     verified, renamed into place: size,
- *                                     sha256; err (file removed) on mismatch
+ *   partial <sha256> <size> <path> -> offset: bytes of that package a cut
+ *                                     put left verified in <path>.partial
+ *                                     (0 when none)
+ *   put <sha256> <size> <mode-octal> <path> [<offset>]
+ *                                  + <size> - <offset> raw bytes
+ *                                  -> written to <path>.partial (checkpoint
+ *                                     in <path>.partial.meta every 64 MiB),
+ *                                     hashed as it arrives, renamed into
+ *                                     place: size, offset, sha256; err
+ *                                     (partial removed) on mismatch; a
+ *                                     stream cut short keeps the partial
+ *   running <argument>             -> running (count), pids: processes with
+ *                                     an argv element exactly <argument>
  *   reboot <delay-s> <argv0> [argv...]
  *                                  -> ok at once; a detached child runs the
  *                                     command after delay-s so that the SSH
@@ -40,33 +49,25 @@
 
 #include <stddef.h>
 
-#define AF_PROTO_VERSION 1
+#include "af-kv.h"
+
+#define AF_PROTO_VERSION  1
 #define AF_PROTO_GREETING "AFAGENT"
-#define AF_PROTO_RESP "AFP"
+#define AF_PROTO_RESP     "AFP"
 /* Longest request line or response header the peer must accept. */
 #define AF_PROTO_MAX_LINE (256 * 1024)
 /* Largest response body an orchestrator accepts. */
 #define AF_PROTO_MAX_BODY (8 * 1024 * 1024)
-/* Where the orchestrator installs the agent: <dir>/<sha256>/<name>. */
-#define AF_AGENT_DIR "/var/lib/ascend-fleet/agent"
+/* Most "key=value" lines a response body may hold. */
+#define AF_PROTO_MAX_KEYS 4096
+/*
+ * The node directory of ascend-fleet, and where the orchestrator installs
+ * the agent: <dir>/<sha256>/<name>. Everything in it is owned by the login
+ * user (or root) and writable by no one else, or the node is refused.
+ */
+#define AF_NODE_DIR   "/var/lib/ascend-fleet"
+#define AF_AGENT_DIR  AF_NODE_DIR "/agent"
 #define AF_AGENT_NAME "ascend-fleet-agent"
-
-/* A flat list of key/value strings, order kept, keys may repeat. */
-struct af_kv {
-    size_t n;
-    size_t cap;
-    char **keys;
-    char **vals;
-};
-
-void af_kv_init(struct af_kv *kv);
-/* Append copies of key and value. Aborts on OOM. */
-void af_kv_add(struct af_kv *kv, const char *key, const char *val);
-/* Replace the first value for key, or append. */
-void af_kv_set(struct af_kv *kv, const char *key, const char *val);
-/* First value for key, or NULL. Borrowed. */
-const char *af_kv_get(const struct af_kv *kv, const char *key);
-void af_kv_free(struct af_kv *kv);
 
 /*
  * Percent-encode n bytes of s into a new NUL-terminated string (the caller
@@ -81,13 +82,17 @@ char *af_proto_encode(const char *s, size_t n);
 long af_proto_decode(char *s);
 
 /*
- * Serialise kv as "key=value\n" lines with encoded values into a new
- * string; *len receives its length. The caller frees it.
+ * Serialise kv as "key=value\n" lines with encoded values (all vlens
+ * bytes of each) into a new string; *len receives its length. The caller
+ * frees it.
  */
 char *af_proto_kv_format(const struct af_kv *kv, size_t *len);
 /*
- * Parse a body of "key=value\n" lines into kv (appending). Returns 0, or -1
- * on a malformed line (kv then holds the lines before it).
+ * Parse a body of "key=value\n" lines into kv (appending); decoded values
+ * keep every byte, NULs included (af_kv_getn). Returns 0; -1 on a malformed
+ * line (no '=', a bad key, a bad escape or a raw NUL); -2 when the body
+ * holds more than AF_PROTO_MAX_KEYS lines. On error kv holds the lines
+ * before the bad one.
  */
 int af_proto_kv_parse(struct af_kv *kv, const char *body, size_t len);
 

@@ -1067,7 +1067,8 @@ check_collisions(struct ctx *c)
     size_t s = 0, e, k;
     char a[16], other[200];
 
-    qsort(c->ents, c->nents, sizeof(*c->ents), ent_cmp);
+    if (c->nents > 1) /* no entries: c->ents is NULL */
+        qsort(c->ents, c->nents, sizeof(*c->ents), ent_cmp);
     while (s < c->nents) {
         const struct ent *first = &c->ents[s], *infra = NULL;
 

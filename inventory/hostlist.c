@@ -63,6 +63,18 @@ term_free(struct hl_term *t)
     t->nf = 0;
 }
 
+/*
+ * Make room for item n (the count before the append): arrays grow to the
+ * next power of two, so n appends cost O(n), not O(n^2) copying.
+ */
+static void *
+grow(void *v, size_t n, size_t size)
+{
+    if (n == 0 || (n & (n - 1)) == 0)
+        return af_reallocarray(v, n ? n * 2 : 1, size);
+    return v;
+}
+
 /* Parse a decimal number of len digits; 0 on success, -1 if not numeric. */
 static int
 parse_num(const char *s, size_t len, unsigned long long *v)
@@ -82,8 +94,12 @@ parse_num(const char *s, size_t len, unsigned long long *v)
 
 /* Parse the text between '[' and ']' into f->spans; count its numbers. */
 static int
-parse_range(const char *pat, const char *s, size_t len, struct hl_field *f,
-            size_t *count, struct af_err *e)
+parse_range(const char *pat,
+            const char *s,
+            size_t len,
+            struct hl_field *f,
+            size_t *count,
+            struct af_err *e)
 {
     size_t i = 0, total = 0;
 
@@ -99,8 +115,10 @@ parse_range(const char *pat, const char *s, size_t len, struct hl_field *f,
             j++;
         }
         if (j == i)
-            return af_err_set(e, AF_EINPUT, "empty range item in '[%.*s]' "
-                              "of '%s'", (int)len, s, pat);
+            return af_err_set(e, AF_EINPUT,
+                              "empty range item in '[%.*s]' "
+                              "of '%s'",
+                              (int)len, s, pat);
         if (dash == SIZE_MAX) {
             if (parse_num(s + i, j - i, &sp.lo) != 0)
                 goto bad;
@@ -110,23 +128,28 @@ parse_range(const char *pat, const char *s, size_t len, struct hl_field *f,
                 parse_num(s + dash + 1, j - dash - 1, &sp.hi) != 0)
                 goto bad;
             if (sp.lo > sp.hi)
-                return af_err_set(e, AF_EINPUT, "reversed range '%.*s' in "
-                                  "'%s'", (int)(j - i), s + i, pat);
+                return af_err_set(e, AF_EINPUT,
+                                  "reversed range '%.*s' in "
+                                  "'%s'",
+                                  (int)(j - i), s + i, pat);
         }
         /* "08" pads to two digits, "8" and "0" do not pad. */
         n = (dash == SIZE_MAX ? j : dash) - i;
         sp.width = (n > 1 && s[i] == '0') ? (int)n : 0;
         if (sp.hi - sp.lo >= HL_MAX_NAMES ||
             total + (size_t)(sp.hi - sp.lo + 1) > HL_MAX_NAMES)
-            return af_err_set(e, AF_EINPUT, "'%s' expands to more than %d "
-                              "names", pat, HL_MAX_NAMES);
+            return af_err_set(e, AF_EINPUT,
+                              "'%s' expands to more than %d "
+                              "names",
+                              pat, HL_MAX_NAMES);
         total += (size_t)(sp.hi - sp.lo + 1);
-        f->spans = af_reallocarray(f->spans, f->nspans + 1, sizeof(sp));
+        f->spans = grow(f->spans, f->nspans, sizeof(sp));
         f->spans[f->nspans++] = sp;
         i = j + 1;
         continue;
     bad:
-        return af_err_set(e, AF_EINPUT, "non-numeric range '%.*s' in '%s' "
+        return af_err_set(e, AF_EINPUT,
+                          "non-numeric range '%.*s' in '%s' "
                           "(expected N or N-M, at most %d digits)",
                           (int)(j - i), s + i, pat, HL_MAX_DIGITS);
     }
@@ -136,7 +159,10 @@ parse_range(const char *pat, const char *s, size_t len, struct hl_field *f,
 
 /* Parse one top-level term s[0..len) (already trimmed, brackets balanced). */
 static int
-parse_term(const char *pat, const char *s, size_t len, struct hl_term *t,
+parse_term(const char *pat,
+           const char *s,
+           size_t len,
+           struct hl_term *t,
            struct af_err *e)
 {
     size_t i = 0, count = 1;
@@ -148,14 +174,16 @@ parse_term(const char *pat, const char *s, size_t len, struct hl_term *t,
         struct hl_field *f;
         size_t j, c = 0;
 
-        t->f = af_reallocarray(t->f, t->nf + 1, sizeof(*t->f));
+        t->f = grow(t->f, t->nf, sizeof(*t->f));
         f = &t->f[t->nf++];
         memset(f, 0, sizeof(*f));
         if (s[i] != '[') {
             for (j = i; j < len && s[j] != '['; j++)
                 if (is_space(s[j]))
-                    return af_err_set(e, AF_EINPUT, "space inside name "
-                                      "'%.*s' in '%s'", (int)len, s, pat);
+                    return af_err_set(e, AF_EINPUT,
+                                      "space inside name "
+                                      "'%.*s' in '%s'",
+                                      (int)len, s, pat);
             f->text = s + i;
             f->len = j - i;
             t->namelen += j - i;
@@ -167,8 +195,10 @@ parse_term(const char *pat, const char *s, size_t len, struct hl_term *t,
         if ((r = parse_range(pat, s + i + 1, j - i - 1, f, &c, e)) != 0)
             return r;
         if (count > HL_MAX_NAMES / c)
-            return af_err_set(e, AF_EINPUT, "'%s' expands to more than %d "
-                              "names", pat, HL_MAX_NAMES);
+            return af_err_set(e, AF_EINPUT,
+                              "'%s' expands to more than %d "
+                              "names",
+                              pat, HL_MAX_NAMES);
         count *= c;
         t->namelen += HL_MAX_DIGITS + 2;
         i = j + 1;
@@ -179,7 +209,11 @@ parse_term(const char *pat, const char *s, size_t len, struct hl_term *t,
 
 /* Emit the names of t, leftmost range slowest, into out[*k...]. */
 static void
-gen(const struct hl_term *t, size_t fi, char *buf, size_t len, char **out,
+gen(const struct hl_term *t,
+    size_t fi,
+    char *buf,
+    size_t len,
+    char **out,
     size_t *k)
 {
     const struct hl_field *f;
@@ -236,8 +270,7 @@ hl_expand(const char *pattern, char ***names, size_t *n, struct af_err *e)
         }
         if (c == ']') {
             if (depth-- == 0) {
-                r = af_err_set(e, AF_EINPUT, "unbalanced ']' in '%s'",
-                               pattern);
+                r = af_err_set(e, AF_EINPUT, "unbalanced ']' in '%s'", pattern);
                 goto out;
             }
             continue;
@@ -255,13 +288,12 @@ hl_expand(const char *pattern, char ***names, size_t *n, struct af_err *e)
         while (b > a && is_space(pattern[b - 1]))
             b--;
         if (a == b) {
-            r = af_err_set(e, AF_EINPUT, "%s in '%s'",
-                           i == 0 && c == '\0' ? "empty hostlist"
-                                               : "empty name",
-                           pattern);
+            r = af_err_set(
+                e, AF_EINPUT, "%s in '%s'",
+                i == 0 && c == '\0' ? "empty hostlist" : "empty name", pattern);
             goto out;
         }
-        terms = af_reallocarray(terms, nterms + 1, sizeof(*terms));
+        terms = grow(terms, nterms, sizeof(*terms));
         r = parse_term(pattern, pattern + a, b - a, &terms[nterms], e);
         nterms++;
         if (r != 0)
@@ -400,7 +432,7 @@ emit_block(struct fent *v, size_t a, size_t b, char ***out, size_t *nout)
             ;
         /* A key with a single distinct value stays as written. */
         if (v[a].dlen == 0 || v[a].val == v[j - 1].val) {
-            *out = af_reallocarray(*out, *nout + 1, sizeof(**out));
+            *out = grow(*out, *nout, sizeof(**out));
             (*out)[(*nout)++] = af_strndup(v[a].s, v[a].slen);
             a = j;
             continue;
@@ -423,7 +455,7 @@ emit_block(struct fent *v, size_t a, size_t b, char ***out, size_t *nout)
         }
         af_buf_puts(&buf, "]");
         af_buf_puts(&buf, v[a].s + v[a].dpos + v[a].dlen);
-        *out = af_reallocarray(*out, *nout + 1, sizeof(**out));
+        *out = grow(*out, *nout, sizeof(**out));
         (*out)[(*nout)++] = af_buf_steal(&buf);
         a = j;
     }

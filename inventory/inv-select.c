@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * --limit selection over a loaded inventory: hostlist patterns, group
- * names, exclusions. Pure lookups; moved out of inv.c to keep both small.
+ * Node selection with a --limit expression (inv_select, see inv.h):
+ * hostlist patterns, group names and exclusions over a loaded inventory.
  */
 #include "inv.h"
 
@@ -22,8 +22,6 @@ node_has_group(const struct inv_node *nd, const char *g)
             return 1;
     return 0;
 }
-
-/* ---- selection -------------------------------------------------------- */
 
 static void
 mark_group(const struct inv *inv, int g, unsigned char *mark)
@@ -94,7 +92,15 @@ inv_select(const struct inv *inv,
     *n = 0;
     inc = af_calloc(inv->nnodes + 1, 1);
     exc = af_calloc(inv->nnodes + 1, 1);
-    if (limit != NULL && limit[0] != '\0') {
+    if (limit != NULL && limit[0] == '\0') {
+        /* An empty pattern (a shell variable that was not set) must not
+         * silently mean every node. */
+        r = af_err_set(e, AF_EINPUT,
+                       "--limit: empty pattern (leave "
+                       "--limit out to select every node)");
+        goto out;
+    }
+    if (limit != NULL) {
         for (i = 0, start = 0;; i++) {
             char c = limit[i];
             size_t a = start, b = i;

@@ -20,6 +20,7 @@
 
 #include "af-err.h"
 #include "af-mem.h"
+#include "af-safe.h"
 #include "af-yaml.h"
 #include "hostlist.h"
 #include "sshcfg.h"
@@ -56,15 +57,14 @@ struct inv_index {
 /* Load-time state. */
 struct ld {
     struct inv *inv;
-    size_t cap;           /* allocated inv->nodes */
-    char *dir;            /* inventory file's directory, or NULL */
+    size_t cap; /* allocated inv->nodes */
+    char *dir;  /* inventory file's directory, or NULL */
     char *home;
     struct inv_index addr; /* by address:port */
     struct af_err *e;
 };
 
-static int
-fail(struct ld *l, const struct af_ynode *n, const char *fmt, ...)
+static int fail(struct ld *l, const struct af_ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -94,13 +94,11 @@ type_name(const struct af_ynode *n)
     return "a scalar";
 }
 
-/* An unquoted empty value, "~" or "null": the section is there but empty. */
+/* YAML's null (unquoted empty, "~", "null"): there, but without a value. */
 static int
 is_null(const struct af_ynode *n)
 {
-    return n->type == AF_YSCALAR && !n->quoted &&
-           (n->scalar[0] == '\0' || strcmp(n->scalar, "~") == 0 ||
-            strcmp(n->scalar, "null") == 0);
+    return n->type == AF_YSCALAR && n->null;
 }
 
 static int
@@ -141,7 +139,9 @@ hash_key(const char *s, int port)
  * where it would go. port < 0 means "by name", else "by address:port".
  */
 static size_t *
-index_slot(const struct inv_index *ix, const struct inv *inv, const char *key,
+index_slot(const struct inv_index *ix,
+           const struct inv *inv,
+           const char *key,
            int port)
 {
     size_t i = (size_t)hash_key(key, port < 0 ? 0 : port) & (ix->cap - 1);
@@ -164,9 +164,9 @@ index_add(struct inv_index *ix, const struct inv *inv, size_t node, int byaddr)
     const struct inv_node *nd = &inv->nodes[node];
 
     if (ix->used * 2 >= ix->cap) {
-        struct inv_index big = {af_calloc(ix->cap ? ix->cap * 2 : 64,
-                                          sizeof(size_t)),
-                                ix->cap ? ix->cap * 2 : 64, 0};
+        struct inv_index big = {
+            af_calloc(ix->cap ? ix->cap * 2 : 64, sizeof(size_t)),
+            ix->cap ? ix->cap * 2 : 64, 0};
         size_t i;
 
         for (i = 0; i < ix->cap; i++) {
@@ -188,7 +188,9 @@ index_add(struct inv_index *ix, const struct inv *inv, size_t node, int byaddr)
 }
 
 static const struct inv_node *
-index_find(const struct inv_index *ix, const struct inv *inv, const char *key,
+index_find(const struct inv_index *ix,
+           const struct inv *inv,
+           const char *key,
            int port)
 {
     size_t *s;
@@ -202,7 +204,9 @@ index_find(const struct inv_index *ix, const struct inv *inv, const char *key,
 /* ---- settings --------------------------------------------------------- */
 
 static int
-get_str(struct ld *l, const struct af_ynode *key, const struct af_ynode *v,
+get_str(struct ld *l,
+        const struct af_ynode *key,
+        const struct af_ynode *v,
         const char **out)
 {
     if (v->type != AF_YSCALAR)
@@ -215,8 +219,13 @@ get_str(struct ld *l, const struct af_ynode *key, const struct af_ynode *v,
 }
 
 static int
-get_int(struct ld *l, const struct af_ynode *key, const struct af_ynode *v,
-        int min, int max, const char *what, int *out)
+get_int(struct ld *l,
+        const struct af_ynode *key,
+        const struct af_ynode *v,
+        int min,
+        int max,
+        const char *what,
+        int *out)
 {
     const char *s = v->scalar;
     long long x = 0;
@@ -237,8 +246,8 @@ get_int(struct ld *l, const struct af_ynode *key, const struct af_ynode *v,
     if (v->scalar[0] == '-')
         x = -x;
     if (x < min || x > max)
-        return fail(l, v, "'%s' must be %s (%d..%d), got %s", key->scalar,
-                    what, min, max, v->scalar);
+        return fail(l, v, "'%s' must be %s (%d..%d), got %s", key->scalar, what,
+                    min, max, v->scalar);
     *out = (int)x;
     return 0;
 bad:
@@ -247,16 +256,18 @@ bad:
 }
 
 static int
-get_path(struct ld *l, const struct af_ynode *key, const struct af_ynode *v,
+get_path(struct ld *l,
+         const struct af_ynode *key,
+         const struct af_ynode *v,
          const char **out)
 {
     int r;
 
     if ((r = get_str(l, key, v, out)) != 0)
         return r;
-    if ((*out)[0] == '~' && (*out)[1] != '/' && (*out)[1] != '\0')
-        return fail(l, v, "'%s': only '~/' is expanded, not '%s'",
-                    key->scalar, *out);
+    if ((*out)[0] == '~' && (*out)[1] != '/')
+        return fail(l, v, "'%s': only '~/' is expanded, not '%s'", key->scalar,
+                    *out);
     return 0;
 }
 
@@ -280,18 +291,79 @@ get_hostkeys(struct ld *l,
     return 0;
 }
 
+static const char *const settings_names[] = {"user",
+                                             "port",
+                                             "identity",
+                                             "known_hosts",
+                                             "host_keys",
+                                             "connect_timeout",
+                                             "handshake_timeout",
+                                             "jump",
+                                             "become",
+                                             "command_timeout",
+                                             "reboot_timeout",
+                                             "reboot_command",
+                                             "install_path",
+                                             NULL};
+
+static int
+settings_has(const char *k)
+{
+    size_t i;
+
+    for (i = 0; settings_names[i] != NULL; i++)
+        if (strcmp(settings_names[i], k) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * reboot_command is split on blanks into argv words on the node (no
+ * shell): every word must be a safe word, the first not an option.
+ */
+static int
+check_command(struct ld *l, const struct af_ynode *v)
+{
+    char *cmd = af_strdup(v->scalar), *save = NULL, *t, why[200];
+    int r = 0, i = 0;
+
+    for (t = strtok_r(cmd, " \t", &save); t != NULL && r == 0;
+         t = strtok_r(NULL, " \t", &save), i++)
+        if (af_safe_check(t, i ? AF_SAFE_DASH : 0, why, sizeof(why)) != 0)
+            r = fail(l, v, "'reboot_command' word '%s': %s", t, why);
+    if (r == 0 && i == 0)
+        r = fail(l, v, "'reboot_command' must not be blank");
+    free(cmd);
+    return r;
+}
+
 /*
  * Parse one settings key into s. Returns 1 when key is not a settings key,
  * 0 when parsed, or a negative error.
  */
 static int
-settings_key(struct ld *l, const struct af_ynode *key,
-             const struct af_ynode *v, struct inv_set *s)
+settings_key(struct ld *l,
+             const struct af_ynode *key,
+             const struct af_ynode *v,
+             struct inv_set *s)
 {
     const char *k = key->scalar;
 
-    if (strcmp(k, "user") == 0)
-        return get_str(l, key, v, &s->user);
+    /* A null value (`user: ~`) leaves the setting unset at this level, so
+     * the inherited one applies: never a user named "~". */
+    if (is_null(v))
+        return settings_has(k) ? 0 : 1;
+    if (strcmp(k, "user") == 0) {
+        int r = get_str(l, key, v, &s->user);
+
+        if (r == 0 && (!name_ok(s->user, 0) || s->user[0] == '-'))
+            return fail(l, v,
+                        "'user' must be a login name (letters, "
+                        "digits, '.', '-' and '_', not starting with "
+                        "'-'), got '%s'",
+                        s->user);
+        return r;
+    }
     if (strcmp(k, "port") == 0)
         return get_int(l, key, v, 1, 65535, "a TCP port", &s->port);
     if (strcmp(k, "identity") == 0)
@@ -324,14 +396,19 @@ settings_key(struct ld *l, const struct af_ynode *key,
     if (strcmp(k, "reboot_timeout") == 0)
         return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
                        &s->reboot_timeout);
-    if (strcmp(k, "reboot_command") == 0)
-        return get_str(l, key, v, &s->reboot_command);
+    if (strcmp(k, "reboot_command") == 0) {
+        int r = get_str(l, key, v, &s->reboot_command);
+
+        return r == 0 ? check_command(l, v) : r;
+    }
     if (strcmp(k, "install_path") == 0) {
         int r = get_str(l, key, v, &s->install_path);
+        char why[200];
 
-        if (r == 0 && s->install_path[0] != '/')
-            return fail(l, v, "'install_path' must be an absolute path, "
-                        "got '%s'", s->install_path);
+        if (r == 0 &&
+            af_safe_check(s->install_path, AF_SAFE_PATH, why, sizeof(why)) != 0)
+            return fail(l, v, "'install_path' %s, got '%s'", why,
+                        s->install_path);
         return r;
     }
     return 1;
@@ -339,7 +416,9 @@ settings_key(struct ld *l, const struct af_ynode *key,
 
 /* A whole settings mapping (defaults or group vars). */
 static int
-settings_map(struct ld *l, const struct af_ynode *m, const char *where,
+settings_map(struct ld *l,
+             const struct af_ynode *m,
+             const char *where,
              struct inv_set *s)
 {
     size_t i;
@@ -348,13 +427,13 @@ settings_map(struct ld *l, const struct af_ynode *m, const char *where,
     if (is_null(m))
         return 0;
     if (m->type != AF_YMAP)
-        return fail(l, m, "%s must be a mapping, not %s", where,
-                    type_name(m));
+        return fail(l, m, "%s must be a mapping, not %s", where, type_name(m));
     for (i = 0; i < m->n; i++) {
         r = settings_key(l, m->keys[i], m->vals[i], s);
         if (r == 1)
-            return fail(l, m->keys[i], "unknown key '%s' in %s (allowed: "
-                        SETTINGS_KEYS ")", m->keys[i]->scalar, where);
+            return fail(l, m->keys[i],
+                        "unknown key '%s' in %s (allowed: " SETTINGS_KEYS ")",
+                        m->keys[i]->scalar, where);
         if (r != 0)
             return r;
     }
@@ -438,22 +517,25 @@ add_node(struct ld *l,
     if (old != NULL) {
         nd = &inv->nodes[old->index];
         if (g == NULL || node_has_group(nd, g) || nd->ngroups == 0)
-            return fail(l, namenode, "duplicate node name '%s' (first "
-                        "defined at line %d, column %d)", name, nd->line,
-                        nd->col);
+            return fail(l, namenode,
+                        "duplicate node name '%s' (first "
+                        "defined at line %d, column %d)",
+                        name, nd->line, nd->col);
         if (strcmp(nd->address, address) != 0 || nd->port != port)
-            return fail(l, addrnode, "node '%s' is also defined at line %d, "
+            return fail(l, addrnode,
+                        "node '%s' is also defined at line %d, "
                         "column %d with address %s:%d; a node listed in "
                         "several groups needs the same address and port",
                         name, nd->line, nd->col, nd->address, nd->port);
         if (hccn != NULL && nd->hccn != NULL)
-            return fail(l, hccn, "node '%s' already has an 'hccn' section "
-                        "(line %d, column %d)", name, nd->hccn->line,
-                        nd->hccn->col);
+            return fail(l, hccn,
+                        "node '%s' already has an 'hccn' section "
+                        "(line %d, column %d)",
+                        name, nd->hccn->line, nd->hccn->col);
         if (hccn != NULL)
             nd->hccn = hccn;
-        nd->groups = af_reallocarray(nd->groups, nd->ngroups + 1,
-                                     sizeof(*nd->groups));
+        nd->groups =
+            af_reallocarray(nd->groups, nd->ngroups + 1, sizeof(*nd->groups));
         nd->groups[nd->ngroups++] = g;
         return 0;
     }
@@ -503,8 +585,11 @@ add_node(struct ld *l,
 
 /* Expand a name or address pattern; errors point at node v. */
 static int
-expand_at(struct ld *l, const char *key, const struct af_ynode *v,
-          char ***names, size_t *n)
+expand_at(struct ld *l,
+          const char *key,
+          const struct af_ynode *v,
+          char ***names,
+          size_t *n)
 {
     struct af_err he;
     int r;
@@ -512,8 +597,7 @@ expand_at(struct ld *l, const char *key, const struct af_ynode *v,
     *names = NULL;
     *n = 0;
     if (v->type != AF_YSCALAR)
-        return fail(l, v, "'%s' must be a string, not %s", key,
-                    type_name(v));
+        return fail(l, v, "'%s' must be a string, not %s", key, type_name(v));
     if (v->scalar[0] == '\0')
         return fail(l, v, "empty %s",
                     strcmp(key, "name") == 0 ? "host name" : key);
@@ -524,7 +608,9 @@ expand_at(struct ld *l, const char *key, const struct af_ynode *v,
 
 /* One item of a hosts: list; gi is the group index or -1. */
 static int
-add_item(struct ld *l, const struct af_ynode *item, const struct inv_set *base,
+add_item(struct ld *l,
+         const struct af_ynode *item,
+         const struct inv_set *base,
          int gi)
 {
     const struct af_ynode *namenode = NULL, *addrnode = NULL, *hccn = NULL;
@@ -539,8 +625,10 @@ add_item(struct ld *l, const struct af_ynode *item, const struct inv_set *base,
     if (item->type == AF_YSCALAR) {
         namenode = item;
     } else if (item->type != AF_YMAP) {
-        return fail(l, item, "a host entry must be a mapping with 'name', "
-                    "not %s", type_name(item));
+        return fail(l, item,
+                    "a host entry must be a mapping with 'name', "
+                    "not %s",
+                    type_name(item));
     } else {
         for (i = 0; i < item->n; i++) {
             const struct af_ynode *k = item->keys[i], *v = item->vals[i];
@@ -556,9 +644,11 @@ add_item(struct ld *l, const struct af_ynode *item, const struct inv_set *base,
                 hccn = v;
             } else if ((r = settings_key(l, k, v, &own)) != 0) {
                 if (r == 1)
-                    return fail(l, k, "unknown key '%s' in a host entry "
-                                "(allowed: name, address, hccn, "
-                                SETTINGS_KEYS ")", k->scalar);
+                    return fail(l, k,
+                                "unknown key '%s' in a host entry "
+                                "(allowed: name, address, hccn, " SETTINGS_KEYS
+                                ")",
+                                k->scalar);
                 return r;
             }
         }
@@ -571,8 +661,10 @@ add_item(struct ld *l, const struct af_ynode *item, const struct inv_set *base,
         goto out;
     for (i = 0; i < nn; i++) {
         if (!name_ok(names[i], 0)) {
-            r = fail(l, namenode, "invalid host name '%s' (letters, digits, "
-                     "'.', '-' and '_' only)", names[i]);
+            r = fail(l, namenode,
+                     "invalid host name '%s' (letters, digits, "
+                     "'.', '-' and '_' only)",
+                     names[i]);
             goto out;
         }
     }
@@ -580,14 +672,18 @@ add_item(struct ld *l, const struct af_ynode *item, const struct inv_set *base,
         if ((r = expand_at(l, "address", addrnode, &addrs, &na)) != 0)
             goto out;
         if (nn > 1 && na == 1) {
-            r = fail(l, addrnode, "name expands to %zu hosts but address is "
+            r = fail(l, addrnode,
+                     "name expands to %zu hosts but address is "
                      "the single address '%s' (give a range of %zu "
-                     "addresses)", nn, addrs[0], nn);
+                     "addresses)",
+                     nn, addrs[0], nn);
             goto out;
         }
         if (na != nn) {
-            r = fail(l, addrnode, "name expands to %zu host%s but address "
-                     "to %zu", nn, nn == 1 ? "" : "s", na);
+            r = fail(l, addrnode,
+                     "name expands to %zu host%s but address "
+                     "to %zu",
+                     nn, nn == 1 ? "" : "s", na);
             goto out;
         }
         for (i = 0; i < na; i++) {
@@ -627,8 +723,11 @@ out:
 }
 
 static int
-add_items(struct ld *l, const struct af_ynode *list, const char *where,
-          const struct inv_set *base, int gi)
+add_items(struct ld *l,
+          const struct af_ynode *list,
+          const char *where,
+          const struct inv_set *base,
+          int gi)
 {
     size_t i;
     int r;
@@ -645,7 +744,8 @@ add_items(struct ld *l, const struct af_ynode *list, const char *where,
 }
 
 static int
-load_groups(struct ld *l, const struct af_ynode *groups,
+load_groups(struct ld *l,
+            const struct af_ynode *groups,
             const struct inv_set *base)
 {
     struct inv *inv = l->inv;
@@ -655,8 +755,10 @@ load_groups(struct ld *l, const struct af_ynode *groups,
     if (is_null(groups))
         return 0;
     if (groups->type != AF_YMAP)
-        return fail(l, groups, "'groups' must be a mapping of group names, "
-                    "not %s", type_name(groups));
+        return fail(l, groups,
+                    "'groups' must be a mapping of group names, "
+                    "not %s",
+                    type_name(groups));
     inv->groups = af_calloc(groups->n ? groups->n : 1, sizeof(char *));
     for (i = 0; i < groups->n; i++) {
         const struct af_ynode *k = groups->keys[i], *g = groups->vals[i];
@@ -665,15 +767,19 @@ load_groups(struct ld *l, const struct af_ynode *groups,
         char where[160];
 
         if (!name_ok(k->scalar, 0))
-            return fail(l, k, "invalid group name '%s' (letters, digits, "
-                        "'.', '-' and '_' only)", k->scalar);
+            return fail(l, k,
+                        "invalid group name '%s' (letters, digits, "
+                        "'.', '-' and '_' only)",
+                        k->scalar);
         inv->groups[inv->ngroups++] = af_strdup(k->scalar);
         snprintf(where, sizeof(where), "group '%s'", k->scalar);
         if (is_null(g))
             continue;
         if (g->type != AF_YMAP)
-            return fail(l, g, "group '%s' must be a mapping with 'vars' and "
-                        "'hosts', not %s", k->scalar, type_name(g));
+            return fail(l, g,
+                        "group '%s' must be a mapping with 'vars' and "
+                        "'hosts', not %s",
+                        k->scalar, type_name(g));
         memset(&vars, 0, sizeof(vars));
         for (j = 0; j < g->n; j++) {
             if (strcmp(g->keys[j]->scalar, "vars") == 0) {
@@ -684,9 +790,10 @@ load_groups(struct ld *l, const struct af_ynode *groups,
             } else if (strcmp(g->keys[j]->scalar, "hosts") == 0) {
                 hosts = g->vals[j];
             } else {
-                return fail(l, g->keys[j], "unknown key '%s' in group '%s' "
-                            "(allowed: vars, hosts)", g->keys[j]->scalar,
-                            k->scalar);
+                return fail(l, g->keys[j],
+                            "unknown key '%s' in group '%s' "
+                            "(allowed: vars, hosts)",
+                            g->keys[j]->scalar, k->scalar);
             }
         }
         settings_apply(&s, &vars);
@@ -775,8 +882,10 @@ inv_load_ex(const char *path,
         goto out;
     root = inv->root;
     if (root->type != AF_YMAP) {
-        r = fail(&l, root, "the inventory must be a mapping with 'groups' "
-                 "and/or 'hosts', not %s", type_name(root));
+        r = fail(&l, root,
+                 "the inventory must be a mapping with 'groups' "
+                 "and/or 'hosts', not %s",
+                 type_name(root));
         goto out;
     }
     for (i = 0; i < root->n; i++) {
@@ -819,13 +928,13 @@ inv_load_ex(const char *path,
     /* A group term in --limit must never be mistaken for a host. */
     for (i = 0; groups != NULL && groups->type == AF_YMAP && i < groups->n;
          i++) {
-        const struct inv_node *nd =
-            inv_find(inv, groups->keys[i]->scalar);
+        const struct inv_node *nd = inv_find(inv, groups->keys[i]->scalar);
 
         if (nd != NULL) {
-            r = fail(&l, groups->keys[i], "group '%s' has the same name as "
-                     "the host defined at line %d, column %d", nd->name,
-                     nd->line, nd->col);
+            r = fail(&l, groups->keys[i],
+                     "group '%s' has the same name as "
+                     "the host defined at line %d, column %d",
+                     nd->name, nd->line, nd->col);
             goto out;
         }
     }

@@ -18,16 +18,16 @@ struct inv_index;
 struct sshcfg;
 
 /* Built-in defaults, used when neither defaults, group vars nor host say. */
-#define INV_DEFAULT_USER            "root"
-#define INV_DEFAULT_PORT            22
-#define INV_DEFAULT_IDENTITY        "~/.ssh/id_ed25519"
-#define INV_DEFAULT_KNOWN_HOSTS     "~/.ssh/known_hosts"
-#define INV_DEFAULT_CONNECT_TIMEOUT 10
+#define INV_DEFAULT_USER              "root"
+#define INV_DEFAULT_PORT              22
+#define INV_DEFAULT_IDENTITY          "~/.ssh/id_ed25519"
+#define INV_DEFAULT_KNOWN_HOSTS       "~/.ssh/known_hosts"
+#define INV_DEFAULT_CONNECT_TIMEOUT   10
 #define INV_DEFAULT_HANDSHAKE_TIMEOUT 30
-#define INV_DEFAULT_COMMAND_TIMEOUT 600
-#define INV_DEFAULT_REBOOT_COMMAND  "systemctl reboot"
-#define INV_DEFAULT_REBOOT_TIMEOUT  600
-#define INV_DEFAULT_INSTALL_PATH    "/usr/local/Ascend"
+#define INV_DEFAULT_COMMAND_TIMEOUT   600
+#define INV_DEFAULT_REBOOT_COMMAND    "systemctl reboot"
+#define INV_DEFAULT_REBOOT_TIMEOUT    600
+#define INV_DEFAULT_INSTALL_PATH      "/usr/local/Ascend"
 /* Upper bound for every timeout, in seconds (7 days). */
 #define INV_MAX_TIMEOUT 604800
 /* The system-wide ssh_config read after the operator's ~/.ssh/config. */
@@ -61,12 +61,12 @@ extern const char *const inv_src_names[INV_NSRC];
 /* One node. All strings are owned by the struct inv it belongs to. */
 struct inv_node {
     char *name;
-    char *address;        /* defaults to name */
-    int port;             /* 1..65535 */
+    char *address; /* defaults to name */
+    int port;      /* 1..65535 */
     char *user;
-    char *identity;       /* absolute, or as written if the file had no dir */
-    char *known_hosts;    /* same */
-    int connect_timeout;  /* seconds, > 0: TCP connect only */
+    char *identity;        /* absolute, or as written if the file had no dir */
+    char *known_hosts;     /* same */
+    int connect_timeout;   /* seconds, > 0: TCP connect only */
     int handshake_timeout; /* seconds, > 0: SSH handshake and auth */
     enum inv_hostkeys hostkeys;
     char *jump; /* jump hosts "a,b" (ProxyJump syntax) or NULL */
@@ -79,25 +79,25 @@ struct inv_node {
     /* Where each enum inv_src setting came from: "inventory", "default",
      * or "FILE:LINE" of an ssh_config line (borrowed from the inv). */
     const char *src[INV_NSRC];
-    int command_timeout;  /* seconds, > 0 */
+    int command_timeout; /* seconds, > 0 */
     char *reboot_command;
-    int reboot_timeout;   /* seconds, > 0 */
-    char *install_path;   /* absolute */
-    char **groups;        /* names borrowed from inv->groups, file order */
+    int reboot_timeout; /* seconds, > 0 */
+    char *install_path; /* absolute */
+    char **groups;      /* names borrowed from inv->groups, file order */
     size_t ngroups;
     const struct af_ynode *hccn; /* per-host `hccn:` mapping or NULL */
-    size_t index;         /* position in inv->nodes */
-    const char *file;     /* inv->path */
-    int line, col;        /* where the node's name is written */
+    size_t index;                /* position in inv->nodes */
+    const char *file;            /* inv->path */
+    int line, col;               /* where the node's name is written */
 };
 
 struct inv {
     char *path;
     struct inv_node *nodes; /* in file order: groups first, then hosts */
     size_t nnodes;
-    char **groups;          /* group names in file order (may be empty) */
+    char **groups; /* group names in file order (may be empty) */
     size_t ngroups;
-    struct af_ynode *root;  /* the parsed file, owned */
+    struct af_ynode *root;       /* the parsed file, owned */
     const struct af_ynode *hccn; /* top-level `hccn:` section or NULL */
     struct inv_index *index;     /* private name lookup table */
     struct sshcfg *sshcfg;       /* ssh_config files read, or NULL */
@@ -122,7 +122,9 @@ struct inv {
  * become (sudo or none: run everything through `sudo -n` for a non-root
  * login), command_timeout, reboot_command, reboot_timeout and
  * install_path.
- * Settings are inherited `defaults:` -> group `vars:` -> host item; "~/"
+ * A null value (unquoted empty, "~", "null") leaves a setting unset at that
+ * level. Settings are inherited built-in defaults -> `defaults:` -> group
+ * `vars:` -> host item; "~/"
  * in identity and known_hosts expands with $HOME, and a relative path
  * there is taken relative to the inventory file's directory.
  *
@@ -158,21 +160,24 @@ int inv_load_ex(const char *path,
 void inv_free(struct inv *inv);
 
 /*
- * Select nodes with a --limit expression. limit NULL or "" selects every
- * node. Otherwise it is a comma-separated list of terms (a comma inside []
- * belongs to a range); a term is a hostlist pattern ("npu[001-008]"), a
- * group name ("rack01" or "@rack01"), and a leading "!" excludes what the
- * term selects. With only "!" terms the exclusion applies to all nodes.
- * Every term must match at least one node or group, and the result must not
- * be empty.
+ * Select nodes with a --limit expression. limit NULL selects every node;
+ * "" is an error (an unset shell variable must not mean "all"). Otherwise it is
+ * a comma-separated list of terms (a comma inside [] belongs to a range); a
+ * term is a hostlist pattern ("npu[001-008]"), a group name ("rack01" or
+ * "@rack01"), and a leading "!" excludes what the term selects. With only "!"
+ * terms the exclusion applies to all nodes. Every term must match at least one
+ * node or group, and the result must not be empty.
  *
  * On success returns 0, *idx is a new array (caller frees with free()) of
  * *n node indices in inventory order without duplicates (NULL when *n is 0,
  * which only happens for an inventory without nodes). On failure returns
  * AF_EINPUT with e->msg like "--limit: 'x' matches no node or group".
  */
-int inv_select(const struct inv *inv, const char *limit, size_t **idx,
-               size_t *n, struct af_err *e);
+int inv_select(const struct inv *inv,
+               const char *limit,
+               size_t **idx,
+               size_t *n,
+               struct af_err *e);
 
 /* The node called name, or NULL. Borrowed from inv. O(1). */
 const struct inv_node *inv_find(const struct inv *inv, const char *name);

@@ -88,6 +88,9 @@ int pb__check_subst(struct pb_check *dst,
                     void *arg);
 void pb__check_free(struct pb_check *c);
 
+/* Is var name one that must hold an absolute path (install_path, python)? */
+int pb__var_is_path(const char *name);
+
 /* Fact value or "" when missing or facts is NULL. Borrowed. */
 const char *pb__fact(const struct af_kv *facts, const char *name);
 

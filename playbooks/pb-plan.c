@@ -20,6 +20,7 @@
 #include "af-err.h"
 #include "af-mem.h"
 #include "af-proto.h"
+#include "af-safe.h"
 #include "internal.h"
 
 #define PB_REMOTE_DIR "/var/lib/ascend-fleet/packages"
@@ -269,7 +270,7 @@ choose_package(const struct pb_step *s,
 {
     const struct pb_pkg *hit = NULL;
     struct af_buf names;
-    char *glob = NULL, *why = NULL;
+    char *glob = NULL, *why = NULL, bad[200];
     size_t i, n = 0;
     int r = -1;
 
@@ -298,6 +299,8 @@ choose_package(const struct pb_step *s,
                           glob, names.data);
     } else if (hit->size == 0) {
         why = af_asprintf("package %s is empty", hit->name);
+    } else if (af_safe_check(hit->name, 0, bad, sizeof(bad)) != 0) {
+        why = af_asprintf("package file name '%s': %s", hit->name, bad);
     } else {
         ps->package = af_strdup(hit->name);
         ps->package_size = hit->size;
@@ -327,6 +330,32 @@ arch_keep_version_cb(void *arg, const char *name)
     return strcmp(name, "arch") == 0 ? (const char *)arg : NULL;
 }
 
+/*
+ * A version read from a file name must look like one: parts of letters and
+ * digits separated by single '.', '-', '_' or '+', starting with a digit,
+ * at most 64 bytes ("24.1.0", "8.0.RC1", "2.1.0+cpu", "2.1.0.post3").
+ * Anything else would be installed and then fail verify after a reboot.
+ */
+static int
+version_ok(const char *v)
+{
+    size_t i, n = strlen(v);
+
+    if (n == 0 || n > 64 || v[0] < '0' || v[0] > '9')
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = v[i];
+
+        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+            (c >= 'A' && c <= 'Z'))
+            continue;
+        if (strchr(".-_+", c) == NULL || i + 1 == n ||
+            strchr(".-_+", v[i + 1]) != NULL)
+            return 0;
+    }
+    return 1;
+}
+
 /* Target version from the package name; 0 ok, -1 blocked. */
 static int
 read_version(const struct pb_step *s, const char *arch, struct pb_plan_step *ps)
@@ -340,6 +369,15 @@ read_version(const struct pb_step *s, const char *arch, struct pb_plan_step *ps)
     if (ps->to == NULL) {
         why = af_asprintf("cannot read the version of %s with '%s'",
                           ps->package, s->version_from);
+        block(ps, why);
+        free(why);
+    } else if (!version_ok(ps->to)) {
+        why = af_asprintf("'%s' read from %s with '%s' is not a version "
+                          "(digits and letters in parts joined by . - _ +, "
+                          "starting with a digit)",
+                          ps->to, ps->package, s->version_from);
+        free(ps->to);
+        ps->to = NULL;
         block(ps, why);
         free(why);
     }
@@ -611,6 +649,22 @@ pb_plan_free(struct pb_plan *plan)
     free(plan);
 }
 
+/* Var overrides reach the node like playbook vars: same rules (pb.c). */
+static int
+check_overrides(const struct af_kv *vars, struct af_err *e)
+{
+    char why[200];
+    size_t i;
+
+    for (i = 0; vars != NULL && i < vars->n; i++)
+        if (af_safe_check(vars->vals[i],
+                          pb__var_is_path(vars->keys[i]) ? AF_SAFE_PATH : 0,
+                          why, sizeof(why)) != 0)
+            return af_err_set(e, AF_EINPUT, "var '%s' %s, got '%s'",
+                              vars->keys[i], why, vars->vals[i]);
+    return 0;
+}
+
 int
 pb_plan_node(const struct pb *pb,
              const struct pb_plan_input *in,
@@ -625,7 +679,8 @@ pb_plan_node(const struct pb *pb,
 
     *out = NULL;
     af_kv_init(&pf);
-    if ((r = pb_expand_stages(pb, in->stages, in->facts, &phases, e)) != 0)
+    if ((r = check_overrides(in->vars, e)) != 0 ||
+        (r = pb_expand_stages(pb, in->stages, in->facts, &phases, e)) != 0)
         goto out;
     for (i = 0; in->facts != NULL && i < in->facts->n; i++)
         af_kv_set(&pf, in->facts->keys[i], in->facts->vals[i]);

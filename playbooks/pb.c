@@ -20,6 +20,7 @@
 #include "af-buf.h"
 #include "af-err.h"
 #include "af-mem.h"
+#include "af-safe.h"
 #include "af-yaml.h"
 #include "internal.h"
 
@@ -146,6 +147,12 @@ pb_free(struct pb *pb)
     free(pb);
 }
 
+int
+pb__var_is_path(const char *name)
+{
+    return strcmp(name, "install_path") == 0 || strcmp(name, "python") == 0;
+}
+
 const char *
 pb__fact(const struct af_kv *facts, const char *name)
 {
@@ -263,6 +270,10 @@ want_scalar(struct ctx *c, const struct af_ynode *n, const char *what)
 {
     if (n->type != AF_YSCALAR)
         return perr(c, n, "%s must be a string", what);
+    /* A YAML null (~, null, nothing) is no string: never the text "~". */
+    if (n->null)
+        return perr(c, n, "%s has no value (null); quote it for a literal",
+                    what);
     return 0;
 }
 
@@ -1001,6 +1012,27 @@ check_cycles(struct ctx *c,
 
 /* ---- top level -------------------------------------------------------- */
 
+/*
+ * A var reaches the node (argv words, scripts' "$1"): a null is an error
+ * (quote "~" for a literal), the value must be one safe word, and the
+ * paths install_path and python must be absolute.
+ */
+static int
+check_var(struct ctx *c, const char *k, const struct af_ynode *v)
+{
+    char why[200];
+    int r;
+
+    if (v->null)
+        return perr(c, v, "var '%s' has no value (null)", k);
+    if ((r = want_scalar(c, v, "var value")) != 0)
+        return r;
+    if (af_safe_check(v->scalar, pb__var_is_path(k) ? AF_SAFE_PATH : 0, why,
+                      sizeof(why)) != 0)
+        return perr(c, v, "var '%s' %s, got '%s'", k, why, v->scalar);
+    return 0;
+}
+
 static const char *const top_keys[] = {"version", "vars", "steps", "stages",
                                        NULL};
 
@@ -1034,7 +1066,7 @@ parse_root(struct ctx *c, const struct af_ynode *root)
             if (strcmp(k, "package") == 0 || strcmp(k, "version") == 0 ||
                 strcmp(k, "arch") == 0)
                 return perr(c, v->keys[i], "'%s' is a reserved placeholder", k);
-            if ((r = want_scalar(c, v->vals[i], "var value")) != 0)
+            if ((r = check_var(c, k, v->vals[i])) != 0)
                 return r;
             af_kv_set(&pb->vars, k, v->vals[i]->scalar);
         }

@@ -57,7 +57,7 @@ hccn:
     - {subnet: 192.168.103.0/24, gateway: 192.168.103.1, detect: 192.168.103.1}
 YAML
 cd "$DEMO"
-rm -f ascend-fleet.db*
+rm -rf .ascend-fleet
 say "The inventory"
 run "$AF" inventory check -i inventory.yaml
 say "Run a command on every node (output folded)"

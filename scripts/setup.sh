@@ -15,6 +15,8 @@ PKGS=(
     openssh-server openssh-client
     sqlite3 python3 python3-pip iproute2 util-linux procps psmisc
     pdsh pssh clustershell time sudo
+    clang libclang-rt-14-dev
+    man-db groff-base dpkg-dev
 )
 # The aarch64 agent is linked statically against Debian's arm64 musl.
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then

@@ -7,6 +7,13 @@
  * synchronous=FULL before it returns, so a state change is durable before
  * the action it enables. This module never talks to nodes and never prints;
  * the schema is documented for operators in state/SCHEMA.md.
+ *
+ * Every call that writes (or takes a lock) is ST_MUST_CHECK: a write the
+ * caller does not look at is a defect, because the design promises that a
+ * change is on disk before the action it enables. The implementation is
+ * split by table family: st.c (open, migrate, batches), st-schema.c (the
+ * migration scripts), st-lock.c (per-node write locks), st-run.c (runs,
+ * nodes, steps), st-event.c, st-facts.c (facts, hccn).
  */
 #ifndef AF_ST_H
 #define AF_ST_H
@@ -17,8 +24,11 @@
 struct af_err;
 struct af_kv;
 
+/* The caller must look at the result (gcc and clang warn otherwise). */
+#define ST_MUST_CHECK __attribute__((warn_unused_result))
+
 /* Schema version this build writes; older files are migrated on open. */
-#define ST_SCHEMA_VERSION 1
+#define ST_SCHEMA_VERSION 2
 /* Bytes of command output kept per step (the tail, i.e. the last bytes). */
 #define ST_OUTPUT_TAIL_MAX 4096
 /* Longest event text kept; longer texts are cut and end in "...". */
@@ -32,7 +42,8 @@ enum st_run_status {
     ST_RUN_PAUSED,
     ST_RUN_FAILED,
     ST_RUN_DONE,
-    ST_RUN_ABORTED
+    ST_RUN_ABORTED,     /* given up by the operator (runs abort) */
+    ST_RUN_INTERRUPTED, /* stopped by a signal; resume picks it up */
 };
 
 enum st_node_status {
@@ -80,6 +91,9 @@ int st_node_status_parse(const char *name,
                          struct af_err *e);
 int st_step_status_parse(const char *name,
                          enum st_step_status *out,
+                         struct af_err *e);
+int st_hccn_status_parse(const char *name,
+                         enum st_hccn_status *out,
                          struct af_err *e);
 
 /* One row of "runs". Every string is owned by the struct. */
@@ -166,7 +180,31 @@ struct st;
  * cannot be opened; *out is then NULL. Opening does not take the run lock.
  * The caller frees the handle with st_close.
  */
-int st_open(const char *path, struct st **out, struct af_err *e);
+ST_MUST_CHECK int st_open(const char *path, struct st **out, struct af_err *e);
+
+/*
+ * Open an existing state file for reading only (status, runs, ranktable,
+ * hccn plan): it never creates, migrates or writes anything, and every
+ * write call on the handle fails with AF_EINPUT. Returns 0, AF_ENOTFOUND
+ * with "no state file at PATH" when there is none, or AF_EDB as st_open
+ * (a file of an older schema is read as it is).
+ */
+ST_MUST_CHECK int
+st_open_ro(const char *path, struct st **out, struct af_err *e);
+
+/*
+ * The default state file of an inventory: "<dir>/.ascend-fleet/<name>.db"
+ * for the inventory file "<dir>/<name>.yaml" (or .yml, or any other name
+ * kept whole), so each inventory has its own state beside it. Returns a
+ * new string the caller frees.
+ */
+char *st_default_path(const char *inventory);
+
+/*
+ * Create the directory that holds path (one level, mode 0700) when it is
+ * missing. Returns 0 or a negative errno with the reason in e.
+ */
+int st_make_dir(const char *path, struct af_err *e);
 
 /*
  * Close the handle, rolling back an unfinished st_begin batch and releasing
@@ -178,16 +216,35 @@ void st_close(struct st *st);
 const char *st_path(const struct st *st);
 
 /*
- * Take the run lock: an exclusive OS lock (flock) on "<path>.lock" held
- * until st_close or process death (the kernel releases it on kill -9, so a
- * killed run can be resumed at once). The owner's pid, host and start time
- * are written into the lock file. Returns 0 (also when already held by this
- * handle, and always for ":memory:"), AF_ELOCKED when another process holds
- * it, with "state file X is in use by pid N (run R, started T)" in e, or a
- * negative errno when the lock file cannot be opened. Commands that only
- * read (status, runs) need not lock.
+ * SQLite's message for the handle's last failed call (for callers of
+ * st_event, which takes no af_err). Borrowed; valid until the next call.
  */
-int st_lock(struct st *st, struct af_err *e);
+const char *st_errmsg(const struct st *st);
+
+/*
+ * Write locks. Every process that changes nodes (rollout, resume, facts,
+ * hccn apply, runs abort) first locks the nodes it works on with
+ * st_lock_nodes; st_lock locks the whole file (every node, and it waits
+ * for no one: it fails while any other handle holds any lock). Locks are
+ * kernel locks on "<path>.lock" (opened with O_NOFOLLOW, mode 0600), one
+ * byte per node keyed by a 64-bit hash of its name, held until st_close or
+ * process death (the kernel releases them on kill -9, so a killed run can
+ * be resumed at once); they conflict between handles even inside one
+ * process. The holder's pid, host and start time are written into the
+ * lock file. Both return 0 (also when already held by this handle, and
+ * always for ":memory:"), AF_ELOCKED when another handle holds a
+ * conflicting lock, with "state file X is in use by pid N (run R, started
+ * T)" (st_lock) or "state file X: node N is in use by pid ..."
+ * (st_lock_nodes) in e, or a negative errno when the lock file cannot be
+ * used (a symbolic link is refused). A failed st_lock_nodes holds none of
+ * the nodes it was given. Commands that only read (status, runs, hccn
+ * verify, ranktable) take no lock and work beside a holder.
+ */
+ST_MUST_CHECK int st_lock(struct st *st, struct af_err *e);
+ST_MUST_CHECK int st_lock_nodes(struct st *st,
+                                const char *const *nodes,
+                                size_t n,
+                                struct af_err *e);
 
 /*
  * Explicit batch: st_begin starts a write transaction (BEGIN IMMEDIATE);
@@ -195,10 +252,11 @@ int st_lock(struct st *st, struct af_err *e);
  * visible or durable before st_commit returns 0. Batches do not nest:
  * st_begin inside a batch returns AF_EINPUT. st_commit/st_rollback outside a
  * batch return AF_EINPUT. All return 0 or AF_EDB; a failed st_commit has
- * rolled the batch back.
+ * rolled the batch back. st_rollback is the only call not ST_MUST_CHECK:
+ * it is the cleanup of a failed batch, and the batch is gone either way.
  */
-int st_begin(struct st *st, struct af_err *e);
-int st_commit(struct st *st, struct af_err *e);
+ST_MUST_CHECK int st_begin(struct st *st, struct af_err *e);
+ST_MUST_CHECK int st_commit(struct st *st, struct af_err *e);
 int st_rollback(struct st *st, struct af_err *e);
 
 /*
@@ -216,12 +274,12 @@ int st_check(struct st *st, struct af_err *e);
  * as "{}"). Strings are copied. Returns 0, AF_EINPUT for invalid JSON, or
  * AF_EDB.
  */
-int st_run_create(struct st *st,
-                  const char *cmdline,
-                  const char *stages,
-                  const char *options_json,
-                  int64_t *run_id,
-                  struct af_err *e);
+ST_MUST_CHECK int st_run_create(struct st *st,
+                                const char *cmdline,
+                                const char *stages,
+                                const char *options_json,
+                                int64_t *run_id,
+                                struct af_err *e);
 
 /*
  * Set a run's status and reason (NULL clears the reason). Setting
@@ -229,11 +287,11 @@ int st_run_create(struct st *st,
  * owner_since = now), which is how a resumed run is taken over. Returns 0,
  * AF_ENOTFOUND when the run does not exist, or AF_EDB.
  */
-int st_run_set_status(struct st *st,
-                      int64_t run,
-                      enum st_run_status status,
-                      const char *reason,
-                      struct af_err *e);
+ST_MUST_CHECK int st_run_set_status(struct st *st,
+                                    int64_t run,
+                                    enum st_run_status status,
+                                    const char *reason,
+                                    struct af_err *e);
 
 /*
  * Read run into *out, which the caller releases with st_run_clear. Returns
@@ -246,9 +304,20 @@ st_run_get(struct st *st, int64_t run, struct st_run *out, struct af_err *e);
 void st_run_clear(struct st_run *r);
 
 /*
+ * Append the top-level keys of run's options object, in stored order, to
+ * *out (which the caller has initialised and frees), read with SQLite's
+ * json_each: strings as they are, numbers in their text form, true/false
+ * as "true"/"false", objects and arrays as JSON text; null values are
+ * left out. Returns 0, AF_ENOTFOUND when the run does not exist, or AF_EDB.
+ */
+int
+st_run_options(struct st *st, int64_t run, struct af_kv *out, struct af_err *e);
+
+/*
  * Store in *run the id of the newest run that is not finished, i.e. whose
- * status is planned, running, paused or failed (done and aborted runs are
- * finished). Returns 0, AF_ENOTFOUND when there is none, or AF_EDB.
+ * status is planned, running, paused, failed or interrupted (done and
+ * aborted runs are finished). Returns 0, AF_ENOTFOUND when there is none, or
+ * AF_EDB.
  */
 int st_run_last_unfinished(struct st *st, int64_t *run, struct af_err *e);
 
@@ -270,14 +339,14 @@ void st_runs_free(struct st_run *runs, size_t n);
  * ones (NULL clears the reason). Returns 0, AF_ENOTFOUND when the run does
  * not exist, or AF_EDB.
  */
-int st_node_upsert(struct st *st,
-                   int64_t run,
-                   const char *node,
-                   const char *address,
-                   int batch,
-                   enum st_node_status status,
-                   const char *reason,
-                   struct af_err *e);
+ST_MUST_CHECK int st_node_upsert(struct st *st,
+                                 int64_t run,
+                                 const char *node,
+                                 const char *address,
+                                 int batch,
+                                 enum st_node_status status,
+                                 const char *reason,
+                                 struct af_err *e);
 
 /*
  * Record boot ids for node in run: before is the boot_id seen before a
@@ -285,12 +354,12 @@ int st_node_upsert(struct st *st,
  * the stored value. Returns 0, AF_ENOTFOUND when the node is not in the
  * run, or AF_EDB.
  */
-int st_node_set_boot(struct st *st,
-                     int64_t run,
-                     const char *node,
-                     const char *before,
-                     const char *after,
-                     struct af_err *e);
+ST_MUST_CHECK int st_node_set_boot(struct st *st,
+                                   int64_t run,
+                                   const char *node,
+                                   const char *before,
+                                   const char *after,
+                                   struct af_err *e);
 
 /*
  * Read one node of a run into *out (release with st_node_clear). Returns 0,
@@ -336,32 +405,32 @@ void st_nodes_free(struct st_node *nodes, size_t n);
  * The whole update is one transaction. Strings are copied. Returns 0,
  * AF_ENOTFOUND or AF_EDB.
  */
-int st_step_set(struct st *st,
-                int64_t run,
-                const char *node,
-                const char *stage,
-                const char *step,
-                enum st_step_status status,
-                int exit_code,
-                const char *action,
-                const char *output,
-                size_t output_len,
-                int truncated,
-                struct af_err *e);
+ST_MUST_CHECK int st_step_set(struct st *st,
+                              int64_t run,
+                              const char *node,
+                              const char *stage,
+                              const char *step,
+                              enum st_step_status status,
+                              int exit_code,
+                              const char *action,
+                              const char *output,
+                              size_t output_len,
+                              int truncated,
+                              struct af_err *e);
 
 /*
  * Record boot ids for a step that rebooted the node (NULL keeps the stored
  * value). Returns 0, AF_ENOTFOUND when the step row does not exist, or
  * AF_EDB.
  */
-int st_step_set_boot(struct st *st,
-                     int64_t run,
-                     const char *node,
-                     const char *stage,
-                     const char *step,
-                     const char *before,
-                     const char *after,
-                     struct af_err *e);
+ST_MUST_CHECK int st_step_set_boot(struct st *st,
+                                   int64_t run,
+                                   const char *node,
+                                   const char *stage,
+                                   const char *step,
+                                   const char *before,
+                                   const char *after,
+                                   struct af_err *e);
 
 /*
  * Read one step row into *out (release with st_step_clear). Returns 0,
@@ -395,15 +464,16 @@ void st_steps_free(struct st_step *steps, size_t n);
  * Append an event: run (0 = none), node (NULL = the run as a whole), kind
  * (a short word such as "node", "step", "batch", "run"; NULL is taken as
  * "note") and a printf-formatted text, cut to ST_EVENT_TEXT_MAX bytes.
- * The timestamp is now. It never prints and never aborts the caller's
- * work: it returns 0 or AF_EDB, and callers may ignore the code.
+ * The timestamp is now. It never prints. Returns 0 or AF_EDB (the SQLite
+ * message is then st_errmsg(st)); the caller decides whether a lost event
+ * stops its work, but must look at the code.
  */
-int st_event(struct st *st,
-             int64_t run,
-             const char *node,
-             const char *kind,
-             const char *fmt,
-             ...) __attribute__((format(printf, 5, 6)));
+ST_MUST_CHECK int st_event(struct st *st,
+                           int64_t run,
+                           const char *node,
+                           const char *kind,
+                           const char *fmt,
+                           ...) __attribute__((format(printf, 5, 6)));
 
 /*
  * Events with id > after_id (0 = from the start) of run (0 = of every run
@@ -427,10 +497,10 @@ void st_events_free(struct st_event *events, size_t n);
  * sees the old set or the new one, never a mix. An empty kv leaves the node
  * with no facts. kv is only read. Returns 0 or AF_EDB.
  */
-int st_facts_put(struct st *st,
-                 const char *node,
-                 const struct af_kv *kv,
-                 struct af_err *e);
+ST_MUST_CHECK int st_facts_put(struct st *st,
+                               const char *node,
+                               const struct af_kv *kv,
+                               struct af_err *e);
 
 /*
  * Append node's facts, in stored order, to *out, which the caller has
@@ -451,7 +521,8 @@ int st_facts_get(struct st *st,
  * are stored as NULL) and updated = now. r is only read. Returns 0 or
  * AF_EDB.
  */
-int st_hccn_put(struct st *st, const struct st_hccn *r, struct af_err *e);
+ST_MUST_CHECK int
+st_hccn_put(struct st *st, const struct st_hccn *r, struct af_err *e);
 
 /*
  * The hccn rows of node (of every node when NULL), ordered by node and npu,

@@ -1,240 +1,194 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ascend-fleet exec: run one shell command on every selected node through
- * the fan-out window and print the results folded like clush -b, or as one
- * JSON document.
+ * ascend-fleet exec: run one shell command on every selected node (the exec
+ * engine, ops/exec.h) and report the results folded like clush -b, streamed
+ * as "node: line" (-L), or as JSON Lines.
  */
 #define _GNU_SOURCE
 #include "cmd.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "af-buf.h"
 #include "af-mem.h"
+#include "exec.h"
 #include "fleet.h"
 #include "fold.h"
 #include "inv.h"
+#include "report.h"
 
-#define EXEC_DEFAULT_CAP (1024 * 1024)
-
-enum exec_status {
-    EXEC_PENDING,
-    EXEC_OK,
-    EXEC_FAILED,
-    EXEC_UNREACHABLE,
-    EXEC_TIMEOUT,
+struct exec_cli {
+    struct cmd_opts o;
+    struct exec_opts x;
+    int read_stdin;
 };
 
-static const char *const exec_status_names[] = {
-    "pending", "ok", "failed", "unreachable", "timeout",
-};
-
-struct exec_node {
-    struct exec_run *run;
-    size_t i;
-    uint64_t timeout_ms; /* the node's command timer */
-    enum exec_status status;
-    int exit_code;
-    char *signal;
-    char *out, *err;
-    size_t outlen, errlen;
-    int truncated;
-    char *msg;
-};
-
-struct exec_run {
-    struct fleet *fleet;
-    struct fan fan;
-    const char *command;
-    size_t cap;
-    struct exec_node *nodes;
-};
-
-static void
-exec_conn_closed(struct conn *c)
+/* Drop a leading "NAME: " from a message so equal errors fold. */
+static const char *
+exec_msg_body(const char *msg, const char *name)
 {
-    struct exec_node *en = conn_data(c);
-
-    fan_job_done(&en->run->fan);
+    return report_strip_node(msg, name);
 }
 
 static void
-exec_chan_done(struct chan *ch, int status)
+exec_head(struct af_buf *b, const struct exec_result *r)
 {
-    struct exec_node *en = chan_data(ch);
-    const struct af_buf *o = chan_stdout(ch), *e = chan_stderr(ch);
-
-    en->out = af_strndup(o->data ? o->data : "", o->len);
-    en->outlen = o->len;
-    en->err = af_strndup(e->data ? e->data : "", e->len);
-    en->errlen = e->len;
-    en->truncated = o->truncated || e->truncated;
-    if (status == AF_ETIMEOUT) {
-        en->status = EXEC_TIMEOUT;
-        en->msg = af_asprintf("command timed out after %llu s",
-                              (unsigned long long)en->timeout_ms / 1000);
-    } else if (status < 0) {
-        en->status = EXEC_UNREACHABLE;
-        en->msg = af_strdup(chan_error(ch));
-    } else {
-        en->exit_code = chan_exit_code(ch);
-        if (chan_exit_signal(ch) != NULL)
-            en->signal = af_strdup(chan_exit_signal(ch));
-        en->status = en->exit_code == 0 ? EXEC_OK : EXEC_FAILED;
-    }
-    conn_close(chan_conn(ch), exec_conn_closed);
-}
-
-static void
-exec_ready(struct conn *c, int status)
-{
-    struct exec_node *en = conn_data(c);
-
-    if (status < 0) {
-        en->status = conn_fail_class(c) == CONN_FAIL_TIMEOUT
-                         ? EXEC_TIMEOUT
-                         : EXEC_UNREACHABLE;
-        en->msg = af_strdup(conn_error(c));
-        conn_close(c, exec_conn_closed);
-        return;
-    }
-    chan_exec(c, en->run->command, en->timeout_ms, en->run->cap, NULL,
-              exec_chan_done, en);
-}
-
-static void
-exec_start(struct fan *fan, size_t i, void *data)
-{
-    struct exec_run *run = data;
-    struct exec_node *en = &run->nodes[i];
-    struct conn_opts o;
-    struct conn *c;
-
-    (void)fan;
-    fleet_conn_opts(run->fleet, fleet_node(run->fleet, i), &o);
-    c = conn_new(run->fleet->loop, &o, exec_ready, en);
-    conn_start(c);
-}
-
-static void
-exec_print_json(struct exec_run *run)
-{
-    struct af_buf b;
-    size_t i, counts[5] = {0};
-
-    af_buf_init(&b, 0);
-    af_buf_puts(&b, "{\"nodes\":[");
-    for (i = 0; i < run->fleet->nsel; i++) {
-        const struct exec_node *en = &run->nodes[i];
-        const struct inv_node *n = fleet_node(run->fleet, i);
-
-        counts[en->status]++;
-        af_buf_puts(&b, i ? ",\n{" : "\n{");
-        af_buf_puts(&b, "\"name\":");
-        af_buf_json_str(&b, n->name);
-        af_buf_puts(&b, ",\"address\":");
-        af_buf_json_str(&b, n->address);
-        af_buf_printf(&b, ",\"status\":\"%s\",\"exit_code\":",
-                      exec_status_names[en->status]);
-        if (en->status == EXEC_OK || en->status == EXEC_FAILED)
-            af_buf_printf(&b, "%d", en->exit_code);
+    if (r->status == EXEC_OK || r->status == EXEC_FAILED) {
+        if (r->signal)
+            af_buf_printf(b, "(killed by signal %s)", r->signal);
         else
-            af_buf_puts(&b, "null");
-        af_buf_puts(&b, ",\"signal\":");
-        af_buf_json_str(&b, en->signal);
-        af_buf_puts(&b, ",\"stdout\":");
-        af_buf_json_strn(&b, en->out ? en->out : "", en->outlen);
-        af_buf_puts(&b, ",\"stderr\":");
-        af_buf_json_strn(&b, en->err ? en->err : "", en->errlen);
-        af_buf_printf(&b, ",\"truncated\":%s,\"error\":",
-                      en->truncated ? "true" : "false");
-        af_buf_json_str(&b, en->msg);
-        af_buf_puts(&b, "}");
+            af_buf_printf(b, "(exit %d)", r->exit_code);
+    } else {
+        af_buf_printf(b, "(%s)", exec_status_str(r->status));
     }
-    af_buf_printf(&b,
-                  "\n],\"summary\":{\"ok\":%zu,\"failed\":%zu,"
-                  "\"unreachable\":%zu,\"timeout\":%zu,\"total\":%zu}}\n",
-                  counts[EXEC_OK], counts[EXEC_FAILED],
-                  counts[EXEC_UNREACHABLE], counts[EXEC_TIMEOUT],
-                  run->fleet->nsel);
-    fwrite(b.data, 1, b.len, stdout);
-    af_buf_free(&b);
 }
 
-/* One folded block per distinct (class, exit code, stdout, stderr). */
+/* The fold key: what makes two results print the same block. */
 static void
-exec_print_folded(struct exec_run *run)
+exec_key(struct af_buf *k, const struct exec_result *r)
+{
+    const char *msg = exec_msg_body(r->msg, r->name);
+
+    af_buf_reset(k);
+    exec_head(k, r);
+    af_buf_printf(k, "|%zu|%zu|%d|", r->out->id, r->err->id, r->truncated);
+    if (msg)
+        af_buf_puts(k, msg);
+}
+
+static void
+exec_print_block(struct report *rep,
+                 const char *nodes,
+                 const struct exec_result *r,
+                 size_t cap)
+{
+    struct af_buf head, body;
+    const char *msg = exec_msg_body(r->msg, r->name);
+
+    af_buf_init(&head, 0);
+    af_buf_init(&body, 0);
+    exec_head(&head, r);
+    af_buf_append(&body, r->out->data, r->out->len);
+    if (r->out->len && r->out->data[r->out->len - 1] != '\n')
+        af_buf_append(&body, "\n", 1);
+    if (r->err->len) {
+        af_buf_puts(&body, "[stderr]\n");
+        af_buf_append(&body, r->err->data, r->err->len);
+        if (r->err->data[r->err->len - 1] != '\n')
+            af_buf_append(&body, "\n", 1);
+    }
+    if (msg)
+        af_buf_printf(&body, "%s\n", msg);
+    if (r->truncated)
+        af_buf_printf(&body, "[output truncated at %zu bytes]\n", cap);
+    report_block(rep, nodes, head.data ? head.data : "",
+                 body.data ? body.data : "", body.len);
+    af_buf_free(&head);
+    af_buf_free(&body);
+}
+
+/* One folded block per distinct result, then the summary line. */
+static void
+exec_print_folded(struct report *rep,
+                  const struct exec_run *run,
+                  size_t cap,
+                  int errors_only)
 {
     struct fold *f = fold_new(), *by[5];
+    const struct exec_result **first = NULL;
     struct af_buf key;
-    size_t i, g, s;
-    const char *sep = "---------------\n";
+    size_t i, g, s, n = exec_run_count(run);
 
     for (s = 0; s < 5; s++)
         by[s] = fold_new();
     af_buf_init(&key, 0);
-    for (i = 0; i < run->fleet->nsel; i++) {
-        const struct exec_node *en = &run->nodes[i];
-        const char *name = fleet_node(run->fleet, i)->name;
+    first = af_calloc(n ? n : 1, sizeof(*first));
+    for (i = 0; i < n; i++) {
+        const struct exec_result *r = exec_run_result(run, i);
+        size_t before = fold_groups(f);
 
-        af_buf_reset(&key);
-        if (en->status == EXEC_OK || en->status == EXEC_FAILED) {
-            if (en->signal)
-                af_buf_printf(&key, "(killed by signal %s)", en->signal);
-            else if (en->exit_code != 0)
-                af_buf_printf(&key, "(exit %d)", en->exit_code);
-            else
-                af_buf_puts(&key, "(exit 0)");
-        } else {
-            af_buf_printf(&key, "(%s)", exec_status_names[en->status]);
-        }
-        af_buf_append(&key, "\n", 1);
-        if (en->outlen)
-            af_buf_append(&key, en->out, en->outlen);
-        if (en->outlen && en->out[en->outlen - 1] != '\n')
-            af_buf_append(&key, "\n", 1);
-        if (en->errlen)
-            af_buf_append(&key, en->err, en->errlen);
-        if (en->errlen && en->err[en->errlen - 1] != '\n')
-            af_buf_append(&key, "\n", 1);
-        if (en->msg)
-            af_buf_printf(&key, "%s\n", en->msg);
-        if (en->truncated)
-            af_buf_printf(&key, "[output truncated at %zu bytes]\n",
-                          run->cap);
-        fold_add(f, key.data, name);
-        fold_add(by[en->status], "", name);
+        exec_key(&key, r);
+        fold_add(f, key.data, r->name);
+        if (fold_groups(f) > before)
+            first[before] = r; /* a new group, in insertion order */
+        fold_add(by[r->status], "", r->name);
     }
     fold_sort_by_size(f);
     for (g = 0; g < fold_groups(f); g++) {
-        char *nodes = fold_nodes(f, g);
-        const char *k = fold_key(f, g);
-        const char *nl = strchr(k, '\n');
+        const struct exec_result *r = first[fold_order(f, g)];
+        char *nodes;
 
-        printf("%s%s %.*s\n%s%s", sep, nodes, (int)(nl - k), k, sep, nl + 1);
+        /* With -L the output was streamed; errors still fold here. */
+        if (errors_only && r->msg == NULL)
+            continue;
+        nodes = fold_nodes(f, g);
+        exec_print_block(rep, nodes, r, cap);
         free(nodes);
     }
     for (s = EXEC_OK; s <= EXEC_TIMEOUT; s++) {
-        size_t n = fold_groups(by[s]) ? fold_size(by[s], 0) : 0;
+        size_t c = fold_groups(by[s]) ? fold_size(by[s], 0) : 0;
 
-        if (s == EXEC_TIMEOUT && n == 0)
+        if (s == EXEC_TIMEOUT && c == 0)
             continue;
-        printf("%s%zu %s", s == EXEC_OK ? "" : ", ", n, exec_status_names[s]);
-        if (s != EXEC_OK && n > 0) {
+        fprintf(rep->out, "%s%zu %s", s == EXEC_OK ? "" : ", ", c,
+                exec_status_str((enum exec_status)s));
+        if (s != EXEC_OK && c > 0) {
             char *nodes = fold_nodes(by[s], 0);
 
-            printf(": %s", nodes);
+            fprintf(rep->out, ": %s", nodes);
             free(nodes);
         }
     }
-    printf("\n");
+    fprintf(rep->out, "\n");
     for (s = 0; s < 5; s++)
         fold_free(by[s]);
     fold_free(f);
+    free(first);
     af_buf_free(&key);
+}
+
+/* JSON Lines: one "node" record per node, then one "summary". */
+static void
+exec_print_json(struct report *rep, const struct exec_run *run)
+{
+    size_t i, counts[5] = {0}, n = exec_run_count(run);
+    struct af_buf b;
+    struct af_json j;
+
+    for (i = 0; i < n; i++) {
+        const struct exec_result *r = exec_run_result(run, i);
+        int ran = r->status == EXEC_OK || r->status == EXEC_FAILED;
+
+        counts[r->status]++;
+        report_json_begin(rep, &j, &b, "node");
+        afj_kstr(&j, "name", r->name);
+        afj_kstr(&j, "address", r->address);
+        afj_kstr(&j, "status", exec_status_str(r->status));
+        if (ran)
+            afj_kint(&j, "exit_code", r->exit_code);
+        else
+            afj_knull(&j, "exit_code");
+        afj_kstr(&j, "signal", r->signal);
+        afj_kstrn(&j, "stdout", r->out->data, r->out->len);
+        afj_kstrn(&j, "stderr", r->err->data, r->err->len);
+        afj_kbool(&j, "truncated", r->truncated);
+        afj_kstr(&j, "error", r->msg);
+        afj_kint(&j, "duration_ms", r->duration_ms);
+        afj_kuint(&j, "bytes", r->out->len + r->err->len);
+        report_json_end(rep, &j, &b);
+    }
+    report_json_begin(rep, &j, &b, "summary");
+    afj_kuint(&j, "ok", counts[EXEC_OK]);
+    afj_kuint(&j, "failed", counts[EXEC_FAILED]);
+    afj_kuint(&j, "unreachable", counts[EXEC_UNREACHABLE]);
+    afj_kuint(&j, "timeout", counts[EXEC_TIMEOUT]);
+    afj_kuint(&j, "total", n);
+    report_json_end(rep, &j, &b);
 }
 
 static void
@@ -244,110 +198,191 @@ exec_usage(FILE *out)
             "usage: ascend-fleet exec [options] -- COMMAND...\n"
             "Run COMMAND on every selected node (words joined with spaces "
             "and run by\nthe node's shell, as ssh does); identical results "
-            "are folded.\n\n%s"
+            "are folded. The remote\nstdin is empty unless --stdin is "
+            "given.\n\n%s"
             "      --max-output N     keep at most N bytes of stdout and of "
-            "stderr per node\n                         (default 1048576)\n"
+            "stderr per node\n                         (1 to 67108864; K, M "
+            "suffixes; default 1M)\n"
+            "      --stdin            send this command's stdin to every "
+            "node\n"
+            "  -L, --lines            print \"node: line\" as output "
+            "arrives\n"
             "Exit: 0 all nodes ok, 1 some failed/unreachable/timed out, 2 "
             "usage error.\n",
             cmd_common_help);
 }
 
-int
-cmd_exec_main(int argc, char **argv)
+/* "1048576", "64K", "1M": bytes within the engine's range, or 0. */
+static size_t
+exec_parse_size(const char *s)
 {
-    enum { OPT_MAXOUT = CMD_OPT_FIRST_PRIVATE };
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
-        {"max-output", required_argument, NULL, OPT_MAXOUT},
-        {NULL, 0, NULL, 0},
-    };
-    struct cmd_opts o;
-    struct fleet fleet;
-    struct exec_run run;
-    struct af_err e;
-    struct af_buf cmdline;
-    uv_loop_t loop;
-    int opt, r, rc = AF_EXIT_OK, i;
-    size_t n;
+    char *end;
+    unsigned long long v;
 
-    cmd_opts_init(&o);
-    memset(&run, 0, sizeof(run));
-    run.cap = EXEC_DEFAULT_CAP;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:w:x:vh", longopts, NULL)) !=
-           -1) {
-        r = cmd_opts_handle(&o, "exec", opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        switch (opt) {
-        case 'h':
-            exec_usage(stdout);
-            return AF_EXIT_OK;
-        case OPT_MAXOUT:
-            run.cap = (size_t)strtoull(optarg, NULL, 10);
-            if (run.cap == 0) {
-                fprintf(stderr, "ascend-fleet exec: bad --max-output '%s'\n",
-                        optarg);
-                return AF_EXIT_USAGE;
-            }
-            break;
-        default:
-            exec_usage(stderr);
+    errno = 0;
+    if (*s < '0' || *s > '9')
+        return 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return 0;
+    if (*end == 'K' || *end == 'k')
+        v = v > (1ULL << 40) ? 0 : v * 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        v = v > (1ULL << 30) ? 0 : v * 1024 * 1024, end++;
+    if (*end != '\0' || v < EXEC_MAX_OUTPUT_MIN || v > EXEC_MAX_OUTPUT_MAX)
+        return 0;
+    return (size_t)v;
+}
+
+enum { EXEC_OPT_MAXOUT = CMD_OPT_FIRST_PRIVATE, EXEC_OPT_STDIN };
+
+static int
+exec_opt(void *ctx, int opt, const char *arg)
+{
+    struct exec_cli *c = ctx;
+
+    switch (opt) {
+    case 'L':
+        c->x.lines = 1;
+        return 0;
+    case EXEC_OPT_STDIN:
+        c->read_stdin = 1;
+        return 0;
+    case EXEC_OPT_MAXOUT:
+        if ((c->x.max_output = exec_parse_size(arg)) == 0) {
+            fprintf(stderr,
+                    "ascend-fleet exec: --max-output wants 1 byte to 64M, "
+                    "not '%s'\n",
+                    arg);
             return AF_EXIT_USAGE;
         }
+        return 0;
+    default:
+        exec_usage(stderr);
+        return AF_EXIT_USAGE;
     }
+}
+
+/* Returns 0 to go on, or an exit code (-1: --help shown). */
+static int
+exec_parse(int argc, char **argv, struct exec_cli *c, struct af_buf *cmdline)
+{
+    static const struct option own[] = {
+        {"max-output", required_argument, NULL, EXEC_OPT_MAXOUT},
+        {"stdin", no_argument, NULL, EXEC_OPT_STDIN},
+        {"lines", no_argument, NULL, 'L'},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct cmd_spec spec = {
+        .name = "exec",
+        .shortopts = "L",
+        .own = own,
+        .handle = exec_opt,
+        .usage = exec_usage,
+        .max_args = -1,
+    };
+    int r, i;
+
+    if ((r = cmd_getopt(argc, argv, &spec, &c->o, c)) != 0)
+        return r;
     if (optind >= argc) {
         fprintf(stderr, "ascend-fleet exec: no command given\n");
         exec_usage(stderr);
         return AF_EXIT_USAGE;
     }
-    af_buf_init(&cmdline, 0);
     for (i = optind; i < argc; i++) {
         if (i > optind)
-            af_buf_append(&cmdline, " ", 1);
-        af_buf_puts(&cmdline, argv[i]);
+            af_buf_append(cmdline, " ", 1);
+        af_buf_puts(cmdline, argv[i]);
     }
-    uv_loop_init(&loop);
-    if ((r = fleet_init(&fleet, &loop, o.inventory, o.limit, o.ssh_config,
-                        &e)) != 0) {
-        fprintf(stderr, "ascend-fleet exec: %s\n", e.msg);
+    return 0;
+}
+
+/* All of stdin (binary-safe), up to the output cap of a node times 64. */
+static int
+exec_read_stdin(struct af_buf *in)
+{
+    char chunk[65536];
+    size_t n;
+
+    af_buf_init(in, EXEC_MAX_OUTPUT_MAX);
+    while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+        af_buf_append(in, chunk, n);
+    if (ferror(stdin) || in->truncated)
+        return -1;
+    return 0;
+}
+
+int
+cmd_exec_main(int argc, char **argv)
+{
+    struct exec_cli c;
+    struct fleet fleet;
+    struct exec_run *run = NULL;
+    struct report rep;
+    struct af_err e;
+    struct af_buf cmdline, in;
+    uv_loop_t loop;
+    int r, rc = AF_EXIT_OK, loop_ok = 0;
+    size_t n;
+
+    memset(&c, 0, sizeof(c));
+    memset(&fleet, 0, sizeof(fleet));
+    cmd_opts_init(&c.o);
+    c.x.max_output = EXEC_MAX_OUTPUT_DEFAULT;
+    af_buf_init(&cmdline, 0);
+    af_buf_init(&in, 0);
+    if ((r = exec_parse(argc, argv, &c, &cmdline)) != 0) {
+        rc = r < 0 ? AF_EXIT_OK : r;
+        goto out;
+    }
+    report_init(&rep, "exec", c.o.json, c.x.lines);
+    if (c.read_stdin && exec_read_stdin(&in) != 0) {
+        report_error(&rep, "cannot read stdin (at most 64 MiB)");
         rc = AF_EXIT_USAGE;
         goto out;
     }
-    fleet.hostkeys = o.hostkeys;
-    fleet.kex = o.kex;
-    run.fleet = &fleet;
-    run.command = cmdline.data;
-    run.nodes = af_calloc(fleet.nsel ? fleet.nsel : 1, sizeof(*run.nodes));
-    for (n = 0; n < fleet.nsel; n++) {
-        run.nodes[n].run = &run;
-        run.nodes[n].i = n;
-        run.nodes[n].timeout_ms =
-            (uint64_t)(o.timeout_s ? o.timeout_s
-                                   : fleet_node(&fleet, n)->command_timeout) *
-            1000;
+    if ((r = uv_loop_init(&loop)) != 0) {
+        report_error(&rep, "cannot start the event loop: %s", uv_strerror(r));
+        rc = AF_EXIT_INTERNAL;
+        goto out;
     }
-    fan_run(&run.fan, &loop, fleet.nsel, o.fanout, exec_start, &run);
-    if (o.json)
-        exec_print_json(&run);
+    loop_ok = 1;
+    if ((r = fleet_init(&fleet, &loop, c.o.inventory, c.o.limit, c.o.ssh_config,
+                        &e)) != 0) {
+        report_error(&rep, "%s", e.msg);
+        rc = AF_EXIT_USAGE;
+        goto out;
+    }
+    fleet.hostkeys = c.o.hostkeys;
+    fleet.kex = c.o.kex;
+    c.x.command = cmdline.data;
+    c.x.fanout = cmd_fanout_clamp(&rep, c.o.fanout, fleet.nsel);
+    c.x.timeout_s = c.o.timeout_s;
+    if (c.read_stdin) {
+        c.x.stdin_data = in.data ? in.data : "";
+        c.x.stdin_len = in.len;
+    }
+    if ((r = exec_run(&fleet, &c.x, report_sink(&rep), &run, &e)) != 0) {
+        report_error(&rep, "%s", e.msg);
+        rc = r == AF_EINPUT ? AF_EXIT_USAGE : AF_EXIT_INTERNAL;
+        goto out;
+    }
+    if (c.o.json)
+        exec_print_json(&rep, run);
     else
-        exec_print_folded(&run);
-    for (n = 0; n < fleet.nsel; n++)
-        if (run.nodes[n].status != EXEC_OK)
+        exec_print_folded(&rep, run, c.x.max_output, c.x.lines);
+    for (n = 0; n < exec_run_count(run); n++)
+        if (exec_run_result(run, n)->status != EXEC_OK)
             rc = AF_EXIT_FAILED;
 out:
-    for (n = 0; run.nodes && n < fleet.nsel; n++) {
-        free(run.nodes[n].out);
-        free(run.nodes[n].err);
-        free(run.nodes[n].msg);
-        free(run.nodes[n].signal);
-    }
-    free(run.nodes);
+    exec_run_free(run);
     fleet_free(&fleet);
     af_buf_free(&cmdline);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    af_buf_free(&in);
+    if (loop_ok) {
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
     return rc;
 }

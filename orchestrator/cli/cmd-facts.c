@@ -19,6 +19,7 @@
 #include "fleet.h"
 #include "fold.h"
 #include "inv.h"
+#include "report.h"
 #include "st.h"
 
 static void
@@ -50,9 +51,11 @@ print_fold_line(struct fold *f, const char *label)
 
     fold_sort_by_size(f);
     for (g = 0; g < fold_groups(f); g++) {
-        char *nodes = fold_nodes(f, g);
+        char *nodes = fold_nodes(f, g), *k = report_safe(fold_key(f, g));
 
-        printf("%-10s %s: %s\n", label, fold_key(f, g), nodes);
+        /* Fact values come from nodes: escaped for the terminal. */
+        printf("%-10s %s: %s\n", label, k, nodes);
+        free(k);
         free(nodes);
     }
 }
@@ -115,8 +118,7 @@ facts_print_summary(const struct facts_result *res, size_t n)
         }
         answered++;
         pushed += res[i].pushed;
-        cnt = af_kv_get(kv, "npu_count") ? atoi(af_kv_get(kv, "npu_count"))
-                                          : 0;
+        cnt = af_kv_get(kv, "npu_count") ? atoi(af_kv_get(kv, "npu_count")) : 0;
         for (c = 0; c < cnt; c++) {
             char k[32];
             const char *h;
@@ -132,9 +134,10 @@ facts_print_summary(const struct facts_result *res, size_t n)
     printf("health:    %zu OK", ok_chips);
     for (i = 0; i < fold_groups(health); i++) {
         char *nodes = fold_nodes(health, i);
+        char *k = report_safe(fold_key(health, i));
 
-        printf(", %zu %s: %s", fold_size(health, i), fold_key(health, i),
-               nodes);
+        printf(", %zu %s: %s", fold_size(health, i), k, nodes);
+        free(k);
         free(nodes);
     }
     printf("\n%zu nodes answered (agent pushed to %zu)", answered, pushed);
@@ -145,9 +148,16 @@ facts_print_summary(const struct facts_result *res, size_t n)
         free(nodes);
     }
     printf("\n");
-    for (i = 0; i < n; i++)
-        if (res[i].status != 0)
-            fprintf(stderr, "%s\n", res[i].error);
+    {
+        struct report_errs errs;
+
+        report_errs_init(&errs);
+        for (i = 0; i < n; i++)
+            if (res[i].status != 0)
+                report_errs_add(&errs, res[i].name, res[i].error);
+        report_errs_print(&errs, stderr);
+        report_errs_free(&errs);
+    }
     fold_free(unreach);
     fold_free(health);
     af_buf_free(&key);
@@ -157,32 +167,35 @@ static void
 facts_print_json(const struct facts_result *res, size_t n)
 {
     struct af_buf b;
-    size_t i, j;
+    struct af_json j;
+    size_t i, k;
 
     af_buf_init(&b, 0);
-    af_buf_puts(&b, "{\"nodes\":[");
+    afj_init(&j, &b);
+    afj_obj_begin(&j);
+    afj_kint(&j, "v", REPORT_JSON_VERSION);
+    afj_key(&j, "nodes");
+    afj_arr_begin(&j);
     for (i = 0; i < n; i++) {
-        af_buf_puts(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
-        af_buf_json_str(&b, res[i].name);
-        af_buf_puts(&b, ",\"address\":");
-        af_buf_json_str(&b, res[i].address);
-        af_buf_printf(&b, ",\"status\":\"%s\",\"error\":",
-                      res[i].status == 0
-                          ? "ok"
-                          : (res[i].timed_out ? "timeout" : "unreachable"));
-        af_buf_json_str(&b, res[i].status ? res[i].error : NULL);
-        af_buf_printf(&b, ",\"agent_pushed\":%s,\"facts\":{",
-                      res[i].pushed ? "true" : "false");
-        for (j = 0; j < res[i].facts.n; j++) {
-            if (j)
-                af_buf_append(&b, ",", 1);
-            af_buf_json_str(&b, res[i].facts.keys[j]);
-            af_buf_append(&b, ":", 1);
-            af_buf_json_str(&b, res[i].facts.vals[j]);
-        }
-        af_buf_puts(&b, "}}");
+        afj_obj_begin(&j);
+        afj_kstr(&j, "name", res[i].name);
+        afj_kstr(&j, "address", res[i].address);
+        afj_kstr(&j, "status",
+                 res[i].status == 0
+                     ? "ok"
+                     : (res[i].timed_out ? "timeout" : "unreachable"));
+        afj_kstr(&j, "error", res[i].status ? res[i].error : NULL);
+        afj_kbool(&j, "agent_pushed", res[i].pushed);
+        afj_key(&j, "facts");
+        afj_obj_begin(&j);
+        for (k = 0; k < res[i].facts.n; k++)
+            afj_kstr(&j, res[i].facts.keys[k], res[i].facts.vals[k]);
+        afj_obj_end(&j);
+        afj_obj_end(&j);
     }
-    af_buf_puts(&b, "\n]}\n");
+    afj_arr_end(&j);
+    afj_obj_end(&j);
+    af_buf_append(&b, "\n", 1);
     fwrite(b.data, 1, b.len, stdout);
     af_buf_free(&b);
 }
@@ -190,41 +203,30 @@ facts_print_json(const struct facts_result *res, size_t n)
 int
 cmd_facts_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
-        {NULL, 0, NULL, 0},
+    static const struct cmd_spec spec = {
+        .name = "facts",
+        .usage = facts_usage,
+        .max_args = 0,
     };
     struct cmd_opts o;
     struct fleet fleet;
     struct facts_result *res = NULL;
     struct st *st = NULL;
     struct af_err e;
+    const char **names = NULL;
     uv_loop_t loop;
-    int opt, r, rc = AF_EXIT_OK;
+    struct report rep;
+    int r, rc = AF_EXIT_OK;
     size_t i;
 
     cmd_opts_init(&o);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:w:x:vh", longopts, NULL)) !=
-           -1) {
-        r = cmd_opts_handle(&o, "facts", opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        if (opt == 'h') {
-            facts_usage(stdout);
-            return AF_EXIT_OK;
-        }
-        facts_usage(stderr);
-        return AF_EXIT_USAGE;
+    if ((r = cmd_getopt(argc, argv, &spec, &o, NULL)) != 0)
+        return r < 0 ? AF_EXIT_OK : r;
+    report_init(&rep, "facts", o.json, 0);
+    if ((r = uv_loop_init(&loop)) != 0) {
+        report_error(&rep, "cannot start the event loop: %s", uv_strerror(r));
+        return AF_EXIT_INTERNAL;
     }
-    if (optind != argc) {
-        fprintf(stderr, "ascend-fleet facts: unexpected argument '%s'\n",
-                argv[optind]);
-        return AF_EXIT_USAGE;
-    }
-    uv_loop_init(&loop);
     if (fleet_init(&fleet, &loop, o.inventory, o.limit, o.ssh_config, &e) !=
         0) {
         fprintf(stderr, "ascend-fleet facts: %s\n", e.msg);
@@ -233,13 +235,17 @@ cmd_facts_main(int argc, char **argv)
     }
     fleet.hostkeys = o.hostkeys;
     fleet.kex = o.kex;
-    if (st_open(o.state, &st, &e) != 0) {
-        fprintf(stderr, "ascend-fleet facts: %s\n", e.msg);
-        rc = AF_EXIT_USAGE;
+    if ((rc = cmd_state_open(&o, "facts", 1, &st)) != 0)
         goto out;
-    }
-    res = facts_gather(&fleet, o.fanout,
-                       (uint64_t)(o.timeout_s ? o.timeout_s : 120) * 1000);
+    /* facts writes the state like every other writer: it locks its nodes. */
+    names = af_calloc(fleet.nsel + 1, sizeof(*names));
+    for (i = 0; i < fleet.nsel; i++)
+        names[i] = fleet_node(&fleet, i)->name;
+    if ((rc = cmd_lock_nodes(st, "facts", names, fleet.nsel)) != 0)
+        goto out;
+    res = facts_gather_ev(&fleet, cmd_fanout_clamp(&rep, o.fanout, fleet.nsel),
+                          (uint64_t)(o.timeout_s ? o.timeout_s : 120) * 1000,
+                          report_sink(&rep));
     if ((r = facts_store(st, res, fleet.nsel, &e)) != 0) {
         fprintf(stderr, "ascend-fleet facts: %s\n", e.msg);
         rc = AF_EXIT_INTERNAL;
@@ -253,6 +259,7 @@ cmd_facts_main(int argc, char **argv)
         if (res[i].status != 0)
             rc = AF_EXIT_FAILED;
 out:
+    free(names);
     facts_results_free(res, fleet.nsel);
     st_close(st);
     fleet_free(&fleet);

@@ -26,6 +26,7 @@
 #include "hccn-ops.h"
 #include "hccn.h"
 #include "inv.h"
+#include "report.h"
 #include "sess.h"
 #include "st.h"
 
@@ -68,62 +69,55 @@ hccn_usage(FILE *out)
             cmd_common_help, AF_DEFAULT_STATE, HCCN_DEFAULT_PEERS);
 }
 
+static int
+hccn_opt(void *ctx, int opt, const char *arg)
+{
+    struct hccn_cli *c = ctx;
+    char *end;
+    long v;
+
+    switch (opt) {
+    case HCCN_OPT_FORCE:
+        c->force = 1;
+        return 0;
+    case HCCN_OPT_PEERS:
+        v = strtol(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || v < 0 || v > 64) {
+            fprintf(stderr,
+                    "ascend-fleet hccn: --peers wants 0..64, not '%s'\n", arg);
+            return AF_EXIT_USAGE;
+        }
+        c->peers = (int)v;
+        return 0;
+    default:
+        hccn_usage(stderr);
+        return AF_EXIT_USAGE;
+    }
+}
+
 /* Parse the options of `hccn SUB`; argv[0] is SUB. */
 static int
 hccn_parse(int argc, char **argv, struct hccn_cli *c)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
+    static const struct option own[] = {
         {"force", no_argument, NULL, HCCN_OPT_FORCE},
         {"peers", required_argument, NULL, HCCN_OPT_PEERS},
         {NULL, 0, NULL, 0},
     };
     char name[64];
-    int opt, r;
+    struct cmd_spec spec = {
+        .name = name,
+        .own = own,
+        .handle = hccn_opt,
+        .usage = hccn_usage,
+        .max_args = 0,
+    };
 
     memset(c, 0, sizeof(*c));
     cmd_opts_init(&c->o);
     c->peers = HCCN_DEFAULT_PEERS;
     snprintf(name, sizeof(name), "hccn %s", argv[0]);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:w:x:vh", longopts, NULL)) !=
-           -1) {
-        r = cmd_opts_handle(&c->o, name, opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        switch (opt) {
-        case HCCN_OPT_FORCE:
-            c->force = 1;
-            break;
-        case HCCN_OPT_PEERS: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-
-            if (*optarg == '\0' || *end != '\0' || v < 0 || v > 64) {
-                fprintf(stderr,
-                        "ascend-fleet %s: --peers wants 0..64, not '%s'\n",
-                        name, optarg);
-                return AF_EXIT_USAGE;
-            }
-            c->peers = (int)v;
-            break;
-        }
-        case 'h':
-            hccn_usage(stdout);
-            return -1;
-        default:
-            hccn_usage(stderr);
-            return AF_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "ascend-fleet %s: unexpected argument '%s'\n", name,
-                argv[optind]);
-        return AF_EXIT_USAGE;
-    }
-    return AF_EXIT_OK;
+    return cmd_getopt(argc, argv, &spec, &c->o, c);
 }
 
 /*
@@ -131,7 +125,9 @@ hccn_parse(int argc, char **argv, struct hccn_cli *c)
  * and return the exit code, else 0 with *plan set.
  */
 static int
-hccn_load_plan(const struct inv *inv, const char *cmd, int json,
+hccn_load_plan(const struct inv *inv,
+               const char *cmd,
+               int json,
                struct hccn_plan **plan)
 {
     struct af_err e;
@@ -169,8 +165,8 @@ hccn_load_plan(const struct inv *inv, const char *cmd, int json,
     }
     for (i = 0; i < nerr; i++)
         fprintf(stderr, "%s\n", errs[i]);
-    fprintf(stderr, "ascend-fleet %s: the hccn plan has %zu error%s%s\n",
-            cmd, nerr, nerr == 1 ? "" : "s",
+    fprintf(stderr, "ascend-fleet %s: the hccn plan has %zu error%s%s\n", cmd,
+            nerr, nerr == 1 ? "" : "s",
             strcmp(cmd, "hccn plan") ? "; no node was touched" : "");
     hccn_plan_free(*plan);
     *plan = NULL;
@@ -181,8 +177,12 @@ hccn_load_plan(const struct inv *inv, const char *cmd, int json,
 
 /* What applying the plan to NPU i of a node with facts kv would do. */
 static const char *
-hccn_change_word(const struct hccn_addr *a, const struct af_kv *kv, int npu,
-                 int force, char *now, size_t nowsz)
+hccn_change_word(const struct hccn_addr *a,
+                 const struct af_kv *kv,
+                 int npu,
+                 int force,
+                 char *now,
+                 size_t nowsz)
 {
     char ka[32], km[32];
     const char *cur, *mask;
@@ -229,7 +229,7 @@ hccn_plan_cmd(int argc, char **argv)
     struct af_err e;
     size_t *sel = NULL, nsel = 0, i, k, npus, width = 4;
     struct af_kv *facts = NULL;
-    int *have = NULL, rc, any_facts = 0;
+    int *have = NULL, rc, r, any_facts = 0;
     struct fold *verdicts = fold_new();
     struct af_buf b;
 
@@ -250,15 +250,16 @@ hccn_plan_cmd(int argc, char **argv)
     for (i = 0; i < nsel; i++)
         af_kv_init(&facts[i]);
     /* Facts only when a state file exists: plan never creates one. */
-    if (access(c.o.state, F_OK) == 0) {
-        if (st_open(c.o.state, &st, &e) != 0) {
-            fprintf(stderr, "ascend-fleet hccn plan: %s\n", e.msg);
-            rc = AF_EXIT_USAGE;
-            goto out;
-        }
+    if ((r = st_open_ro(cmd_state_path(&c.o), &st, &e)) != 0 &&
+        r != AF_ENOTFOUND) {
+        fprintf(stderr, "ascend-fleet hccn plan: %s\n", e.msg);
+        rc = AF_EXIT_USAGE;
+        goto out;
+    }
+    if (st != NULL) {
         for (i = 0; i < nsel; i++) {
-            have[i] = st_facts_get(st, inv->nodes[sel[i]].name, &facts[i],
-                                   NULL, NULL) == 0;
+            have[i] = st_facts_get(st, inv->nodes[sel[i]].name, &facts[i], NULL,
+                                   NULL) == 0;
             any_facts |= have[i];
         }
     }
@@ -266,13 +267,14 @@ hccn_plan_cmd(int argc, char **argv)
         if (strlen(inv->nodes[sel[i]].name) > width)
             width = strlen(inv->nodes[sel[i]].name);
     if (c.o.json)
-        af_buf_printf(&b, "{\"valid\":true,\"errors\":[],\"npus\":%zu,"
-                          "\"nodes\":[",
+        af_buf_printf(&b,
+                      "{\"valid\":true,\"errors\":[],\"npus\":%zu,"
+                      "\"nodes\":[",
                       npus);
     else
         af_buf_printf(&b, "%-*s %3s  %-15s  %-15s  %-15s  %-15s  %s\n",
-                      (int)width, "NODE", "NPU", "ADDRESS", "NETMASK",
-                      "DETECT", "GATEWAY", "CHANGE");
+                      (int)width, "NODE", "NPU", "ADDRESS", "NETMASK", "DETECT",
+                      "GATEWAY", "CHANGE");
     for (i = 0; i < nsel; i++) {
         const char *name = inv->nodes[sel[i]].name;
         const char *worst = have[i] ? "same" : "no facts";
@@ -287,16 +289,16 @@ hccn_plan_cmd(int argc, char **argv)
         for (npu = 0; npu < (int)npus; npu++) {
             const struct hccn_addr *a = hccn_plan_get(plan, sel[i], npu);
             char now[40];
-            const char *w = have[i] ? hccn_change_word(a, &facts[i], npu,
-                                                       c.force, now,
-                                                       sizeof(now))
-                                    : NULL;
+            const char *w = have[i]
+                                ? hccn_change_word(a, &facts[i], npu, c.force,
+                                                   now, sizeof(now))
+                                : NULL;
 
             if (w != NULL && strncmp(w, "change", 6) == 0) {
                 size_t l = strlen(refused);
 
-                snprintf(refused + l, sizeof(refused) - l, "%s%d",
-                         l ? "," : "", npu);
+                snprintf(refused + l, sizeof(refused) - l, "%s%d", l ? "," : "",
+                         npu);
             }
             if (w != NULL && hccn_word_rank(w) > hccn_word_rank(worst))
                 worst = w;
@@ -320,8 +322,7 @@ hccn_plan_cmd(int argc, char **argv)
                 af_buf_printf(&b, "%-*s %3d  %-15s  %-15s  %-15s  %-15s  %s",
                               (int)width, name, npu, a->address, a->netmask,
                               a->detect[0] ? a->detect : "-",
-                              a->gateway[0] ? a->gateway : "-",
-                              w ? w : "-");
+                              a->gateway[0] ? a->gateway : "-", w ? w : "-");
                 if (w != NULL && now[0])
                     af_buf_printf(&b, " (now %s)", now);
                 af_buf_puts(&b, "\n");
@@ -382,62 +383,47 @@ struct hccn_node {
 struct hccn_run {
     struct fleet *fleet;
     const struct hccn_plan *plan;
-    struct fan fan;
     struct hop_opts hop;
     int verify;
     size_t peers;
     struct hccn_node *nodes;
 };
 
-struct hccn_job {
-    struct hccn_run *run;
-    size_t i;
-};
-
 static void
-hccn_closed(struct sess *s, void *data)
+hccn_conn_opts(void *data, size_t i, struct conn_opts *o, const void **node)
 {
-    struct hccn_job *j = data;
+    struct hccn_run *run = data;
+    const struct inv_node *n = fleet_node(run->fleet, i);
 
-    (void)s;
-    fan_job_done(&j->run->fan);
-    free(j);
-}
-
-static void
-hccn_quit_answer(struct agc *a, int status, const struct af_kv *body,
-                 void *data)
-{
-    (void)a;
-    (void)status;
-    (void)body;
-    sess_close(data, hccn_closed);
+    fleet_conn_opts(run->fleet, n, o);
+    *node = n;
 }
 
 static void
 hccn_done(struct sess *s, struct hop_result *r, void *data)
 {
-    struct hccn_job *j = data;
-    const char *quit[] = {"quit"};
+    struct sched_job *j = data;
+    struct hccn_run *run = sched_job_data(j);
 
-    j->run->nodes[j->i].res = r;
-    agc_request(sess_agc(s), quit, 1, NULL, 0, 10000, hccn_quit_answer, s);
+    (void)s;
+    run->nodes[sched_job_index(j)].res = r;
+    sched_job_done(j);
 }
 
 static void
-hccn_ready(struct sess *s, int status)
+hccn_ready(struct sched_job *j, struct sess *s, int status)
 {
-    struct hccn_job *j = sess_data(s);
-    struct hccn_run *run = j->run;
-    struct hccn_node *hn = &run->nodes[j->i];
-    size_t node = run->fleet->sel[j->i], npus = hccn_plan_npus(run->plan), k;
+    struct hccn_run *run = sched_job_data(j);
+    size_t i = sched_job_index(j);
+    struct hccn_node *hn = &run->nodes[i];
+    size_t node = run->fleet->sel[i], npus = hccn_plan_npus(run->plan), k;
     struct hccn_addr *want;
 
     if (status < 0) {
         hn->sess_failed = 1;
         hn->timed_out = sess_timed_out(s);
         snprintf(hn->error, sizeof(hn->error), "%s", sess_error(s));
-        sess_close(s, hccn_closed);
+        sched_job_done(j);
         return;
     }
     want = af_calloc(npus, sizeof(*want));
@@ -448,7 +434,7 @@ hccn_ready(struct sess *s, int status)
         size_t np = 0;
 
         hop_pick_peers(run->plan, run->fleet->inv, run->fleet->sel,
-                       run->fleet->nsel, j->i, run->peers, &peers, &np);
+                       run->fleet->nsel, i, run->peers, &peers, &np);
         hop_verify(s, want, npus, peers, np, &run->hop, hccn_done, j);
         free(peers);
     } else {
@@ -457,17 +443,11 @@ hccn_ready(struct sess *s, int status)
     free(want);
 }
 
-static void
-hccn_start(struct fan *fan, size_t i, void *data)
-{
-    struct hccn_run *run = data;
-    struct hccn_job *j = af_calloc(1, sizeof(*j));
-
-    (void)fan;
-    j->run = run;
-    j->i = i;
-    sess_open(run->fleet, fleet_node(run->fleet, i), hccn_ready, j);
-}
+static const struct sched_job_ops hccn_job_ops = {
+    .sess_flags = SESS_AGENT,
+    .conn_opts = hccn_conn_opts,
+    .ready = hccn_ready,
+};
 
 /* The node's outcome word for reports. */
 static const char *
@@ -488,40 +468,46 @@ static void
 hccn_print_json(const struct hccn_run *run, size_t n)
 {
     struct af_buf b;
+    struct af_json j;
     size_t i, k;
 
     af_buf_init(&b, 0);
-    af_buf_puts(&b, "{\"nodes\":[");
+    afj_init(&j, &b);
+    afj_obj_begin(&j);
+    afj_kint(&j, "v", REPORT_JSON_VERSION);
+    afj_key(&j, "nodes");
+    afj_arr_begin(&j);
     for (i = 0; i < n; i++) {
         const struct hccn_node *hn = &run->nodes[i];
         const struct hop_result *r = hn->res;
 
-        af_buf_puts(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
-        af_buf_json_str(&b, hn->name);
-        af_buf_printf(&b, ",\"status\":\"%s\",\"error\":",
-                      hccn_node_word(hn, run->verify));
-        af_buf_json_str(&b, hn->sess_failed ? hn->error
-                            : (r && r->error[0] ? r->error : NULL));
-        af_buf_puts(&b, ",\"npus\":[");
+        afj_obj_begin(&j);
+        afj_kstr(&j, "name", hn->name);
+        afj_kstr(&j, "status", hccn_node_word(hn, run->verify));
+        afj_kstr(&j, "error",
+                 hn->sess_failed ? hn->error
+                                 : (r && r->error[0] ? r->error : NULL));
+        afj_key(&j, "npus");
+        afj_arr_begin(&j);
         for (k = 0; r != NULL && k < r->nnpu; k++) {
             const struct hop_npu *p = &r->npus[k];
 
-            af_buf_printf(&b, "%s{\"npu\":%d,\"status\":\"%s\",\"address\":",
-                          k ? "," : "", p->npu, hop_status_str(p->status));
-            af_buf_json_str(&b, p->address);
-            af_buf_puts(&b, ",\"netmask\":");
-            af_buf_json_str(&b, p->netmask);
-            af_buf_puts(&b, ",\"detect\":");
-            af_buf_json_str(&b, p->detect);
-            af_buf_puts(&b, ",\"gateway\":");
-            af_buf_json_str(&b, p->gateway);
-            af_buf_puts(&b, ",\"detail\":");
-            af_buf_json_str(&b, p->detail[0] ? p->detail : NULL);
-            af_buf_puts(&b, "}");
+            afj_obj_begin(&j);
+            afj_kint(&j, "npu", p->npu);
+            afj_kstr(&j, "status", hop_status_str(p->status));
+            afj_kstr(&j, "address", p->address);
+            afj_kstr(&j, "netmask", p->netmask);
+            afj_kstr(&j, "detect", p->detect);
+            afj_kstr(&j, "gateway", p->gateway);
+            afj_kstr(&j, "detail", p->detail[0] ? p->detail : NULL);
+            afj_obj_end(&j);
         }
-        af_buf_puts(&b, "]}");
+        afj_arr_end(&j);
+        afj_obj_end(&j);
     }
-    af_buf_puts(&b, "\n]}\n");
+    afj_arr_end(&j);
+    afj_obj_end(&j);
+    af_buf_append(&b, "\n", 1);
     fwrite(b.data, 1, b.len, stdout);
     af_buf_free(&b);
 }
@@ -531,7 +517,7 @@ static size_t
 hccn_print_report(const struct hccn_run *run, size_t n)
 {
     static const char *const order[] = {"applied", "unchanged", "verified",
-                                        "failed", "timeout", "unreachable"};
+                                        "failed",  "timeout",   "unreachable"};
     struct fold *ok = fold_new(), *bad = fold_new();
     size_t i, k, nbad = 0, counts[6] = {0};
 
@@ -586,9 +572,11 @@ hccn_print_report(const struct hccn_run *run, size_t n)
     for (i = 0; i < fold_groups(bad); i++) {
         char *nodes = fold_nodes(bad, i);
         const char *key = fold_key(bad, i), *colon = strchr(key, ':');
+        char *safe = report_safe(colon + 1);
 
-        /* "failed: npu[005,007]: NPU 3: ..." */
-        printf("%.*s: %s:%s\n", (int)(colon - key), key, nodes, colon + 1);
+        /* "failed: npu[005,007]: NPU 3: ..." (node text escaped) */
+        printf("%.*s: %s:%s\n", (int)(colon - key), key, nodes, safe);
+        free(safe);
         free(nodes);
     }
     if (run->verify)
@@ -613,14 +601,20 @@ hccn_run_cmd(int argc, char **argv, int verify)
     struct hccn_run run;
     struct st *st = NULL;
     struct af_err e;
+    struct report rep;
     uv_loop_t loop;
     size_t i, nbad = 0;
-    int rc, r;
+    int r, rc;
 
     if ((rc = hccn_parse(argc, argv, &c)) != 0)
         return rc < 0 ? AF_EXIT_OK : rc;
+    report_init(&rep, cmd, c.o.json, 0);
     memset(&run, 0, sizeof(run));
-    uv_loop_init(&loop);
+    if ((r = uv_loop_init(&loop)) != 0) {
+        fprintf(stderr, "ascend-fleet %s: cannot start the event loop: %s\n",
+                cmd, uv_strerror(r));
+        return AF_EXIT_INTERNAL;
+    }
     if (fleet_init(&fleet, &loop, c.o.inventory, c.o.limit, c.o.ssh_config,
                    &e) != 0) {
         fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
@@ -632,15 +626,22 @@ hccn_run_cmd(int argc, char **argv, int verify)
     /* The whole plan is checked before any node is touched. */
     if ((rc = hccn_load_plan(fleet.inv, cmd, c.o.json, &plan)) != 0)
         goto out;
-    if (st_open(c.o.state, &st, &e) != 0) {
-        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
-        rc = AF_EXIT_USAGE;
+    if ((rc = cmd_state_open(&c.o, cmd, 1, &st)) != 0)
         goto out;
-    }
-    if ((r = st_lock(st, &e)) != 0) {
-        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
-        rc = r == AF_ELOCKED ? AF_EXIT_LOCKED : AF_EXIT_USAGE;
-        goto out;
+    /*
+     * apply changes the nodes: it locks them. verify only reads them and
+     * records what it saw (one transaction per node), so it runs beside a
+     * rollout or an apply.
+     */
+    if (!verify) {
+        const char **names = af_calloc(fleet.nsel + 1, sizeof(*names));
+
+        for (i = 0; i < fleet.nsel; i++)
+            names[i] = fleet_node(&fleet, i)->name;
+        rc = cmd_lock_nodes(st, cmd, names, fleet.nsel);
+        free(names);
+        if (rc != 0)
+            goto out;
     }
     run.fleet = &fleet;
     run.plan = plan;
@@ -652,7 +653,13 @@ hccn_run_cmd(int argc, char **argv, int verify)
     run.nodes = af_calloc(fleet.nsel ? fleet.nsel : 1, sizeof(*run.nodes));
     for (i = 0; i < fleet.nsel; i++)
         run.nodes[i].name = fleet_node(&fleet, i)->name;
-    fan_run(&run.fan, &loop, fleet.nsel, c.o.fanout, hccn_start, &run);
+    if (sched_jobs(NULL, &loop, fleet.nsel,
+                   cmd_fanout_clamp(&rep, c.o.fanout, fleet.nsel),
+                   &hccn_job_ops, &run, &e) != 0) {
+        fprintf(stderr, "ascend-fleet hccn: %s\n", e.msg);
+        rc = AF_EXIT_INTERNAL;
+        goto out;
+    }
     if (c.o.json) {
         hccn_print_json(&run, fleet.nsel);
         for (i = 0; i < fleet.nsel; i++)

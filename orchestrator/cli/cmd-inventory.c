@@ -11,6 +11,7 @@
  * is declared in cmd.h; argv[0] is "inventory".
  */
 #include "cmd.h"
+#include "limit.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -64,7 +65,9 @@ usage(FILE *out)
             "  -i, --inventory FILE   inventory (default %s)\n"
             "      --limit PATTERN    only these nodes: hostlists, groups, "
             "@groups,\n"
-            "                         !exclusions, comma-separated\n"
+            "                         !exclusions, @failed:RUN / @ok:RUN, "
+            "comma-separated\n"
+            "  -w NODES / -x NODES    as --limit NODES / --limit '!NODES'\n"
             "      --json             one JSON document instead of a table\n"
             "      --detail           one block per node with every setting\n"
             "      --ssh-config FILE  ssh_config to read instead of "
@@ -74,6 +77,30 @@ usage(FILE *out)
             "\n"
             "Exit status: 0 ok, 2 invalid inventory, --limit or usage.\n",
             DEFAULT_INVENTORY);
+}
+
+/*
+ * @failed:RUN / @ok:RUN in the selection, from the state file beside the
+ * inventory. Returns -1 to go on, or the exit code.
+ */
+static int
+inv_resolve_results(struct inv_opts *io, const char *sub)
+{
+    struct cmd_opts o;
+    char cmd[64];
+    int r;
+
+    if (io->limit == NULL)
+        return -1;
+    cmd_opts_init(&o);
+    o.inventory = io->path;
+    o.limit = io->limit;
+    snprintf(cmd, sizeof(cmd), "inventory %s", sub);
+    if ((r = cmd_limit_resolve(&o, cmd)) != 0)
+        return r;
+    snprintf(io->limit_buf, sizeof(io->limit_buf), "%s", o.limit);
+    io->limit = io->limit_buf;
+    return -1;
 }
 
 /*
@@ -97,7 +124,7 @@ parse_opts(int argc, char **argv, int show, struct inv_opts *io)
     memset(io, 0, sizeof(*io));
     io->path = DEFAULT_INVENTORY;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:w:x:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "i:w:x:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'i':
             io->path = optarg;
@@ -148,7 +175,7 @@ parse_opts(int argc, char **argv, int show, struct inv_opts *io)
         usage(stderr);
         return AF_EXIT_USAGE;
     }
-    return -1;
+    return inv_resolve_results(io, argv[0]);
 }
 
 static int

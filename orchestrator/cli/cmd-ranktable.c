@@ -8,12 +8,14 @@
  */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "limit.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "af-buf.h"
@@ -84,37 +86,59 @@ rt_ranges(struct af_buf *b, const int *bad, int n)
     }
 }
 
+/*
+ * Write json to path through a fresh temporary file beside it (mkstemp:
+ * a new name, never an existing file or a symbolic link) and rename it into
+ * place, so a reader sees the old table or the new one, never a part.
+ */
 static int
 rt_write(const char *path, const char *json, struct af_err *e)
 {
-    char *tmp;
-    FILE *f;
-    size_t len = strlen(json);
-    int ok;
+    char *tmp = NULL;
+    size_t len = strlen(json), off = 0;
+    ssize_t w;
+    int fd = -1, r = 0, err;
 
     if (path == NULL || strcmp(path, "-") == 0) {
         fwrite(json, 1, len, stdout);
         return 0;
     }
-    tmp = af_asprintf("%s.tmp.%ld", path, (long)getpid());
-    f = fopen(tmp, "w");
-    if (f == NULL) {
-        af_err_set(e, -errno, "cannot write %s: %s", tmp, strerror(errno));
+    tmp = af_asprintf("%s.XXXXXX", path);
+    if ((fd = mkstemp(tmp)) < 0) {
+        err = errno;
+        r = af_err_set(e, -err, "cannot write %s: %s", path, strerror(err));
         free(tmp);
-        return e ? e->code : -1;
+        return r;
     }
-    ok = fwrite(json, 1, len, f) == len;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fsync(fileno(f)) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        af_err_set(e, -EIO, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return -EIO;
+    if (fchmod(fd, 0644) != 0)
+        goto fail;
+    while (off < len) {
+        w = write(fd, json + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            goto fail;
+        off += (size_t)w;
     }
+    if (fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto fail;
     free(tmp);
     return 0;
+fail:
+    err = errno ? errno : EIO;
+    r = af_err_set(e, -err, "cannot write %s: %s", path, strerror(err));
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(tmp);
+    return r;
 }
 
 int
@@ -144,7 +168,7 @@ cmd_ranktable_main(int argc, char **argv)
     af_buf_init(&missing, 0);
     cmd_opts_init(&o);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:o:w:x:vh", longopts, NULL)) !=
+    while ((opt = getopt_long(argc, argv, "i:o:w:x:vh", longopts, NULL)) !=
            -1) {
         r = cmd_opts_handle(&o, "ranktable", opt, optarg);
         if (r < 0)
@@ -171,6 +195,8 @@ cmd_ranktable_main(int argc, char **argv)
                 argv[optind]);
         return AF_EXIT_USAGE;
     }
+    if ((r = cmd_limit_resolve(&o, "ranktable")) != 0)
+        return r;
     if (inv_load_ex(o.inventory, o.ssh_config, &inv, &e) != 0 ||
         inv_select(inv, o.limit, &sel, &nsel, &e) != 0) {
         fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
@@ -183,8 +209,9 @@ cmd_ranktable_main(int argc, char **argv)
         const char *const *errs = plan ? hccn_plan_errors(plan, &nerr) : NULL;
 
         if (r == AF_ENOTFOUND)
-            fprintf(stderr, "ascend-fleet ranktable: %s has no hccn: "
-                            "section\n",
+            fprintf(stderr,
+                    "ascend-fleet ranktable: %s has no hccn: "
+                    "section\n",
                     inv->path);
         else if (nerr == 0)
             fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
@@ -195,9 +222,14 @@ cmd_ranktable_main(int argc, char **argv)
     }
     npus = hccn_plan_npus(plan);
     /* Never create a state file: none means nothing is verified. */
-    if (access(o.state, F_OK) == 0) {
-        if (st_open(o.state, &st, &e) != 0 ||
-            st_hccn_get(st, NULL, &rows, &nrows, &e) != 0) {
+    if ((r = st_open_ro(cmd_state_path(&o), &st, &e)) != 0 &&
+        r != AF_ENOTFOUND) {
+        fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
+        rc = AF_EXIT_USAGE;
+        goto out;
+    }
+    if (st != NULL) {
+        if (st_hccn_get(st, NULL, &rows, &nrows, &e) != 0) {
             fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
             rc = AF_EXIT_USAGE;
             goto out;
@@ -219,8 +251,7 @@ cmd_ranktable_main(int argc, char **argv)
             }
         }
         if (any) {
-            af_buf_printf(&missing, "%s%s NPU ", missing.len ? ", " : "",
-                          name);
+            af_buf_printf(&missing, "%s%s NPU ", missing.len ? ", " : "", name);
             rt_ranges(&missing, bad, (int)npus);
         }
     }
@@ -238,8 +269,7 @@ cmd_ranktable_main(int argc, char **argv)
                 "ascend-fleet ranktable: warning: %zu NPU%s not verified "
                 "(--force): %s\n",
                 nmissing, nmissing == 1 ? " is" : "s are", missing.data);
-    if ((r = hccn_ranktable_json(plan, inv, sel, nsel, NULL, &json, &e)) !=
-        0) {
+    if ((r = hccn_ranktable_json(plan, inv, sel, nsel, NULL, &json, &e)) != 0) {
         fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
         rc = AF_EXIT_USAGE;
         goto out;
@@ -250,8 +280,9 @@ cmd_ranktable_main(int argc, char **argv)
         goto out;
     }
     if (output != NULL && strcmp(output, "-") != 0)
-        fprintf(stderr, "ascend-fleet ranktable: %zu servers, %zu ranks "
-                        "written to %s\n",
+        fprintf(stderr,
+                "ascend-fleet ranktable: %zu servers, %zu ranks "
+                "written to %s\n",
                 nsel, nsel * npus, output);
     rc = AF_EXIT_OK;
 out:

@@ -2,6 +2,7 @@
 /* ascend-fleet rollout and resume: option parsing around ro_run. */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "limit.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -69,8 +70,7 @@ rollout_usage(FILE *out)
 
 /* Shared by rollout and resume. Returns -1 to exit with *rc. */
 static int
-ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o,
-         int *rc)
+ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o, int *rc)
 {
     int opt, r;
 
@@ -123,9 +123,20 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o,
             return -1;
         }
     }
+    if ((*rc = cmd_limit_resolve(o, argv[0])) != 0)
+        return -1;
     ro->inventory = o->inventory;
     ro->limit = o->limit;
-    ro->state = o->state;
+    ro->state = cmd_state_path(o);
+    if (o->state_derived) {
+        struct af_err e = {0};
+
+        if (st_make_dir(ro->state, &e) != 0) {
+            fprintf(stderr, "ascend-fleet %s: %s\n", argv[0], e.msg);
+            *rc = AF_EXIT_USAGE;
+            return -1;
+        }
+    }
     ro->fanout = o->fanout;
     ro->json = o->json;
     ro->hostkeys = o->hostkeys;
@@ -182,15 +193,20 @@ cmd_resume_main(int argc, char **argv)
             return AF_EXIT_USAGE;
         }
     } else {
-        if (st_open(ro.state, &st, &e) != 0) {
+        if (st_open_ro(ro.state, &st, &e) != 0) {
             fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
             return AF_EXIT_USAGE;
         }
-        if (st_run_last_unfinished(st, &run, &e) != 0) {
-            fprintf(stderr, "ascend-fleet resume: no unfinished run in %s\n",
-                    ro.state);
+        if ((rc = st_run_last_unfinished(st, &run, &e)) != 0) {
+            /* Only a readable file without such a run has none. */
+            if (rc == AF_ENOTFOUND)
+                fprintf(stderr,
+                        "ascend-fleet resume: no unfinished run in %s\n",
+                        ro.state);
+            else
+                fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
             st_close(st);
-            return AF_EXIT_USAGE;
+            return rc == AF_ENOTFOUND ? AF_EXIT_USAGE : AF_EXIT_FAILED;
         }
         st_close(st);
     }

@@ -14,7 +14,9 @@
 
 #include "af-buf.h"
 #include "af-err.h"
+#include "af-mem.h"
 #include "fold.h"
+#include "report.h"
 #include "st.h"
 
 static void
@@ -40,75 +42,80 @@ status_usage(FILE *out)
                  "tail.\n");
 }
 
-static int
-open_state(const char *path, struct st **st)
+static void
+print_json_steps(struct af_json *j,
+                 const char *node,
+                 const struct st_step *steps,
+                 size_t ns)
 {
-    struct af_err e;
+    size_t k;
 
-    if (st_open(path, st, &e) != 0) {
-        fprintf(stderr, "ascend-fleet: %s\n", e.msg);
-        return -1;
+    afj_key(j, "steps");
+    afj_arr_begin(j);
+    for (k = 0; k < ns; k++) {
+        const struct st_step *st = &steps[k];
+
+        if (strcmp(st->node, node) != 0)
+            continue;
+        afj_obj_begin(j);
+        afj_kstr(j, "stage", st->stage);
+        afj_kstr(j, "step", st->step);
+        afj_kstr(j, "status", st_step_status_name(st->status));
+        afj_kint(j, "attempt", st->attempt);
+        if (st->exit_code == ST_NO_EXIT)
+            afj_knull(j, "exit_code");
+        else
+            afj_kint(j, "exit_code", st->exit_code);
+        afj_kstr(j, "action", st->action);
+        afj_kint(j, "started_ms", st->started);
+        afj_kint(j, "ended_ms", st->ended);
+        afj_kstrn(j, "output_tail", st->output ? st->output : "",
+                  st->output_len);
+        afj_obj_end(j);
     }
-    return 0;
+    afj_arr_end(j);
 }
 
 static void
-print_json(const struct st_run *run, const struct st_node *nodes, size_t nn,
-           const struct st_step *steps, size_t ns)
+print_json(const struct st_run *run,
+           const struct st_node *nodes,
+           size_t nn,
+           const struct st_step *steps,
+           size_t ns)
 {
     struct af_buf b;
-    size_t i, k;
-    int first;
+    struct af_json j;
+    size_t i;
 
     af_buf_init(&b, 0);
-    af_buf_printf(&b, "{\"run\":{\"id\":%lld,\"status\":\"%s\",\"stages\":",
-                  (long long)run->id, st_run_status_name(run->status));
-    af_buf_json_str(&b, run->stages);
-    af_buf_puts(&b, ",\"reason\":");
-    af_buf_json_str(&b, run->reason);
-    af_buf_printf(&b, ",\"created_ms\":%lld,\"updated_ms\":%lld},\"nodes\":[",
-                  (long long)run->created, (long long)run->updated);
+    afj_init(&j, &b);
+    afj_obj_begin(&j);
+    afj_kint(&j, "v", REPORT_JSON_VERSION);
+    afj_key(&j, "run");
+    afj_obj_begin(&j);
+    afj_kint(&j, "id", run->id);
+    afj_kstr(&j, "status", st_run_status_name(run->status));
+    afj_kstr(&j, "stages", run->stages);
+    afj_kstr(&j, "reason", run->reason);
+    afj_kint(&j, "created_ms", run->created);
+    afj_kint(&j, "updated_ms", run->updated);
+    afj_obj_end(&j);
+    afj_key(&j, "nodes");
+    afj_arr_begin(&j);
     for (i = 0; i < nn; i++) {
-        af_buf_puts(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
-        af_buf_json_str(&b, nodes[i].node);
-        af_buf_printf(&b, ",\"status\":\"%s\",\"batch\":%d,\"reason\":",
-                      st_node_status_name(nodes[i].status), nodes[i].batch);
-        af_buf_json_str(&b, nodes[i].reason);
-        af_buf_puts(&b, ",\"boot_id_before\":");
-        af_buf_json_str(&b, nodes[i].boot_id_before);
-        af_buf_puts(&b, ",\"boot_id_after\":");
-        af_buf_json_str(&b, nodes[i].boot_id_after);
-        af_buf_puts(&b, ",\"steps\":[");
-        first = 1;
-        for (k = 0; k < ns; k++) {
-            if (strcmp(steps[k].node, nodes[i].node) != 0)
-                continue;
-            af_buf_puts(&b, first ? "{\"stage\":" : ",{\"stage\":");
-            first = 0;
-            af_buf_json_str(&b, steps[k].stage);
-            af_buf_puts(&b, ",\"step\":");
-            af_buf_json_str(&b, steps[k].step);
-            af_buf_printf(&b, ",\"status\":\"%s\",\"attempt\":%d,"
-                              "\"exit_code\":",
-                          st_step_status_name(steps[k].status),
-                          steps[k].attempt);
-            if (steps[k].exit_code == ST_NO_EXIT)
-                af_buf_puts(&b, "null");
-            else
-                af_buf_printf(&b, "%d", steps[k].exit_code);
-            af_buf_puts(&b, ",\"action\":");
-            af_buf_json_str(&b, steps[k].action);
-            af_buf_printf(&b, ",\"started_ms\":%lld,\"ended_ms\":%lld,"
-                              "\"output_tail\":",
-                          (long long)steps[k].started,
-                          (long long)steps[k].ended);
-            af_buf_json_strn(&b, steps[k].output ? steps[k].output : "",
-                             steps[k].output_len);
-            af_buf_puts(&b, "}");
-        }
-        af_buf_puts(&b, "]}");
+        afj_obj_begin(&j);
+        afj_kstr(&j, "name", nodes[i].node);
+        afj_kstr(&j, "status", st_node_status_name(nodes[i].status));
+        afj_kint(&j, "batch", nodes[i].batch);
+        afj_kstr(&j, "reason", nodes[i].reason);
+        afj_kstr(&j, "boot_id_before", nodes[i].boot_id_before);
+        afj_kstr(&j, "boot_id_after", nodes[i].boot_id_after);
+        print_json_steps(&j, nodes[i].node, steps, ns);
+        afj_obj_end(&j);
     }
-    af_buf_puts(&b, "\n]}\n");
+    afj_arr_end(&j);
+    afj_obj_end(&j);
+    af_buf_append(&b, "\n", 1);
     fwrite(b.data, 1, b.len, stdout);
     af_buf_free(&b);
 }
@@ -132,14 +139,23 @@ print_tail(const char *s, size_t len, int nlines)
         const char *nl = memchr(s + start, '\n', len - start);
         size_t l = nl ? (size_t)(nl - (s + start)) : len - start;
 
-        printf("      | %.*s\n", (int)l, s + start);
+        struct af_buf b;
+
+        /* Installer output comes from the node: escaped for the terminal. */
+        af_buf_init(&b, 0);
+        report_escape(&b, s + start, l, 0);
+        printf("      | %.*s\n", (int)b.len, b.data ? b.data : "");
+        af_buf_free(&b);
         start += l + 1;
     }
 }
 
 static void
-print_text(const struct st_run *run, const struct st_node *nodes, size_t nn,
-           const struct st_step *steps, size_t ns)
+print_text(const struct st_run *run,
+           const struct st_node *nodes,
+           size_t nn,
+           const struct st_step *steps,
+           size_t ns)
 {
     char created[32], updated[32];
     struct fold *f = fold_new();
@@ -187,19 +203,22 @@ print_text(const struct st_run *run, const struct st_node *nodes, size_t nn,
             nodes[i].status != ST_NODE_UNREACHABLE &&
             nodes[i].status != ST_NODE_BLOCKED)
             continue;
-        printf("%s %s: %s\n", nodes[i].node,
-               st_node_status_name(nodes[i].status),
-               nodes[i].reason ? nodes[i].reason : "");
+        {
+            char *reason = report_safe(nodes[i].reason);
+
+            printf("%s %s: %s\n", nodes[i].node,
+                   st_node_status_name(nodes[i].status), reason);
+            free(reason);
+        }
         for (k = 0; k < ns; k++) {
             if (strcmp(steps[k].node, nodes[i].node) != 0 ||
                 (steps[k].status != ST_STEP_FAILED &&
                  steps[k].status != ST_STEP_BLOCKED))
                 continue;
-            printf("    %s/%s %s (attempt %d, exit %d): %s\n",
-                   steps[k].stage, steps[k].step,
-                   st_step_status_name(steps[k].status), steps[k].attempt,
-                   steps[k].exit_code == ST_NO_EXIT ? -1
-                                                    : steps[k].exit_code,
+            printf("    %s/%s %s (attempt %d, exit %d): %s\n", steps[k].stage,
+                   steps[k].step, st_step_status_name(steps[k].status),
+                   steps[k].attempt,
+                   steps[k].exit_code == ST_NO_EXIT ? -1 : steps[k].exit_code,
                    steps[k].action ? steps[k].action : "");
             if (steps[k].output && steps[k].output_len)
                 print_tail(steps[k].output, steps[k].output_len, 8);
@@ -210,9 +229,10 @@ print_text(const struct st_run *run, const struct st_node *nodes, size_t nn,
 int
 cmd_status_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
-        {NULL, 0, NULL, 0},
+    static const struct cmd_spec spec = {
+        .name = "status",
+        .usage = status_usage,
+        .max_args = 1,
     };
     struct cmd_opts o;
     struct st *st = NULL;
@@ -222,24 +242,11 @@ cmd_status_main(int argc, char **argv)
     size_t nn = 0, ns = 0;
     struct af_err e;
     int64_t id = 0;
-    int opt, r, rc = AF_EXIT_USAGE, have_run = 0;
+    int r, rc = AF_EXIT_USAGE, have_run = 0;
 
     cmd_opts_init(&o);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:w:x:vh", longopts, NULL)) !=
-           -1) {
-        r = cmd_opts_handle(&o, "status", opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        if (opt == 'h') {
-            status_usage(stdout);
-            return AF_EXIT_OK;
-        }
-        status_usage(stderr);
-        return AF_EXIT_USAGE;
-    }
+    if ((r = cmd_getopt(argc, argv, &spec, &o, NULL)) != 0)
+        return r < 0 ? AF_EXIT_OK : r;
     if (optind < argc) {
         char *end;
 
@@ -250,7 +257,7 @@ cmd_status_main(int argc, char **argv)
             return AF_EXIT_USAGE;
         }
     }
-    if (open_state(o.state, &st) < 0)
+    if (cmd_state_open(&o, "status", 0, &st) != 0)
         return AF_EXIT_USAGE;
     if (id == 0) {
         struct st_run *runs = NULL;
@@ -291,35 +298,131 @@ out:
     return rc;
 }
 
+static void
+abort_usage(FILE *out)
+{
+    fprintf(out, "usage: ascend-fleet runs abort RUN [--state FILE]\n"
+                 "Give up on an unfinished run: it is recorded as aborted "
+                 "(shown by runs and\nstatus) and a bare resume no longer "
+                 "picks it. Refused while a process\nstill works on its "
+                 "nodes.\n");
+}
+
+/* Record run as aborted, holding the locks of its nodes meanwhile. */
+static int
+runs_abort(struct cmd_opts *o, int64_t id)
+{
+    struct st *st = NULL;
+    struct st_run run;
+    struct st_node *nodes = NULL;
+    const char **names = NULL;
+    struct af_err e = {0};
+    size_t n = 0, i;
+    int rc, have = 0;
+
+    if ((rc = cmd_state_open(o, "runs abort", CMD_STATE_EXISTING, &st)) != 0)
+        return rc;
+    rc = AF_EXIT_USAGE;
+    if (st_run_get(st, id, &run, &e) != 0) {
+        fprintf(stderr, "ascend-fleet runs abort: %s\n", e.msg);
+        goto out;
+    }
+    have = 1;
+    if (run.status == ST_RUN_DONE || run.status == ST_RUN_ABORTED) {
+        fprintf(stderr, "ascend-fleet runs abort: run %lld is already %s\n",
+                (long long)id, st_run_status_name(run.status));
+        goto out;
+    }
+    if (st_node_list(st, id, &nodes, &n, &e) != 0) {
+        fprintf(stderr, "ascend-fleet runs abort: %s\n", e.msg);
+        rc = AF_EXIT_INTERNAL;
+        goto out;
+    }
+    /* A process still working on the run holds its nodes: refuse then. */
+    names = af_calloc(n + 1, sizeof(*names));
+    for (i = 0; i < n; i++)
+        names[i] = nodes[i].node;
+    if ((rc = cmd_lock_nodes(st, "runs abort", names, n)) != 0)
+        goto out;
+    if (st_run_set_status(st, id, ST_RUN_ABORTED, "aborted by the operator",
+                          &e) != 0 ||
+        st_event(st, id, NULL, "run", "aborted by the operator") != 0) {
+        fprintf(stderr, "ascend-fleet runs abort: cannot record it: %s\n",
+                e.msg[0] ? e.msg : st_errmsg(st));
+        rc = AF_EXIT_FAILED;
+        goto out;
+    }
+    printf("Run %lld aborted (was %s).\n", (long long)id,
+           st_run_status_name(run.status));
+    rc = AF_EXIT_OK;
+out:
+    free(names);
+    st_nodes_free(nodes, n);
+    if (have)
+        st_run_clear(&run);
+    st_close(st);
+    return rc;
+}
+
+static int
+cmd_runs_abort_main(int argc, char **argv)
+{
+    static const struct cmd_spec spec = {
+        .name = "runs abort",
+        .usage = abort_usage,
+        .max_args = 1,
+    };
+    struct cmd_opts o;
+    int64_t id = 0;
+    char *end;
+    int r;
+
+    cmd_opts_init(&o);
+    if ((r = cmd_getopt(argc, argv, &spec, &o, NULL)) != 0)
+        return r < 0 ? AF_EXIT_OK : r;
+    if (optind + 1 != argc) {
+        abort_usage(stderr);
+        return AF_EXIT_USAGE;
+    }
+    id = strtoll(argv[optind], &end, 10);
+    if (*end || id <= 0) {
+        fprintf(stderr, "ascend-fleet runs abort: bad run id '%s'\n",
+                argv[optind]);
+        return AF_EXIT_USAGE;
+    }
+    return runs_abort(&o, id);
+}
+
+static void
+runs_usage(FILE *out)
+{
+    fprintf(out, "usage: ascend-fleet runs [--state FILE] [--json]\n"
+                 "       ascend-fleet runs abort RUN [--state FILE]\n"
+                 "List the runs recorded in the state file, or give up on "
+                 "one.\n");
+}
+
 int
 cmd_runs_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CMD_LONGOPTS_COMMON,
-        {NULL, 0, NULL, 0},
+    static const struct cmd_spec spec = {
+        .name = "runs",
+        .usage = runs_usage,
+        .max_args = 0,
     };
     struct cmd_opts o;
     struct st *st = NULL;
     struct st_run *runs = NULL;
     size_t n = 0, i;
     struct af_err e;
-    int opt, r;
+    int r;
 
+    if (argc > 1 && strcmp(argv[1], "abort") == 0)
+        return cmd_runs_abort_main(argc - 1, argv + 1);
     cmd_opts_init(&o);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+i:f:w:x:vh", longopts, NULL)) !=
-           -1) {
-        r = cmd_opts_handle(&o, "runs", opt, optarg);
-        if (r < 0)
-            return AF_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        fprintf(opt == 'h' ? stdout : stderr,
-                "usage: ascend-fleet runs [--state FILE] [--json]\n"
-                "List the runs recorded in the state file.\n");
-        return opt == 'h' ? AF_EXIT_OK : AF_EXIT_USAGE;
-    }
-    if (open_state(o.state, &st) < 0)
+    if ((r = cmd_getopt(argc, argv, &spec, &o, NULL)) != 0)
+        return r < 0 ? AF_EXIT_OK : r;
+    if (cmd_state_open(&o, "runs", 0, &st) != 0)
         return AF_EXIT_USAGE;
     if (st_run_list(st, &runs, &n, &e) != 0) {
         fprintf(stderr, "ascend-fleet runs: %s\n", e.msg);
@@ -328,32 +431,36 @@ cmd_runs_main(int argc, char **argv)
     }
     if (o.json) {
         struct af_buf b;
+        struct af_json j;
 
         af_buf_init(&b, 0);
-        af_buf_puts(&b, "{\"runs\":[");
+        afj_init(&j, &b);
+        afj_obj_begin(&j);
+        afj_kint(&j, "v", REPORT_JSON_VERSION);
+        afj_key(&j, "runs");
+        afj_arr_begin(&j);
         for (i = 0; i < n; i++) {
-            af_buf_printf(&b, "%s{\"id\":%lld,\"status\":\"%s\",\"stages\":",
-                          i ? "," : "", (long long)runs[i].id,
-                          st_run_status_name(runs[i].status));
-            af_buf_json_str(&b, runs[i].stages);
-            af_buf_puts(&b, ",\"cmdline\":");
-            af_buf_json_str(&b, runs[i].cmdline);
-            af_buf_printf(&b, ",\"created_ms\":%lld,\"reason\":",
-                          (long long)runs[i].created);
-            af_buf_json_str(&b, runs[i].reason);
-            af_buf_puts(&b, "}");
+            afj_obj_begin(&j);
+            afj_kint(&j, "id", runs[i].id);
+            afj_kstr(&j, "status", st_run_status_name(runs[i].status));
+            afj_kstr(&j, "stages", runs[i].stages);
+            afj_kstr(&j, "cmdline", runs[i].cmdline);
+            afj_kint(&j, "created_ms", runs[i].created);
+            afj_kstr(&j, "reason", runs[i].reason);
+            afj_obj_end(&j);
         }
-        af_buf_puts(&b, "]}\n");
+        afj_arr_end(&j);
+        afj_obj_end(&j);
+        af_buf_append(&b, "\n", 1);
         fwrite(b.data, 1, b.len, stdout);
         af_buf_free(&b);
     } else {
-        printf("%-5s %-8s %-19s %s\n", "RUN", "STATUS", "STARTED",
-               "COMMAND");
+        printf("%-5s %-11s %-19s %s\n", "RUN", "STATUS", "STARTED", "COMMAND");
         for (i = 0; i < n; i++) {
             char t[32];
 
             fmt_time(runs[i].created, t, sizeof(t));
-            printf("%-5lld %-8s %-19s %s%s%s\n", (long long)runs[i].id,
+            printf("%-5lld %-11s %-19s %s%s%s\n", (long long)runs[i].id,
                    st_run_status_name(runs[i].status), t, runs[i].cmdline,
                    runs[i].reason ? "  # " : "",
                    runs[i].reason ? runs[i].reason : "");

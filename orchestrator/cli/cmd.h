@@ -7,16 +7,17 @@
 #ifndef AF_CMD_H
 #define AF_CMD_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 #include "conn.h"
 
 /* Exit codes, documented in README.md. */
-#define AF_EXIT_OK 0      /* every node succeeded */
-#define AF_EXIT_FAILED 1  /* some node failed, was unreachable or timed out */
-#define AF_EXIT_USAGE 2   /* usage or input error (bad inventory, options) */
-#define AF_EXIT_LOCKED 3  /* the state file is held by another process */
-#define AF_EXIT_BUDGET 4  /* rollout stopped: failure budget exceeded */
+#define AF_EXIT_OK       0 /* every node succeeded */
+#define AF_EXIT_FAILED   1 /* some node failed, was unreachable or timed out */
+#define AF_EXIT_USAGE    2 /* usage or input error (bad inventory, options) */
+#define AF_EXIT_LOCKED   3 /* the state file is held by another process */
+#define AF_EXIT_BUDGET   4 /* rollout stopped: failure budget exceeded */
 #define AF_EXIT_INTERNAL 70
 
 struct cmd_entry {
@@ -29,7 +30,9 @@ struct cmd_entry {
 struct cmd_opts {
     const char *inventory;
     const char *limit;
-    const char *state;
+    const char *state;    /* NULL until --state or cmd_state_path */
+    char state_def[4096]; /* the derived default, when used */
+    int state_derived;    /* state is the default beside the inventory */
     int fanout;
     int json;
     int timeout_s;
@@ -52,8 +55,8 @@ void cmd_opts_init(struct cmd_opts *o);
  * Handle one of the shared options (the long-option values below); returns
  * 1 if handled, 0 if not one of them, -1 on a bad value (message printed).
  */
-int cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt,
-                    const char *arg);
+int
+cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt, const char *arg);
 
 enum {
     CMD_OPT_LIMIT = 1000,
@@ -81,8 +84,77 @@ enum {
         {"help", no_argument, NULL, 'h'}
 /* clang-format on */
 
-/* Default state file when --state is not given. */
-#define AF_DEFAULT_STATE "./ascend-fleet.db"
+/*
+ * One option table per command: the shared options (CMD_LONGOPTS_COMMON)
+ * plus the command's own. cmd_getopt parses with getopt_long in permuting
+ * mode, so options may follow positionals ("--" ends the options). Shared
+ * options land in o; the command's own go to spec->handle.
+ */
+typedef int (*cmd_opt_fn)(void *ctx, int opt, const char *arg);
+
+struct cmd_spec {
+    const char *name;         /* for messages: "facts", "hccn apply" */
+    const char *shortopts;    /* the command's own short options ("o:") */
+    const struct option *own; /* its own long options, {0}-ended, or NULL */
+    cmd_opt_fn handle;        /* own option: 0, or an exit code */
+    void (*usage)(FILE *out);
+    int max_args; /* positionals allowed; -1 = any number */
+};
+
+/*
+ * Parse argv (argv[0] is the command's name). Returns 0 with the
+ * positionals in argv[optind..argc), -1 when --help was printed (exit 0),
+ * or an exit code after printing why (usage errors: AF_EXIT_USAGE).
+ */
+int cmd_getopt(int argc,
+               char **argv,
+               const struct cmd_spec *spec,
+               struct cmd_opts *o,
+               void *ctx);
+
+struct report;
+/*
+ * The window to use for nodes nodes: fanout, lowered (with a one-line
+ * notice through rep) when the process has fewer free file descriptors
+ * than sessions would need.
+ */
+int cmd_fanout_clamp(struct report *rep, int fanout, size_t nodes);
+/* Raise the soft open-files limit to the hard one (at start). */
+void cmd_raise_nofile(void);
+
+/*
+ * The state file is "<inventory dir>/.ascend-fleet/<inventory name>.db"
+ * unless --state is given (st_default_path). AF_DEFAULT_STATE is what
+ * help texts show.
+ */
+#define AF_DEFAULT_STATE "<inventory dir>/.ascend-fleet/<inventory name>.db"
+
+struct st;
+
+/* The state file path: --state, or the default derived from -i. */
+const char *cmd_state_path(struct cmd_opts *o);
+
+/*
+ * Open the state file for cmd: read-only (write 0: never creating one; "no
+ * state file at PATH" when missing), for writing (CMD_STATE_CREATE:
+ * creating it and the default's directory, mode 0700, when needed) or for
+ * writing an existing one (CMD_STATE_EXISTING). Prints the error itself.
+ * Returns 0, or the exit code to leave with.
+ */
+#define CMD_STATE_CREATE   1
+#define CMD_STATE_EXISTING 2
+int
+cmd_state_open(struct cmd_opts *o, const char *cmd, int write, struct st **st);
+
+/*
+ * Lock the n nodes of names in st for cmd (st_lock_nodes). Prints the
+ * error itself. Returns 0, or the exit code (AF_EXIT_LOCKED when another
+ * process holds one of them).
+ */
+int cmd_lock_nodes(struct st *st,
+                   const char *cmd,
+                   const char *const *names,
+                   size_t n);
 
 /* Text for the shared options, for each subcommand's --help. */
 extern const char cmd_common_help[];

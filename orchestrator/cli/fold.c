@@ -85,6 +85,12 @@ fold_key(const struct fold *f, size_t i)
 }
 
 size_t
+fold_order(const struct fold *f, size_t i)
+{
+    return f->g[i].order;
+}
+
+size_t
 fold_size(const struct fold *f, size_t i)
 {
     return f->g[i].n;
@@ -109,7 +115,8 @@ fold_cmp_size(const void *a, const void *b)
 void
 fold_sort_by_size(struct fold *f)
 {
-    qsort(f->g, f->n, sizeof(*f->g), fold_cmp_size);
+    if (f->n > 1)
+        qsort(f->g, f->n, sizeof(*f->g), fold_cmp_size);
 }
 
 void

@@ -17,6 +17,8 @@ void fold_add(struct fold *f, const char *key, const char *name);
 size_t fold_groups(const struct fold *f);
 /* Key of group i (borrowed). */
 const char *fold_key(const struct fold *f, size_t i);
+/* Position of group i in the order groups were first added (0-based). */
+size_t fold_order(const struct fold *f, size_t i);
 size_t fold_size(const struct fold *f, size_t i);
 /* Folded node set of group i ("npu[001-004,009]"); the caller frees it. */
 char *fold_nodes(const struct fold *f, size_t i);

@@ -3,9 +3,9 @@
 #include "limit.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "af-buf.h"
 #include "af-err.h"
@@ -18,21 +18,6 @@ static int
 has_result_term(const char *v)
 {
     return strstr(v, "@failed:") != NULL || strstr(v, "@ok:") != NULL;
-}
-
-/* Where a selection value starts in arg (or NULL), given the previous. */
-static const char *
-selection_value(const char *prev, const char *arg)
-{
-    if (prev != NULL && (strcmp(prev, "--limit") == 0 ||
-                         strcmp(prev, "-w") == 0 || strcmp(prev, "-x") == 0))
-        return arg;
-    if (strncmp(arg, "--limit=", 8) == 0)
-        return arg + 8;
-    if ((strncmp(arg, "-w", 2) == 0 || strncmp(arg, "-x", 2) == 0) &&
-        arg[2] != '\0')
-        return arg + 2;
-    return NULL;
 }
 
 static int
@@ -149,63 +134,30 @@ rewrite(struct st *st, const char *value, char **out, struct af_err *e)
 }
 
 int
-cmd_limit_results(int argc, char **argv, char ***out, struct af_err *e)
+cmd_limit_resolve(struct cmd_opts *o, const char *cmd)
 {
-    const char *state = AF_DEFAULT_STATE, *v;
     struct st *st = NULL;
-    char **nv = NULL;
-    int i, need = 0, r = 0;
+    struct af_err e = {0};
+    char *nval = NULL;
+    int r;
 
-    *out = NULL;
-    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (strcmp(argv[i], "--state") == 0 && i + 1 < argc)
-            state = argv[i + 1];
-        else if (strncmp(argv[i], "--state=", 8) == 0)
-            state = argv[i] + 8;
-        v = selection_value(argv[i - 1], argv[i]);
-        need |= v != NULL && has_result_term(v);
-    }
-    if (!need)
+    if (o->limit == NULL || !has_result_term(o->limit))
         return 0;
-    if (access(state, F_OK) != 0)
-        return af_err_set(e, AF_ENOTFOUND,
-                          "--limit: no state file %s to "
-                          "read results from",
-                          state);
-    if ((r = st_open(state, &st, e)) != 0)
+    if ((r = cmd_state_open(o, cmd, 0, &st)) != 0)
         return r;
-    nv = af_calloc((size_t)argc + 1, sizeof(*nv));
-    for (i = 0; i < argc; i++)
-        nv[i] = af_strdup(argv[i]);
-    for (i = 1; i < argc && r == 0 && strcmp(argv[i], "--") != 0; i++) {
-        char *nval = NULL;
-
-        v = selection_value(argv[i - 1], argv[i]);
-        if (v == NULL || !has_result_term(v))
-            continue;
-        if ((r = rewrite(st, v, &nval, e)) != 0)
-            break;
-        free(nv[i]);
-        nv[i] = af_asprintf("%.*s%s", (int)(v - argv[i]), argv[i], nval);
-        free(nval);
-    }
+    r = rewrite(st, o->limit, &nval, &e);
     st_close(st);
     if (r != 0) {
-        cmd_limit_results_free(argc, nv);
-        return r;
+        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
+        return AF_EXIT_USAGE;
     }
-    *out = nv;
+    if (strlen(nval) >= sizeof(o->limit_buf)) {
+        fprintf(stderr, "ascend-fleet %s: node selection too long\n", cmd);
+        free(nval);
+        return AF_EXIT_USAGE;
+    }
+    memcpy(o->limit_buf, nval, strlen(nval) + 1);
+    o->limit = o->limit_buf;
+    free(nval);
     return 0;
-}
-
-void
-cmd_limit_results_free(int argc, char **argv)
-{
-    int i;
-
-    if (argv == NULL)
-        return;
-    for (i = 0; i < argc; i++)
-        free(argv[i]);
-    free(argv);
 }

@@ -3,23 +3,20 @@
  * Node selection by recorded results (Ansible's retry files, from the
  * state): `@failed:RUN` and `@ok:RUN` terms in --limit, -w and -x are
  * replaced by the nodes of run RUN (an id, or "last") that ended failed,
- * unreachable or blocked, respectively done or skipped. Runs before the
- * subcommand parses its options, so every subcommand gets it.
+ * unreachable or blocked, respectively done or skipped. cmd_getopt calls it
+ * once the options are parsed, so every subcommand gets it.
  */
 #ifndef AF_LIMIT_H
 #define AF_LIMIT_H
 
-struct af_err;
+struct cmd_opts;
 
 /*
- * If any selection option in argv (up to "--") holds such a term, read the
- * state file (--state, else AF_DEFAULT_STATE) and set *out to a new argv
- * (argc entries plus NULL; free with cmd_limit_results_free) where those
- * terms are replaced by hostlists. Otherwise *out is NULL. Returns 0, or
- * AF_EINPUT / AF_EDB / AF_ENOTFOUND with e filled ("--limit: @failed:7:
- * ...").
+ * If o->limit (--limit, -w and -x merged) holds such a term, read the state
+ * file (cmd_state_open read-only: --state, else the default beside the
+ * inventory) and replace those terms in o->limit by hostlists. Prints the
+ * error itself ("--limit: @failed:7: ..."). Returns 0, or the exit code.
  */
-int cmd_limit_results(int argc, char **argv, char ***out, struct af_err *e);
-void cmd_limit_results_free(int argc, char **argv);
+int cmd_limit_resolve(struct cmd_opts *o, const char *cmd);
 
 #endif /* AF_LIMIT_H */

@@ -5,7 +5,6 @@
  * subcommand table; each subcommand lives in its own cmd-<name>.c.
  */
 #include "cmd.h"
-#include "limit.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -16,16 +15,14 @@
 #include <libssh/libssh.h>
 
 static const struct cmd_entry cmd_table[] = {
-    {"exec", "run a shell command on every node, output folded",
-     cmd_exec_main},
+    {"exec", "run a shell command on every node, output folded", cmd_exec_main},
     {"facts", "gather node facts (driver, firmware, CANN, NPU health)",
      cmd_facts_main},
     {"rollout", "staged install in batches with rolling reboots",
      cmd_rollout_main},
     {"resume", "continue an unfinished rollout", cmd_resume_main},
-    {"status", "show a run: stages, nodes folded by state",
-     cmd_status_main},
-    {"runs", "list runs recorded in the state file", cmd_runs_main},
+    {"status", "show a run: stages, nodes folded by state", cmd_status_main},
+    {"runs", "list runs; runs abort RUN gives one up", cmd_runs_main},
     {"hccn", "NPU device IPs: plan, apply, verify", cmd_hccn_main},
     {"ranktable", "write the HCCL rank table", cmd_ranktable_main},
     {"inventory", "check or show the inventory", cmd_inventory_main},
@@ -47,23 +44,6 @@ usage(FILE *out)
             "Exit codes: 0 ok, 1 some nodes failed, 2 usage or input error,\n"
             "3 state file busy, 4 failure budget exceeded, 70 internal "
             "error.\n");
-}
-
-/* Resolve @failed:RUN / @ok:RUN selections, then run the subcommand. */
-static int
-run_cmd(const struct cmd_entry *c, int argc, char **argv)
-{
-    struct af_err e = {0};
-    char **nv = NULL;
-    int rc;
-
-    if (cmd_limit_results(argc, argv, &nv, &e) != 0) {
-        fprintf(stderr, "ascend-fleet %s: %s\n", c->name, e.msg);
-        return AF_EXIT_USAGE;
-    }
-    rc = c->main(argc, nv != NULL ? nv : argv);
-    cmd_limit_results_free(argc, nv);
-    return rc;
 }
 
 int
@@ -91,8 +71,10 @@ main(int argc, char **argv)
             continue;
         /* A node closing its socket must not kill us mid-write. */
         signal(SIGPIPE, SIG_IGN);
+        /* Many nodes at once need many sockets (see cmd_fanout_clamp). */
+        cmd_raise_nofile();
         ssh_init();
-        rc = run_cmd(&cmd_table[i], argc - 1, argv + 1);
+        rc = cmd_table[i].main(argc - 1, argv + 1);
         ssh_finalize();
         fflush(stdout);
         return rc;

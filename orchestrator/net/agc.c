@@ -13,6 +13,7 @@
 
 #include "af-buf.h"
 #include "af-err.h"
+#include "af-facts.h"
 #include "af-mem.h"
 #include "af-sha256.h"
 #include "conn.h"
@@ -21,9 +22,26 @@
 #include "ag-blob.h"
 #endif
 
-#define AGC_STDERR_CAP 4096
+#define AGC_STR_(x) #x
+#define AGC_STR(x)  AGC_STR_(x)
+/* Streamed payloads: refill below this many queued bytes, this much a go. */
+#define AGC_STREAM_LOW       (512 * 1024)
+#define AGC_STREAM_CHUNK     (128 * 1024)
+#define AGC_STDERR_CAP       4096
 #define AGC_PROBE_TIMEOUT_MS 30000
-#define AGC_PUSH_TIMEOUT_MS 120000
+#define AGC_PUSH_TIMEOUT_MS  120000
+/* SHA-256 of stdin in hex, on the node. */
+/* Shell function: hs FILE prints the SHA-256 of FILE in hex, on the node. */
+#define AGC_SHA_FN "hs() { sha256sum < \"$1\" 2>/dev/null | cut -c1-64; }; "
+/* find tests: owned by neither root nor $u, or group/other-writable. */
+#define AGC_UNSAFE_ANY \
+    "\\( ! -user 0 ! -user \"$u\" \\) -o -perm -020 -o -perm -002"
+#define AGC_UNSAFE "\\( " AGC_UNSAFE_ANY " \\) -print"
+/* Output of login scripts (banners) tolerated before the greeting. */
+#define AGC_NOISE_MAX (64 * 1024)
+#define AGC_NOISE_MSG                                                        \
+    "%s: agent did not greet (more than %d KiB of other output first, from " \
+    "the login scripts?)"
 
 enum agc_state {
     AGC_PROBE,
@@ -39,9 +57,12 @@ struct agc_req {
     size_t linelen;
     const void *payload; /* borrowed until the response callback */
     size_t plen;
+    agc_fill_cb fill;     /* streamed payload (plen is then 0) */
+    uint64_t stream_left; /* streamed bytes still to send */
     uint64_t timeout_ms;
     agc_resp_cb cb;
     void *data;
+    char verb[16]; /* first word, for messages and response checks */
 };
 
 struct agc_blob {
@@ -68,12 +89,15 @@ struct agc {
     struct af_buf in;
     int greeted;
     int need_push;
-    size_t body_len;   /* expected body length, while in a body */
+    size_t noise;    /* bytes of login-script output before the greeting */
+    size_t body_len; /* expected body length, while in a body */
     int in_body;
     int body_ok;
+    struct agc_req *streaming; /* sent, payload still flowing */
+    char *chunk;               /* refill buffer of a stream */
     struct af_buf err_out;
 
-    struct agc_req *q_head, *q_tail; /* waiting to be sent */
+    struct agc_req *q_head, *q_tail;       /* waiting to be sent */
     struct agc_req *sent_head, *sent_tail; /* sent, awaiting answer */
 };
 
@@ -146,39 +170,63 @@ agc_req_free(struct agc_req *r)
     free(r);
 }
 
+/* Complete every request of a list with code and an empty body. */
+static void
+agc_complete_all(struct agc *a, struct agc_req *list, int code)
+{
+    struct agc_req *r, *next;
+    struct af_kv empty;
+
+    af_kv_init(&empty);
+    for (r = list; r; r = next) {
+        next = r->next;
+        r->cb(a, code, &empty, r->data);
+        agc_req_free(r);
+    }
+}
+
+/* Take both request lists (answered first: they were sent first). */
+static struct agc_req *
+agc_take_all(struct agc *a)
+{
+    struct agc_req *all = a->sent_head;
+
+    if (a->sent_tail != NULL)
+        a->sent_tail->next = a->q_head;
+    else
+        all = a->q_head;
+    a->sent_head = a->sent_tail = a->q_head = a->q_tail = NULL;
+    return all;
+}
+
 void
 agc_free(struct agc *a)
 {
-    struct agc_req *r, *next;
+    struct agc_req *pending;
 
     if (a == NULL)
         return;
-    for (r = a->q_head; r; r = next) {
-        next = r->next;
-        agc_req_free(r);
-    }
-    for (r = a->sent_head; r; r = next) {
-        next = r->next;
-        agc_req_free(r);
-    }
+    /* Exactly once, even here: what is still pending is cancelled. */
+    pending = agc_take_all(a);
+    if (pending != NULL && a->err.msg[0] == '\0')
+        snprintf(a->err.msg, sizeof(a->err.msg), "%s: agent session closed",
+                 conn_name(a->conn));
+    agc_complete_all(a, pending, AF_ECANCELED);
     af_buf_free(&a->in);
     af_buf_free(&a->err_out);
+    free(a->chunk);
     free(a);
 }
 
 /* Fail the node's agent session: every pending request hears of it. */
-static void
-agc_fail(struct agc *a, int code, const char *fmt, ...)
+static void agc_fail(struct agc *a, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
 agc_fail(struct agc *a, int code, const char *fmt, ...)
 {
     va_list ap;
-    struct agc_req *lists[2], *r, *next;
-    struct af_kv empty;
     enum agc_state prev = a->state;
-    size_t i;
 
     if (a->state == AGC_FAILED)
         return;
@@ -187,20 +235,45 @@ agc_fail(struct agc *a, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(a->err.msg, sizeof(a->err.msg), fmt, ap);
     va_end(ap);
-    if (prev != AGC_READY) {
+    if (prev != AGC_READY)
         a->ready_cb(a, code);
-        return;
-    }
-    af_kv_init(&empty);
-    lists[0] = a->sent_head;
-    lists[1] = a->q_head;
-    a->sent_head = a->sent_tail = a->q_head = a->q_tail = NULL;
-    for (i = 0; i < 2; i++) {
-        for (r = lists[i]; r; r = next) {
-            next = r->next;
-            r->cb(a, code, &empty, r->data);
-            agc_req_free(r);
+    /* Requests queued before the agent served hear of it too. */
+    if (a->streaming != NULL && a->ch != NULL)
+        chan_set_drain(a->ch, 0, NULL, NULL);
+    a->streaming = NULL;
+    agc_complete_all(a, agc_take_all(a), code);
+}
+
+static void agc_pump(struct agc *a);
+
+/* Move more of the streamed payload into the channel. */
+static void
+agc_stream_drain(struct chan *ch, void *data)
+{
+    struct agc *a = data;
+    struct agc_req *r = a->streaming;
+
+    while (r != NULL && r->stream_left > 0 &&
+           chan_queued(ch) < AGC_STREAM_LOW) {
+        size_t cap = r->stream_left < AGC_STREAM_CHUNK ? (size_t)r->stream_left
+                                                       : AGC_STREAM_CHUNK;
+        long n = r->fill(r->data, a->chunk, cap);
+
+        if (n <= 0 || (size_t)n > cap) {
+            /* The agent is mid-payload: only the end of stdin stops it. */
+            chan_send_eof(ch);
+            agc_fail(a, n < 0 ? (int)n : AF_EINTERNAL,
+                     "%s: the payload of a request could not be read",
+                     conn_name(a->conn));
+            return;
         }
+        chan_write(ch, a->chunk, (size_t)n);
+        r->stream_left -= (uint64_t)n;
+    }
+    if (r != NULL && r->stream_left == 0) {
+        chan_set_drain(ch, 0, NULL, NULL);
+        a->streaming = NULL;
+        agc_pump(a);
     }
 }
 
@@ -208,7 +281,7 @@ agc_fail(struct agc *a, int code, const char *fmt, ...)
 static void
 agc_pump(struct agc *a)
 {
-    while (a->state == AGC_READY && a->q_head != NULL) {
+    while (a->state == AGC_READY && a->q_head != NULL && a->streaming == NULL) {
         struct agc_req *r = a->q_head;
 
         a->q_head = r->next;
@@ -218,6 +291,12 @@ agc_pump(struct agc *a)
         chan_write(a->ch, r->line, r->linelen);
         if (r->plen)
             chan_write_ref(a->ch, r->payload, r->plen);
+        if (r->fill != NULL && r->stream_left > 0) {
+            if (a->chunk == NULL)
+                a->chunk = af_malloc(AGC_STREAM_CHUNK);
+            a->streaming = r;
+            chan_set_drain(a->ch, AGC_STREAM_LOW, agc_stream_drain, a);
+        }
         if (a->sent_tail)
             a->sent_tail->next = r;
         else
@@ -229,12 +308,58 @@ agc_pump(struct agc *a)
     }
 }
 
+static void agc_enqueue(struct agc *a,
+                        const char *const *words,
+                        size_t nwords,
+                        struct agc_req *r);
+
 void
-agc_request(struct agc *a, const char *const *words, size_t nwords,
-            const void *payload, size_t plen, uint64_t timeout_ms,
-            agc_resp_cb cb, void *data)
+agc_request(struct agc *a,
+            const char *const *words,
+            size_t nwords,
+            const void *payload,
+            size_t plen,
+            uint64_t timeout_ms,
+            agc_resp_cb cb,
+            void *data)
 {
     struct agc_req *r = af_calloc(1, sizeof(*r));
+
+    r->payload = payload;
+    r->plen = plen;
+    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
+    r->cb = cb;
+    r->data = data;
+    agc_enqueue(a, words, nwords, r);
+}
+
+void
+agc_request_stream(struct agc *a,
+                   const char *const *words,
+                   size_t nwords,
+                   uint64_t plen,
+                   agc_fill_cb fill,
+                   uint64_t timeout_ms,
+                   agc_resp_cb cb,
+                   void *data)
+{
+    struct agc_req *r = af_calloc(1, sizeof(*r));
+
+    r->fill = fill;
+    r->stream_left = plen;
+    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
+    r->cb = cb;
+    r->data = data;
+    agc_enqueue(a, words, nwords, r);
+}
+
+/* Encode the request line of r and queue it (or fail it at once). */
+static void
+agc_enqueue(struct agc *a,
+            const char *const *words,
+            size_t nwords,
+            struct agc_req *r)
+{
     struct af_buf line;
     size_t i;
 
@@ -251,16 +376,12 @@ agc_request(struct agc *a, const char *const *words, size_t nwords,
     r->linelen = line.len;
     r->line = af_buf_steal(&line);
     af_buf_free(&line);
-    r->payload = payload;
-    r->plen = plen;
-    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
-    r->cb = cb;
-    r->data = data;
+    snprintf(r->verb, sizeof(r->verb), "%s", nwords ? words[0] : "");
     if (a->state == AGC_FAILED) {
         struct af_kv empty;
 
         af_kv_init(&empty);
-        cb(a, a->err.code, &empty, data);
+        r->cb(a, a->err.code, &empty, r->data);
         agc_req_free(r);
         return;
     }
@@ -301,6 +422,26 @@ agc_greeting(struct agc *a, char *line)
         a->want = agc_blob_for(a, a->arch);
         return;
     }
+    if (strncmp(line, "AFAGENT-UNSAFE ", 15) == 0) {
+        agc_fail(a, AF_EREMOTE,
+                 "%s: refusing the node: unsafe %.170s (another owner, "
+                 "group/other-writable or a symlink)",
+                 conn_name(a->conn), line + 15);
+        return;
+    }
+    if (strcmp(line, "AFAGENT-NOHASH") == 0) {
+        agc_fail(a, AF_EREMOTE,
+                 "%s: refusing the node: no sha256sum to check the agent "
+                 "before running it",
+                 conn_name(a->conn));
+        return;
+    }
+    if (strcmp(line, "AFAGENT-BADHASH") == 0) {
+        agc_fail(a, AF_EREMOTE,
+                 "%s: the agent copy changed after it was pushed and checked",
+                 conn_name(a->conn));
+        return;
+    }
     if (strncmp(line, "AFAGENT-MISSING ", 16) == 0 ||
         strncmp(line, "AFAGENT-ARCH ", 13) == 0) {
         snprintf(a->arch, sizeof(a->arch), "%s", strchr(line, ' ') + 1);
@@ -313,8 +454,8 @@ agc_greeting(struct agc *a, char *line)
         a->need_push = 1;
         return;
     }
-    if (sscanf(line, "%15s %d %63s %31s %79s", word, &proto, ver, arch,
-               sha) != 5 ||
+    if (sscanf(line, "%15s %d %63s %31s %79s", word, &proto, ver, arch, sha) !=
+            5 ||
         strcmp(word, AF_PROTO_GREETING) != 0) {
         agc_fail(a, AF_EPROTO, "%s: agent did not greet (got '%.60s')",
                  conn_name(a->conn), line);
@@ -342,29 +483,83 @@ agc_greeting(struct agc *a, char *line)
     }
 }
 
-/* One complete response: header already checked, body in hand. */
+/* Where "AFAGENT" starts in the n bytes at p (NULs allowed), or NULL. */
+static char *
+agc_find_greeting(char *p, size_t n)
+{
+    static const char g[] = AF_PROTO_GREETING;
+    size_t gl = sizeof(g) - 1;
+    char *q = p;
+
+    while (n >= gl && (q = memchr(p, g[0], n - gl + 1)) != NULL) {
+        if (memcmp(q, g, gl) == 0)
+            return q;
+        n -= (size_t)(q - p) + 1;
+        p = q + 1;
+    }
+    return NULL;
+}
+
+/*
+ * A line of n bytes before the greeting. Login scripts may print banners
+ * (a noisy .bashrc) before the probe runs: such lines, and such text before
+ * "AFAGENT" on the greeting's line, are skipped, up to AGC_NOISE_MAX bytes.
+ */
+static void
+agc_pre_greeting(struct agc *a, char *line, size_t n)
+{
+    char *g = agc_find_greeting(line, n);
+
+    a->noise += g != NULL ? (size_t)(g - line) : n + 1;
+    if (a->noise > AGC_NOISE_MAX) {
+        agc_fail(a, AF_EPROTO, AGC_NOISE_MSG, conn_name(a->conn),
+                 AGC_NOISE_MAX / 1024);
+        return;
+    }
+    if (g != NULL)
+        agc_greeting(a, g);
+}
+
+/*
+ * One complete response: header already checked, body in hand. A body that
+ * does not parse fails the node's session, and with it this request (its
+ * callback runs from agc_fail like every other pending one).
+ */
 static void
 agc_response(struct agc *a, int ok, const char *body, size_t len)
 {
     struct agc_req *r = a->sent_head;
     struct af_kv kv;
+    char why[128];
+    int prc;
 
     if (r == NULL) {
         agc_fail(a, AF_EPROTO, "%s: agent answered with no request",
                  conn_name(a->conn));
         return;
     }
+    af_kv_init(&kv);
+    prc = af_proto_kv_parse(&kv, body, len);
+    if (prc < 0) {
+        af_kv_free(&kv);
+        agc_fail(a, AF_EPROTO,
+                 "%s: agent protocol error: malformed answer to '%s' (%s)",
+                 conn_name(a->conn), r->verb,
+                 prc == -2 ? "more than " AGC_STR(AF_PROTO_MAX_KEYS) " lines"
+                 : memchr(body, '\0', len) != NULL ? "NUL byte in the body"
+                                                   : "a line is not key=value");
+        return;
+    }
+    if (ok && strcmp(r->verb, "facts") == 0 &&
+        af_facts_check(&kv, why, sizeof(why)) != 0) {
+        af_kv_free(&kv);
+        agc_fail(a, AF_EPROTO, "%s: implausible facts: %s", conn_name(a->conn),
+                 why);
+        return;
+    }
     a->sent_head = r->next;
     if (a->sent_head == NULL)
         a->sent_tail = NULL;
-    af_kv_init(&kv);
-    if (af_proto_kv_parse(&kv, body, len) < 0) {
-        af_kv_free(&kv);
-        agc_req_free(r);
-        agc_fail(a, AF_EPROTO, "%s: malformed agent response",
-                 conn_name(a->conn));
-        return;
-    }
     chan_set_timeout(a->ch, a->sent_head ? a->sent_head->timeout_ms : 0);
     r->cb(a, ok ? 0 : AF_EREMOTE, &kv, r->data);
     af_kv_free(&kv);
@@ -393,7 +588,11 @@ agc_parse(struct agc *a)
         }
         nl = memchr(p, '\n', avail);
         if (nl == NULL) {
-            if (avail > AF_PROTO_MAX_LINE)
+            if (!a->greeted && !a->need_push &&
+                a->noise + avail > AGC_NOISE_MAX + 4096)
+                agc_fail(a, AF_EPROTO, AGC_NOISE_MSG, conn_name(a->conn),
+                         AGC_NOISE_MAX / 1024);
+            else if (avail > AF_PROTO_MAX_LINE)
                 agc_fail(a, AF_EPROTO, "%s: agent line too long",
                          conn_name(a->conn));
             break;
@@ -403,7 +602,7 @@ agc_parse(struct agc *a)
         if (!a->greeted) {
             if (a->need_push)
                 continue; /* ignore what a doomed copy says */
-            agc_greeting(a, p);
+            agc_pre_greeting(a, p, (size_t)(nl - p));
             continue;
         }
         {
@@ -415,6 +614,15 @@ agc_parse(struct agc *a)
                 len > AF_PROTO_MAX_BODY) {
                 agc_fail(a, AF_EPROTO, "%s: garbled agent response '%.60s'",
                          conn_name(a->conn), p);
+                break;
+            }
+            if (a->sent_head != NULL &&
+                strcmp(a->sent_head->verb, "facts") == 0 &&
+                len > AF_FACTS_MAX_BODY) {
+                agc_fail(a, AF_EPROTO,
+                         "%s: implausible facts: an answer of %llu bytes "
+                         "(at most %d)",
+                         conn_name(a->conn), len, AF_FACTS_MAX_BODY);
                 break;
             }
             a->in_body = 1;
@@ -480,19 +688,20 @@ agc_push(struct agc *a)
 
     a->state = AGC_PUSH;
     /*
-     * Stream into a temp file beside the target, check the copy's own
-     * hash on the node, then rename: a partial copy never has the final
-     * name, and a damaged one is replaced by mv -f.
+     * Stream into a temp file beside the target, check its hash on the
+     * node with sha256sum (never by running the copy), then rename: a
+     * partial copy never has the final name, and a damaged one is replaced
+     * by mv -f.
      */
     cmd = af_asprintf(
+        AGC_SHA_FN
         "umask 077 && d=%s/%s && mkdir -p \"$d\" && t=\"$d/.tmp.$$\" && "
-        "cat > \"$t\" && chmod 700 \"$t\" && "
-        "if [ \"$(\"$t\" selfhash 2>/dev/null)\" = %s ]; then "
-        "mv -f \"$t\" \"$d/%s\"; else rm -f \"$t\"; "
+        "cat > \"$t\" && if [ \"$(hs \"$t\")\" = %s ]; then "
+        "chmod 700 \"$t\" && mv -f \"$t\" \"$d/%s\"; else rm -f \"$t\"; "
         "echo 'agent copy failed its SHA-256 check' >&2; exit 1; fi",
         AF_AGENT_DIR, sha, sha, AF_AGENT_NAME);
-    a->ch = chan_exec(a->conn, cmd, AGC_PUSH_TIMEOUT_MS, AGC_STDERR_CAP,
-                      NULL, agc_push_done, a);
+    a->ch = chan_exec(a->conn, cmd, AGC_PUSH_TIMEOUT_MS, AGC_STDERR_CAP, NULL,
+                      agc_push_done, a);
     free(cmd);
     chan_write_ref(a->ch, a->want->data, a->want->size);
     chan_send_eof(a->ch);
@@ -511,6 +720,7 @@ agc_serve_done(struct chan *ch, int status)
         a->state != AGC_PUSH && !a->pushed) {
         a->need_push = 0;
         a->greeted = 0;
+        a->noise = 0;
         af_buf_reset(&a->in);
         agc_push(a);
         return;
@@ -533,9 +743,9 @@ agc_serve_done(struct chan *ch, int status)
                  a->err_out.len ? a->err_out.data : "");
         return;
     }
-    agc_fail(a, status < 0 ? status : AF_EPROTO,
-             "%s: agent session ended%s%s", conn_name(a->conn),
-             status < 0 ? ": " : "", status < 0 ? chan_error(ch) : "");
+    agc_fail(a, status < 0 ? status : AF_EPROTO, "%s: agent session ended%s%s",
+             conn_name(a->conn), status < 0 ? ": " : "",
+             status < 0 ? chan_error(ch) : "");
 }
 
 /* The probe: run our agent if the node has it, else say what's missing. */
@@ -547,20 +757,40 @@ agc_probe_cmd(const struct agc *a, int serve_only)
 
     af_buf_init(&b, 0);
     if (serve_only) {
-        af_buf_printf(&b, "exec %s/%s/%s serve", AF_AGENT_DIR, a->want->sha,
-                      AF_AGENT_NAME);
+        af_buf_printf(&b,
+                      AGC_SHA_FN "p=%s/%s/%s; if [ \"$(hs \"$p\")\" = %s ]; "
+                                 "then exec \"$p\" serve; fi; "
+                                 "echo AFAGENT-BADHASH",
+                      AF_AGENT_DIR, a->want->sha, AF_AGENT_NAME, a->want->sha);
         return af_buf_steal(&b);
     }
+    /*
+     * Like ssh's StrictModes: the directory chain down to the agent and
+     * everything below AF_NODE_DIR belongs to the login user or root, is
+     * writable by no one else and holds no symlink; else the node is
+     * refused, since another user could swap what root runs next.
+     */
+    af_buf_printf(
+        &b,
+        AGC_SHA_FN
+        "u=$(id -u); R=%s; "
+        "command -v sha256sum >/dev/null || { echo AFAGENT-NOHASH; exit 0; }; "
+        "bad=$({ find / /var /var/lib -maxdepth 0 " AGC_UNSAFE "; "
+        "if [ -e \"$R\" ] || [ -L \"$R\" ]; then find \"$R\" \\( -type l "
+        "-o " AGC_UNSAFE_ANY " \\) -print; fi; } 2>&1 | head -n 1); "
+        "if [ -n \"$bad\" ]; then echo \"AFAGENT-UNSAFE $bad\"; exit 0; fi; ",
+        AF_NODE_DIR);
     af_buf_puts(&b, "a=$(uname -m); case \"$a\" in ");
     for (i = 0; i < a->nblobs; i++)
         af_buf_printf(&b, "%s%s) h=%s ;; ", a->blobs[i].arch,
-                      strcmp(a->blobs[i].arch, "aarch64") == 0 ? "|arm64"
-                                                               : "",
+                      strcmp(a->blobs[i].arch, "aarch64") == 0 ? "|arm64" : "",
                       a->blobs[i].sha);
-    af_buf_printf(&b, "*) echo \"AFAGENT-ARCH $a\"; exit 0 ;; esac; "
-                      "p=%s/$h/%s; if [ -x \"$p\" ]; then echo \"AFAGENT-TRY "
-                      "$a\"; exec \"$p\" serve; fi; "
-                      "echo \"AFAGENT-MISSING $a\"",
+    /* The hash is checked before the copy runs, by sha256sum. */
+    af_buf_printf(&b,
+                  "*) echo \"AFAGENT-ARCH $a\"; exit 0 ;; esac; "
+                  "p=%s/$h/%s; if [ -f \"$p\" ] && [ \"$(hs \"$p\")\" = "
+                  "\"$h\" ]; then echo \"AFAGENT-TRY $a\"; "
+                  "exec \"$p\" serve; fi; echo \"AFAGENT-MISSING $a\"",
                   AF_AGENT_DIR, AF_AGENT_NAME);
     return af_buf_steal(&b);
 }
@@ -573,6 +803,7 @@ agc_serve_start(struct agc *a)
     a->state = AGC_SERVE_START;
     a->greeted = 0;
     a->need_push = 0;
+    a->noise = 0;
     af_buf_reset(&a->in);
     af_buf_reset(&a->err_out);
     a->ch = chan_exec(a->conn, cmd, AGC_PROBE_TIMEOUT_MS, AGC_STDERR_CAP,

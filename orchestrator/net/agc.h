@@ -4,12 +4,19 @@
  * exec channel of a READY conn (protocol in common/af-proto.h).
  *
  * Start-up costs one channel when the node already holds the agent: the
- * probe command picks the binary for the node's architecture by its SHA-256
- * and execs it; the agent greets with its protocol version and its own
- * hash. A missing or corrupted copy is replaced by streaming the binary over
- * a second channel's stdin into a temp file, verified on the node and
- * renamed atomically into /var/lib/ascend-fleet/agent/<sha256>/ (root, 0700),
- * then a third channel serves. A protocol mismatch is a clear node error.
+ * probe command first refuses a node whose /var/lib/ascend-fleet (or
+ * anything below it, or /, /var, /var/lib) is owned by another user than
+ * the login user or root, is group/other-writable or is a symlink (as
+ * ssh's StrictModes), then picks the binary for the node's architecture,
+ * checks its SHA-256 with sha256sum and only then execs it; the agent
+ * greets with its protocol version and its own hash. A missing or
+ * corrupted copy is replaced by streaming the binary over a second
+ * channel's stdin into a temp file, checked with sha256sum (never by
+ * running it) and renamed atomically into
+ * /var/lib/ascend-fleet/agent/<sha256>/ (0700, files 0700), then a third
+ * channel checks the hash again and serves. Up to 64 KiB of login-script
+ * output before the greeting is skipped. A protocol mismatch is a clear
+ * node error.
  *
  * Requests are queued and answered in order. The agc owns no libuv handles;
  * its channels belong to the conn. Free it (agc_free) only after the conn's
@@ -35,8 +42,10 @@ typedef void (*agc_ready_cb)(struct agc *a, int status);
  * failed (AF_ETIMEOUT when the request's timer fired); body is then empty.
  * body is borrowed for the call.
  */
-typedef void (*agc_resp_cb)(struct agc *a, int status,
-                            const struct af_kv *body, void *data);
+typedef void (*agc_resp_cb)(struct agc *a,
+                            int status,
+                            const struct af_kv *body,
+                            void *data);
 
 struct agc *agc_new(struct conn *c, agc_ready_cb cb, void *data);
 /* Probe, push if needed, start serving; ready_cb runs later. */
@@ -44,12 +53,43 @@ void agc_start(struct agc *a);
 /*
  * Queue a request of nwords words (encoded here) followed by plen raw bytes
  * of payload (the "put" request). The payload is borrowed, not copied: it
- * must stay valid until the response callback ran (or the session closed). timeout_ms bounds the wait for the answer
- * (0 = 10 minutes). The response callback runs exactly once.
+ * must stay valid until the response callback ran (or the session closed).
+ * timeout_ms bounds the wait for the answer (0 = 10 minutes). The response
+ * callback runs exactly once: with the answer; with the session's error
+ * when the agent failed, timed out or answered something that is not the
+ * protocol (the whole session then fails, every pending request hears of
+ * it, and agc_error says why); or with AF_ECANCELED from agc_free.
  */
-void agc_request(struct agc *a, const char *const *words, size_t nwords,
-                 const void *payload, size_t plen, uint64_t timeout_ms,
-                 agc_resp_cb cb, void *data);
+void agc_request(struct agc *a,
+                 const char *const *words,
+                 size_t nwords,
+                 const void *payload,
+                 size_t plen,
+                 uint64_t timeout_ms,
+                 agc_resp_cb cb,
+                 void *data);
+/*
+ * Supplies the next bytes of a streamed payload: copy at most cap bytes to
+ * buf and return how many (> 0), or a negative AF_E* code to abandon the
+ * request. Called from the loop as the channel drains.
+ */
+typedef long (*agc_fill_cb)(void *data, char *buf, size_t cap);
+/*
+ * As agc_request, but the plen payload bytes are pulled from fill in
+ * chunks as the remote window allows, so at most a few hundred KiB of it
+ * are held in memory whatever plen is. Requests queued after it wait until
+ * its payload is sent. When fill fails the node's agent cannot find the
+ * next request in the stream: stdin is closed, the session fails with
+ * fill's code, and every pending callback runs with it (this one too).
+ */
+void agc_request_stream(struct agc *a,
+                        const char *const *words,
+                        size_t nwords,
+                        uint64_t plen,
+                        agc_fill_cb fill,
+                        uint64_t timeout_ms,
+                        agc_resp_cb cb,
+                        void *data);
 void agc_free(struct agc *a);
 
 void *agc_data(const struct agc *a);

@@ -24,6 +24,7 @@
 
 #include "af-mem.h"
 #include "internal.h"
+#include "khosts.h"
 
 /* How many drive turns one poll event may take before yielding. */
 #define CONN_DRIVE_CAP 64
@@ -65,6 +66,11 @@ struct chan {
     char *command;
     uint64_t deadline; /* 0 = none */
     struct wq *wq_head, *wq_tail;
+    uint32_t win_seen; /* remote window when the last flush stopped */
+    size_t queued;     /* bytes in wq not yet given to libssh */
+    size_t drain_low;
+    chan_drain_cb drain_cb;
+    void *drain_data;
     int want_eof, eof_sent;
     int exit_code;
     char *exit_signal;
@@ -160,7 +166,9 @@ conn_key_load(const char *path, ssh_key *out, struct af_err *e)
 }
 
 struct conn *
-conn_new(uv_loop_t *loop, const struct conn_opts *o, conn_ready_cb cb,
+conn_new(uv_loop_t *loop,
+         const struct conn_opts *o,
+         conn_ready_cb cb,
          void *data)
 {
     struct conn *c = af_calloc(1, sizeof(*c));
@@ -245,7 +253,9 @@ conn_fail(struct conn *c, int code, enum conn_fail cls, const char *fmt, ...)
 }
 
 static void
-conn_set_phase(struct conn *c, enum conn_state st, uint64_t timeout,
+conn_set_phase(struct conn *c,
+               enum conn_state st,
+               uint64_t timeout,
                const char *phase)
 {
     c->state = st;
@@ -272,8 +282,8 @@ conn_poll_cb(uv_poll_t *p, int status, int events)
             /* conn_tcp_check recorded the real error (refused, ...) */
         } else if (c->state < CONN_READY) {
             conn_fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
-                      "%s: connection to %s port %d failed", c->name,
-                      c->host, c->port);
+                      "%s: connection to %s port %d failed", c->name, c->host,
+                      c->port);
         }
     }
     conn_drive(c);
@@ -351,6 +361,11 @@ conn_start(struct conn *c)
     struct addrinfo hints;
     int r;
 
+    /*
+     * The loop's clock is cached: after blocking work (hashing a package)
+     * a stale uv_now would put the connect deadline in the past.
+     */
+    uv_update_time(c->loop);
     conn_set_phase(c, CONN_RESOLVE, c->t_connect, "connect");
     if (c->via != NULL) {
         conn_start_via(c);
@@ -396,12 +411,12 @@ static int
 conn_tcp_start(struct conn *c)
 {
     int one = 1;
-    int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-                                           SOCK_CLOEXEC, 0);
+    int fd = socket(c->addr.ss_family,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
     if (fd < 0) {
-        conn_fail(c, -errno, CONN_FAIL_UNREACHABLE, "%s: socket: %s",
-                  c->name, strerror(errno));
+        conn_fail(c, -errno, CONN_FAIL_UNREACHABLE, "%s: socket: %s", c->name,
+                  strerror(errno));
         return -1;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -409,8 +424,8 @@ conn_tcp_start(struct conn *c)
     if (connect(fd, (struct sockaddr *)&c->addr, c->addrlen) < 0 &&
         errno != EINPROGRESS) {
         conn_fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
-                  "%s: connect to %s port %d: %s", c->name, c->host,
-                  c->port, strerror(errno));
+                  "%s: connect to %s port %d: %s", c->name, c->host, c->port,
+                  strerror(errno));
         return -1;
     }
     uv_poll_init(c->loop, &c->poll, fd);
@@ -435,8 +450,8 @@ conn_tcp_check(struct conn *c)
         soerr = errno;
     if (soerr != 0) {
         conn_fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
-                  "%s: connect to %s port %d: %s", c->name, c->host,
-                  c->port, strerror(soerr));
+                  "%s: connect to %s port %d: %s", c->name, c->host, c->port,
+                  strerror(soerr));
         return -1;
     }
     if (getpeername(c->fd, (struct sockaddr *)&peer, &plen) < 0)
@@ -493,8 +508,8 @@ conn_fingerprint(struct conn *c)
 
     if (ssh_get_server_publickey(c->s, &srv) != SSH_OK)
         return af_strdup("(unknown)");
-    if (ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash,
-                               &hlen) == 0)
+    if (ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) ==
+        0)
         fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
     ret = af_asprintf("%s %s", ssh_key_type_to_char(ssh_key_type(srv)),
                       fp ? fp : "(unknown)");
@@ -504,13 +519,38 @@ conn_fingerprint(struct conn *c)
     return ret;
 }
 
+/* 1 if the server's key is marked @revoked in known_hosts. */
+static int
+conn_hostkey_revoked(struct conn *c)
+{
+    ssh_key srv = NULL;
+    int r;
+
+    if (ssh_get_server_publickey(c->s, &srv) != SSH_OK)
+        return 0;
+    r = khosts_revoked(c->known_hosts, srv);
+    ssh_key_free(srv);
+    return r;
+}
+
 /* Check the server's key against known_hosts; 0 ok, -1 failed. */
 static int
 conn_hostkey(struct conn *c)
 {
-    enum ssh_known_hosts_e k = ssh_session_is_known_server(c->s);
+    enum ssh_known_hosts_e k;
     char *fp;
 
+    /* libssh ignores @revoked: refused here first, in every mode. */
+    if (conn_hostkey_revoked(c)) {
+        fp = conn_fingerprint(c);
+        conn_fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
+                  "%s: host key for %s (%s) is REVOKED in %s; refusing to "
+                  "connect",
+                  c->name, c->host, fp, c->known_hosts);
+        free(fp);
+        return -1;
+    }
+    k = ssh_session_is_known_server(c->s);
     if (k == SSH_KNOWN_HOSTS_OK)
         return 0;
     fp = conn_fingerprint(c);
@@ -536,8 +576,8 @@ conn_hostkey(struct conn *c)
         }
         conn_fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
                   "%s: unknown host key for %s (%s) not in %s; add it, or "
-                  "run with --host-keys accept-new", c->name, c->host, fp,
-                  c->known_hosts);
+                  "run with --host-keys accept-new",
+                  c->name, c->host, fp, c->known_hosts);
         break;
     default:
         conn_fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
@@ -613,8 +653,8 @@ conn_auth(struct conn *c)
  * (style guide B2-8). Only queue work here: never call libssh.
  */
 static int
-chan_data_ssh_cb(ssh_session s, ssh_channel ch, void *p, uint32_t n,
-                 int is_stderr, void *ud)
+chan_data_ssh_cb(
+    ssh_session s, ssh_channel ch, void *p, uint32_t n, int is_stderr, void *ud)
 {
     struct chan *c = ud;
 
@@ -642,8 +682,13 @@ chan_exit_status_cb(ssh_session s, ssh_channel ch, int code, void *ud)
 }
 
 static void
-chan_exit_signal_cb(ssh_session s, ssh_channel ch, const char *sig, int core,
-                    const char *msg, const char *lang, void *ud)
+chan_exit_signal_cb(ssh_session s,
+                    ssh_channel ch,
+                    const char *sig,
+                    int core,
+                    const char *msg,
+                    const char *lang,
+                    void *ud)
 {
     struct chan *c = ud;
 
@@ -731,8 +776,12 @@ conn_become_check(struct conn *c)
 }
 
 struct chan *
-chan_exec(struct conn *c, const char *command, uint64_t timeout_ms,
-          size_t out_cap, chan_data_cb data_cb, chan_done_cb done_cb,
+chan_exec(struct conn *c,
+          const char *command,
+          uint64_t timeout_ms,
+          size_t out_cap,
+          chan_data_cb data_cb,
+          chan_done_cb done_cb,
           void *data)
 {
     char *wrapped;
@@ -799,6 +848,7 @@ chan_queue(struct chan *ch, const void *p, size_t n, int borrow)
     else
         ch->wq_head = w;
     ch->wq_tail = w;
+    ch->queued += n;
     ch->conn->redrive = 1;
     if (!ch->conn->in_drive)
         uv_timer_start(&ch->conn->timer, conn_timer_cb, 0, 0);
@@ -815,6 +865,23 @@ int
 chan_write_ref(struct chan *ch, const void *p, size_t n)
 {
     return chan_queue(ch, p, n, 1);
+}
+
+void
+chan_set_drain(struct chan *ch, size_t low, chan_drain_cb cb, void *data)
+{
+    ch->drain_low = cb != NULL ? low : 0;
+    ch->drain_cb = cb;
+    ch->drain_data = data;
+    ch->conn->redrive = 1;
+    if (!ch->conn->in_drive)
+        uv_timer_start(&ch->conn->timer, conn_timer_cb, 0, 0);
+}
+
+size_t
+chan_queued(const struct chan *ch)
+{
+    return ch->queued;
 }
 
 void
@@ -886,11 +953,11 @@ wq_free(struct chan *ch)
         free(w);
     }
     ch->wq_head = ch->wq_tail = NULL;
+    ch->queued = 0;
 }
 
 /* End a channel: report once, release the libssh channel. */
-static void
-chan_finish(struct chan *ch, int status, const char *fmt, ...)
+static void chan_finish(struct chan *ch, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -956,6 +1023,7 @@ chan_flush(struct chan *ch)
             break;
         moved = 1;
         w->off += (size_t)n;
+        ch->queued -= (size_t)n;
         if (w->off == w->len) {
             ch->wq_head = w->next;
             if (ch->wq_head == NULL)
@@ -963,6 +1031,7 @@ chan_flush(struct chan *ch)
             free(w);
         }
     }
+    ch->win_seen = ssh_channel_window_size(ch->ch);
     if (ch->wq_head == NULL && ch->want_eof && !ch->eof_sent) {
         if (ssh_channel_send_eof(ch->ch) == SSH_ERROR)
             return -1;
@@ -983,8 +1052,8 @@ chan_step(struct chan *ch)
     case CHAN_NEW:
         ch->ch = ssh_channel_new(c->s);
         if (ch->ch == NULL) {
-            chan_finish(ch, AF_ESSH, "%s: cannot create channel: %s",
-                        c->name, ssh_get_error(c->s));
+            chan_finish(ch, AF_ESSH, "%s: cannot create channel: %s", c->name,
+                        ssh_get_error(c->s));
             return 1;
         }
         memset(&ch->cbs, 0, sizeof(ch->cbs));
@@ -1013,8 +1082,8 @@ chan_step(struct chan *ch)
         if (rc == SSH_AGAIN)
             return 0;
         if (rc != SSH_OK) {
-            chan_finish(ch, AF_ESSH, "%s: exec request refused: %s",
-                        c->name, ssh_get_error(c->s));
+            chan_finish(ch, AF_ESSH, "%s: exec request refused: %s", c->name,
+                        ssh_get_error(c->s));
             return 1;
         }
         ch->state = CHAN_RUNNING;
@@ -1028,6 +1097,16 @@ chan_step(struct chan *ch)
             return 1;
         }
         progress |= r;
+        if (ch->drain_cb != NULL && ch->queued < ch->drain_low &&
+            !ch->want_eof) {
+            size_t before = ch->queued;
+
+            ch->drain_cb(ch, ch->drain_data);
+            if (ch->state == CHAN_DONE)
+                return 1;
+            if (ch->queued > before)
+                progress = 1;
+        }
         /*
          * Let libssh process what the socket holds; data arrives through
          * chan_data_ssh_cb. ssh_channel_poll only does so before EOF.
@@ -1170,6 +1249,37 @@ conn_reap_chans(struct conn *c)
     }
 }
 
+/*
+ * Third libssh trap: a WINDOW_ADJUST opens the remote window in silence.
+ * libssh 0.10 handles it in channel_rcv_change_window (channels.c), which
+ * only adds to remote_window: no channel callback runs
+ * (channel_write_wontblock_function fires only when the socket drains, not
+ * when the window opens), and the packet can be consumed by any call that
+ * processes input: ssh_channel_poll, ssh_channel_get_exit_status,
+ * ssh_blocking_flush, ssh_channel_write itself. When that happens after
+ * the pass's flush found the window shut, the adjust is gone from the
+ * socket, libssh holds no output (no SSH_WRITE_PENDING, so only READABLE
+ * is armed) and the node waits for bytes we never send: the push stalls
+ * forever with empty socket queues (seen as 15 of 16 nodes stopping
+ * part-way through a 1 GiB push, the window open and bytes queued). So
+ * after the pass, any channel with queued stdin whose window grew since
+ * its flush stopped counts as progress and the drive goes round again
+ * (the flush records the window it stopped at, so a write that libssh
+ * refuses for another reason, e.g. during a key re-exchange, cannot spin).
+ */
+static int
+conn_windows_opened(struct conn *c)
+{
+    struct chan *ch;
+    int r = 0;
+
+    for (ch = c->chans; ch != NULL; ch = ch->next)
+        if (ch->state == CHAN_RUNNING && ch->wq_head != NULL &&
+            ch->ch != NULL && ssh_channel_window_size(ch->ch) > ch->win_seen)
+            r = 1;
+    return r;
+}
+
 /* One pass over the connection state machine; 1 if progress was made. */
 static int
 conn_step(struct conn *c)
@@ -1203,8 +1313,8 @@ conn_step(struct conn *c)
             return 0;
         if (rc != SSH_OK) {
             conn_fail(c, AF_ESSH, CONN_FAIL_UNREACHABLE,
-                      "%s: SSH handshake with %s failed: %s", c->name,
-                      c->host, ssh_get_error(c->s));
+                      "%s: SSH handshake with %s failed: %s", c->name, c->host,
+                      ssh_get_error(c->s));
             return 1;
         }
         c->state = CONN_HOSTKEY;
@@ -1255,10 +1365,10 @@ conn_step(struct conn *c)
          */
         if (ssh_get_poll_flags(c->s) & SSH_WRITE_PENDING)
             ssh_blocking_flush(c->s, 0);
+        r |= conn_windows_opened(c);
         if (ssh_get_status(c->s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) {
             conn_fail(c, AF_ESSH, CONN_FAIL_UNREACHABLE,
-                      "%s: connection lost: %s", c->name,
-                      ssh_get_error(c->s));
+                      "%s: connection lost: %s", c->name, ssh_get_error(c->s));
             return 1;
         }
         return r;
@@ -1281,16 +1391,15 @@ conn_check_timers(struct conn *c)
 
         conn_fail(c, AF_ETIMEOUT, CONN_FAIL_TIMEOUT,
                   "%s: %s timed out after %.1f s", c->name, ph,
-                  (double)(c->state == CONN_AUTH      ? c->t_auth
-                           : c->state >= CONN_SSH     ? c->t_handshake
-                                                      : c->t_connect) /
+                  (double)(c->state == CONN_AUTH  ? c->t_auth
+                           : c->state >= CONN_SSH ? c->t_handshake
+                                                  : c->t_connect) /
                       1000.0);
     }
     if (c->state != CONN_READY)
         return;
     for (ch = c->chans; ch != NULL; ch = ch->next) {
-        if (ch->state != CHAN_DONE && ch->deadline != 0 &&
-            now >= ch->deadline)
+        if (ch->state != CHAN_DONE && ch->deadline != 0 && now >= ch->deadline)
             chan_finish(ch, AF_ETIMEOUT, "%s: command timed out", c->name);
     }
 }

@@ -43,8 +43,8 @@ enum conn_fail {
 };
 
 struct conn_opts {
-    const char *name;        /* node name, used in messages */
-    const char *host;        /* address to connect to */
+    const char *name; /* node name, used in messages */
+    const char *host; /* address to connect to */
     int port;
     const char *user;
     ssh_key key;             /* borrowed private key (see conn_key_load),
@@ -57,7 +57,7 @@ struct conn_opts {
     uint64_t connect_timeout_ms;   /* TCP connect */
     uint64_t handshake_timeout_ms; /* banner + key exchange + host key */
     uint64_t auth_timeout_ms;
-    const char *kex;               /* NULL = libssh default */
+    const char *kex;  /* NULL = libssh default */
     struct jump *via; /* reach host through this jump (jump.h), or NULL */
     int become;       /* 1: every command runs through `sudo -n`; a node
                          where sudo wants a password fails at READY */
@@ -75,7 +75,9 @@ typedef void (*conn_close_cb)(struct conn *c);
  * Called with bytes as they arrive on a channel's stdout (stream 0) or
  * stderr (stream 1). The bytes are borrowed for the call.
  */
-typedef void (*chan_data_cb)(struct chan *ch, int stream, const char *p,
+typedef void (*chan_data_cb)(struct chan *ch,
+                             int stream,
+                             const char *p,
                              size_t n);
 /*
  * Called once when a channel ends: status 0 when the remote command ended
@@ -94,8 +96,10 @@ typedef void (*chan_done_cb)(struct chan *ch, int status);
 int conn_key_load(const char *path, ssh_key *out, struct af_err *e);
 
 /* Allocate a conn; strings in o are copied. Never fails (aborts on OOM). */
-struct conn *conn_new(uv_loop_t *loop, const struct conn_opts *o,
-                      conn_ready_cb cb, void *data);
+struct conn *conn_new(uv_loop_t *loop,
+                      const struct conn_opts *o,
+                      conn_ready_cb cb,
+                      void *data);
 
 /* Start connecting. ready_cb runs later, never from inside this call. */
 void conn_start(struct conn *c);
@@ -122,9 +126,12 @@ enum conn_fail conn_fail_class(const struct conn *c);
  * chan_stdout). Returns the channel; done_cb always runs exactly once,
  * later (also when opening fails).
  */
-struct chan *chan_exec(struct conn *c, const char *command,
-                       uint64_t timeout_ms, size_t out_cap,
-                       chan_data_cb data_cb, chan_done_cb done_cb,
+struct chan *chan_exec(struct conn *c,
+                       const char *command,
+                       uint64_t timeout_ms,
+                       size_t out_cap,
+                       chan_data_cb data_cb,
+                       chan_done_cb done_cb,
                        void *data);
 
 /*
@@ -134,9 +141,23 @@ struct chan *chan_exec(struct conn *c, const char *command,
 int chan_write(struct chan *ch, const void *p, size_t n);
 /*
  * Queue n bytes at p without copying them: p must stay valid and unchanged
- * until the channel's done_cb ran (used to stream mmap'd packages).
+ * until the channel's done_cb ran (the embedded agent binary).
  */
 int chan_write_ref(struct chan *ch, const void *p, size_t n);
+/*
+ * Called from the driver when a channel's queued stdin dropped below the
+ * low-water mark set with chan_set_drain; the callback may queue more
+ * (chan_write). Used to stream a file without holding it in memory.
+ */
+typedef void (*chan_drain_cb)(struct chan *ch, void *data);
+/*
+ * Call cb (later, from the loop) each time fewer than low bytes wait in the
+ * channel's stdin queue, until chan_set_drain(ch, 0, NULL, NULL). The queue
+ * then never holds more than low plus what cb queues at once.
+ */
+void chan_set_drain(struct chan *ch, size_t low, chan_drain_cb cb, void *data);
+/* Bytes queued for stdin and not yet handed to libssh. */
+size_t chan_queued(const struct chan *ch);
 /* Send EOF on stdin once the queued bytes are flushed. */
 void chan_send_eof(struct chan *ch);
 /* Reset the channel's command timer to timeout_ms from now (0 = none). */

@@ -1,22 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* conn + agc glue with one ready and one closed callback. */
+/* conn + agc glue with one ready and one closed callback (see sess.h). */
 #include "sess.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "af-mem.h"
-#include "fleet.h"
-#include "inv.h"
 
 struct sess {
-    const struct inv_node *node;
+    const void *node;
     struct conn *conn;
     struct agc *agc;
+    unsigned flags;
     sess_ready_cb ready_cb;
     sess_closed_cb closed_cb;
     void *data;
     int reported;
+    int ready;
     int timed_out;
     char err[AF_ERR_MSG_LEN];
 };
@@ -27,6 +27,7 @@ sess_report(struct sess *s, int status)
     if (s->reported)
         return;
     s->reported = 1;
+    s->ready = status == 0;
     s->ready_cb(s, status);
 }
 
@@ -53,22 +54,29 @@ sess_conn_ready(struct conn *c, int status)
         sess_report(s, status);
         return;
     }
+    if (!(s->flags & SESS_AGENT)) {
+        sess_report(s, 0);
+        return;
+    }
     s->agc = agc_new(c, sess_agc_ready, s);
     agc_start(s->agc);
 }
 
 struct sess *
-sess_open(const struct fleet *f, const struct inv_node *n, sess_ready_cb cb,
+sess_open(uv_loop_t *loop,
+          const struct conn_opts *o,
+          unsigned flags,
+          const void *node,
+          sess_ready_cb cb,
           void *data)
 {
     struct sess *s = af_calloc(1, sizeof(*s));
-    struct conn_opts o;
 
-    s->node = n;
+    s->node = node;
+    s->flags = flags;
     s->ready_cb = cb;
     s->data = data;
-    fleet_conn_opts(f, n, &o);
-    s->conn = conn_new(f->loop, &o, sess_conn_ready, s);
+    s->conn = conn_new(loop, o, sess_conn_ready, s);
     conn_start(s->conn);
     return s;
 }
@@ -89,7 +97,14 @@ sess_close(struct sess *s, sess_closed_cb cb)
 {
     s->closed_cb = cb;
     s->reported = 1; /* no ready callback after close */
+    s->ready = 0;
     conn_close(s->conn, sess_conn_closed);
+}
+
+struct conn *
+sess_conn(const struct sess *s)
+{
+    return s->conn;
 }
 
 struct agc *
@@ -104,10 +119,28 @@ sess_data(const struct sess *s)
     return s->data;
 }
 
-const struct inv_node *
+void
+sess_set_data(struct sess *s, void *data)
+{
+    s->data = data;
+}
+
+const void *
 sess_node(const struct sess *s)
 {
     return s->node;
+}
+
+const char *
+sess_name(const struct sess *s)
+{
+    return conn_name(s->conn);
+}
+
+int
+sess_ready(const struct sess *s)
+{
+    return s->ready;
 }
 
 const char *

@@ -8,6 +8,8 @@
 
 #include "af-err.h"
 #include "af-mem.h"
+#include "af-sched.h"
+#include "ev.h"
 #include "fleet.h"
 #include "inv.h"
 #include "sess.h"
@@ -15,40 +17,58 @@
 
 struct facts_run {
     struct fleet *fleet;
-    struct fan fan;
     uint64_t timeout_ms;
     struct facts_result *res;
+    const struct ev_sink *sink;
+    uint64_t *t0; /* when each node's job started */
 };
 
-struct facts_job {
-    struct facts_run *run;
-    size_t i;
-};
-
+/* The node's job ends: tell the sink, then free the slot. */
 static void
-facts_closed(struct sess *s, void *data)
+facts_end(struct sched_job *j)
 {
-    struct facts_job *j = data;
+    struct facts_run *run = sched_job_data(j);
+    size_t i = sched_job_index(j);
+    const struct facts_result *r = &run->res[i];
+    struct ev ev;
+    size_t k;
 
-    (void)s;
-    fan_job_done(&j->run->fan);
-    free(j);
+    ev_init(&ev, EV_NODE_END, r->name);
+    ev.action = "facts";
+    ev.status =
+        r->status == 0 ? EV_OK : (r->timed_out ? EV_TIMEOUT : EV_UNREACHABLE);
+    ev.duration_ms = (int64_t)(sched_now_ms() - run->t0[i]);
+    for (k = 0; k < r->facts.n; k++)
+        ev.bytes += strlen(r->facts.keys[k]) + strlen(r->facts.vals[k]) + 2;
+    ev.reason = r->status ? r->error : NULL;
+    ev_emit(run->sink, &ev);
+    sched_job_done(j);
 }
 
 static void
-facts_answer(struct agc *a, int status, const struct af_kv *body,
-             void *data)
+facts_conn_opts(void *data, size_t i, struct conn_opts *o, const void **node)
 {
-    struct facts_job *j = data;
-    struct facts_result *r = &j->run->res[j->i];
+    struct facts_run *run = data;
+    const struct inv_node *n = fleet_node(run->fleet, i);
+
+    fleet_conn_opts(run->fleet, n, o);
+    *node = n;
+    run->t0[i] = sched_now_ms();
+}
+
+static void
+facts_answer(struct agc *a, int status, const struct af_kv *body, void *data)
+{
+    struct sched_job *j = data;
+    struct facts_run *run = sched_job_data(j);
+    struct facts_result *r = &run->res[sched_job_index(j)];
     size_t k;
 
     r->pushed = agc_pushed(a);
     if (status != 0) {
         r->status = status;
         r->timed_out = status == AF_ETIMEOUT;
-        snprintf(r->error, sizeof(r->error), "%s: facts failed: %s",
-                 r->name,
+        snprintf(r->error, sizeof(r->error), "%s: facts failed: %s", r->name,
                  status == AF_EREMOTE && af_kv_get(body, "error")
                      ? af_kv_get(body, "error")
                      : agc_error(a));
@@ -56,79 +76,76 @@ facts_answer(struct agc *a, int status, const struct af_kv *body,
         for (k = 0; k < body->n; k++)
             af_kv_add(&r->facts, body->keys[k], body->vals[k]);
     }
-}
-
-/*
- * The request callback cannot close the session it runs in, so the close
- * is issued from the answer by a second, trivial request: "quit" is
- * answered after facts, and its callback closes.
- */
-static void
-facts_quit_answer(struct agc *a, int status, const struct af_kv *body,
-                  void *data)
-{
-    (void)status;
-    (void)body;
-    (void)a;
-    sess_close(data, facts_closed);
+    facts_end(j);
 }
 
 static void
-facts_ready(struct sess *s, int status)
+facts_ready(struct sched_job *j, struct sess *s, int status)
 {
-    struct facts_job *j = sess_data(s);
-    struct facts_result *r = &j->run->res[j->i];
+    struct facts_run *run = sched_job_data(j);
+    struct facts_result *r = &run->res[sched_job_index(j)];
+    const struct inv_node *n = sess_node(s);
     const char *words[2];
 
     if (status < 0) {
         r->status = status;
         r->timed_out = sess_timed_out(s);
         snprintf(r->error, sizeof(r->error), "%s", sess_error(s));
-        sess_close(s, facts_closed);
+        facts_end(j);
         return;
     }
     words[0] = "facts";
-    words[1] = sess_node(s)->install_path;
-    agc_request(sess_agc(s), words, 2, NULL, 0, j->run->timeout_ms,
-                facts_answer, j);
-    words[0] = "quit";
-    agc_request(sess_agc(s), words, 1, NULL, 0, 10000, facts_quit_answer,
-                s);
-}
-
-static void
-facts_start(struct fan *fan, size_t i, void *data)
-{
-    struct facts_run *run = data;
-    struct facts_job *j = af_calloc(1, sizeof(*j));
-
-    (void)fan;
-    j->run = run;
-    j->i = i;
-    sess_open(run->fleet, fleet_node(run->fleet, i), facts_ready, j);
+    words[1] = n->install_path;
+    agc_request(sess_agc(s), words, 2, NULL, 0, run->timeout_ms, facts_answer,
+                j);
 }
 
 struct facts_result *
 facts_gather(struct fleet *f, int fanout, uint64_t timeout_ms)
 {
+    return facts_gather_ev(f, fanout, timeout_ms, NULL);
+}
+
+struct facts_result *
+facts_gather_ev(struct fleet *f,
+                int fanout,
+                uint64_t timeout_ms,
+                const struct ev_sink *sink)
+{
+    static const struct sched_job_ops ops = {
+        .sess_flags = SESS_AGENT,
+        .conn_opts = facts_conn_opts,
+        .ready = facts_ready,
+    };
     struct facts_run run;
+    struct af_err e;
     size_t i;
 
     memset(&run, 0, sizeof(run));
     run.fleet = f;
     run.timeout_ms = timeout_ms;
+    run.sink = sink;
+    run.t0 = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.t0));
     run.res = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.res));
     for (i = 0; i < f->nsel; i++) {
         run.res[i].name = fleet_node(f, i)->name;
         run.res[i].address = fleet_node(f, i)->address;
         af_kv_init(&run.res[i].facts);
     }
-    fan_run(&run.fan, f->loop, f->nsel, fanout, facts_start, &run);
+    if (sched_jobs(NULL, f->loop, f->nsel, fanout, &ops, &run, &e) != 0) {
+        for (i = 0; i < f->nsel; i++) {
+            run.res[i].status = e.code;
+            snprintf(run.res[i].error, sizeof(run.res[i].error), "%s", e.msg);
+        }
+    }
+    free(run.t0);
     return run.res;
 }
 
 int
-facts_store(struct st *st, const struct facts_result *res, size_t n,
+facts_store(struct st *st,
+            const struct facts_result *res,
+            size_t n,
             struct af_err *e)
 {
     size_t i;

@@ -15,13 +15,14 @@
 struct fleet;
 struct st;
 struct af_err;
+struct ev_sink;
 
 struct facts_result {
     const char *name;    /* borrowed from the inventory */
     const char *address; /* borrowed */
     int status;          /* 0, or the negative code of the failure */
     int timed_out;
-    int pushed;          /* the agent had to be pushed */
+    int pushed; /* the agent had to be pushed */
     char error[256];
     struct af_kv facts;
 };
@@ -31,10 +32,21 @@ struct facts_result {
  * flight; timeout_ms bounds the facts request. Returns an array of
  * f->nsel results in selection order; free with facts_results_free.
  */
-struct facts_result *facts_gather(struct fleet *f, int fanout,
-                                  uint64_t timeout_ms);
+struct facts_result *
+facts_gather(struct fleet *f, int fanout, uint64_t timeout_ms);
+/*
+ * As facts_gather, and emit one EV_NODE_END per node (action "facts";
+ * status ok, unreachable or timeout; duration; bytes of facts; reason) to
+ * sink (may be NULL).
+ */
+struct facts_result *facts_gather_ev(struct fleet *f,
+                                     int fanout,
+                                     uint64_t timeout_ms,
+                                     const struct ev_sink *sink);
 /* Store the answered nodes' facts in one transaction. */
-int facts_store(struct st *st, const struct facts_result *res, size_t n,
+int facts_store(struct st *st,
+                const struct facts_result *res,
+                size_t n,
                 struct af_err *e);
 void facts_results_free(struct facts_result *res, size_t n);
 

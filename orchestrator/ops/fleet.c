@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared subcommand context and the fan-out window. */
+/* Shared subcommand context. */
 #define _DEFAULT_SOURCE
 #include "fleet.h"
 
@@ -168,56 +168,14 @@ fleet_conn_opts(const struct fleet *f,
     o->via = jump_get(f->jumps, hops, i);
 }
 
-/*
- * Jobs are started from an idle handle rather than from fan_job_done's
- * caller, so a job that finishes inside its own start never recurses.
- */
-static void
-fan_idle_cb(uv_idle_t *h)
+struct sess *
+fleet_sess_open(const struct fleet *f,
+                const struct inv_node *n,
+                sess_ready_cb cb,
+                void *data)
 {
-    struct fan *fan = h->data;
+    struct conn_opts o;
 
-    while (fan->next < fan->n && fan->inflight < (size_t)fan->window) {
-        size_t i = fan->next++;
-
-        fan->inflight++;
-        fan->start(fan, i, fan->data);
-    }
-    uv_idle_stop(&fan->idle);
-    fan->idle_active = 0;
-}
-
-static void
-fan_kick(struct fan *fan)
-{
-    if (fan->idle_active || fan->next >= fan->n)
-        return;
-    fan->idle_active = 1;
-    uv_idle_start(&fan->idle, fan_idle_cb);
-}
-
-void
-fan_job_done(struct fan *fan)
-{
-    fan->inflight--;
-    fan->done++;
-    fan_kick(fan);
-}
-
-void
-fan_run(struct fan *fan, uv_loop_t *loop, size_t n, int window,
-        fan_start_cb start, void *data)
-{
-    memset(fan, 0, sizeof(*fan));
-    fan->loop = loop;
-    fan->n = n;
-    fan->window = window > 0 ? window : 1;
-    fan->start = start;
-    fan->data = data;
-    uv_idle_init(loop, &fan->idle);
-    fan->idle.data = fan;
-    fan_kick(fan);
-    uv_run(loop, UV_RUN_DEFAULT);
-    uv_close((uv_handle_t *)&fan->idle, NULL);
-    uv_run(loop, UV_RUN_DEFAULT);
+    fleet_conn_opts(f, n, &o);
+    return sess_open(f->loop, &o, SESS_AGENT, n, cb, data);
 }

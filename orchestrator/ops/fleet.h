@@ -13,7 +13,9 @@
 
 #include <uv.h>
 
+#include "af-sched.h"
 #include "conn.h"
+#include "sess.h"
 
 struct inv;
 struct inv_node;
@@ -28,7 +30,7 @@ struct fleet_key {
 struct fleet {
     uv_loop_t *loop;
     struct inv *inv;
-    size_t *sel;   /* indices into inv->nodes, inventory order */
+    size_t *sel; /* indices into inv->nodes, inventory order */
     size_t nsel;
     struct fleet_key *keys;
     size_t nkeys;
@@ -67,31 +69,18 @@ const struct inv_node *fleet_node(const struct fleet *f, size_t i);
  * behind jump hosts gets o->via: the chain's session in f->jumps, shared
  * by every node behind the same chain.
  */
-void fleet_conn_opts(const struct fleet *f, const struct inv_node *n,
+void fleet_conn_opts(const struct fleet *f,
+                     const struct inv_node *n,
                      struct conn_opts *o);
 
 /*
- * A bounded window over n jobs: start(i) is called for job i while fewer
- * than window jobs are in flight; each job calls fan_job_done when it is
- * finished (from any callback). fan_run returns when all jobs are done and
- * the loop has no more work.
+ * Open an agent session to node n (sess_open with f's connection options).
+ * Jobs that run through the scheduler use sched_jobs instead.
  */
-struct fan;
-typedef void (*fan_start_cb)(struct fan *fan, size_t i, void *data);
-
-struct fan {
-    uv_loop_t *loop;
-    size_t n, next, inflight, done;
-    int window;
-    fan_start_cb start;
-    void *data;
-    uv_idle_t idle;
-    int idle_active;
-};
-
-void fan_run(struct fan *fan, uv_loop_t *loop, size_t n, int window,
-             fan_start_cb start, void *data);
-void fan_job_done(struct fan *fan);
+struct sess *fleet_sess_open(const struct fleet *f,
+                             const struct inv_node *n,
+                             sess_ready_cb cb,
+                             void *data);
 
 /* Milliseconds since the epoch (wall clock), for records. */
 int64_t fleet_now_ms(void);

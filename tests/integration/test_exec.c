@@ -19,12 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "af-buf.h"
 #include "af-mem.h"
 #include "harness.h"
 #include "tjson.h"
 
 #define RACK_INV AF_RACK_DIR "/inventory.yaml"
-#define RACK_SH AF_SOURCE_DIR "/tests/rack/rack.sh"
+#define RACK_SH  AF_SOURCE_DIR "/tests/rack/rack.sh"
 /* connect_timeout of the rack's inventory, in seconds. */
 #define RACK_CONNECT_TIMEOUT 5
 /* handshake_timeout of the rack's inventory (a mute node ends there). */
@@ -108,16 +109,61 @@ rack_ok(const char *what, int rc)
     cr_assert_eq(rc, 0, "rack.sh %s failed (%d)", what, rc);
 }
 
+/* exec --json writes JSON Lines: "node" records, then one "summary".
+ * Check every line is an object of schema version 1 and gather them into
+ * one document {"nodes":[...],"summary":{...}} for the checks below. */
+static struct jv *
+exec_jsonl_doc(const char *out)
+{
+    struct af_buf doc;
+    const char *p = out, *nl;
+    char *sum = NULL;
+    int nn = 0;
+    struct jv *v;
+
+    af_buf_init(&doc, 0);
+    af_buf_puts(&doc, "{\"nodes\":[");
+    for (; *p; p = nl + 1) {
+        char *line;
+        struct jv *lv;
+        const char *type;
+
+        nl = strchr(p, '\n');
+        cr_assert_not_null(nl, "JSON Lines output not ending in newline");
+        line = af_strndup(p, (size_t)(nl - p));
+        lv = json_parse(line);
+        cr_assert_not_null(lv, "not a JSON line: %s", line);
+        cr_assert_eq(jnum(lv, "v"), 1.0, "no schema version: %s", line);
+        type = jstr(lv, "type");
+        cr_assert_not_null(type, "untyped line: %s", line);
+        if (strcmp(type, "node") == 0) {
+            af_buf_puts(&doc, nn++ ? "," : "");
+            af_buf_puts(&doc, line);
+        } else if (strcmp(type, "summary") == 0) {
+            sum = af_strdup(line);
+        }
+        jv_free(lv);
+        free(line);
+    }
+    af_buf_puts(&doc, "],\"summary\":");
+    af_buf_puts(&doc, sum ? sum : "null");
+    af_buf_puts(&doc, "}");
+    free(sum);
+    v = json_parse(doc.data);
+    af_buf_free(&doc);
+    return v;
+}
+
 /* Parse r->out as JSON and check the members every exec document has:
  * nodes (array of objects with every per-node member of the right type)
  * and summary (counts that add up to total = the number of records). */
 static struct jv *
 exec_json(const struct th_result *r)
 {
-    static const char *const keys[] = {"name", "address", "status",
-                                       "exit_code", "stdout", "stderr",
+    static const char *const keys[] = {"name",      "address", "status",
+                                       "exit_code", "stdout",  "stderr",
                                        "truncated"};
-    struct jv *doc = json_parse(r->out);
+    struct jv *doc = exec_jsonl_doc(r->out);
     const struct jv *nodes, *sum;
     double total;
 
@@ -132,8 +178,8 @@ exec_json(const struct th_result *r)
 
         cr_assert_eq(n->t, J_OBJ);
         for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-            cr_assert_not_null(jget(n, keys[k]), "record %zu has no \"%s\"",
-                               i, keys[k]);
+            cr_assert_not_null(jget(n, keys[k]), "record %zu has no \"%s\"", i,
+                               keys[k]);
         st = jstr(n, "status");
         cr_assert(strcmp(st, "ok") == 0 || strcmp(st, "failed") == 0 ||
                       strcmp(st, "unreachable") == 0 ||
@@ -204,8 +250,7 @@ Test(exec, identical_output_folds_into_one_block_on_50_nodes, .timeout = 120)
     struct th_result r;
     double t0 = now_s();
 
-    cr_assert_eq(th_fleet(&r, 90, "exec --limit npu[001-050] -- echo same"),
-                 0);
+    cr_assert_eq(th_fleet(&r, 90, "exec --limit npu[001-050] -- echo same"), 0);
     cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
     cr_expect_eq(count_of(r.out, "npu[001-050] (exit 0)\n"), 1,
                  "no single folded block:\n%s", r.out);
@@ -223,8 +268,7 @@ Test(exec, different_outputs_give_one_block_per_node, .timeout = 60)
 {
     struct th_result r;
 
-    cr_assert_eq(th_fleet(&r, 45, "exec --limit npu[001-006] -- uname -n"),
-                 0);
+    cr_assert_eq(th_fleet(&r, 45, "exec --limit npu[001-006] -- uname -n"), 0);
     cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
     cr_expect_eq(count_of(r.out, "(exit 0)"), 6, "output:\n%s", r.out);
     for (int i = 1; i <= 6; i++) {
@@ -232,8 +276,8 @@ Test(exec, different_outputs_give_one_block_per_node, .timeout = 60)
                                   "npu%03d\n",
                                   i, i);
 
-        cr_expect_not_null(strstr(r.out, block), "no block for npu%03d:\n%s",
-                           i, r.out);
+        cr_expect_not_null(strstr(r.out, block), "no block for npu%03d:\n%s", i,
+                           r.out);
         free(block);
     }
     cr_expect_not_null(strstr(r.out, "6 ok, 0 failed, 0 unreachable\n"));
@@ -302,7 +346,9 @@ Test(exec, json_keeps_stderr_and_exit_code_apart, .timeout = 60)
     th_result_free(&r);
 }
 
-Test(exec, node_down_is_unreachable_and_others_succeed, .timeout = 120,
+Test(exec,
+     node_down_is_unreachable_and_others_succeed,
+     .timeout = 120,
      .fini = undo_down_npu010)
 {
     struct th_result r;
@@ -335,7 +381,9 @@ Test(exec, node_down_is_unreachable_and_others_succeed, .timeout = 120,
 }
 
 /* The operator is told why: the connection was refused. */
-Test(exec, node_down_message_says_connection_refused, .timeout = 60,
+Test(exec,
+     node_down_message_says_connection_refused,
+     .timeout = 60,
      .fini = undo_down_npu010)
 {
     struct th_result r;
@@ -352,7 +400,9 @@ Test(exec, node_down_message_says_connection_refused, .timeout = 60,
     th_result_free(&r);
 }
 
-Test(exec, mute_node_times_out_and_the_run_still_ends, .timeout = 120,
+Test(exec,
+     mute_node_times_out_and_the_run_still_ends,
+     .timeout = 120,
      .fini = undo_mute_npu011)
 {
     struct th_result r;
@@ -465,10 +515,11 @@ Test(exec, unknown_host_key_fails_then_accept_new_records_it, .timeout = 120)
     char *dir = inventory_copy(NULL);
     char *inv = af_asprintf("%s/inventory.yaml", dir);
     char *khp = af_asprintf("%s/known_hosts", dir);
-    const char *strict[] = {"exec", "-i", inv, "--limit", "npu[001-003]",
-                            "--", "true", NULL};
-    const char *accept[] = {"exec", "-i", inv, "--limit", "npu[001-003]",
-                            "--host-keys", "accept-new", "--", "true", NULL};
+    const char *strict[] = {"exec",         "-i", inv,    "--limit",
+                            "npu[001-003]", "--", "true", NULL};
+    const char *accept[] = {
+        "exec",        "-i",         inv,  "--limit", "npu[001-003]",
+        "--host-keys", "accept-new", "--", "true",    NULL};
     struct th_result r;
     char *kh;
 
@@ -518,16 +569,18 @@ Test(exec, unknown_host_key_fails_then_accept_new_records_it, .timeout = 120)
     remove_dir(dir);
 }
 
-Test(exec, changed_host_key_is_refused_even_with_accept_new, .timeout = 180,
+Test(exec,
+     changed_host_key_is_refused_even_with_accept_new,
+     .timeout = 180,
      .fini = undo_rekey_npu012)
 {
     char *rackkh = th_slurp(AF_RACK_DIR "/known_hosts", NULL);
     char *dir = inventory_copy(rackkh);
     char *inv = af_asprintf("%s/inventory.yaml", dir);
     char *khp = af_asprintf("%s/known_hosts", dir);
-    const char *accept[] = {"exec", "-i", inv, "--limit", "npu[011-013]",
-                            "--host-keys", "accept-new", "--", "hostname",
-                            NULL};
+    const char *accept[] = {
+        "exec",        "-i",         inv,  "--limit",  "npu[011-013]",
+        "--host-keys", "accept-new", "--", "hostname", NULL};
     const char *cp[] = {"cp", AF_RACK_DIR "/nodes/npu012/ssh_host_ed25519_key",
                         SAVED_KEY, NULL};
     struct th_result r;
@@ -575,8 +628,9 @@ Test(exec, command_failing_on_one_node_fails_the_run, .timeout = 60)
 {
     struct th_result r;
 
-    cr_assert_eq(th_fleet(&r, 45, "exec --limit npu[001-005] -- "
-                                  "'test $(hostname) != npu003'"),
+    cr_assert_eq(th_fleet(&r, 45,
+                          "exec --limit npu[001-005] -- "
+                          "'test $(hostname) != npu003'"),
                  0);
     cr_expect_eq(r.status, 1, "exit %d, stderr: %s", r.status, r.err);
     cr_expect_not_null(strstr(r.out, "4 ok, 1 failed: npu003, 0 unreachable\n"),
@@ -590,12 +644,22 @@ Test(exec, command_failing_on_one_node_fails_the_run, .timeout = 60)
 
 Test(exec, output_over_the_cap_is_truncated_not_fatal, .timeout = 60)
 {
-    const char *json[] = {"exec", "-i", RACK_INV, "--json", "--limit",
-                          "npu[001-003]", "--max-output", "1000", "--",
-                          "head -c 5000 /dev/zero | tr '\\0' a", NULL};
-    const char *fold[] = {"exec", "-i", RACK_INV, "--limit", "npu[001-003]",
-                          "--max-output", "1000", "--",
-                          "head -c 5000 /dev/zero | tr '\\0' a", NULL};
+    const char *json[] = {"exec",
+                          "-i",
+                          RACK_INV,
+                          "--json",
+                          "--limit",
+                          "npu[001-003]",
+                          "--max-output",
+                          "1000",
+                          "--",
+                          "head -c 5000 /dev/zero | tr '\\0' a",
+                          NULL};
+    const char *fold[] = {
+        "exec",    "-i",           RACK_INV,
+        "--limit", "npu[001-003]", "--max-output",
+        "1000",    "--",           "head -c 5000 /dev/zero | tr '\\0' a",
+        NULL};
     struct th_result r;
     struct jv *doc;
     const struct jv *nodes;
@@ -711,8 +775,9 @@ Test(exec, command_timeout_ends_the_run, .timeout = 60)
     struct jv *doc;
     double t0 = now_s(), dt;
 
-    cr_assert_eq(th_fleet(&r, 30, "exec --json --timeout 2 "
-                                  "--limit npu[001-004] -- sleep 30"),
+    cr_assert_eq(th_fleet(&r, 30,
+                          "exec --json --timeout 2 "
+                          "--limit npu[001-004] -- sleep 30"),
                  0);
     dt = now_s() - t0;
     cr_expect_lt(dt, 10.0, "a 2 s command timeout took %.1f s", dt);
@@ -726,8 +791,9 @@ Test(exec, command_timeout_ends_the_run, .timeout = 60)
     th_result_free(&r);
 
     t0 = now_s();
-    cr_assert_eq(th_fleet(&r, 30, "exec --timeout 2 --limit npu[001-004] -- "
-                                  "sleep 30"),
+    cr_assert_eq(th_fleet(&r, 30,
+                          "exec --timeout 2 --limit npu[001-004] -- "
+                          "sleep 30"),
                  0);
     dt = now_s() - t0;
     cr_expect_lt(dt, 10.0, "took %.1f s", dt);
@@ -737,4 +803,95 @@ Test(exec, command_timeout_ends_the_run, .timeout = 60)
     cr_expect_not_null(strstr(r.out, "4 timeout: npu[001-004]"), "output:\n%s",
                        r.out);
     th_result_free(&r);
+}
+
+/* The known_hosts text of the rack without the lines of node addr. */
+static char *
+kh_without(const char *rackkh, const char *addr)
+{
+    struct af_buf b;
+    const char *p = rackkh, *nl;
+    size_t al = strlen(addr);
+
+    af_buf_init(&b, 0);
+    for (; *p; p = nl ? nl + 1 : p + strlen(p)) {
+        nl = strchr(p, '\n');
+        if (strncmp(p, addr, al) == 0 && p[al] == ' ')
+            continue;
+        af_buf_append(&b, p, nl ? (size_t)(nl + 1 - p) : strlen(p));
+    }
+    af_buf_append(&b, "", 1);
+    return af_buf_steal(&b);
+}
+
+Test(exec, revoked_host_key_is_refused_in_every_mode, .timeout = 180)
+{
+    char *rackkh = th_slurp(AF_RACK_DIR "/known_hosts", NULL);
+    char *pub =
+        th_slurp(AF_RACK_DIR "/nodes/npu014/ssh_host_ed25519_key.pub", NULL);
+    char *addr = th_slurp(AF_RACK_DIR "/nodes/npu014/addr", NULL), *kh, *dir;
+    char *inv, *khp, *text;
+    struct th_result r;
+
+    cr_assert(rackkh && pub && addr);
+    addr[strcspn(addr, " \n")] = '\0';
+    pub[strcspn(pub, "\n")] = '\0';
+    /*
+     * npu014's key revoked (under a host pattern that is not its address:
+     * a revoked key is refused for every host) while its plain line is
+     * still there; npu015's plain line removed, so accept-new would record
+     * an unknown key; a @cert-authority line that must be skipped.
+     */
+    kh = kh_without(rackkh, "nothing");
+    text = af_asprintf("@cert-authority *.example %s\n%s@revoked other %s\n",
+                       pub, kh, pub);
+    free(kh);
+    dir = inventory_copy(text);
+    inv = af_asprintf("%s/inventory.yaml", dir);
+    khp = af_asprintf("%s/known_hosts", dir);
+    {
+        const char *strict[] = {"exec",         "-i", inv,        "--limit",
+                                "npu[013-014]", "--", "hostname", NULL};
+
+        fleet_argv(&r, 60, strict);
+        cr_expect_eq(r.status, 1, "exit %d, output:\n%s", r.status, r.out);
+        cr_expect_not_null(strstr(r.out, "REVOKED"), "output:\n%s", r.out);
+        cr_expect_not_null(strstr(r.out, "1 ok, 0 failed, 1 unreachable: "
+                                         "npu014"),
+                           "output:\n%s", r.out);
+        th_result_free(&r);
+    }
+    {
+        const char *accept[] = {
+            "exec",        "-i",         inv,  "--limit", "npu014",
+            "--host-keys", "accept-new", "--", "true",    NULL};
+        char *after;
+
+        /* Unknown (its plain line gone) and revoked: still refused, and
+         * accept-new records nothing. */
+        kh = kh_without(text, addr);
+        free(text);
+        text = kh;
+        {
+            FILE *f = fopen(khp, "w");
+
+            cr_assert_not_null(f);
+            fputs(text, f);
+            fclose(f);
+        }
+        fleet_argv(&r, 60, accept);
+        cr_expect_eq(r.status, 1, "exit %d, output:\n%s", r.status, r.out);
+        cr_expect_not_null(strstr(r.out, "REVOKED"), "output:\n%s", r.out);
+        th_result_free(&r);
+        after = th_slurp(khp, NULL);
+        cr_expect_str_eq(after, text, "a revoked key was recorded");
+        free(after);
+    }
+    free(khp);
+    free(inv);
+    remove_dir(dir);
+    free(text);
+    free(pub);
+    free(addr);
+    free(rackkh);
 }

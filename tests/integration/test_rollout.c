@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -40,11 +41,11 @@
 #include "harness.h"
 
 /* Bounds (seconds) of one rollout command. */
-#define RO_RUN_TIMEOUT 300
+#define RO_RUN_TIMEOUT   300
 #define RO_SHORT_TIMEOUT 60
 /* Simulated install and reboot times set on every node of a test. */
 #define RO_INSTALL_S "0.3"
-#define RO_REBOOT_S "1"
+#define RO_REBOOT_S  "1"
 
 /* The per-test fixture: a temporary directory, the nodes, a background
  * ascend-fleet (0 when none). Each test runs in its own process. */
@@ -135,9 +136,15 @@ packages(const char *tag)
     char tmp[PATH_MAX + 32], done[PATH_MAX + 16];
     struct th_result r;
     int newer = strcmp(tag, "-new") == 0;
-    const char *argv[] = {"/bin/sh", AF_SOURCE_DIR "/tests/rack/fake/mkpackages.sh",
-                          "--out", tmp, newer ? "--driver" : NULL, "24.1.1",
-                          "--firmware", "7.5.0.3.220", NULL};
+    const char *argv[] = {"/bin/sh",
+                          AF_SOURCE_DIR "/tests/rack/fake/mkpackages.sh",
+                          "--out",
+                          tmp,
+                          newer ? "--driver" : NULL,
+                          "24.1.1",
+                          "--firmware",
+                          "7.5.0.3.220",
+                          NULL};
 
     snprintf(path, sizeof(path), "/tmp/af-rollout-pkgs-%08x%s", build_key(),
              tag);
@@ -179,8 +186,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
  * Run AF_BIN with the words of fmt (split on single spaces; no word may
  * contain a space), bounded by timeout_s.
  */
-static void
-fleet(struct th_result *r, int timeout_s, const char *fmt, ...)
+static void fleet(struct th_result *r, int timeout_s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -201,16 +207,15 @@ fleet(struct th_result *r, int timeout_s, const char *fmt, ...)
     argv[n] = NULL;
     cr_assert_eq(th_run(r, timeout_s, argv), 0, "cannot run %s", AF_BIN);
     free(text);
-    cr_assert_eq(r->timed_out, 0, "'%s' did not end within %d s:\n%s\n%s",
-                 fmt, timeout_s, r->out, r->err);
+    cr_assert_eq(r->timed_out, 0, "'%s' did not end within %d s:\n%s\n%s", fmt,
+                 timeout_s, r->out, r->err);
 }
 
 /* ---- the state file ---------------------------------------------------- */
 
 /* First column of the first row of sql on the state file, as an integer;
  * -1 when the file cannot be read or the query has no row. */
-static long long
-sql_int(const char *db, const char *fmt, ...)
+static long long sql_int(const char *db, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static long long
@@ -240,8 +245,7 @@ sql_int(const char *db, const char *fmt, ...)
 }
 
 /* As sql_int, text (caller frees), NULL when there is none. */
-static char *
-sql_text(const char *db, const char *fmt, ...)
+static char *sql_text(const char *db, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static char *
@@ -260,8 +264,7 @@ sql_text(const char *db, const char *fmt, ...)
     if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         sqlite3_busy_timeout(h, 5000);
         if (sqlite3_prepare_v2(h, sql, -1, &s, NULL) == SQLITE_OK &&
-            sqlite3_step(s) == SQLITE_ROW &&
-            sqlite3_column_text(s, 0) != NULL)
+            sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
             v = af_strdup((const char *)sqlite3_column_text(s, 0));
     }
     sqlite3_finalize(s);
@@ -281,15 +284,19 @@ run_status(void)
 static char *
 node_status(const char *node)
 {
-    return sql_text(ctx.state, "SELECT status FROM run_nodes WHERE run = "
-                    LAST_RUN " AND node = '%s'", node);
+    return sql_text(ctx.state,
+                    "SELECT status FROM run_nodes WHERE run = " LAST_RUN
+                    " AND node = '%s'",
+                    node);
 }
 
 static char *
 node_reason(const char *node)
 {
-    return sql_text(ctx.state, "SELECT reason FROM run_nodes WHERE run = "
-                    LAST_RUN " AND node = '%s'", node);
+    return sql_text(ctx.state,
+                    "SELECT reason FROM run_nodes WHERE run = " LAST_RUN
+                    " AND node = '%s'",
+                    node);
 }
 
 /* ---- the nodes --------------------------------------------------------- */
@@ -461,15 +468,21 @@ ro_fini(void)
         th_rack("reset %s --state fresh", words);
         free(words);
     }
-    if (ctx.dir[0] != '\0')
+    if (ctx.dir[0] != '\0') {
+        char mnt[96];
+
+        /* A test that put the state on a small file system. */
+        snprintf(mnt, sizeof(mnt), "%s/mnt", ctx.dir);
+        umount2(mnt, MNT_DETACH);
         rm_rf(ctx.dir);
+    }
 }
 
 /* ---- a background ascend-fleet (for kill -9 and the lock) --------------- */
 
 /* Start AF_BIN with the words of fmt, output to ctx.bgout; sets ctx.bg. */
-static void
-spawn_fleet(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void spawn_fleet(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 static void
 spawn_fleet(const char *fmt, ...)
@@ -491,8 +504,8 @@ spawn_fleet(const char *fmt, ...)
     pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        int out = open(ctx.bgout, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
-                       0644);
+        int out =
+            open(ctx.bgout, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
         int in = open("/dev/null", O_RDONLY);
 
         if (out < 0 || in < 0)
@@ -644,9 +657,8 @@ expect_npu_done_once(void)
         cr_expect_eq(count_events(node, "install firmware"), 1,
                      "%s: firmware installed %d times", node,
                      count_events(node, "install firmware"));
-        cr_expect_eq(count_events(node, "reboot"), 1,
-                     "%s: rebooted %d times", node,
-                     count_events(node, "reboot"));
+        cr_expect_eq(count_events(node, "reboot"), 1, "%s: rebooted %d times",
+                     node, count_events(node, "reboot"));
         drv = loaded_driver(node);
         cr_expect_str_eq(drv, "24.1.0", "%s: loaded driver '%s'", node, drv);
         free(drv);
@@ -698,18 +710,18 @@ RO_TEST(full_npu_rollout_on_16_nodes_in_batches)
         free(st);
     }
     cr_expect_eq(sql_int(ctx.state, "SELECT count(*) FROM run_nodes WHERE "
-                         "run = " LAST_RUN " AND status = 'done'"),
+                                    "run = " LAST_RUN " AND status = 'done'"),
                  16);
     /* 1, then 25 % of 16 = 4 per batch: 1 + 4 + 4 + 4 + 3. */
     cr_expect_eq(sql_int(ctx.state, "SELECT count(DISTINCT batch) FROM "
-                         "run_nodes WHERE run = " LAST_RUN),
+                                    "run_nodes WHERE run = " LAST_RUN),
                  5);
     cr_expect_eq(sql_int(ctx.state, "SELECT count(*) FROM run_nodes WHERE "
-                         "run = " LAST_RUN " AND batch = 0"),
+                                    "run = " LAST_RUN " AND batch = 0"),
                  1);
     cr_expect_eq(sql_int(ctx.state, "SELECT max(n) FROM (SELECT count(*) "
-                         "AS n FROM run_nodes WHERE run = " LAST_RUN
-                         " GROUP BY batch)"),
+                                    "AS n FROM run_nodes WHERE run = " LAST_RUN
+                                    " GROUP BY batch)"),
                  4);
     expect_npu_done_once();
     for (i = ctx.first; i <= ctx.last; i++) {
@@ -721,7 +733,8 @@ RO_TEST(full_npu_rollout_on_16_nodes_in_batches)
         f = event_line(node, "install firmware");
         cr_expect(d >= 0 && f > d,
                   "%s: on a fresh node the driver goes first (driver line "
-                  "%d, firmware line %d)", node, d, f);
+                  "%d, firmware line %d)",
+                  node, d, f);
         /* The reboot comes after both installs: one reboot per phase. */
         cr_expect_gt(event_line(node, "reboot"), f, "%s", node);
         cr_expect_eq(count_events(node, "os-install"), 1,
@@ -736,7 +749,8 @@ RO_TEST(full_npu_rollout_on_16_nodes_in_batches)
                          "s.node = b.node AND s.step = 'driver' "
                          "WHERE a.run = " LAST_RUN " AND s.started < "
                          "a.updated"),
-                 0, "a node's driver started before its previous batch "
+                 0,
+                 "a node's driver started before its previous batch "
                  "ended");
     th_result_free(&r);
 }
@@ -781,7 +795,7 @@ RO_TEST(rerun_of_a_finished_rollout_changes_nothing)
         free(st);
     }
     cr_expect_eq(sql_int(ctx.state, "SELECT count(*) FROM node_steps WHERE "
-                         "run = " LAST_RUN " AND attempt > 0"),
+                                    "run = " LAST_RUN " AND attempt > 0"),
                  0, "the second run started steps");
     for (i = ctx.first; i <= ctx.last; i++) {
         char node[16];
@@ -820,7 +834,8 @@ RO_TEST(overwriting_a_driver_installs_firmware_first)
         f = event_line(node, "install firmware 7.5.0.3.220");
         cr_expect(f >= 0 && d > f,
                   "%s: firmware must go first when a driver is installed "
-                  "(firmware line %d, driver line %d)", node, f, d);
+                  "(firmware line %d, driver line %d)",
+                  node, f, d);
         cr_expect_eq(count_events(node, "install driver"), 1, "%s", node);
         cr_expect_eq(count_events(node, "install firmware"), 1, "%s", node);
         cr_expect_eq(count_events(node, "reboot"), 1, "%s", node);
@@ -847,11 +862,13 @@ RO_TEST(failure_budget_stops_the_run)
           ctx.inv, ctx.state, packages(""));
     cr_expect_eq(r.status, 4, "exit %d (want 4, budget)\n%s\n%s", r.status,
                  r.out, r.err);
-    cr_expect_eq(sql_int(ctx.state, "SELECT batch FROM run_nodes WHERE run = "
-                         LAST_RUN " AND node = 'npu037'"),
+    cr_expect_eq(sql_int(ctx.state,
+                         "SELECT batch FROM run_nodes WHERE run = " LAST_RUN
+                         " AND node = 'npu037'"),
                  0);
-    cr_expect_eq(sql_int(ctx.state, "SELECT batch FROM run_nodes WHERE run = "
-                         LAST_RUN " AND node = 'npu038'"),
+    cr_expect_eq(sql_int(ctx.state,
+                         "SELECT batch FROM run_nodes WHERE run = " LAST_RUN
+                         " AND node = 'npu038'"),
                  0);
     st = run_status();
     cr_expect_str_eq(st ? st : "", "failed");
@@ -901,9 +918,11 @@ RO_TEST(failing_installer_fails_its_node_with_step_and_last_line)
     cr_expect(why != NULL && strstr(why, "driver") != NULL &&
                   strstr(why, "simulated fault") != NULL,
               "reason should name the step and the installer's last line: "
-              "%s", why ? why : "(none)");
+              "%s",
+              why ? why : "(none)");
     free(why);
-    cr_expect_eq(sql_int(ctx.state, "SELECT count(*) FROM failed_steps WHERE "
+    cr_expect_eq(sql_int(ctx.state,
+                         "SELECT count(*) FROM failed_steps WHERE "
                          "run = " LAST_RUN " AND node = 'npu033' AND "
                          "step = 'driver' AND exit_code <> 0 AND "
                          "output_tail LIKE '%%simulated fault%%'"),
@@ -952,12 +971,12 @@ RO_TEST(hanging_installer_times_out_and_the_run_ends)
     ctl_set(35, "fault-install-hang", NULL);
     t0 = now_ms();
     fleet(&r, 120,
-          "rollout -i %s --state %s --packages %s --playbook %s --stage prereq,npu "
+          "rollout -i %s --state %s --packages %s --playbook %s --stage "
+          "prereq,npu "
           "--yes --batch 1 --max-fail 1 --settle 1",
           ctx.inv, ctx.state, packages(""), pb);
     cr_expect_eq(r.status, 1, "exit %d\n%s\n%s", r.status, r.out, r.err);
-    cr_expect_lt(now_ms() - t0, 60000, "the run took %lld ms",
-                 now_ms() - t0);
+    cr_expect_lt(now_ms() - t0, 60000, "the run took %lld ms", now_ms() - t0);
     st = node_status("npu035");
     cr_expect_str_eq(st ? st : "", "failed");
     free(st);
@@ -996,8 +1015,8 @@ RO_TEST(node_that_never_comes_back_fails_with_reboot_timeout)
     cr_expect_str_eq(st ? st : "", "failed");
     free(st);
     why = node_reason("npu037");
-    cr_expect(why != NULL && strstr(why, "15 s") != NULL,
-              "reason: %s", why ? why : "(none)");
+    cr_expect(why != NULL && strstr(why, "15 s") != NULL, "reason: %s",
+              why ? why : "(none)");
     free(why);
     cr_expect(strstr(r.out, "reboot timeout") != NULL, "%s", r.out);
     cr_expect_eq(count_events("npu037", "reboot"), 1);
@@ -1048,9 +1067,10 @@ kill_and_resume(const char *what, const char *sql, const char *installer)
     struct th_result r;
     char *out;
 
-    spawn_fleet("rollout -i %s --state %s --packages %s --stage prereq,npu --yes "
-                "--batch 1 --settle 1",
-                ctx.inv, ctx.state, packages(""));
+    spawn_fleet(
+        "rollout -i %s --state %s --packages %s --stage prereq,npu --yes "
+        "--batch 1 --settle 1",
+        ctx.inv, ctx.state, packages(""));
     cr_assert(wait_sql_geq(1, 120, sql), "never reached %s:\n%s", what,
               (out = bg_output()));
     if (installer != NULL) {
@@ -1153,9 +1173,10 @@ RO_TEST(second_process_on_the_same_state_file_is_refused)
 
     ro_setup(41, 41, "fresh");
     ctl_set(41, "install-seconds", "3");
-    spawn_fleet("rollout -i %s --state %s --packages %s --stage prereq,npu --yes "
-                "--batch 1 --settle 1",
-                ctx.inv, ctx.state, packages(""));
+    spawn_fleet(
+        "rollout -i %s --state %s --packages %s --stage prereq,npu --yes "
+        "--batch 1 --settle 1",
+        ctx.inv, ctx.state, packages(""));
     cr_assert(wait_sql_geq(1, 60,
                            "SELECT count(*) FROM node_steps WHERE step = "
                            "'driver' AND status = 'running'"),
@@ -1187,8 +1208,8 @@ RO_TEST(plan_only_prints_the_plan_and_changes_nothing)
 
     ro_setup(42, 43, "fresh");
     fleet(&r, RO_SHORT_TIMEOUT,
-          "rollout -i %s --state %s --packages %s --stage npu --plan",
-          ctx.inv, ctx.state, packages(""));
+          "rollout -i %s --state %s --packages %s --stage npu --plan", ctx.inv,
+          ctx.state, packages(""));
     /* Fresh nodes lack the driver's run user: blocked, with the reason. */
     cr_expect(strstr(r.out, "blocked (user HwHiAiUser missing: run the "
                             "prereq stage first): npu[042-043]") != NULL,
@@ -1200,15 +1221,15 @@ RO_TEST(plan_only_prints_the_plan_and_changes_nothing)
     cr_expect_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
     plan = plan_lines(r.out);
     /* Folded: one line per outcome naming both nodes as a range. */
-    cr_expect(strstr(plan, "install 24.1.0: npu[042-043]") != NULL,
-              "plan:\n%s", r.out);
+    cr_expect(strstr(plan, "install 24.1.0: npu[042-043]") != NULL, "plan:\n%s",
+              r.out);
     cr_expect(strstr(plan, "install 7.5.0.2.220: npu[042-043]") != NULL,
               "plan:\n%s", r.out);
     free(plan);
     cr_expect(sql_int(ctx.state, "SELECT count(*) FROM runs") <= 0,
               "--plan created a run");
     cr_expect(sql_int(ctx.state, "SELECT count(*) FROM events WHERE run IS "
-                      "NOT NULL") <= 0,
+                                 "NOT NULL") <= 0,
               "--plan logged run events");
     for (i = ctx.first; i <= ctx.last; i++) {
         char node[16];
@@ -1298,4 +1319,65 @@ RO_TEST(sudo_wanting_a_password_fails_the_node_fast)
     free(why);
     cr_expect_eq(count_events("npu045", "install driver"), 0);
     th_result_free(&r);
+}
+
+RO_TEST(full_disk_mid_run_starts_no_further_step_and_says_why)
+{
+    static char block[4096];
+    char mnt[96], filler[128];
+    long long filled_at, later;
+    char *out;
+    int fd, rc;
+
+    ro_setup(50, 50, "fresh");
+    snprintf(mnt, sizeof(mnt), "%s/mnt", ctx.dir);
+    cr_assert_eq(mkdir(mnt, 0700), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=4m,mode=0700") != 0)
+        cr_skip_test("cannot mount a tmpfs here: %s", strerror(errno));
+    snprintf(ctx.state, sizeof(ctx.state), "%s/state.db", mnt);
+    snprintf(filler, sizeof(filler), "%s/filler", mnt);
+    ctl_set(50, "install-seconds", "3");
+    spawn_fleet("rollout -i %s --state %s --packages %s --stage prereq,npu "
+                "--yes --batch 1 --settle 1",
+                ctx.inv, ctx.state, packages(""));
+    cr_assert(wait_sql_geq(1, 60,
+                           "SELECT count(*) FROM node_steps WHERE step = "
+                           "'driver' AND status = 'running'"),
+              "the rollout never started its driver step");
+    /* The disk fills up while the driver installs. */
+    fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    memset(block, 'x', sizeof(block));
+    while (write(fd, block, sizeof(block)) > 0)
+        ;
+    close(fd);
+    {
+        struct timespec ts;
+
+        /* Steps record wall-clock milliseconds. */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        filled_at = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    rc = wait_bg(120);
+    out = bg_output();
+    cr_expect_neq(rc, 0, "the rollout ended with 0 on a full disk:\n%s", out);
+    cr_expect(strstr(out, "state write failed") != NULL,
+              "says a state write failed:\n%s", out);
+    cr_expect(strstr(out, "No space left on device") != NULL ||
+                  strstr(out, "full") != NULL,
+              "says why:\n%s", out);
+    free(out);
+    cr_assert_eq(unlink(filler), 0);
+    /* The file is whole; no step started once the disk was full. */
+    cr_expect_eq(sql_int(ctx.state, "SELECT count(*) FROM "
+                                    "pragma_integrity_check WHERE "
+                                    "integrity_check = 'ok'"),
+                 1);
+    later = sql_int(ctx.state,
+                    "SELECT count(*) FROM node_steps WHERE started > %lld",
+                    filled_at);
+    cr_expect_eq(later, 0, "%lld steps started on a full disk", later);
+    cr_expect_eq(count_events("npu050", "reboot"), 0,
+                 "the node was rebooted after the disk filled");
+    cr_assert_eq(umount2(mnt, 0), 0, "umount: %s", strerror(errno));
 }

@@ -28,8 +28,8 @@
 
 #define AGENT_X86 AF_BINARY_DIR "/agent/ascend-fleet-agent-x86_64"
 #define AGENT_A64 AF_BINARY_DIR "/agent/ascend-fleet-agent-aarch64"
-#define FIXTURES AF_SOURCE_DIR "/tests/unit/data/agent"
-#define QEMU_A64 "/usr/bin/qemu-aarch64-static"
+#define FIXTURES  AF_SOURCE_DIR "/tests/unit/data/agent"
+#define QEMU_A64  "/usr/bin/qemu-aarch64-static"
 
 struct agent {
     pid_t pid;
@@ -86,7 +86,7 @@ agent_spawn(struct agent *a, const char *const argv[])
 static void
 agent_start(struct agent *a, const char *root)
 {
-    const char *const argv[] = { AGENT_X86, "serve", "--root", root, NULL };
+    const char *const argv[] = {AGENT_X86, "serve", "--root", root, NULL};
 
     agent_spawn(a, argv);
 }
@@ -126,8 +126,8 @@ agent_read(struct agent *a, struct resp *r)
     size_t len;
 
     cr_assert_not_null(fgets(head, sizeof(head), a->from), "no response");
-    cr_assert_eq(sscanf(head, "AFP %7s %zu", status, &len), 2,
-                 "bad header: %s", head);
+    cr_assert_eq(sscanf(head, "AFP %7s %zu", status, &len), 2, "bad header: %s",
+                 head);
     r->ok = strcmp(status, "ok") == 0;
     cr_assert(r->ok || strcmp(status, "err") == 0, "bad status %s", status);
     r->body = af_malloc(len + 1);
@@ -135,14 +135,17 @@ agent_read(struct agent *a, struct resp *r)
     r->body[len] = '\0';
     r->len = len;
     af_kv_init(&r->kv);
-    cr_assert_eq(af_proto_kv_parse(&r->kv, r->body, len), 0,
-                 "bad body: %s", r->body);
+    cr_assert_eq(af_proto_kv_parse(&r->kv, r->body, len), 0, "bad body: %s",
+                 r->body);
 }
 
 /* Send words (encoded here) as one request, plus an optional payload. */
 static void
-agent_req(struct agent *a, struct resp *r, const char *const *words,
-          const void *payload, size_t plen)
+agent_req(struct agent *a,
+          struct resp *r,
+          const char *const *words,
+          const void *payload,
+          size_t plen)
 {
     size_t i;
 
@@ -231,7 +234,7 @@ cleanup_tmp_root(void)
 static void
 facts(const char *root, struct resp *r)
 {
-    static const char *const w[] = { "facts", "/usr/local/Ascend", NULL };
+    static const char *const w[] = {"facts", "/usr/local/Ascend", NULL};
     struct agent a;
 
     agent_start(&a, root);
@@ -244,15 +247,36 @@ facts(const char *root, struct resp *r)
 static void
 assert_all_keys(const struct resp *r)
 {
-    static const char *const keys[] = {
-        "hostname", "arch", "os_id", "os_version", "kernel", "boot_id",
-        "uptime_s", "disk_free_mb", "dkms", "kernel_headers",
-        "hwhiaiuser_user", "hwhiaiuser_group", "driver_version",
-        "driver_complete", "firmware_version", "cann_version", "cann_layout",
-        "cann_path", "python", "torch_version", "torch_npu_version",
-        "apex_version", "npu_smi", "npu_smi_error", "npu_count", "npu_chip",
-        "npu_loaded_version", "npu_health_ok", "firmware_running", NULL
-    };
+    static const char *const keys[] = {"hostname",
+                                       "arch",
+                                       "os_id",
+                                       "os_version",
+                                       "kernel",
+                                       "boot_id",
+                                       "uptime_s",
+                                       "disk_free_mb",
+                                       "dkms",
+                                       "kernel_headers",
+                                       "hwhiaiuser_user",
+                                       "hwhiaiuser_group",
+                                       "driver_version",
+                                       "driver_complete",
+                                       "firmware_version",
+                                       "cann_version",
+                                       "cann_layout",
+                                       "cann_path",
+                                       "python",
+                                       "torch_version",
+                                       "torch_npu_version",
+                                       "apex_version",
+                                       "npu_smi",
+                                       "npu_smi_error",
+                                       "npu_count",
+                                       "npu_chip",
+                                       "npu_loaded_version",
+                                       "npu_health_ok",
+                                       "firmware_running",
+                                       NULL};
     size_t i;
 
     for (i = 0; keys[i] != NULL; i++)
@@ -261,7 +285,7 @@ assert_all_keys(const struct resp *r)
 
 Test(agent, greeting_and_hello_name_protocol_arch_and_hash, .timeout = 30)
 {
-    static const char *const w[] = { "hello", NULL };
+    static const char *const w[] = {"hello", NULL};
     char want[65], head[600];
     struct agent a;
     struct resp r;
@@ -347,7 +371,8 @@ Test(agent, facts_of_a_driver_installed_but_not_loaded, .timeout = 60)
     cr_assert_str_eq(kv(&r, "firmware_version"), "7.7.0.1.231");
     cr_assert_str_eq(kv(&r, "cann_layout"), "toolkit");
     cr_assert_str_eq(kv(&r, "cann_version"), "8.2.RC1");
-    cr_assert_str_eq(kv(&r, "cann_path"), "/usr/local/Ascend/ascend-toolkit/latest");
+    cr_assert_str_eq(kv(&r, "cann_path"),
+                     "/usr/local/Ascend/ascend-toolkit/latest");
     cr_assert_str_eq(kv(&r, "npu_smi"), "yes");
     cr_assert_str_eq(kv(&r, "npu_smi_error"),
                      "dcmi module initialize failed. ret is -8005");
@@ -408,7 +433,9 @@ Test(agent, facts_of_a_full_stack_with_one_warning_npu, .timeout = 60)
     resp_free(&r);
 }
 
-Test(agent, facts_see_kernel_headers_of_the_running_kernel, .timeout = 30,
+Test(agent,
+     facts_see_kernel_headers_of_the_running_kernel,
+     .timeout = 30,
      .fini = cleanup_tmp_root)
 {
     char *root = make_tmp_root();
@@ -432,9 +459,8 @@ Test(agent, facts_see_kernel_headers_of_the_running_kernel, .timeout = 30,
 Test(agent, run_passes_the_exact_argv_without_a_shell, .timeout = 30)
 {
     static const char *const w[] = {
-        "run", "10", "4096", "printf", "<%s>\\n", "a b", "c'd", "e\"f", "",
-        "$HOME;|`x`", "tab\there", "100%", NULL
-    };
+        "run",  "10", "4096",       "printf",    "<%s>\\n", "a b", "c'd",
+        "e\"f", "",   "$HOME;|`x`", "tab\there", "100%",    NULL};
     struct agent a;
     struct resp r;
 
@@ -454,11 +480,12 @@ Test(agent, run_passes_the_exact_argv_without_a_shell, .timeout = 30)
 Test(agent, run_reports_rc_and_both_streams, .timeout = 30)
 {
     static const char *const w[] = {
-        "run", "10", "4096", "/bin/sh", "-c",
-        "echo out; echo err >&2; read x; echo \"stdin=[$x]\"; exit 3", NULL
-    };
-    static const char *const missing[] = { "run", "10", "4096",
-                                           "no-such-tool-here", NULL };
+        "run",  "10",
+        "4096", "/bin/sh",
+        "-c",   "echo out; echo err >&2; read x; echo \"stdin=[$x]\"; exit 3",
+        NULL};
+    static const char *const missing[] = {"run", "10", "4096",
+                                          "no-such-tool-here", NULL};
     struct agent a;
     struct resp r;
 
@@ -482,12 +509,12 @@ Test(agent, run_reports_rc_and_both_streams, .timeout = 30)
 
 Test(agent, run_timeout_terminates_then_kills_the_group, .timeout = 60)
 {
-    static const char *const term[] = { "run", "1", "4096", "/bin/sh", "-c",
-                                        "sleep 30 & wait", NULL };
+    static const char *const term[] = {
+        "run", "1", "4096", "/bin/sh", "-c", "sleep 30 & wait", NULL};
     static const char *const stubborn[] = {
-        "run", "1", "4096", "/bin/sh", "-c",
-        "trap '' TERM; sleep 30; echo survived", NULL
-    };
+        "run",     "1",  "4096",
+        "/bin/sh", "-c", "trap '' TERM; sleep 30; echo survived",
+        NULL};
     struct agent a;
     struct resp r;
     long ms;
@@ -515,10 +542,14 @@ Test(agent, run_timeout_terminates_then_kills_the_group, .timeout = 60)
 Test(agent, run_output_cap_keeps_the_head_and_counts_the_rest, .timeout = 30)
 {
     static const char *const w[] = {
-        "run", "20", "100", "/bin/sh", "-c",
+        "run",
+        "20",
+        "100",
+        "/bin/sh",
+        "-c",
         "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); done; "
-        "echo small >&2", NULL
-    };
+        "echo small >&2",
+        NULL};
     char want[101];
     const char *out;
     struct agent a;
@@ -558,7 +589,9 @@ count_entries(const char *dir)
     return n;
 }
 
-Test(agent, put_then_stat_and_corrupted_put_leaves_nothing, .timeout = 30,
+Test(agent,
+     put_then_stat_and_corrupted_put_leaves_nothing,
+     .timeout = 30,
      .fini = cleanup_tmp_root)
 {
     char *root = make_tmp_root();
@@ -575,8 +608,8 @@ Test(agent, put_then_stat_and_corrupted_put_leaves_nothing, .timeout = 30,
     snprintf(size, sizeof(size), "%zu", sizeof(data));
     agent_start(&a, root);
     {
-        const char *const w[] = { "put", hex, size, "640",
-                                  "/var/lib/af test/agent.bin", NULL };
+        const char *const w[] = {
+            "put", hex, size, "640", "/var/lib/af test/agent.bin", NULL};
 
         agent_req(&a, &r, w, data, sizeof(data));
         cr_assert(r.ok, "%s", r.body);
@@ -595,7 +628,7 @@ Test(agent, put_then_stat_and_corrupted_put_leaves_nothing, .timeout = 30,
     cr_assert_eq(st.st_mode & 07777, 0700, "new parents are 0700");
     cr_assert_eq(count_entries(dir), 1, "no temp file left");
     {
-        const char *const w[] = { "stat", "/var/lib/af test/agent.bin", NULL };
+        const char *const w[] = {"stat", "/var/lib/af test/agent.bin", NULL};
 
         agent_req(&a, &r, w, NULL, 0);
         cr_assert(r.ok);
@@ -605,7 +638,7 @@ Test(agent, put_then_stat_and_corrupted_put_leaves_nothing, .timeout = 30,
         resp_free(&r);
     }
     {
-        const char *const w[] = { "stat", "/var/lib/af test/none", NULL };
+        const char *const w[] = {"stat", "/var/lib/af test/none", NULL};
 
         agent_req(&a, &r, w, NULL, 0);
         cr_assert(r.ok);
@@ -616,8 +649,8 @@ Test(agent, put_then_stat_and_corrupted_put_leaves_nothing, .timeout = 30,
     data[100] ^= 0xff;
     af_sha256_hex(data, sizeof(data), bad);
     {
-        const char *const w[] = { "put", hex, size, "755",
-                                  "/var/lib/af test/other.bin", NULL };
+        const char *const w[] = {
+            "put", hex, size, "755", "/var/lib/af test/other.bin", NULL};
         char *want = af_asprintf("sha256 mismatch: got %s want %s", bad, hex);
 
         agent_req(&a, &r, w, data, sizeof(data));
@@ -629,7 +662,7 @@ Test(agent, put_then_stat_and_corrupted_put_leaves_nothing, .timeout = 30,
     cr_assert_eq(count_entries(dir), 1, "corrupted put left a file");
     {
         /* The stream stays in step: the next request works. */
-        const char *const w[] = { "stat", "/var/lib/af test/other.bin", NULL };
+        const char *const w[] = {"stat", "/var/lib/af test/other.bin", NULL};
 
         agent_req(&a, &r, w, NULL, 0);
         cr_assert(r.ok);
@@ -645,10 +678,12 @@ Test(agent, put_then_stat_and_corrupted_put_leaves_nothing, .timeout = 30,
 
 Test(agent, malformed_requests_get_err_and_serving_goes_on, .timeout = 30)
 {
-    static const char *const hello[] = { "hello", NULL };
+    static const char *const hello[] = {"hello", NULL};
     const char *lines[] = {
-        "\n", "bogus\n", "run%zz\n", "run x 10 true\n", "run 10 10\n",
-        "stat relative/path\n", "facts\n", "put 00 notanumber 644 /x\n",
+        "\n",          "bogus\n",
+        "run%zz\n",    "run x 10 true\n",
+        "run 10 10\n", "stat relative/path\n",
+        "facts\n",     "put 00 notanumber 644 /x\n",
         " hello\n",
     };
     struct agent a;
@@ -680,7 +715,7 @@ Test(agent, malformed_requests_get_err_and_serving_goes_on, .timeout = 30)
 
 Test(agent, quit_answers_and_exits, .timeout = 30)
 {
-    static const char *const w[] = { "quit", NULL };
+    static const char *const w[] = {"quit", NULL};
     struct agent a;
     struct resp r;
 
@@ -693,13 +728,15 @@ Test(agent, quit_answers_and_exits, .timeout = 30)
     cr_assert_eq(agent_stop(&a), 0);
 }
 
-Test(agent, reboot_answers_at_once_and_runs_detached_later, .timeout = 30,
+Test(agent,
+     reboot_answers_at_once_and_runs_detached_later,
+     .timeout = 30,
      .fini = cleanup_tmp_root)
 {
     char *root = make_tmp_root();
     char *flag = af_asprintf("%s/rebooted", root);
     char *cmd = af_asprintf("echo down > '%s'", flag);
-    const char *const w[] = { "reboot", "1", "/bin/sh", "-c", cmd, NULL };
+    const char *const w[] = {"reboot", "1", "/bin/sh", "-c", cmd, NULL};
     struct agent a;
     struct resp r;
     struct timespec t0, t1;
@@ -711,8 +748,8 @@ Test(agent, reboot_answers_at_once_and_runs_detached_later, .timeout = 30,
     clock_gettime(CLOCK_MONOTONIC, &t1);
     cr_assert(r.ok, "%s", r.body);
     cr_assert_lt((t1.tv_sec - t0.tv_sec) * 1000 +
-                     (t1.tv_nsec - t0.tv_nsec) / 1000000, 900,
-                 "reply must not wait the delay");
+                     (t1.tv_nsec - t0.tv_nsec) / 1000000,
+                 900, "reply must not wait the delay");
     cr_assert_neq(access(flag, F_OK), 0, "ran before its delay");
     resp_free(&r);
     cr_assert_eq(agent_stop(&a), 0);
@@ -727,8 +764,8 @@ Test(agent, reboot_answers_at_once_and_runs_detached_later, .timeout = 30,
 
 Test(agent, aarch64_binary_runs_under_qemu, .timeout = 60)
 {
-    static const char *const w[] = { "hello", NULL };
-    const char *const argv[] = { QEMU_A64, AGENT_A64, "serve", NULL };
+    static const char *const w[] = {"hello", NULL};
+    const char *const argv[] = {QEMU_A64, AGENT_A64, "serve", NULL};
     char want[65], line[256];
     struct agent a;
     struct resp r;
@@ -775,8 +812,8 @@ Test(agent, npu_smi_table_of_another_width_and_release, .timeout = 30)
 
 Test(agent, embedded_blobs_are_the_built_binaries, .timeout = 30)
 {
-    static const char *const arches[] = { "x86_64", "aarch64" };
-    static const char *const files[] = { AGENT_X86, AGENT_A64 };
+    static const char *const arches[] = {"x86_64", "aarch64"};
+    static const char *const files[] = {AGENT_X86, AGENT_A64};
     char want[65], got[65];
     size_t i;
 
@@ -795,4 +832,56 @@ Test(agent, embedded_blobs_are_the_built_binaries, .timeout = 30)
     cr_assert_eq(ag_blob_find("arm64"), ag_blob_find("aarch64"));
     cr_assert_null(ag_blob_find("mips"));
     cr_assert_null(ag_blob_find(NULL));
+}
+
+/* The running count the agent reports for arg. */
+static long
+running(struct agent *a, const char *arg, char *pids, size_t pidsz)
+{
+    const char *w[] = {"running", arg, NULL};
+    struct resp r;
+    long n;
+
+    agent_req(a, &r, w, NULL, 0);
+    cr_assert(r.ok, "%s", r.body);
+    n = atol(kv(&r, "running"));
+    if (pids != NULL)
+        snprintf(pids, pidsz, "%s", kv(&r, "pids"));
+    resp_free(&r);
+    return n;
+}
+
+Test(agent, running_matches_processes_by_exact_argument, .timeout = 30)
+{
+    static const char pkg[] =
+        "/tmp/af-running-test/torch-2.1.0+cpu-cp311-cp311-linux_x86_64.whl";
+    struct agent a;
+    char pids[256], want[32];
+    pid_t pid;
+    int i, st;
+
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", "sleep 30; :", "sh", pkg, (char *)NULL);
+        _exit(127);
+    }
+    agent_start(&a, FIXTURES "/fresh");
+    for (i = 0; i < 50 && running(&a, pkg, NULL, 0) == 0; i++)
+        usleep(100000);
+    cr_assert_eq(running(&a, pkg, pids, sizeof(pids)), 1);
+    snprintf(want, sizeof(want), "%d", (int)pid);
+    cr_assert_str_eq(pids, want);
+    /* No pattern matching: a prefix, or '.' for '+', is another path. */
+    cr_assert_eq(running(&a, "/tmp/af-running-test/torch-2.1.0+cpu", NULL, 0),
+                 0);
+    cr_assert_eq(running(&a,
+                         "/tmp/af-running-test/"
+                         "torch-2.1.0.cpu-cp311-cp311-linux_x86_64.whl",
+                         NULL, 0),
+                 0);
+    kill(pid, SIGKILL);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert_eq(running(&a, pkg, NULL, 0), 0);
+    cr_assert_eq(agent_stop(&a), 0);
 }

@@ -598,3 +598,14 @@ Test(hccn, explicit_layout_needs_lists_and_checks_gateways)
     cr_assert_str_eq(hccn_plan_get(l.plan, 0, 0)->gateway, "10.20.0.1");
     unload(&l);
 }
+
+/* Found by fuzz_yaml: a section without planes gives an empty entry table,
+ * which was sorted through a NULL pointer (UBSan aborts here). */
+Test(hccn, section_without_planes_is_an_error_not_ub)
+{
+    struct loaded l = load("no-planes.yaml");
+
+    cr_assert_eq(l.rc, AF_EINPUT, "rc %d: %s", l.rc, l.err.msg);
+    cr_assert_not_null(l.plan);
+    unload(&l);
+}

@@ -58,8 +58,7 @@ expect_error(const char *file, int code, int line, int col, const char *needle)
     cr_assert_null(inv, "%s: inventory returned on error", file);
     cr_assert_eq(e.code, code);
     cr_assert(strncmp(e.msg, prefix, strlen(prefix)) == 0,
-              "%s: message '%s' does not start with '%s'", file, e.msg,
-              prefix);
+              "%s: message '%s' does not start with '%s'", file, e.msg, prefix);
     cr_assert(strstr(e.msg, needle) != NULL, "%s: message '%s' lacks '%s'",
               file, e.msg, needle);
 }
@@ -78,9 +77,9 @@ in_group(const struct inv_node *nd, const char *g)
 Test(inv, valid_file_counts_nodes_and_groups)
 {
     struct inv *inv = load_valid();
-    static const char *order[] = {"npu001", "npu002", "npu003", "npu004",
-                                  "login01", "npu005", "npu006", "mgmt01",
-                                  "bastion"};
+    static const char *order[] = {"npu001", "npu002",  "npu003",
+                                  "npu004", "login01", "npu005",
+                                  "npu006", "mgmt01",  "bastion"};
     size_t i;
 
     cr_assert_eq(inv->nnodes, 9);
@@ -140,8 +139,7 @@ Test(inv, built_in_defaults_apply_without_defaults_section)
     const struct inv_node *nd;
 
     setenv("HOME", "/home/tester", 1);
-    cr_assert_eq(inv_load(DATA "single-name.yaml", &inv, &e), 0, "%s",
-                 e.msg);
+    cr_assert_eq(inv_load(DATA "single-name.yaml", &inv, &e), 0, "%s", e.msg);
     nd = node(inv, "npu01");
     cr_assert_str_eq(nd->address, "npu01");
     cr_assert_str_eq(nd->user, "root");
@@ -316,8 +314,7 @@ Test(inv, duplicate_address_and_port_is_rejected)
 Test(inv, empty_missing_and_bad_names_are_rejected)
 {
     expect_error("empty-name.yaml", AF_EINPUT, 2, 11, "empty host name");
-    expect_error("no-name.yaml", AF_EINPUT, 2, 5,
-                 "host entry without 'name'");
+    expect_error("no-name.yaml", AF_EINPUT, 2, 5, "host entry without 'name'");
     expect_error("bad-name-range.yaml", AF_EINPUT, 2, 11,
                  "'name': reversed range '3-1' in 'npu[3-1]'");
 }
@@ -329,10 +326,52 @@ Test(inv, group_named_like_a_host_is_rejected)
                  "line 5, column 5");
 }
 
+Test(inv, null_settings_are_unset_and_inherit)
+{
+    struct af_err e = {0};
+    struct inv *inv = NULL;
+    const struct inv_node *a, *b;
+
+    setenv("HOME", "/home/tester", 1);
+    cr_assert_eq(inv_load(DATA "null-settings.yaml", &inv, &e), 0, "%s", e.msg);
+    a = node(inv, "npu01");
+    b = node(inv, "npu02");
+    /* `user: ~` and `identity: null` on the host: the group's values. */
+    cr_assert_str_eq(a->user, "ops");
+    cr_assert_str_eq(a->identity, "/keys/fleet");
+    /* `user:` / `identity: ~` in the group: the defaults' values. */
+    cr_assert_str_eq(b->user, "root");
+    cr_assert_str_eq(b->identity, "/home/tester/.ssh/id_ed25519");
+    cr_assert_eq(b->port, 2200);
+    inv_free(inv);
+}
+
+Test(inv, values_that_reach_a_node_must_be_safe)
+{
+    expect_error("unsafe-install-path.yaml", AF_EINPUT, 4, 21,
+                 "'install_path' character '$' is not allowed (allowed: "
+                 "letters, digits and / . _ - + , : @ % =), got "
+                 "'/opt/asc$(touch X)'");
+    expect_error("space-install-path.yaml", AF_EINPUT, 3, 19,
+                 "'install_path' spaces are not allowed");
+    expect_error("newline-install-path.yaml", AF_EINPUT, 2, 17,
+                 "'install_path' byte 0x0a is not allowed");
+    expect_error("relative-install-path.yaml", AF_EINPUT, 2, 17,
+                 "'install_path' must be an absolute path, got 'opt/ascend'");
+    expect_error("unsafe-user.yaml", AF_EINPUT, 2, 25,
+                 "'user' must be a login name");
+    expect_error("unsafe-reboot.yaml", AF_EINPUT, 2, 19,
+                 "'reboot_command' word 'reboot;': character ';' is not "
+                 "allowed");
+}
+
 Test(inv, other_rejections)
 {
-    expect_error("tilde-user.yaml", AF_EINPUT, 2, 13,
-                 "only '~/' is expanded");
+    expect_error("tilde-user.yaml", AF_EINPUT, 2, 13, "only '~/' is expanded");
+    expect_error("tilde-alone.yaml", AF_EINPUT, 2, 13,
+                 "'identity': only '~/' is expanded, not '~'");
+    expect_error("nul-user.yaml", AF_EYAML, 3, 11,
+                 "NUL character (\\0) inside a value");
     expect_error("no-nodes.yaml", AF_EINPUT, 1, 1,
                  "the inventory defines no nodes");
 }
@@ -361,14 +400,12 @@ expect_select(const struct inv *inv, const char *limit, const char *want)
 }
 
 static void
-expect_select_error(const struct inv *inv, const char *limit,
-                    const char *msg)
+expect_select_error(const struct inv *inv, const char *limit, const char *msg)
 {
     struct af_err e = {0};
     size_t *idx = (size_t *)1, n = 7;
 
-    cr_assert_eq(inv_select(inv, limit, &idx, &n, &e), AF_EINPUT, "%s",
-                 limit);
+    cr_assert_eq(inv_select(inv, limit, &idx, &n, &e), AF_EINPUT, "%s", limit);
     cr_assert_null(idx);
     cr_assert_eq(n, 0);
     cr_assert_str_eq(e.msg, msg);
@@ -381,7 +418,16 @@ Test(inv, select_all_without_limit)
                       "mgmt01 bastion";
 
     expect_select(inv, NULL, all);
-    expect_select(inv, "", all);
+    inv_free(inv);
+}
+
+Test(inv, select_with_an_empty_limit_is_an_error)
+{
+    struct inv *inv = load_valid();
+
+    expect_select_error(inv, "",
+                        "--limit: empty pattern (leave --limit out "
+                        "to select every node)");
     inv_free(inv);
 }
 
@@ -393,7 +439,8 @@ Test(inv, select_by_pattern_group_and_at_group)
     expect_select(inv, "rack02", "npu001 npu005 npu006");
     expect_select(inv, "@rack02", "npu001 npu005 npu006");
     expect_select(inv, "mgmt01,npu[001,004]", "npu001 npu004 mgmt01");
-    expect_select(inv, "bastion, rack[02-03]", "npu001 npu005 npu006 "
+    expect_select(inv, "bastion, rack[02-03]",
+                  "npu001 npu005 npu006 "
                   "bastion");
     inv_free(inv);
 }
@@ -427,8 +474,7 @@ Test(inv, select_terms_that_match_nothing_are_errors)
                         "--limit: 'nosuch' matches no node or group");
     expect_select_error(inv, "@npu001",
                         "--limit: '@npu001' matches no node or group");
-    expect_select_error(inv, "spare",
-                        "--limit: 'spare' selects no node");
+    expect_select_error(inv, "spare", "--limit: 'spare' selects no node");
     expect_select_error(inv, "npu001,!rack02",
                         "--limit: 'npu001,!rack02' selects no node");
     expect_select_error(inv, "npu001,,npu002",

@@ -849,8 +849,7 @@ Test(pb_plan, unknown_stage_is_an_input_error)
 
     cr_assert_eq(pb_plan_node(pb, &in, &plan, &e), AF_EINPUT);
     cr_assert_null(plan);
-    cr_assert(strncmp(e.msg, "unknown stage 'nosuch'", 22) == 0, "%s",
-              e.msg);
+    cr_assert(strncmp(e.msg, "unknown stage 'nosuch'", 22) == 0, "%s", e.msg);
     pb_free(pb);
 }
 
@@ -1018,16 +1017,16 @@ Test(pb_plan, driver_without_hwhiaiuser_is_blocked_unless_prereq_runs_first)
     struct af_err e = {0, ""};
     struct pb_plan_input in = {"npu", NULL, NULL, NULL, NULL};
 
-    facts_set(&f, "arch", "x86_64", "os_id", "debian", "hwhiaiuser_user",
-              "no", NULL);
+    facts_set(&f, "arch", "x86_64", "os_id", "debian", "hwhiaiuser_user", "no",
+              NULL);
     pkgs_set(&p, "Ascend-hdk-910-npu-driver_24.1.0_linux-x86_64.run",
              "Ascend-hdk-910-npu-firmware_7.5.0.2.220.run", NULL);
     in.facts = &f;
     in.pkgs = &p;
     cr_assert_eq(pb_plan_node(pb, &in, &plan, &e), 0, "%s", e.msg);
     cr_assert_eq(step_of(plan, "driver")->action, PB_ACT_BLOCKED);
-    cr_assert(strstr(step_of(plan, "driver")->text, "HwHiAiUser") != NULL,
-              "%s", step_of(plan, "driver")->text);
+    cr_assert(strstr(step_of(plan, "driver")->text, "HwHiAiUser") != NULL, "%s",
+              step_of(plan, "driver")->text);
     pb_plan_free(plan);
     plan = NULL;
     in.stages = "prereq,npu";
@@ -1035,6 +1034,137 @@ Test(pb_plan, driver_without_hwhiaiuser_is_blocked_unless_prereq_runs_first)
     cr_assert_eq(step_of(plan, "driver")->action, PB_ACT_INSTALL,
                  "prereq creates the user first: %s",
                  step_of(plan, "driver")->text);
+    pb_plan_free(plan);
+    pb_plan_pkgs_free(&p);
+    af_kv_free(&f);
+    pb_free(pb);
+}
+
+/* ---- values that reach the node ------------------------------------------ */
+
+Test(pb, unsafe_vars_are_rejected_where_written)
+{
+    expect_load_error("vars:\n  install_path: \"/opt/asc$(touch X)\"\n"
+                      "steps: {}\nstages: {}\n",
+                      "t.yaml:2:17: var 'install_path' character '$' is not "
+                      "allowed (allowed: letters, digits and / . _ - + , : @ "
+                      "% =), got '/opt/asc$(touch X)'");
+    expect_load_error("vars:\n  install_path: opt/x\nsteps: {}\nstages: {}\n",
+                      "t.yaml:2:17: var 'install_path' must be an absolute "
+                      "path, got 'opt/x'");
+    expect_load_error("vars:\n  python: \"/usr/bin/py thon\"\n"
+                      "steps: {}\nstages: {}\n",
+                      "t.yaml:2:11: var 'python' spaces are not allowed "
+                      "(allowed: letters, digits and / . _ - + , : @ % =), "
+                      "got '/usr/bin/py thon'");
+    expect_load_error("vars:\n  python: ~\nsteps: {}\nstages: {}\n",
+                      "t.yaml:2:11: var 'python' has no value (null)");
+    expect_load_error("vars:\n  n: \"8`id`\"\nsteps: {}\nstages: {}\n",
+                      "t.yaml:2:6: var 'n' character '`' is not allowed "
+                      "(allowed: letters, digits and / . _ - + , : @ % =), "
+                      "got '8`id`'");
+    expect_load_error("vars:\n  n: \"a\\nb\"\nsteps: {}\nstages: {}\n",
+                      "t.yaml:2:6: var 'n' byte 0x0a is not allowed "
+                      "(allowed: letters, digits and / . _ - + , : @ % =), "
+                      "got 'a\nb'");
+    expect_load_error("vars:\n  install_path: /opt/../etc\n"
+                      "steps: {}\nstages: {}\n",
+                      "t.yaml:2:17: var 'install_path' must not hold '.' or "
+                      "'..' parts, got '/opt/../etc'");
+}
+
+Test(pb, null_strings_are_rejected_not_read_as_tilde)
+{
+    expect_load_error("steps:\n  a: {command: [\"/bin/echo\", ~]}\n"
+                      "stages: {s: [a]}\n",
+                      "t.yaml:2:30: command has no value (null); quote it "
+                      "for a literal");
+    expect_load_error("steps:\n  a:\n    description:\n"
+                      "    command: [/bin/true]\nstages: {s: [a]}\n",
+                      "t.yaml:3:17: description has no value (null); quote "
+                      "it for a literal");
+}
+
+Test(pb_plan, unsafe_var_override_is_refused)
+{
+    struct pb *pb = load_shipped();
+    struct af_kv f, vars;
+    struct pb_plan_input in = {"cann", NULL, NULL, NULL, &vars};
+    struct af_err e = {0, ""};
+    struct pb_plan *plan = (struct pb_plan *)1;
+
+    facts_set(&f, "arch", "aarch64", NULL);
+    in.facts = &f;
+    af_kv_init(&vars);
+    af_kv_set(&vars, "install_path", "/opt/asc;reboot");
+    cr_assert_eq(pb_plan_node(pb, &in, &plan, &e), AF_EINPUT);
+    cr_assert_null(plan);
+    cr_assert_str_eq(e.msg, "var 'install_path' character ';' is not allowed "
+                            "(allowed: letters, digits and / . _ - + , : @ % "
+                            "=), got '/opt/asc;reboot'");
+    af_kv_free(&vars);
+    af_kv_free(&f);
+    pb_free(pb);
+}
+
+Test(pb_plan, package_without_a_well_formed_version_is_blocked)
+{
+    struct pb *pb = load_shipped();
+    struct af_kv f;
+    struct pb_pkgs p;
+    struct pb_plan *plan;
+    const struct pb_plan_step *ps;
+
+    facts_set(&f, "arch", "aarch64", NULL);
+    pkgs_set(&p, "Ascend-hdk-910-npu-driver_latest_linux-aarch64.run", NULL);
+    plan = plan_of(pb, "driver", &f, &p, NULL);
+    ps = step_of(plan, "driver");
+    cr_assert_eq(ps->action, PB_ACT_BLOCKED);
+    cr_assert_null(ps->to);
+    cr_assert_null(ps->argv);
+    cr_assert_str_eq(
+        ps->reason, "'latest' read from "
+                    "Ascend-hdk-910-npu-driver_latest_linux-aarch64.run with "
+                    "'npu-driver_{version}_linux' is not a version (digits and "
+                    "letters in parts joined by . - _ +, starting with a "
+                    "digit)");
+    pb_plan_free(plan);
+    pb_plan_pkgs_free(&p);
+    pkgs_set(&p, "Ascend-hdk-910-npu-driver_24..1_linux-aarch64.run", NULL);
+    plan = plan_of(pb, "driver", &f, &p, NULL);
+    cr_assert_eq(step_of(plan, "driver")->action, PB_ACT_BLOCKED);
+    pb_plan_free(plan);
+    pb_plan_pkgs_free(&p);
+    /* Well-formed shapes of the shipped file names still plan. */
+    pkgs_set(&p, "Ascend-hdk-910-npu-driver_24.1.0_linux-aarch64.run",
+             "Ascend-cann-toolkit_8.0.RC1_linux-aarch64.run",
+             "torch-2.1.0+cpu-cp311-cp311-linux_x86_64.whl", NULL);
+    plan = plan_of(pb, "driver", &f, &p, NULL);
+    cr_assert_str_eq(step_of(plan, "driver")->to, "24.1.0");
+    pb_plan_free(plan);
+    pb_plan_pkgs_free(&p);
+    af_kv_free(&f);
+    pb_free(pb);
+}
+
+Test(pb_plan, package_with_an_unsafe_file_name_is_blocked)
+{
+    struct pb *pb = load_shipped();
+    struct af_kv f;
+    struct pb_pkgs p;
+    struct pb_plan *plan;
+    const struct pb_plan_step *ps;
+
+    facts_set(&f, "arch", "aarch64", NULL);
+    pkgs_set(&p, "Ascend-hdk-9$(id)-npu-driver_24.1.0_linux-aarch64.run", NULL);
+    plan = plan_of(pb, "driver", &f, &p, NULL);
+    ps = step_of(plan, "driver");
+    cr_assert_eq(ps->action, PB_ACT_BLOCKED);
+    cr_assert_str_eq(ps->reason,
+                     "package file name "
+                     "'Ascend-hdk-9$(id)-npu-driver_24.1.0_linux-aarch64.run'"
+                     ": character '$' is not allowed (allowed: letters, "
+                     "digits and / . _ - + , : @ % =)");
     pb_plan_free(plan);
     pb_plan_pkgs_free(&p);
     af_kv_free(&f);

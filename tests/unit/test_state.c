@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,7 +45,13 @@ st_teardown(void)
 {
     char p[512];
     struct dirent *d;
-    DIR *dir = opendir(tmpdir);
+    DIR *dir;
+
+    /* A test that mounted a small file system and failed leaves none. */
+    snprintf(p, sizeof(p), "%s/mnt", tmpdir);
+    umount2(p, MNT_DETACH);
+    rmdir(p);
+    dir = opendir(tmpdir);
 
     if (dir == NULL)
         return;
@@ -297,6 +304,43 @@ Test(st, run_lifecycle_and_last_unfinished)
     cr_assert_eq(st_run_set_status(st, 999, ST_RUN_DONE, NULL, &e),
                  AF_ENOTFOUND);
     cr_assert_eq(st_run_create(st, "x", "y", "{not json", &r2, &e), AF_EINPUT);
+    st_close(st);
+}
+
+Test(st, run_options_are_read_with_sqlite_json_functions)
+{
+    struct af_err e = {0};
+    struct st *st = open_ok();
+    struct af_kv kv;
+    int64_t r1 = 0, r2 = 0;
+
+    cr_assert_eq(st_run_create(st, "rollout", "driver",
+                               "{\"batch\":\"1,10%\",\"fanout\":64,"
+                               "\"limit\":\"a\\\"b\\u00e9,c\\n\","
+                               "\"yes\":true,\"gone\":null,"
+                               "\"nested\":{\"k\":[1,2]}}",
+                               &r1, &e),
+                 0, "%s", e.msg);
+    af_kv_init(&kv);
+    cr_assert_eq(st_run_options(st, r1, &kv, &e), 0, "%s", e.msg);
+    cr_assert_eq(kv.n, 5, "null values are left out (%zu keys)", kv.n);
+    cr_assert_str_eq(kv.keys[0], "batch", "stored order is kept");
+    cr_assert_str_eq(af_kv_get(&kv, "batch"), "1,10%");
+    cr_assert_str_eq(af_kv_get(&kv, "fanout"), "64");
+    cr_assert_str_eq(af_kv_get(&kv, "limit"), "a\"b\xc3\xa9,c\n",
+                     "JSON escapes are decoded: %s", af_kv_get(&kv, "limit"));
+    cr_assert_str_eq(af_kv_get(&kv, "yes"), "true");
+    cr_assert_str_eq(af_kv_get(&kv, "nested"), "{\"k\":[1,2]}");
+    cr_assert_null(af_kv_get(&kv, "gone"));
+    af_kv_free(&kv);
+
+    cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &r2, &e), 0);
+    af_kv_init(&kv);
+    cr_assert_eq(st_run_options(st, r2, &kv, &e), 0, "%s", e.msg);
+    cr_assert_eq(kv.n, 0);
+    cr_assert_eq(st_run_options(st, 999, &kv, &e), AF_ENOTFOUND);
+    cr_assert_not_null(strstr(e.msg, "no run 999"), "%s", e.msg);
+    af_kv_free(&kv);
     st_close(st);
 }
 
@@ -964,4 +1008,408 @@ Test(st, sigkill_mid_batch_keeps_committed_rows_only)
     v = raw_query1(dbpath, "PRAGMA integrity_check");
     cr_assert_str_eq(v, "ok");
     free(v);
+}
+
+/* ---- the file's own safety: modes, links, full and read-only disks ---- */
+
+static mode_t
+mode_of(const char *path)
+{
+    struct stat sb;
+
+    cr_assert_eq(stat(path, &sb), 0, "stat %s: %s", path, strerror(errno));
+    return sb.st_mode & 07777;
+}
+
+Test(st, new_state_file_and_its_wal_are_private)
+{
+    struct af_err e = {0};
+    struct st *st;
+    char p[512];
+    int64_t run = 0;
+
+    umask(022);
+    st = open_ok();
+    cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &run, &e), 0);
+    cr_assert_eq(mode_of(dbpath), 0600, "state file mode %o", mode_of(dbpath));
+    snprintf(p, sizeof(p), "%s-wal", dbpath);
+    cr_assert_eq(mode_of(p), 0600, "wal mode %o", mode_of(p));
+    cr_assert_eq(st_lock(st, &e), 0, "%s", e.msg);
+    snprintf(p, sizeof(p), "%s.lock", dbpath);
+    cr_assert_eq(mode_of(p), 0600, "lock file mode %o", mode_of(p));
+    st_close(st);
+}
+
+Test(st, symlinked_lock_file_is_refused_and_its_target_untouched)
+{
+    struct af_err e = {0};
+    struct st *st = open_ok();
+    char lock[512], victim[512], *v;
+    FILE *f;
+
+    snprintf(victim, sizeof(victim), "%s/victim", tmpdir);
+    snprintf(lock, sizeof(lock), "%s.lock", dbpath);
+    f = fopen(victim, "w");
+    cr_assert_not_null(f);
+    fputs("precious\n", f);
+    fclose(f);
+    cr_assert_eq(symlink(victim, lock), 0);
+    cr_assert_neq(st_lock(st, &e), 0, "a symlinked lock file was used");
+    cr_assert_not_null(strstr(e.msg, "symbolic link"), "%s", e.msg);
+    st_close(st);
+    f = fopen(victim, "r");
+    cr_assert_not_null(f);
+    v = calloc(1, 64);
+    cr_assert_not_null(fgets(v, 64, f));
+    fclose(f);
+    cr_assert_str_eq(v, "precious\n", "the link's target was changed");
+    free(v);
+}
+
+/* Mount a small tmpfs at <tmpdir>/mnt and point dbpath into it. */
+static int
+mount_small(const char *size)
+{
+    char mnt[128], opts[64];
+
+    snprintf(mnt, sizeof(mnt), "%s/mnt", tmpdir);
+    cr_assert_eq(mkdir(mnt, 0700), 0);
+    snprintf(opts, sizeof(opts), "size=%s,mode=0700", size);
+    if (mount("tmpfs", mnt, "tmpfs", 0, opts) != 0)
+        return -errno;
+    snprintf(dbpath, sizeof(dbpath), "%s/mnt/state.db", tmpdir);
+    return 0;
+}
+
+static void
+unmount_small(void)
+{
+    char mnt[128];
+
+    snprintf(mnt, sizeof(mnt), "%s/mnt", tmpdir);
+    cr_assert_eq(umount2(mnt, 0), 0, "umount %s: %s", mnt, strerror(errno));
+    rmdir(mnt);
+}
+
+/* Fill the file system of path with a file until it is full. */
+static void
+fill_disk(const char *path)
+{
+    static char block[4096];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    cr_assert_geq(fd, 0);
+    memset(block, 'x', sizeof(block));
+    while (write(fd, block, sizeof(block)) > 0)
+        ;
+    cr_assert_eq(errno, ENOSPC, "filling stopped by %s", strerror(errno));
+    close(fd);
+}
+
+Test(st, full_disk_gives_a_clear_error_and_keeps_committed_rows)
+{
+    struct af_err e = {0};
+    struct st *st;
+    struct st_run run;
+    char filler[512], big[3000];
+    int64_t r1 = 0, r2 = 0;
+    int r, i, failed = 0;
+
+    if ((r = mount_small("1m")) != 0)
+        cr_skip_test("cannot mount a tmpfs here: %s", strerror(-r));
+    st = open_ok();
+    cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &r1, &e), 0);
+    cr_assert_eq(
+        st_node_upsert(st, r1, "n1", NULL, 0, ST_NODE_RUNNING, NULL, &e), 0);
+    snprintf(filler, sizeof(filler), "%s/mnt/filler", tmpdir);
+    fill_disk(filler);
+    memset(big, 'o', sizeof(big));
+    /* The WAL grows until a write finds no room. */
+    for (i = 0; i < 2000 && !failed; i++) {
+        char step[32];
+
+        snprintf(step, sizeof(step), "s%d", i);
+        af_err_clear(&e);
+        r = st_step_set(st, r1, "n1", "driver", step, ST_STEP_RUNNING,
+                        ST_NO_EXIT, "install", big, sizeof(big), 0, &e);
+        if (r != 0)
+            failed = 1;
+    }
+    cr_assert(failed, "no write failed on a full disk");
+    cr_assert_eq(r, AF_EDB, "code %d: %s", r, e.msg);
+    cr_assert_not_null(strstr(e.msg, "full"), "message: %s", e.msg);
+    cr_assert_not_null(strstr(e.msg, dbpath), "names the file: %s", e.msg);
+    r = st_run_create(st, "rollout", "driver", NULL, &r2, &e);
+    cr_assert_neq(r, 0, "a run was created on a full disk");
+    st_close(st);
+
+    /* Room again: the file is whole and holds what was committed. */
+    cr_assert_eq(unlink(filler), 0);
+    st = open_ok();
+    cr_assert_eq(st_check(st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_run_get(st, r1, &run, &e), 0, "%s", e.msg);
+    cr_assert_eq(run.status, ST_RUN_PLANNED);
+    st_run_clear(&run);
+    st_close(st);
+    unmount_small();
+}
+
+Test(st, read_only_file_system_gives_a_clear_error_and_changes_nothing)
+{
+    struct af_err e = {0};
+    struct st *st;
+    struct st_run run;
+    char mnt[128];
+    int64_t r1 = 0, r2 = 0;
+    int r;
+
+    if ((r = mount_small("4m")) != 0)
+        cr_skip_test("cannot mount a tmpfs here: %s", strerror(-r));
+    st = open_ok();
+    cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &r1, &e), 0);
+    st_close(st);
+    snprintf(mnt, sizeof(mnt), "%s/mnt", tmpdir);
+    cr_assert_eq(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, "size=4m"), 0,
+                 "remount ro: %s", strerror(errno));
+    st = NULL;
+    r = st_open(dbpath, &st, &e);
+    if (r == 0) {
+        /* SQLite may open it read-only: then every write must fail. */
+        r = st_run_create(st, "rollout", "driver", NULL, &r2, &e);
+        st_close(st);
+    }
+    cr_assert_eq(r, AF_EDB, "code %d: %s", r, e.msg);
+    cr_assert_not_null(strstr(e.msg, dbpath), "names the file: %s", e.msg);
+    cr_assert(strstr(e.msg, "read") != NULL || strstr(e.msg, "open") != NULL,
+              "says what happened: %s", e.msg);
+    cr_assert_eq(mount(NULL, mnt, NULL, MS_REMOUNT, "size=4m"), 0);
+    st = open_ok();
+    cr_assert_eq(st_check(st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_run_get(st, r1, &run, &e), 0, "%s", e.msg);
+    st_run_clear(&run);
+    cr_assert_eq(st_run_get(st, r1 + 1, &run, &e), AF_ENOTFOUND);
+    st_close(st);
+    unmount_small();
+}
+
+/* Overwrite every page after the first (the schema) with garbage. */
+static void
+corrupt_pages(const char *path)
+{
+    static char junk[4096];
+    struct stat sb;
+    int fd = open(path, O_WRONLY);
+    off_t off;
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fstat(fd, &sb), 0);
+    memset(junk, 0x5a, sizeof(junk));
+    for (off = 4096; off < sb.st_size; off += 4096)
+        cr_assert_eq(pwrite(fd, junk, sizeof(junk), off), (ssize_t)4096);
+    close(fd);
+}
+
+Test(st, corrupt_file_gives_its_sqlite_error_not_no_unfinished_run)
+{
+    struct af_err e = {0};
+    struct st *st = open_ok();
+    int64_t run = 0;
+    int r;
+
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &run, &e), 0);
+    st_close(st);
+    cr_assert_eq(raw_exec(dbpath, "PRAGMA wal_checkpoint(TRUNCATE)"),
+                 SQLITE_OK);
+    corrupt_pages(dbpath);
+    st = NULL;
+    r = st_open(dbpath, &st, &e);
+    if (r == 0) {
+        r = st_run_last_unfinished(st, &run, &e);
+        st_close(st);
+    }
+    cr_assert_eq(r, AF_EDB, "code %d: %s", r, e.msg);
+    cr_assert_not_null(strstr(e.msg, "malformed"), "SQLite's words: %s", e.msg);
+}
+
+/* ---- locks per node set, read-only opening, default path, schema 2 ---- */
+
+Test(st, node_locks_let_disjoint_node_sets_work_side_by_side)
+{
+    struct af_err e = {0};
+    struct st *a = open_ok(), *b = open_ok(), *c = open_ok();
+    const char *rollout[] = {"npu001", "npu002", "npu003"};
+    const char *facts[] = {"npu010", "npu011"};
+    const char *overlap[] = {"npu010", "npu002"};
+    const char *later[] = {"npu002"};
+    char want[96];
+
+    cr_assert_eq(st_lock_nodes(a, rollout, 3, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_lock_nodes(b, facts, 2, &e), 0,
+                 "other nodes lock beside: %s", e.msg);
+    cr_assert_eq(st_lock_nodes(c, overlap, 2, &e), AF_ELOCKED);
+    snprintf(want, sizeof(want), "node npu010 is in use by pid %ld",
+             (long)getpid());
+    cr_assert_not_null(strstr(e.msg, want), "message: %s", e.msg);
+    cr_assert_not_null(strstr(e.msg, dbpath), "names the file: %s", e.msg);
+    /* The whole-file lock waits for no one. */
+    cr_assert_eq(st_lock(c, &e), AF_ELOCKED);
+    cr_assert_not_null(strstr(e.msg, "in use by pid"), "%s", e.msg);
+    st_close(b);
+    /* The failed call kept nothing: npu010 is free now, npu002 is not. */
+    cr_assert_eq(st_lock_nodes(c, facts, 2, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_lock_nodes(c, later, 1, &e), AF_ELOCKED);
+    st_close(a);
+    cr_assert_eq(st_lock_nodes(c, later, 1, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_lock(c, &e), 0, "alone now: %s", e.msg);
+    st_close(c);
+}
+
+Test(st, whole_file_lock_holds_off_every_node_lock)
+{
+    struct af_err e = {0};
+    struct st *a = open_ok(), *b = open_ok();
+    const char *one[] = {"npu001"};
+    char want[96];
+
+    cr_assert_eq(st_lock(a, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_lock_nodes(b, one, 1, &e), AF_ELOCKED);
+    snprintf(want, sizeof(want), "node npu001 is in use by pid %ld (no run",
+             (long)getpid());
+    cr_assert_not_null(strstr(e.msg, want), "message: %s", e.msg);
+    st_close(a);
+    cr_assert_eq(st_lock_nodes(b, one, 1, &e), 0, "%s", e.msg);
+    st_close(b);
+}
+
+Test(st, read_only_open_never_creates_and_refuses_writes)
+{
+    struct af_err e = {0};
+    struct st *st = NULL, *w, *ro = NULL;
+    struct st_run *runs = NULL;
+    const char *one[] = {"npu001"};
+    int64_t run = 0;
+    size_t n = 0;
+
+    cr_assert_eq(st_open_ro(dbpath, &st, &e), AF_ENOTFOUND);
+    cr_assert_null(st);
+    cr_assert_not_null(strstr(e.msg, "no state file at"), "%s", e.msg);
+    cr_assert_neq(access(dbpath, F_OK), 0, "a file was created");
+
+    w = open_ok();
+    cr_assert_eq(st_run_create(w, "rollout", "driver", NULL, &run, &e), 0);
+    cr_assert_eq(st_lock_nodes(w, one, 1, &e), 0);
+    /* Readers work while a writer holds its lock. */
+    cr_assert_eq(st_open_ro(dbpath, &ro, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_run_list(ro, &runs, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, 1);
+    st_runs_free(runs, n);
+    cr_assert_eq(st_run_set_status(ro, run, ST_RUN_DONE, NULL, &e), AF_EINPUT);
+    cr_assert_not_null(strstr(e.msg, "read-only"), "%s", e.msg);
+    cr_assert_eq(st_event(ro, run, NULL, "note", "x"), AF_EINPUT);
+    st_close(ro);
+    st_close(w);
+}
+
+Test(st, default_state_path_is_beside_the_inventory)
+{
+    struct af_err e = {0};
+    char *p, inv[256], *db;
+    struct st *st;
+    struct stat sb;
+
+    p = st_default_path("/etc/fleet/rack7.yaml");
+    cr_assert_str_eq(p, "/etc/fleet/.ascend-fleet/rack7.db");
+    free(p);
+    p = st_default_path("inventory.yml");
+    cr_assert_str_eq(p, ".ascend-fleet/inventory.db");
+    free(p);
+    p = st_default_path("./hosts");
+    cr_assert_str_eq(p, "./.ascend-fleet/hosts.db");
+    free(p);
+
+    snprintf(inv, sizeof(inv), "%s/inventory.yaml", tmpdir);
+    db = st_default_path(inv);
+    cr_assert_eq(st_make_dir(db, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_make_dir(db, &e), 0, "an existing directory is fine");
+    cr_assert_eq(st_open(db, &st, &e), 0, "%s", e.msg);
+    st_close(st);
+    cr_assert_eq(unlink(db), 0);
+    *strrchr(db, '/') = '\0';
+    cr_assert_eq(stat(db, &sb), 0);
+    cr_assert_eq(sb.st_mode & 0777, 0700, "directory mode %o",
+                 sb.st_mode & 0777);
+    cr_assert_eq(rmdir(db), 0, "%s: %s", db, strerror(errno));
+    free(db);
+}
+
+/* Take the file back to schema 1 (runs without 'interrupted'). */
+static void
+downgrade_to_schema_1(void)
+{
+    cr_assert_eq(
+        raw_exec(dbpath,
+                 "BEGIN;"
+                 "CREATE TABLE r1 (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                 "created INTEGER NOT NULL, updated INTEGER NOT NULL, "
+                 "cmdline TEXT NOT NULL, stages TEXT NOT NULL, options TEXT "
+                 "NOT NULL DEFAULT '{}' CHECK (json_valid(options)), status "
+                 "TEXT NOT NULL CHECK (status IN ('planned', 'running', "
+                 "'paused', 'failed', 'done', 'aborted')), reason TEXT, pid "
+                 "INTEGER, host TEXT, owner_since INTEGER);"
+                 "INSERT INTO r1 SELECT * FROM runs;"
+                 "DROP TABLE runs;"
+                 "ALTER TABLE r1 RENAME TO runs;"
+                 "CREATE INDEX runs_status ON runs (status, id);"
+                 "UPDATE meta SET value = '1' WHERE key = 'schema_version';"
+                 "COMMIT;"),
+        SQLITE_OK);
+}
+
+Test(st, schema_1_file_is_migrated_and_keeps_runs_nodes_and_ids)
+{
+    struct af_err e = {0};
+    struct st *st = open_ok();
+    struct st_node node;
+    int64_t r1 = 0, r2 = 0, r3 = 0, last = 0;
+    char *v;
+
+    cr_assert_eq(st_run_create(st, "rollout a", "driver", NULL, &r1, &e), 0);
+    cr_assert_eq(st_run_create(st, "rollout b", "driver", NULL, &r2, &e), 0);
+    cr_assert_eq(
+        st_node_upsert(st, r2, "n1", "10.0.0.1", 0, ST_NODE_RUNNING, NULL, &e),
+        0);
+    cr_assert_eq(st_run_set_status(st, r2, ST_RUN_DONE, NULL, &e), 0);
+    st_close(st);
+    downgrade_to_schema_1();
+    cr_assert_eq(raw_exec(dbpath, "UPDATE runs SET status = 'interrupted' "
+                                  "WHERE id = 1"),
+                 SQLITE_CONSTRAINT, "schema 1 has no 'interrupted'");
+
+    st = open_ok();
+    v = raw_query1(dbpath, "SELECT value FROM meta WHERE key = "
+                           "'schema_version'");
+    cr_assert_str_eq(v, "2");
+    free(v);
+    cr_assert_eq(st_check(st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_node_get(st, r2, "n1", &node, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(node.address, "10.0.0.1");
+    st_node_clear(&node);
+    cr_assert_eq(st_run_create(st, "rollout c", "driver", NULL, &r3, &e), 0);
+    cr_assert_eq(r3, r2 + 1, "ids go on after migration (%lld)", (long long)r3);
+    cr_assert_eq(st_run_set_status(st, r3, ST_RUN_DONE, NULL, &e), 0);
+    /* interrupted: unfinished, so a bare resume picks it. */
+    cr_assert_eq(st_run_set_status(st, r1, ST_RUN_INTERRUPTED, "SIGINT", &e), 0,
+                 "%s", e.msg);
+    cr_assert_str_eq(st_run_status_name(ST_RUN_INTERRUPTED), "interrupted");
+    cr_assert_eq(st_run_last_unfinished(st, &last, &e), 0);
+    cr_assert_eq(last, r1);
+    cr_assert_eq(st_run_set_status(st, r1, ST_RUN_ABORTED, "given up", &e), 0);
+    cr_assert_eq(st_run_last_unfinished(st, &last, &e), AF_ENOTFOUND,
+                 "an aborted run is never picked");
+    /* Foreign keys still hold on the rebuilt table. */
+    cr_assert_eq(
+        st_node_upsert(st, 99, "n1", NULL, 0, ST_NODE_RUNNING, NULL, &e),
+        AF_ENOTFOUND);
+    st_close(st);
 }

@@ -14,11 +14,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +35,7 @@
 #include "inv.h"
 #include "pb-plan.h"
 #include "pb.h"
+#include "push.h"
 #include "sess.h"
 #include "st.h"
 
@@ -43,9 +43,9 @@
 #define AF_PLAYBOOK_DEFAULT "playbooks/ascend.yaml"
 #endif
 
-#define RO_OUT_CAP (64 * 1024)
+#define RO_OUT_CAP          (64 * 1024)
 #define RO_FACTS_TIMEOUT_MS 120000
-#define RO_PKG_DIR "/var/lib/ascend-fleet/packages"
+#define RO_PKG_DIR          "/var/lib/ascend-fleet/packages"
 
 /* Why a node failed, counted apart in the summary. */
 enum ro_fail {
@@ -59,14 +59,14 @@ enum ro_fail {
 };
 
 static const char *const ro_fail_names[RO_F_COUNT] = {
-    "ok", "unreachable", "step failed", "timeout", "verify failed",
-    "reboot timeout",
+    "ok",      "unreachable",   "step failed",
+    "timeout", "verify failed", "reboot timeout",
 };
 
 struct ro_pkg {
     char *name;
     char *path;
-    const unsigned char *data;
+    struct push_src *src; /* streamed to nodes, never mapped */
     size_t size;
     char sha[65];
 };
@@ -97,16 +97,16 @@ struct nj {
     struct sess *sess;
     uv_timer_t timer;
     size_t phase;
-    size_t step;     /* next step index within the phase */
-    int phase_ran;   /* a step of this phase ran */
+    size_t step;   /* next step index within the phase */
+    int phase_ran; /* a step of this phase ran */
     char *boot_before;
     char *boot_after;
     uint64_t reboot_deadline;
     uint64_t hard_deadline; /* resume: give up on an unreachable node */
     int resume_rebooting;
-    int reboot_done;    /* resume saw the new boot_id: never reboot again */
-    int resume_running; /* a step was running when the run was killed */
-    char *running_pkg;  /* its package path on the node */
+    int reboot_done;        /* resume saw the new boot_id: never reboot again */
+    int resume_running;     /* a step was running when the run was killed */
+    char *running_pkg;      /* its package path on the node */
     struct hop_peer *peers; /* hccn verify: sampled same-plane peers */
     size_t npeers;
     enum ro_fail fail;
@@ -126,15 +126,17 @@ struct ro {
     int64_t run;
     struct nj *nj;
     size_t n;
-    struct fan fan;
+    struct sched fan;
     size_t *batch_nodes;
     size_t batch_n;
-    int tty;              /* live status line on a terminal */
+    int tty; /* live status line on a terminal */
     uv_timer_t progress;
     int cur_batch, nbatches;
     int fails[RO_F_COUNT];
     size_t budget;
-    struct hccn_plan *hccn;  /* built when a builtin hccn phase is planned */
+    struct hccn_plan *hccn; /* built when a builtin hccn phase is planned */
+    int db_failed;          /* a state write failed: start no more steps */
+    char db_why[512];       /* the first failed write and its error */
 };
 
 /* free() for strings we own but keep behind const pointers. */
@@ -175,13 +177,33 @@ ro_default_playbook(void)
 
 /* ---- output --------------------------------------------------------- */
 
-static void ro_say(struct ro *ro, const struct nj *j, const char *kind,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * Check a state write: on failure keep the first one (what was not
+ * recorded and SQLite's message) and stop the run from starting anything
+ * new. Returns r.
+ */
+static int
+ro_db(struct ro *ro, int r, const char *what, const char *msg)
+{
+    if (r == 0 || ro->db_failed)
+        return r;
+    ro->db_failed = 1;
+    snprintf(ro->db_why, sizeof(ro->db_why),
+             "state write failed (%s): %s; no further step started", what,
+             msg && *msg ? msg : st_errmsg(ro->st));
+    return r;
+}
+
+static void ro_say(struct ro *ro,
+                   const struct nj *j,
+                   const char *kind,
+                   const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
 
 /* One event: recorded in the state file, printed as a line (or JSON). */
 static void
-ro_say(struct ro *ro, const struct nj *j, const char *kind, const char *fmt,
-       ...)
+ro_say(
+    struct ro *ro, const struct nj *j, const char *kind, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -192,7 +214,10 @@ ro_say(struct ro *ro, const struct nj *j, const char *kind, const char *fmt,
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (ro->st != NULL && ro->run > 0)
-        st_event(ro->st, ro->run, j ? j->node->name : NULL, kind, "%s", msg);
+        ro_db(ro,
+              st_event(ro->st, ro->run, j ? j->node->name : NULL, kind, "%s",
+                       msg),
+              "event", NULL);
     if (ro->eff.json) {
         struct af_buf b;
 
@@ -210,8 +235,7 @@ ro_say(struct ro *ro, const struct nj *j, const char *kind, const char *fmt,
     } else {
         localtime_r(&now, &tm);
         printf("%s%02d:%02d:%02d %-8s %s\n", ro->tty ? "\r\033[K" : "",
-               tm.tm_hour, tm.tm_min, tm.tm_sec, j ? j->node->name : "",
-               msg);
+               tm.tm_hour, tm.tm_min, tm.tm_sec, j ? j->node->name : "", msg);
     }
     fflush(stdout);
 }
@@ -315,66 +339,6 @@ ro_options_json(const struct ro_opts *o)
     return af_buf_steal(&b);
 }
 
-/*
- * Parse the flat {"key":"string",...} object written above into kv.
- * Returns 0 or -1 on anything else.
- */
-static int
-ro_options_parse(const char *s, struct af_kv *kv)
-{
-    struct af_buf k, v;
-    int r = -1, which;
-
-    af_buf_init(&k, 0);
-    af_buf_init(&v, 0);
-    while (isspace((unsigned char)*s))
-        s++;
-    if (*s++ != '{')
-        goto out;
-    for (;;) {
-        while (isspace((unsigned char)*s) || *s == ',')
-            s++;
-        if (*s == '}') {
-            r = 0;
-            break;
-        }
-        for (which = 0; which < 2; which++) {
-            struct af_buf *d = which ? &v : &k;
-
-            af_buf_reset(d);
-            af_buf_append(d, "", 0);
-            while (isspace((unsigned char)*s) || (which && *s == ':'))
-                s++;
-            if (*s++ != '"')
-                goto out;
-            while (*s && *s != '"') {
-                if (*s == '\\') {
-                    s++;
-                    if (*s == 'n')
-                        af_buf_append(d, "\n", 1);
-                    else if (*s == 't')
-                        af_buf_append(d, "\t", 1);
-                    else if (*s == 'u') {
-                        af_buf_append(d, "?", 1);
-                        s += 4;
-                    } else
-                        af_buf_append(d, s, 1);
-                    s++;
-                    continue;
-                }
-                af_buf_append(d, s++, 1);
-            }
-            if (*s++ != '"')
-                goto out;
-        }
-        af_kv_add(kv, k.data, v.data);
-    }
-out:
-    af_buf_free(&k);
-    af_buf_free(&v);
-    return r;
-}
-
 /* ---- batches and budget ------------------------------------------------ */
 
 /*
@@ -470,8 +434,7 @@ nj_stage(const struct nj *j)
     return j->plan->phases[j->phase].stage;
 }
 
-static void
-nj_fail(struct nj *j, enum ro_fail f, const char *fmt, ...)
+static void nj_fail(struct nj *j, enum ro_fail f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -479,6 +442,7 @@ nj_fail(struct nj *j, enum ro_fail f, const char *fmt, ...)
 {
     va_list ap;
     struct ro *ro = j->ro;
+    struct af_err e = {0};
 
     if (j->state == NJ_FAILED || j->state == NJ_DONE)
         return;
@@ -488,10 +452,12 @@ nj_fail(struct nj *j, enum ro_fail f, const char *fmt, ...)
     j->fail = f;
     j->state = NJ_FAILED;
     ro->fails[f]++;
-    st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
-                   f == RO_F_UNREACHABLE ? ST_NODE_UNREACHABLE
-                                         : ST_NODE_FAILED,
-                   j->reason, NULL);
+    ro_db(ro,
+          st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
+                         f == RO_F_UNREACHABLE ? ST_NODE_UNREACHABLE
+                                               : ST_NODE_FAILED,
+                         j->reason, &e),
+          "node failure", e.msg);
     ro_say(ro, j, "failed", "FAILED (%s): %s", ro_fail_names[f], j->reason);
     nj_finish(j);
 }
@@ -501,7 +467,7 @@ nj_timer_closed(uv_handle_t *h)
 {
     struct nj *j = h->data;
 
-    fan_job_done(&j->ro->fan);
+    sched_slot_done(&j->ro->fan);
 }
 
 static void
@@ -533,10 +499,13 @@ static void
 nj_done(struct nj *j)
 {
     struct ro *ro = j->ro;
+    struct af_err e = {0};
 
     j->state = NJ_DONE;
-    st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1, ST_NODE_DONE,
-                   NULL, NULL);
+    ro_db(ro,
+          st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1, ST_NODE_DONE,
+                         NULL, &e),
+          "node done", e.msg);
     ro_say(ro, j, "done", "done (%.1f s)",
            (double)(uv_now(&ro->loop) - j->started_ms) / 1000.0);
     nj_finish(j);
@@ -580,36 +549,33 @@ ro_pkg_get(struct ro *ro, const char *name)
 static void nj_run_step(struct nj *j);
 
 static void
-nj_put_answer(struct agc *a, int status, const struct af_kv *body,
-              void *data)
+nj_push_done(int status, const struct push_result *r, void *data)
 {
     struct nj *j = data;
     const struct pb_plan_step *ps = nj_cur_step(j);
 
-    (void)a;
-    if (status == AF_EREMOTE) {
+    if (status == AF_EREMOTE || status == AF_EINPUT) {
         nj_fail(j, RO_F_STEP, "%s: pushing %s failed: %s", ps->name,
-                ps->package, af_kv_get(body, "error"));
+                ps->package, r->error);
         return;
     }
     if (status < 0) {
         nj_agent_fail(j, status, "pushing a package");
         return;
     }
-    ro_say(j->ro, j, "push", "%s: pushed %s", ps->name, ps->package);
+    ro_say(j->ro, j, "push", "%s: pushed %s (%.1f MiB in %.1f s%s)", ps->name,
+           ps->package, (double)r->sent / 1048576.0,
+           (double)r->duration_ms / 1000.0, r->offset > 0 ? ", resumed" : "");
     nj_run_step(j);
 }
 
 static void
-nj_stat_answer(struct agc *a, int status, const struct af_kv *body,
-               void *data)
+nj_stat_answer(struct agc *a, int status, const struct af_kv *body, void *data)
 {
     struct nj *j = data;
     const struct pb_plan_step *ps = nj_cur_step(j);
     const struct ro_pkg *p = ro_pkg_get(j->ro, ps->package);
     const char *sha = af_kv_get(body, "sha256");
-    const char *words[5];
-    char size[32];
 
     if (status < 0 && status != AF_EREMOTE) {
         nj_agent_fail(j, status, "checking a package");
@@ -619,14 +585,8 @@ nj_stat_answer(struct agc *a, int status, const struct af_kv *body,
         nj_run_step(j); /* already there: nothing to push */
         return;
     }
-    snprintf(size, sizeof(size), "%zu", p->size);
-    words[0] = "put";
-    words[1] = p->sha;
-    words[2] = size;
-    words[3] = "600";
-    words[4] = ps->package_path;
-    agc_request(a, words, 5, p->data, p->size, 30 * 60 * 1000,
-                nj_put_answer, j);
+    push_start(a, p->src, ps->package_path, 0600, 30 * 60 * 1000, nj_push_done,
+               j);
 }
 
 static int
@@ -643,9 +603,9 @@ nj_code_ok(const struct pb_plan_step *ps, int rc)
 }
 
 static void
-nj_run_answer(struct agc *a, int status, const struct af_kv *body,
-              void *data)
+nj_run_answer(struct agc *a, int status, const struct af_kv *body, void *data)
 {
+    struct af_err e = {0};
     struct nj *j = data;
     struct ro *ro = j->ro;
     const struct pb_plan_step *ps = nj_cur_step(j);
@@ -674,9 +634,11 @@ nj_run_answer(struct agc *a, int status, const struct af_kv *body,
     }
     if (af_kv_get(body, "timed_out") &&
         strcmp(af_kv_get(body, "timed_out"), "1") == 0) {
-        st_step_set(ro->st, ro->run, j->node->name, nj_stage(j), ps->name,
-                    ST_STEP_FAILED, rc, ps->text, tail.data ? tail.data : "",
-                    tail.len, 0, NULL);
+        ro_db(ro,
+              st_step_set(ro->st, ro->run, j->node->name, nj_stage(j), ps->name,
+                          ST_STEP_FAILED, rc, ps->text,
+                          tail.data ? tail.data : "", tail.len, 0, &e),
+              "step result", e.msg);
         af_buf_free(&tail);
         nj_fail(j, RO_F_TIMEOUT, "%s: timed out after %d s", ps->name,
                 ps->timeout);
@@ -686,8 +648,10 @@ nj_run_answer(struct agc *a, int status, const struct af_kv *body,
         const char *last = tail.data ? tail.data : "";
         size_t len = tail.len;
 
-        st_step_set(ro->st, ro->run, j->node->name, nj_stage(j), ps->name,
-                    ST_STEP_FAILED, rc, ps->text, last, len, 0, NULL);
+        ro_db(ro,
+              st_step_set(ro->st, ro->run, j->node->name, nj_stage(j), ps->name,
+                          ST_STEP_FAILED, rc, ps->text, last, len, 0, &e),
+              "step result", e.msg);
         /* Name the failing step and the command's last line. */
         while (len > 0 && (last[len - 1] == '\n' || last[len - 1] == ' '))
             len--;
@@ -703,9 +667,15 @@ nj_run_answer(struct agc *a, int status, const struct af_kv *body,
         return;
     }
     /* Ran: stays "running" (with its exit code) until verified. */
-    st_step_set(ro->st, ro->run, j->node->name, nj_stage(j), ps->name,
-                ST_STEP_RUNNING, rc, ps->text, tail.data ? tail.data : "",
-                tail.len, 0, NULL);
+    if (ro_db(ro,
+              st_step_set(ro->st, ro->run, j->node->name, nj_stage(j), ps->name,
+                          ST_STEP_RUNNING, rc, ps->text,
+                          tail.data ? tail.data : "", tail.len, 0, &e),
+              "step result", e.msg) != 0) {
+        af_buf_free(&tail);
+        nj_fail(j, RO_F_STEP, "%s: %s", ps->name, ro->db_why);
+        return;
+    }
     af_buf_free(&tail);
     ro_say(ro, j, "step", "%s: %s ok (exit %d)", ps->name, ps->text, rc);
     j->phase_ran = 1;
@@ -730,8 +700,7 @@ nj_run_step(struct nj *j)
     for (k = 0; k < ps->argc; k++)
         words[3 + k] = ps->argv[k];
     agc_request(sess_agc(j->sess), words, ps->argc + 3, NULL, 0,
-                (uint64_t)(ps->timeout > 0 ? ps->timeout : 600) * 1000 +
-                    30000,
+                (uint64_t)(ps->timeout > 0 ? ps->timeout : 600) * 1000 + 30000,
                 nj_run_answer, j);
     free(words);
 }
@@ -744,9 +713,15 @@ nj_start_step(struct nj *j)
     const struct pb_plan_step *ps = nj_cur_step(j);
     struct af_err e;
 
-    if (st_step_set(ro->st, ro->run, j->node->name, nj_stage(j), ps->name,
-                    ST_STEP_RUNNING, ST_NO_EXIT, ps->text, NULL, 0, 0,
-                    &e) != 0) {
+    if (ro->db_failed) {
+        nj_fail(j, RO_F_STEP, "%s not started: %s", ps->name, ro->db_why);
+        return;
+    }
+    if (ro_db(ro,
+              st_step_set(ro->st, ro->run, j->node->name, nj_stage(j), ps->name,
+                          ST_STEP_RUNNING, ST_NO_EXIT, ps->text, NULL, 0, 0,
+                          &e),
+              "step start", e.msg) != 0) {
         nj_fail(j, RO_F_STEP, "cannot record step %s: %s", ps->name, e.msg);
         return;
     }
@@ -770,8 +745,7 @@ static void nj_verify(struct nj *j, const struct af_kv *facts);
 
 /* Facts for verification (no reboot needed, or after the reboot). */
 static void
-nj_verify_facts(struct agc *a, int status, const struct af_kv *body,
-                void *data)
+nj_verify_facts(struct agc *a, int status, const struct af_kv *body, void *data)
 {
     struct nj *j = data;
 
@@ -788,14 +762,15 @@ nj_request_facts(struct nj *j, agc_resp_cb cb)
 {
     const char *words[2] = {"facts", j->node->install_path};
 
-    agc_request(sess_agc(j->sess), words, 2, NULL, 0, RO_FACTS_TIMEOUT_MS,
-                cb, j);
+    agc_request(sess_agc(j->sess), words, 2, NULL, 0, RO_FACTS_TIMEOUT_MS, cb,
+                j);
 }
 
 /* Check every step of the phase that ran (or awaited a reboot). */
 static void
 nj_verify(struct nj *j, const struct af_kv *facts)
 {
+    struct af_err e = {0};
     struct ro *ro = j->ro;
     const struct pb_plan_phase *ph = &j->plan->phases[j->phase];
     size_t k;
@@ -811,37 +786,54 @@ nj_verify(struct nj *j, const struct af_kv *facts)
         if (ps->action == PB_ACT_SKIP && !ps->reboot_pending)
             continue;
         if (!pb_plan_step_verify(ps, facts, &why)) {
-            st_step_set(ro->st, ro->run, j->node->name, ph->stage, ps->name,
-                        ST_STEP_FAILED, ST_NO_EXIT, ps->text, why,
-                        why ? strlen(why) : 0, 0, NULL);
+            ro_db(ro,
+                  st_step_set(ro->st, ro->run, j->node->name, ph->stage,
+                              ps->name, ST_STEP_FAILED, ST_NO_EXIT, ps->text,
+                              why, why ? strlen(why) : 0, 0, &e),
+                  "verify result", e.msg);
             nj_fail(j, RO_F_VERIFY, "%s: verify failed: %s", ps->name,
                     why ? why : "?");
             free(why);
             return;
         }
         free(why);
-        st_step_set(ro->st, ro->run, j->node->name, ph->stage, ps->name,
-                    ps->action == PB_ACT_SKIP ? ST_STEP_SKIPPED
-                                              : ST_STEP_DONE,
-                    ST_NO_EXIT, ps->text, NULL, 0, 0, NULL);
+        if (ro_db(ro,
+                  st_step_set(ro->st, ro->run, j->node->name, ph->stage,
+                              ps->name,
+                              ps->action == PB_ACT_SKIP ? ST_STEP_SKIPPED
+                                                        : ST_STEP_DONE,
+                              ST_NO_EXIT, ps->text, NULL, 0, 0, &e),
+                  "verify result", e.msg) != 0) {
+            nj_fail(j, RO_F_VERIFY, "%s: %s", ps->name, ro->db_why);
+            return;
+        }
     }
     if (ph->n > 0)
         ro_say(ro, j, "verify", "%s: verified", ph->stage);
     j->phase++;
     j->step = 0;
     j->phase_ran = 0;
-    st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1, ST_NODE_RUNNING,
-                   NULL, NULL);
+    if (ro_db(ro,
+              st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
+                             ST_NODE_RUNNING, NULL, &e),
+              "node status", e.msg) != 0) {
+        nj_fail(j, RO_F_VERIFY, "%s", ro->db_why);
+        return;
+    }
     nj_next(j);
 }
 
 /* ---- reboot ---------------------------------------------------------- */
 
 static void nj_probe(struct nj *j);
-static void nj_reconcile_facts(struct agc *a, int status,
-                               const struct af_kv *body, void *data);
-static void nj_replan_facts(struct agc *a, int status,
-                            const struct af_kv *body, void *data);
+static void nj_reconcile_facts(struct agc *a,
+                               int status,
+                               const struct af_kv *body,
+                               void *data);
+static void nj_replan_facts(struct agc *a,
+                            int status,
+                            const struct af_kv *body,
+                            void *data);
 
 static void
 nj_timer_cb(uv_timer_t *t)
@@ -864,12 +856,14 @@ nj_wait_more(struct nj *j)
 
     if (j->state == NJ_RECONCILE) {
         if (now >= j->hard_deadline) {
-            nj_fail(j, RO_F_UNREACHABLE, "not reachable within %d s of "
-                    "resuming", j->node->reboot_timeout);
+            nj_fail(j, RO_F_UNREACHABLE,
+                    "not reachable within %d s of "
+                    "resuming",
+                    j->node->reboot_timeout);
             return;
         }
-        uv_timer_start(&j->timer, nj_timer_cb,
-                       (uint64_t)ro->eff.reboot_poll_ms, 0);
+        uv_timer_start(&j->timer, nj_timer_cb, (uint64_t)ro->eff.reboot_poll_ms,
+                       0);
         return;
     }
     if (now >= j->reboot_deadline) {
@@ -878,8 +872,7 @@ nj_wait_more(struct nj *j)
                 j->node->reboot_timeout);
         return;
     }
-    uv_timer_start(&j->timer, nj_timer_cb, (uint64_t)ro->eff.reboot_poll_ms,
-                   0);
+    uv_timer_start(&j->timer, nj_timer_cb, (uint64_t)ro->eff.reboot_poll_ms, 0);
 }
 
 static void
@@ -896,21 +889,28 @@ static void
 nj_back(struct nj *j)
 {
     struct ro *ro = j->ro;
+    struct af_err e = {0};
 
-    st_node_set_boot(ro->st, ro->run, j->node->name, j->boot_before,
-                     j->boot_after, NULL);
-    st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
-                   ST_NODE_VERIFYING, NULL, NULL);
-    ro_say(ro, j, "reboot", "back with boot_id %.8s (was %.8s)",
-           j->boot_after, j->boot_before ? j->boot_before : "?");
+    if (ro_db(ro,
+              st_node_set_boot(ro->st, ro->run, j->node->name, j->boot_before,
+                               j->boot_after, &e),
+              "boot ids", e.msg) != 0 ||
+        ro_db(ro,
+              st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
+                             ST_NODE_VERIFYING, NULL, &e),
+              "node status", e.msg) != 0) {
+        nj_fail(j, RO_F_REBOOT, "%s", ro->db_why);
+        return;
+    }
+    ro_say(ro, j, "reboot", "back with boot_id %.8s (was %.8s)", j->boot_after,
+           j->boot_before ? j->boot_before : "?");
     j->state = NJ_SETTLE;
     uv_timer_start(&j->timer, nj_timer_cb, (uint64_t)ro->eff.settle_s * 1000,
                    0);
 }
 
 static void
-nj_probe_facts(struct agc *a, int status, const struct af_kv *body,
-               void *data)
+nj_probe_facts(struct agc *a, int status, const struct af_kv *body, void *data)
 {
     struct nj *j = data;
     const char *boot = af_kv_get(body, "boot_id");
@@ -951,7 +951,7 @@ nj_probe_ready(struct sess *s, int status)
 static void
 nj_probe(struct nj *j)
 {
-    sess_open(&j->ro->fleet, j->node, nj_probe_ready, j);
+    fleet_sess_open(&j->ro->fleet, j->node, nj_probe_ready, j);
 }
 
 static void
@@ -965,7 +965,9 @@ nj_reboot_sent_closed(struct sess *s, void *data)
 }
 
 static void
-nj_reboot_answer(struct agc *a, int status, const struct af_kv *body,
+nj_reboot_answer(struct agc *a,
+                 int status,
+                 const struct af_kv *body,
                  void *data)
 {
     struct nj *j = data;
@@ -980,8 +982,10 @@ nj_reboot_answer(struct agc *a, int status, const struct af_kv *body,
                     : agc_error(a));
         return;
     }
-    st_event(j->ro->st, j->ro->run, j->node->name, "reboot-sent",
-             "boot_id %s", j->boot_before);
+    ro_db(j->ro,
+          st_event(j->ro->st, j->ro->run, j->node->name, "reboot-sent",
+                   "boot_id %s", j->boot_before),
+          "event", NULL);
     j->state = NJ_REBOOT_WAIT;
     j->sess = NULL;
     sess_close(s, nj_reboot_sent_closed);
@@ -989,8 +993,7 @@ nj_reboot_answer(struct agc *a, int status, const struct af_kv *body,
 
 /* Fresh boot_id, durable "rebooting", then the reboot request. */
 static void
-nj_reboot_facts(struct agc *a, int status, const struct af_kv *body,
-                void *data)
+nj_reboot_facts(struct agc *a, int status, const struct af_kv *body, void *data)
 {
     struct nj *j = data;
     struct ro *ro = j->ro;
@@ -1009,8 +1012,7 @@ nj_reboot_facts(struct agc *a, int status, const struct af_kv *body,
     j->reboot_deadline =
         uv_now(&ro->loop) + (uint64_t)j->node->reboot_timeout * 1000;
     /* Write-ahead: "rebooting" with the old boot_id before the request. */
-    if (st_node_set_boot(ro->st, ro->run, j->node->name, boot, NULL, &e) !=
-            0 ||
+    if (st_node_set_boot(ro->st, ro->run, j->node->name, boot, NULL, &e) != 0 ||
         st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
                        ST_NODE_REBOOTING, NULL, &e) != 0) {
         nj_fail(j, RO_F_REBOOT, "cannot record the reboot: %s", e.msg);
@@ -1044,18 +1046,20 @@ nj_runnable(const struct pb_plan_step *ps)
 }
 
 static void
-nj_wait_installer_answer(struct agc *a, int status, const struct af_kv *body,
+nj_wait_installer_answer(struct agc *a,
+                         int status,
+                         const struct af_kv *body,
                          void *data)
 {
     struct nj *j = data;
-    const char *rc = af_kv_get(body, "rc");
+    const char *n = af_kv_get(body, "running");
 
     (void)a;
     if (status < 0 && status != AF_EREMOTE) {
         nj_agent_fail(j, status, "checking for a running installer");
         return;
     }
-    if (rc != NULL && strcmp(rc, "0") == 0) {
+    if (n != NULL && strcmp(n, "0") != 0) {
         /* Still running: look again shortly. */
         j->state = NJ_WAIT_INSTALLER;
         uv_timer_start(&j->timer, nj_timer_cb, 2000, 0);
@@ -1088,8 +1092,8 @@ nj_hccn_verified(struct sess *s, struct hop_result *r, void *data)
     }
     for (k = 0; k < r->nnpu; k++) {
         if (r->npus[k].status != HOP_VERIFIED) {
-            nj_fail(j, RO_F_VERIFY, "hccn verify: NPU %d: %s",
-                    r->npus[k].npu, r->npus[k].detail);
+            nj_fail(j, RO_F_VERIFY, "hccn verify: NPU %d: %s", r->npus[k].npu,
+                    r->npus[k].detail);
             hop_result_free(r);
             free(r);
             return;
@@ -1126,8 +1130,10 @@ nj_hccn_applied(struct sess *s, struct hop_result *r, void *data)
             return;
         }
     }
-    ro_say(ro, j, "step", "hccn: %zu of %zu NPUs set, the rest already as "
-           "planned", r->nchanged, r->nnpu);
+    ro_say(ro, j, "step",
+           "hccn: %zu of %zu NPUs set, the rest already as "
+           "planned",
+           r->nchanged, r->nnpu);
     hop_result_free(r);
     free(r);
     memset(&ho, 0, sizeof(ho));
@@ -1188,11 +1194,11 @@ nj_next(struct nj *j)
     if (j->state == NJ_FAILED || j->state == NJ_DONE)
         return;
     if (j->running_pkg != NULL) {
-        /* Resume: an installer of the killed run may still be working. */
-        const char *words[7] = {"run", "10", "4096", "pgrep", "-f", "--",
-                                j->running_pkg};
+        /* Resume: an installer of the killed run may still be working
+         * (the agent compares every process's argv with the exact path). */
+        const char *words[2] = {"running", j->running_pkg};
 
-        agc_request(sess_agc(j->sess), words, 7, NULL, 0, 30000,
+        agc_request(sess_agc(j->sess), words, 2, NULL, 0, 30000,
                     nj_wait_installer_answer, j);
         return;
     }
@@ -1236,12 +1242,11 @@ nj_next(struct nj *j)
     nj_done(j);
 }
 
-
 /* Decide again from fresh facts and go on from the first phase. */
 static void
-nj_replan_facts(struct agc *a, int status, const struct af_kv *body,
-                void *data)
+nj_replan_facts(struct agc *a, int status, const struct af_kv *body, void *data)
 {
+    struct af_err e = {0};
     struct nj *j = data;
     size_t k;
 
@@ -1274,10 +1279,12 @@ nj_replan_facts(struct agc *a, int status, const struct af_kv *body,
                         NULL) != 0)
             continue;
         if (old.status == ST_STEP_PENDING || old.status == ST_STEP_RUNNING)
-            st_step_set(j->ro->st, j->ro->run, j->node->name,
-                        j->plan->phases[ps->phase].stage, ps->name,
-                        ST_STEP_DONE, ST_NO_EXIT, old.action, NULL, 0, 0,
-                        NULL);
+            ro_db(j->ro,
+                  st_step_set(j->ro->st, j->ro->run, j->node->name,
+                              j->plan->phases[ps->phase].stage, ps->name,
+                              ST_STEP_DONE, ST_NO_EXIT, old.action, NULL, 0, 0,
+                              &e),
+                  "step done", e.msg);
         st_step_clear(&old);
     }
     j->phase = 0;
@@ -1294,9 +1301,12 @@ nj_replan_facts(struct agc *a, int status, const struct af_kv *body,
  * shows the reboot still pending) sends exactly one.
  */
 static void
-nj_reconcile_facts(struct agc *a, int status, const struct af_kv *body,
+nj_reconcile_facts(struct agc *a,
+                   int status,
+                   const struct af_kv *body,
                    void *data)
 {
+    struct af_err e = {0};
     struct nj *j = data;
     struct ro *ro = j->ro;
     const char *boot = af_kv_get(body, "boot_id");
@@ -1309,10 +1319,14 @@ nj_reconcile_facts(struct agc *a, int status, const struct af_kv *body,
         return;
     }
     if (boot && j->boot_before && strcmp(boot, j->boot_before) != 0) {
-        ro_say(ro, j, "resume", "came back from its reboot (boot_id %.8s, "
-               "was %.8s)", boot, j->boot_before);
-        st_node_set_boot(ro->st, ro->run, j->node->name, j->boot_before,
-                         boot, NULL);
+        ro_say(ro, j, "resume",
+               "came back from its reboot (boot_id %.8s, "
+               "was %.8s)",
+               boot, j->boot_before);
+        ro_db(ro,
+              st_node_set_boot(ro->st, ro->run, j->node->name, j->boot_before,
+                               boot, &e),
+              "boot ids", e.msg);
         j->reboot_done = 1;
     } else if (uv_now(&ro->loop) < j->reboot_deadline) {
         struct sess *s = j->sess;
@@ -1339,8 +1353,8 @@ nj_ready(struct sess *s, int status)
             return;
         }
         j->sess = s;
-        nj_fail(j, sess_timed_out(s) ? RO_F_TIMEOUT : RO_F_UNREACHABLE,
-                "%s", sess_error(s));
+        nj_fail(j, sess_timed_out(s) ? RO_F_TIMEOUT : RO_F_UNREACHABLE, "%s",
+                sess_error(s));
         return;
     }
     j->sess = s;
@@ -1348,8 +1362,9 @@ nj_ready(struct sess *s, int status)
 }
 
 static void
-nj_start(struct fan *fan, size_t k, void *data)
+nj_start(struct sched *fan, size_t k, void *data)
 {
+    struct af_err e = {0};
     struct ro *ro = data;
     struct nj *j = &ro->nj[ro->batch_nodes[k]];
 
@@ -1357,8 +1372,10 @@ nj_start(struct fan *fan, size_t k, void *data)
     uv_timer_init(&ro->loop, &j->timer);
     j->timer.data = j;
     j->started_ms = uv_now(&ro->loop);
-    st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1, ST_NODE_RUNNING,
-                   NULL, NULL);
+    ro_db(ro,
+          st_node_upsert(ro->st, ro->run, j->node->name, NULL, -1,
+                         ST_NODE_RUNNING, NULL, &e),
+          "node status", e.msg);
     if (j->resume_rebooting) {
         j->state = NJ_RECONCILE;
         j->reboot_deadline = uv_now(&ro->loop) + 30000;
@@ -1367,7 +1384,7 @@ nj_start(struct fan *fan, size_t k, void *data)
         nj_probe(j);
         return;
     }
-    sess_open(&ro->fleet, j->node, nj_ready, j);
+    fleet_sess_open(&ro->fleet, j->node, nj_ready, j);
 }
 
 /* ---- planning ------------------------------------------------------------ */
@@ -1430,8 +1447,10 @@ ro_print_plan(struct ro *ro)
         }
         if (j->plan == NULL) {
             af_buf_reset(&key);
-            af_buf_printf(&key, "%-14s was rebooting: wait for it, then "
-                          "plan again", "-");
+            af_buf_printf(&key,
+                          "%-14s was rebooting: wait for it, then "
+                          "plan again",
+                          "-");
             fold_add(f, key.data, j->node->name);
             continue;
         }
@@ -1467,46 +1486,28 @@ ro_print_plan(struct ro *ro)
     af_buf_free(&key);
 }
 
-/* Map and hash one package of the packages directory. */
+/* Open and hash one package of the packages directory (push.h). */
 static int
 ro_pkg_load(struct ro *ro, const char *name)
 {
     struct ro_pkg *rp;
-    struct stat sb;
-    struct af_sha256 c;
-    void *m = NULL;
-    int fd;
+    struct push_src *src = NULL;
+    struct af_err e = {0, ""};
     char *path = af_asprintf("%s/%s", ro->eff.packages, name);
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) < 0) {
-        fprintf(stderr, "ascend-fleet: %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    if (push_src_open(path, &src, &e) != 0) {
+        fprintf(stderr, "ascend-fleet: %s\n", e.msg);
         free(path);
         return -1;
     }
-    if (sb.st_size > 0) {
-        m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            fprintf(stderr, "ascend-fleet: %s: %s\n", path, strerror(errno));
-            close(fd);
-            free(path);
-            return -1;
-        }
-    }
-    close(fd);
-    ro->rpkgs = af_reallocarray(ro->rpkgs, ro->nrpkgs + 1,
-                                sizeof(*ro->rpkgs));
+    ro->rpkgs = af_reallocarray(ro->rpkgs, ro->nrpkgs + 1, sizeof(*ro->rpkgs));
     rp = &ro->rpkgs[ro->nrpkgs++];
     memset(rp, 0, sizeof(*rp));
     rp->name = af_strdup(name);
     rp->path = path;
-    rp->data = m;
-    rp->size = (size_t)sb.st_size;
-    af_sha256_init(&c);
-    af_sha256_update(&c, rp->data, rp->size);
-    af_sha256_final_hex(&c, rp->sha);
+    rp->src = src;
+    rp->size = (size_t)push_src_size(src);
+    snprintf(rp->sha, sizeof(rp->sha), "%s", push_src_sha(src));
     return 0;
 }
 
@@ -1538,8 +1539,7 @@ ro_free(struct ro *ro)
     size_t i;
 
     for (i = 0; i < ro->nrpkgs; i++) {
-        if (ro->rpkgs[i].data)
-            munmap((void *)(uintptr_t)ro->rpkgs[i].data, ro->rpkgs[i].size);
+        push_src_free(ro->rpkgs[i].src);
         free(ro->rpkgs[i].name);
         free(ro->rpkgs[i].path);
     }
@@ -1574,22 +1574,19 @@ ro_record_plan(struct ro *ro, struct af_err *e)
         struct nj *j = &ro->nj[i];
 
         if (!j->reachable) {
-            r = st_node_upsert(ro->st, ro->run, j->node->name,
-                               j->node->address, j->batch,
-                               ST_NODE_UNREACHABLE, j->reason, e);
+            r = st_node_upsert(ro->st, ro->run, j->node->name, j->node->address,
+                               j->batch, ST_NODE_UNREACHABLE, j->reason, e);
             if (r != 0)
                 goto fail;
             continue;
         }
         if (j->plan == NULL)
             continue; /* resume: reconciled before it is planned */
-        r = st_node_upsert(ro->st, ro->run, j->node->name, j->node->address,
-                           j->batch,
-                           j->plan->blocked
-                               ? ST_NODE_BLOCKED
-                               : (j->needs_work ? ST_NODE_PENDING
-                                                : ST_NODE_DONE),
-                           j->plan->blocked ? "a step is blocked" : NULL, e);
+        r = st_node_upsert(
+            ro->st, ro->run, j->node->name, j->node->address, j->batch,
+            j->plan->blocked ? ST_NODE_BLOCKED
+                             : (j->needs_work ? ST_NODE_PENDING : ST_NODE_DONE),
+            j->plan->blocked ? "a step is blocked" : NULL, e);
         if (r != 0)
             goto fail;
         for (k = 0; k < j->plan->n_steps; k++) {
@@ -1661,14 +1658,13 @@ ro_setup_resume(struct ro *ro, int64_t run, struct af_err *e)
     if ((rc = st_run_get(ro->st, run, &r, e)) != 0)
         return rc;
     af_kv_init(&kv);
-    if (r.options_json == NULL || ro_options_parse(r.options_json, &kv) < 0) {
+    if ((rc = st_run_options(ro->st, run, &kv, e)) != 0) {
         st_run_clear(&r);
         af_kv_free(&kv);
-        return af_err_set(e, AF_EDB, "run %lld: unreadable options",
-                          (long long)run);
+        return rc;
     }
-#define TAKE(field, key)                                                      \
-    if (af_kv_get(&kv, key) != NULL)                                          \
+#define TAKE(field, key)             \
+    if (af_kv_get(&kv, key) != NULL) \
         ro->eff.field = af_strdup(af_kv_get(&kv, key));
     TAKE(inventory, "inventory");
     TAKE(limit, "limit");
@@ -1792,8 +1788,8 @@ ro_summary(struct ro *ro, const char *verdict)
         {
             char *nodes = fold_nodes(by[f], 0);
 
-            printf("%s %zu %s: %s", f == RO_OK ? "" : ",",
-                   fold_size(by[f], 0), name, nodes);
+            printf("%s %zu %s: %s", f == RO_OK ? "" : ",", fold_size(by[f], 0),
+                   name, nodes);
             free(nodes);
         }
     }
@@ -1862,8 +1858,8 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
             goto out;
         }
     } else if (resume_run == 0 && strcmp(o->packages, "./packages") != 0) {
-        fprintf(stderr, "ascend-fleet: --packages %s: %s\n",
-                ro->eff.packages, strerror(errno));
+        fprintf(stderr, "ascend-fleet: --packages %s: %s\n", ro->eff.packages,
+                strerror(errno));
         rc = AF_EXIT_USAGE;
         goto out;
     }
@@ -1875,10 +1871,19 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
     }
     ro->fleet.hostkeys = ro->eff.hostkeys;
     ro->fleet.kex = ro->eff.kex;
-    if (!ro->eff.plan_only && (r = st_lock(ro->st, &e)) != 0) {
-        fprintf(stderr, "ascend-fleet: %s\n", e.msg);
-        rc = r == AF_ELOCKED ? AF_EXIT_LOCKED : AF_EXIT_USAGE;
-        goto out;
+    if (!ro->eff.plan_only) {
+        /* Lock the selected nodes only: other nodes stay free for others. */
+        const char **names = af_calloc(ro->fleet.nsel + 1, sizeof(*names));
+
+        for (i = 0; i < ro->fleet.nsel; i++)
+            names[i] = fleet_node(&ro->fleet, i)->name;
+        r = st_lock_nodes(ro->st, names, ro->fleet.nsel, &e);
+        free(names);
+        if (r != 0) {
+            fprintf(stderr, "ascend-fleet: %s\n", e.msg);
+            rc = r == AF_ELOCKED ? AF_EXIT_LOCKED : AF_EXIT_USAGE;
+            goto out;
+        }
     }
     if (resume_run > 0) {
         struct st_run cur;
@@ -1901,7 +1906,14 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
     ro->n = ro->fleet.nsel;
     ro->nj = af_calloc(ro->n ? ro->n : 1, sizeof(*ro->nj));
     res = facts_gather(&ro->fleet, ro->eff.fanout, RO_FACTS_TIMEOUT_MS);
-    facts_store(ro->st, res, ro->n, NULL);
+    if (!ro->eff.plan_only && facts_store(ro->st, res, ro->n, &e) != 0) {
+        fprintf(stderr,
+                "ascend-fleet: cannot store facts, nothing started: "
+                "%s\n",
+                e.msg);
+        rc = AF_EXIT_FAILED;
+        goto out;
+    }
     for (i = 0; i < ro->n; i++) {
         struct nj *j = &ro->nj[i];
 
@@ -1935,8 +1947,7 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
                 const char *const *errs =
                     ro->hccn ? hccn_plan_errors(ro->hccn, &ne) : NULL;
 
-                fprintf(stderr, "ascend-fleet: hccn address plan: %s\n",
-                        e.msg);
+                fprintf(stderr, "ascend-fleet: hccn address plan: %s\n", e.msg);
                 for (x = 1; x < ne; x++)
                     fprintf(stderr, "  %s\n", errs[x]);
                 rc = AF_EXIT_USAGE;
@@ -1981,8 +1992,7 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
             af_buf_printf(&cl, " --limit '%s'", ro->eff.limit);
         af_buf_printf(&cl, " --batch %s --max-fail %s", ro->eff.batch,
                       ro->eff.max_fail);
-        r = st_run_create(ro->st, cl.data, ro->eff.stages, opts, &ro->run,
-                          &e);
+        r = st_run_create(ro->st, cl.data, ro->eff.stages, opts, &ro->run, &e);
         af_buf_free(&cl);
         if (r != 0) {
             fprintf(stderr, "ascend-fleet: %s\n", e.msg);
@@ -2042,6 +2052,8 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
                     ro->batch_nodes[ro->batch_n++] = order[i];
             if (ro->batch_n == 0)
                 continue;
+            if (ro->db_failed)
+                break;
             if (ro_failed_total(ro) > ro->budget) {
                 char why[256];
 
@@ -2049,22 +2061,28 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
                          "failure budget exceeded: %zu failed > max-fail %zu",
                          ro_failed_total(ro), ro->budget);
                 ro_say(ro, NULL, "run", "%s; no new batch started", why);
-                st_run_set_status(ro->st, ro->run, ST_RUN_FAILED, why, NULL);
+                if (ro_db(ro,
+                          st_run_set_status(ro->st, ro->run, ST_RUN_FAILED, why,
+                                            &e),
+                          "run status", e.msg) != 0)
+                    fprintf(stderr, "ascend-fleet: %s\n", ro->db_why);
                 ro_summary(ro, "stopped");
                 rc = AF_EXIT_BUDGET;
                 goto out;
             }
-            ro_say(ro, NULL, "batch", "batch %d/%d: %zu nodes (%zu done, "
-                   "%zu failed, budget %zu)", b + 1, maxb + 1, ro->batch_n,
-                   done_nodes, ro_failed_total(ro), ro->budget);
+            ro_say(ro, NULL, "batch",
+                   "batch %d/%d: %zu nodes (%zu done, "
+                   "%zu failed, budget %zu)",
+                   b + 1, maxb + 1, ro->batch_n, done_nodes,
+                   ro_failed_total(ro), ro->budget);
             ro->cur_batch = b;
             ro->nbatches = maxb + 1;
             if (ro->tty) {
                 uv_timer_start(&ro->progress, ro_progress_cb, 500, 1000);
                 uv_unref((uv_handle_t *)&ro->progress);
             }
-            fan_run(&ro->fan, &ro->loop, ro->batch_n, ro->eff.fanout,
-                    nj_start, ro);
+            (void)sched_run(&ro->fan, &ro->loop, ro->batch_n, ro->eff.fanout,
+                            nj_start, ro, NULL);
             if (ro->tty) {
                 uv_timer_stop(&ro->progress);
                 printf("\r\033[K");
@@ -2075,13 +2093,31 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
                     done_nodes++;
         }
     }
+    if (ro->db_failed) {
+        /* Recorded as stopped where the file still takes a write. */
+        if (st_run_set_status(ro->st, ro->run, ST_RUN_FAILED, ro->db_why, &e) !=
+            0)
+            fprintf(stderr,
+                    "ascend-fleet: cannot record the run as "
+                    "stopped: %s\n",
+                    e.msg);
+        fprintf(stderr, "ascend-fleet: run %lld stopped: %s\n",
+                (long long)ro->run, ro->db_why);
+        ro_summary(ro, "stopped");
+        rc = AF_EXIT_FAILED;
+        goto out;
+    }
     if (ro_failed_total(ro) > ro->budget) {
         char why[256];
 
         snprintf(why, sizeof(why),
                  "failure budget exceeded: %zu failed > max-fail %zu",
                  ro_failed_total(ro), ro->budget);
-        st_run_set_status(ro->st, ro->run, ST_RUN_FAILED, why, NULL);
+        if (st_run_set_status(ro->st, ro->run, ST_RUN_FAILED, why, &e) != 0)
+            fprintf(stderr,
+                    "ascend-fleet: cannot record the run's end: "
+                    "%s\n",
+                    e.msg);
         ro_summary(ro, "failed");
         rc = AF_EXIT_BUDGET;
         goto out;
@@ -2092,11 +2128,16 @@ ro_run(const struct ro_opts *o, int64_t resume_run)
         for (i = 0; i < ro->n; i++)
             if (ro->nj[i].plan && ro->nj[i].plan->blocked)
                 any_bad = 1;
-        st_run_set_status(ro->st, ro->run,
-                          any_bad ? ST_RUN_FAILED : ST_RUN_DONE,
-                          any_bad ? "some nodes failed or were blocked"
-                                  : NULL,
-                          NULL);
+        if (st_run_set_status(
+                ro->st, ro->run, any_bad ? ST_RUN_FAILED : ST_RUN_DONE,
+                any_bad ? "some nodes failed or were blocked" : NULL,
+                &e) != 0) {
+            fprintf(stderr,
+                    "ascend-fleet: cannot record the run's end: "
+                    "%s\n",
+                    e.msg);
+            any_bad = 1;
+        }
         ro_summary(ro, any_bad ? "finished with failures" : "done");
         rc = any_bad ? AF_EXIT_FAILED : AF_EXIT_OK;
     }
