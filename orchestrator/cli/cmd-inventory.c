@@ -98,8 +98,10 @@ inv_resolve_results(struct inv_opts *io, const char *sub)
     snprintf(cmd, sizeof(cmd), "inventory %s", sub);
     if ((r = cmd_limit_resolve(&o, cmd)) != 0)
         return r;
-    snprintf(io->limit_buf, sizeof(io->limit_buf), "%s", o.limit);
-    io->limit = io->limit_buf;
+    if (o.limit != io->limit) { /* rewritten into o.limit_buf */
+        snprintf(io->limit_buf, sizeof(io->limit_buf), "%s", o.limit);
+        io->limit = io->limit_buf;
+    }
     return -1;
 }
 

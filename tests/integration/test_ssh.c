@@ -584,7 +584,8 @@ Test(ssh,
     t0 = now_s();
     cr_expect_eq(run(&r, pw), 1, "%s", r.err);
     dt = now_s() - t0;
-    cr_expect_not_null(strstr(r.out, "npu062: become sudo failed for user "
+    cr_expect_not_null(strstr(r.out, "npu062 (unreachable)"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "become sudo failed for user "
                                      "fleetpw: sudo: a password is required"),
                        "%s", r.out);
     cr_expect_lt(dt, 5.0, "took %.1f s", dt);
@@ -703,6 +704,55 @@ Test(ssh, limit_failed_and_ok_of_a_recorded_run, .timeout = 120)
                        "%s", r.err);
     th_result_free(&r);
     free(db);
+}
+
+/* Without --state, @failed/@ok read the default state beside the inventory
+ * (-i), for exec and for inventory show alike; no state file is an error. */
+Test(ssh,
+     limit_results_read_the_default_state_beside_the_inventory,
+     .timeout = 120)
+{
+    char *inv = jump_inventory(1, 4, "");
+    char *db = st_default_path(inv);
+    const char *exec1[] = {AF_BIN,         "exec", "-i",    inv,  "--limit",
+                           "@failed:last", "--",   "uname", "-n", NULL};
+    const char *show[] = {AF_BIN, "inventory", "show",     "-i",
+                          inv,    "-x",        "@ok:last", NULL};
+    struct af_err e = {0};
+    struct st *st = NULL;
+    struct th_result r;
+    int64_t rid = 0;
+
+    cr_assert_eq(run(&r, exec1), 2, "%s", r.out);
+    cr_expect_not_null(strstr(r.err, "no state file"), "%s", r.err);
+    th_result_free(&r);
+
+    cr_assert_eq(st_make_dir(db, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_open(db, &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_run_create(st, "rollout", "npu", NULL, &rid, &e), 0, "%s",
+                 e.msg);
+    cr_assert_eq(
+        st_node_upsert(st, rid, "npu001", NULL, 0, ST_NODE_DONE, NULL, &e), 0);
+    cr_assert_eq(st_node_upsert(st, rid, "npu002", NULL, 0, ST_NODE_FAILED,
+                                "driver failed", &e),
+                 0);
+    cr_assert_eq(
+        st_node_upsert(st, rid, "npu004", NULL, 0, ST_NODE_DONE, NULL, &e), 0);
+    st_close(st);
+
+    cr_expect_eq(run(&r, exec1), 0, "%s %s", r.out, r.err);
+    cr_expect_not_null(strstr(r.out, "1 ok"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "npu002\n"), "%s", r.out);
+    th_result_free(&r);
+
+    cr_expect_eq(run(&r, show), 0, "%s", r.err);
+    cr_expect_not_null(strstr(r.out, "npu002"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "npu003"), "%s", r.out);
+    cr_expect_null(strstr(r.out, "npu001"), "%s", r.out);
+    cr_expect_null(strstr(r.out, "npu004"), "%s", r.out);
+    th_result_free(&r);
+    free(db);
+    free(inv);
 }
 
 static void
