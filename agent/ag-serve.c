@@ -265,9 +265,10 @@ ag_do_stat(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
         char mode[16];
 
         ag_body_num(&b, "exists", 1);
-        ag_body_str(&b, "type", S_ISREG(st.st_mode)   ? "file"
-                                : S_ISDIR(st.st_mode) ? "dir"
-                                                      : "other");
+        ag_body_str(&b, "type",
+                    S_ISREG(st.st_mode)   ? "file"
+                    : S_ISDIR(st.st_mode) ? "dir"
+                                          : "other");
         ag_body_num(&b, "size", (long long)st.st_size);
         snprintf(mode, sizeof(mode), "%o", (unsigned)(st.st_mode & 07777));
         ag_body_str(&b, "mode", mode);
@@ -291,8 +292,8 @@ ag_drain(struct ag_in *in, unsigned long long n)
     char buf[65536];
 
     while (n > 0) {
-        ssize_t r = ag_in_read(in, buf, n < sizeof(buf) ? (size_t)n
-                                                        : sizeof(buf));
+        ssize_t r =
+            ag_in_read(in, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf));
 
         if (r <= 0)
             return r < 0 ? (int)r : -EPIPE;
@@ -380,7 +381,9 @@ ag_put_mkparent(const char *host)
  * only when serving cannot go on; a stream cut short keeps the partial.
  */
 static int
-ag_do_put(int fd, struct ag_in *in, const struct ag_serve_opts *o,
+ag_do_put(int fd,
+          struct ag_in *in,
+          const struct ag_serve_opts *o,
           const struct ag_req *r)
 {
     unsigned long long size, mode, off = 0, left;
@@ -426,8 +429,8 @@ ag_do_put(int fd, struct ag_in *in, const struct ag_serve_opts *o,
         goto out;
     }
     for (left = size - off; left > 0;) {
-        ssize_t n = ag_in_read(in, buf, left < sizeof(buf) ? (size_t)left
-                                                           : sizeof(buf));
+        ssize_t n = ag_in_read(in, buf,
+                               left < sizeof(buf) ? (size_t)left : sizeof(buf));
 
         if (n <= 0) {
             /* Cut short: keep what arrived for the next attempt. */
@@ -446,8 +449,7 @@ ag_do_put(int fd, struct ag_in *in, const struct ag_serve_opts *o,
     }
     werr = ag_put_finish(&put, (mode_t)mode, hex);
     if (werr == EBADMSG) {
-        fail = af_asprintf("sha256 mismatch: got %s want %s", hex,
-                           r->argv[1]);
+        fail = af_asprintf("sha256 mismatch: got %s want %s", hex, r->argv[1]);
         goto out;
     }
     if (werr != 0) {
@@ -694,15 +696,15 @@ ag_serve(int in_fd, int out_fd, const struct ag_serve_opts *o)
     char *greet;
     int rc;
 
-    greet = af_asprintf("%s %d %s %s %s\n", AF_PROTO_GREETING,
-                        AF_PROTO_VERSION, o->version, o->arch, o->sha256);
+    greet = af_asprintf("%s %d %s %s %s\n", AF_PROTO_GREETING, AF_PROTO_VERSION,
+                        o->version, o->arch, o->sha256);
     rc = ag_write_all(out_fd, greet, strlen(greet));
     free(greet);
     if (rc != 0)
         return rc;
     ag_in_init(&in, in_fd);
     for (;;) {
-        struct ag_req req = { 0, NULL };
+        struct ag_req req = {0, NULL};
         const char *perr;
         char *line = NULL;
         int got = ag_in_line(&in, AF_PROTO_MAX_LINE, &line);

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 struct af_buf {
-    char *data;    /* NULL until the first append; NUL-terminated after */
+    char *data; /* NULL until the first append; NUL-terminated after */
     size_t len;
     size_t cap;
     size_t max;    /* 0 = unlimited */

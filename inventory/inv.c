@@ -8,6 +8,7 @@
  * contacts a node or looks a name up in DNS.
  */
 #include "inv.h"
+#include "inv-internal.h"
 
 #include <pwd.h>
 #include <stdarg.h>
@@ -22,10 +23,12 @@
 #include "af-safe.h"
 #include "af-yaml.h"
 #include "hostlist.h"
+#include "sshcfg.h"
 
-#define SETTINGS_KEYS                     \
-    "user, port, identity, known_hosts, " \
-    "{connect,command,reboot}_timeout, reboot_command, install_path"
+#define SETTINGS_KEYS                                              \
+    "user, port, identity, known_hosts, host_keys, jump, become, " \
+    "{connect,handshake,command,reboot}_timeout, reboot_command, " \
+    "install_path"
 
 /* Settings as written at one level; 0 / NULL = not set at this level. */
 struct inv_set {
@@ -34,6 +37,10 @@ struct inv_set {
     const char *identity;
     const char *known_hosts;
     int connect_timeout;
+    int handshake_timeout;
+    enum inv_hostkeys hostkeys;
+    const char *jump;
+    int become; /* 0 unset, 1 none, 2 sudo */
     int command_timeout;
     const char *reboot_command;
     int reboot_timeout;
@@ -264,11 +271,35 @@ get_path(struct ld *l,
     return 0;
 }
 
+static int
+get_hostkeys(struct ld *l,
+             const struct af_ynode *key,
+             const struct af_ynode *v,
+             enum inv_hostkeys *out)
+{
+    const char *hk = NULL;
+    int r = get_str(l, key, v, &hk);
+
+    if (r != 0)
+        return r;
+    if (strcmp(hk, "strict") == 0)
+        *out = INV_HOSTKEYS_STRICT;
+    else if (strcmp(hk, "accept-new") == 0)
+        *out = INV_HOSTKEYS_ACCEPT_NEW;
+    else
+        return fail(l, v, "'host_keys' is strict or accept-new, not '%s'", hk);
+    return 0;
+}
+
 static const char *const settings_names[] = {"user",
                                              "port",
                                              "identity",
                                              "known_hosts",
+                                             "host_keys",
                                              "connect_timeout",
+                                             "handshake_timeout",
+                                             "jump",
+                                             "become",
                                              "command_timeout",
                                              "reboot_timeout",
                                              "reboot_command",
@@ -342,6 +373,23 @@ settings_key(struct ld *l,
     if (strcmp(k, "connect_timeout") == 0)
         return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
                        &s->connect_timeout);
+    if (strcmp(k, "handshake_timeout") == 0)
+        return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
+                       &s->handshake_timeout);
+    if (strcmp(k, "jump") == 0)
+        return get_str(l, key, v, &s->jump);
+    if (strcmp(k, "host_keys") == 0)
+        return get_hostkeys(l, key, v, &s->hostkeys);
+    if (strcmp(k, "become") == 0) {
+        const char *b = NULL;
+        int r = get_str(l, key, v, &b);
+
+        if (r == 0 && strcmp(b, "sudo") != 0 && strcmp(b, "none") != 0)
+            return fail(l, v, "'become' is sudo or none, not '%s'", b);
+        if (r == 0)
+            s->become = strcmp(b, "sudo") == 0 ? 2 : 1;
+        return r;
+    }
     if (strcmp(k, "command_timeout") == 0)
         return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
                        &s->command_timeout);
@@ -405,6 +453,14 @@ settings_apply(struct inv_set *dst, const struct inv_set *src)
         dst->known_hosts = src->known_hosts;
     if (src->connect_timeout)
         dst->connect_timeout = src->connect_timeout;
+    if (src->handshake_timeout)
+        dst->handshake_timeout = src->handshake_timeout;
+    if (src->hostkeys)
+        dst->hostkeys = src->hostkeys;
+    if (src->jump)
+        dst->jump = src->jump;
+    if (src->become)
+        dst->become = src->become;
     if (src->command_timeout)
         dst->command_timeout = src->command_timeout;
     if (src->reboot_command)
@@ -443,15 +499,15 @@ node_has_group(const struct inv_node *nd, const char *g)
 static int
 add_node(struct ld *l,
          const char *name,
-         const char *address,
+         struct inv_conn_eff *eff,
          const struct inv_set *s,
-         const char *identity,
-         const char *known_hosts,
          const struct af_ynode *namenode,
          const struct af_ynode *addrnode,
          const struct af_ynode *hccn,
          int gi)
 {
+    const char *address = eff->address;
+    int port = eff->port;
     struct inv *inv = l->inv;
     const struct inv_node *old;
     struct inv_node *nd;
@@ -465,7 +521,7 @@ add_node(struct ld *l,
                         "duplicate node name '%s' (first "
                         "defined at line %d, column %d)",
                         name, nd->line, nd->col);
-        if (strcmp(nd->address, address) != 0 || nd->port != s->port)
+        if (strcmp(nd->address, address) != 0 || nd->port != port)
             return fail(l, addrnode,
                         "node '%s' is also defined at line %d, "
                         "column %d with address %s:%d; a node listed in "
@@ -483,12 +539,12 @@ add_node(struct ld *l,
         nd->groups[nd->ngroups++] = g;
         return 0;
     }
-    old = index_find(&l->addr, inv, address, s->port);
+    old = index_find(&l->addr, inv, address, port);
     if (old != NULL)
         return fail(l, addrnode,
                     "address %s:%d of node '%s' is already "
                     "used by node '%s' (line %d, column %d)",
-                    address, s->port, name, old->name, old->line, old->col);
+                    address, port, name, old->name, old->line, old->col);
 
     if (inv->nnodes == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
@@ -498,12 +554,18 @@ add_node(struct ld *l,
     memset(nd, 0, sizeof(*nd));
     nd->index = inv->nnodes++;
     nd->name = af_strdup(name);
-    nd->address = af_strdup(address);
-    nd->port = s->port;
-    nd->user = af_strdup(s->user);
-    nd->identity = af_strdup(identity);
-    nd->known_hosts = af_strdup(known_hosts);
-    nd->connect_timeout = s->connect_timeout;
+    nd->address = eff->address;
+    nd->port = port;
+    nd->user = eff->user;
+    nd->identity = eff->identity;
+    nd->known_hosts = eff->known_hosts;
+    nd->jump = eff->jump;
+    nd->become = s->become == 2;
+    nd->hostkeys = eff->hostkeys;
+    nd->connect_timeout = eff->connect_timeout;
+    nd->handshake_timeout = eff->handshake_timeout;
+    memcpy(nd->src, eff->src, sizeof(nd->src));
+    memset(eff, 0, sizeof(*eff)); /* the node owns the strings now */
     nd->command_timeout = s->command_timeout;
     nd->reboot_command = af_strdup(s->reboot_command);
     nd->reboot_timeout = s->reboot_timeout;
@@ -553,6 +615,8 @@ add_item(struct ld *l,
 {
     const struct af_ynode *namenode = NULL, *addrnode = NULL, *hccn = NULL;
     struct inv_set s = *base, own;
+    struct inv_conn_in in;
+    struct inv_conn_eff eff;
     char **names = NULL, **addrs = NULL, *identity = NULL, *known = NULL;
     size_t nn = 0, na = 0, i;
     int r = AF_EINTERNAL;
@@ -629,11 +693,23 @@ add_item(struct ld *l,
             }
         }
     }
-    identity = resolve_path(l, s.identity);
-    known = resolve_path(l, s.known_hosts);
+    identity = s.identity ? resolve_path(l, s.identity) : NULL;
+    known = s.known_hosts ? resolve_path(l, s.known_hosts) : NULL;
+    memset(&in, 0, sizeof(in));
+    in.user = s.user;
+    in.port = s.port;
+    in.identity = identity;
+    in.known_hosts = known;
+    in.hostkeys = s.hostkeys;
+    in.connect_timeout = s.connect_timeout;
+    in.handshake_timeout = s.handshake_timeout;
+    in.jump = s.jump;
     for (i = 0; i < nn; i++) {
-        r = add_node(l, names[i], addrs ? addrs[i] : names[i], &s, identity,
-                     known, namenode, addrnode ? addrnode : namenode, hccn, gi);
+        in.address = addrs ? addrs[i] : NULL;
+        inv__conn_eff(l->inv->sshcfg, names[i], &in, l->home, &eff);
+        r = add_node(l, names[i], &eff, &s, namenode,
+                     addrnode ? addrnode : namenode, hccn, gi);
+        inv__conn_eff_free(&eff);
         if (r != 0)
             goto out;
     }
@@ -744,22 +820,48 @@ home_dir(void)
 int
 inv_load(const char *path, struct inv **out, struct af_err *e)
 {
+    return inv_load_ex(path, NULL, out, e);
+}
+
+/* Read the ssh_config the command line, or else the inventory, names. */
+static int
+load_sshcfg(struct ld *l, const char *cli, const struct af_ynode *key)
+{
+    struct inv *inv = l->inv;
+    char *p;
+    int r;
+
+    if (cli != NULL || key == NULL)
+        return inv__sshcfg_open(cli, l->home, &inv->sshcfg, &inv->ssh_config,
+                                l->e);
+    if (strcmp(key->scalar, "none") == 0)
+        return inv__sshcfg_open("none", l->home, &inv->sshcfg, &inv->ssh_config,
+                                l->e);
+    p = resolve_path(l, key->scalar);
+    r = inv__sshcfg_open(p, l->home, &inv->sshcfg, &inv->ssh_config, l->e);
+    free(p);
+    return r;
+}
+
+int
+inv_load_ex(const char *path,
+            const char *ssh_config,
+            struct inv **out,
+            struct af_err *e)
+{
     struct inv *inv = af_calloc(1, sizeof(*inv));
     struct ld l;
     const struct af_ynode *root, *defaults = NULL, *groups = NULL;
     const struct af_ynode *hosts = NULL;
     const char *slash;
+    /* Connection settings stay unset here: ssh_config may fill them. */
     struct inv_set base = {
-        INV_DEFAULT_USER,
-        INV_DEFAULT_PORT,
-        INV_DEFAULT_IDENTITY,
-        INV_DEFAULT_KNOWN_HOSTS,
-        INV_DEFAULT_CONNECT_TIMEOUT,
-        INV_DEFAULT_COMMAND_TIMEOUT,
-        INV_DEFAULT_REBOOT_COMMAND,
-        INV_DEFAULT_REBOOT_TIMEOUT,
-        INV_DEFAULT_INSTALL_PATH,
+        .command_timeout = INV_DEFAULT_COMMAND_TIMEOUT,
+        .reboot_command = INV_DEFAULT_REBOOT_COMMAND,
+        .reboot_timeout = INV_DEFAULT_REBOOT_TIMEOUT,
+        .install_path = INV_DEFAULT_INSTALL_PATH,
     };
+    const struct af_ynode *sshcfg_key = NULL;
     struct inv_set defs;
     size_t i;
     int r = AF_EINTERNAL;
@@ -797,14 +899,22 @@ inv_load(const char *path, struct inv **out, struct af_err *e)
             hosts = root->vals[i];
         } else if (strcmp(k, "hccn") == 0) {
             inv->hccn = root->vals[i];
+        } else if (strcmp(k, "ssh_config") == 0) {
+            const char *sc;
+
+            if ((r = get_str(&l, root->keys[i], root->vals[i], &sc)) != 0)
+                goto out;
+            sshcfg_key = root->vals[i];
         } else {
             r = fail(&l, root->keys[i],
                      "unknown key '%s' at the top level "
-                     "(allowed: defaults, groups, hosts, hccn)",
+                     "(allowed: defaults, groups, hosts, hccn, ssh_config)",
                      k);
             goto out;
         }
     }
+    if ((r = load_sshcfg(&l, ssh_config, sshcfg_key)) != 0)
+        goto out;
     memset(&defs, 0, sizeof(defs));
     if (defaults != NULL &&
         (r = settings_map(&l, defaults, "defaults", &defs)) != 0)
@@ -832,6 +942,8 @@ inv_load(const char *path, struct inv **out, struct af_err *e)
         r = fail(&l, root, "the inventory defines no nodes");
         goto out;
     }
+    if ((r = inv__resolve_jumps(inv, l.home, e)) != 0)
+        goto out;
     *out = inv;
     inv = NULL;
     r = 0;
@@ -850,19 +962,14 @@ inv_free(struct inv *inv)
 
     if (inv == NULL)
         return;
-    for (i = 0; i < inv->nnodes; i++) {
-        struct inv_node *nd = &inv->nodes[i];
-
-        free(nd->name);
-        free(nd->address);
-        free(nd->user);
-        free(nd->identity);
-        free(nd->known_hosts);
-        free(nd->reboot_command);
-        free(nd->install_path);
-        free(nd->groups);
-    }
+    for (i = 0; i < inv->nnodes; i++)
+        inv__free_node(&inv->nodes[i]);
     free(inv->nodes);
+    for (i = 0; i < inv->nextra; i++) {
+        inv__free_node(inv->extra[i]);
+        free(inv->extra[i]);
+    }
+    free(inv->extra);
     for (i = 0; i < inv->ngroups; i++)
         free(inv->groups[i]);
     free(inv->groups);
@@ -870,6 +977,8 @@ inv_free(struct inv *inv)
     if (inv->index != NULL)
         free(inv->index->slot);
     free(inv->index);
+    sshcfg_free(inv->sshcfg);
+    free(inv->ssh_config);
     free(inv->path);
     free(inv);
 }

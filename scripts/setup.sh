@@ -14,7 +14,7 @@ PKGS=(
     qemu-user-static
     openssh-server openssh-client
     sqlite3 python3 python3-pip iproute2 util-linux procps psmisc
-    pdsh pssh clustershell time
+    pdsh pssh clustershell time sudo
     clang libclang-rt-14-dev clang-format
     man-db groff-base dpkg-dev
 )

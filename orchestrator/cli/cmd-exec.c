@@ -348,7 +348,8 @@ cmd_exec_main(int argc, char **argv)
         goto out;
     }
     loop_ok = 1;
-    if ((r = fleet_init(&fleet, &loop, c.o.inventory, c.o.limit, &e)) != 0) {
+    if ((r = fleet_init(&fleet, &loop, c.o.inventory, c.o.limit, c.o.ssh_config,
+                        &e)) != 0) {
         report_error(&rep, "%s", e.msg);
         rc = AF_EXIT_USAGE;
         goto out;

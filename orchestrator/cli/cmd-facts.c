@@ -227,7 +227,8 @@ cmd_facts_main(int argc, char **argv)
         report_error(&rep, "cannot start the event loop: %s", uv_strerror(r));
         return AF_EXIT_INTERNAL;
     }
-    if (fleet_init(&fleet, &loop, o.inventory, o.limit, &e) != 0) {
+    if (fleet_init(&fleet, &loop, o.inventory, o.limit, o.ssh_config, &e) !=
+        0) {
         fprintf(stderr, "ascend-fleet facts: %s\n", e.msg);
         rc = AF_EXIT_USAGE;
         goto out;

@@ -323,7 +323,7 @@ hccn_plan_cmd(int argc, char **argv)
     af_buf_init(&b, 0);
     if ((rc = hccn_parse(argc, argv, &c)) != 0)
         return rc < 0 ? AF_EXIT_OK : rc;
-    if (inv_load(c.o.inventory, &inv, &e) != 0 ||
+    if (inv_load_ex(c.o.inventory, c.o.ssh_config, &inv, &e) != 0 ||
         inv_select(inv, c.o.limit, &sel, &nsel, &e) != 0) {
         fprintf(stderr, "ascend-fleet hccn plan: %s\n", e.msg);
         rc = AF_EXIT_USAGE;
@@ -668,7 +668,8 @@ hccn_run_cmd(int argc, char **argv, int verify)
                 cmd, uv_strerror(r));
         return AF_EXIT_INTERNAL;
     }
-    if (fleet_init(&fleet, &loop, c.o.inventory, c.o.limit, &e) != 0) {
+    if (fleet_init(&fleet, &loop, c.o.inventory, c.o.limit, c.o.ssh_config,
+                   &e) != 0) {
         fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
         rc = AF_EXIT_USAGE;
         goto out;

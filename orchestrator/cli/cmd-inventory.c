@@ -11,16 +11,19 @@
  * is declared in cmd.h; argv[0] is "inventory".
  */
 #include "cmd.h"
+#include "limit.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "af-buf.h"
 #include "af-err.h"
-#include "af-mem.h"
 #include "af-json.h"
+#include "af-mem.h"
+#include "hostlist.h"
 #include "inv.h"
 #include "report.h"
 
@@ -29,29 +32,49 @@
 enum {
     OPT_LIMIT = 1000,
     OPT_JSON,
+    OPT_SSH_CONFIG,
+    OPT_DETAIL,
+};
+
+struct inv_opts {
+    const char *path;
+    const char *limit;
+    const char *ssh_config;
+    int json;
+    int detail;
+    char limit_buf[4096]; /* --limit, -w, -x merged */
 };
 
 static void
 usage(FILE *out)
 {
     fprintf(out,
-            "usage: ascend-fleet inventory check [-i FILE]\n"
+            "usage: ascend-fleet inventory check [-i FILE] [--ssh-config F]\n"
             "       ascend-fleet inventory show [-i FILE] [--limit PATTERN] "
-            "[--json]\n"
+            "[--json|--detail]\n"
             "\n"
             "  check   load and validate the inventory; print\n"
             "          \"FILE: N nodes in M groups: OK\", or the first "
             "problem as\n"
             "          FILE:LINE:COL: message\n"
             "  show    list the selected nodes (name, address:port, user, "
-            "groups)\n"
+            "groups);\n"
+            "          --detail (and --json) give every connection setting "
+            "and where\n"
+            "          it came from: inventory, FILE:LINE of ssh_config, or "
+            "default\n"
             "\n"
             "  -i, --inventory FILE   inventory (default %s)\n"
             "      --limit PATTERN    only these nodes: hostlists, groups, "
             "@groups,\n"
-            "                         !exclusions, comma-separated\n"
-            "  -w NODES, -x NODES     as --limit NODES, --limit '!NODES'\n"
+            "                         !exclusions, @failed:RUN / @ok:RUN, "
+            "comma-separated\n"
+            "  -w NODES / -x NODES    as --limit NODES / --limit '!NODES'\n"
             "      --json             one JSON document instead of a table\n"
+            "      --detail           one block per node with every setting\n"
+            "      --ssh-config FILE  ssh_config to read instead of "
+            "~/.ssh/config and\n"
+            "                         /etc/ssh/ssh_config, or 'none'\n"
             "  -h, --help             this help\n"
             "\n"
             "Exit status: 0 ok, 2 invalid inventory, --limit or usage.\n",
@@ -59,52 +82,89 @@ usage(FILE *out)
 }
 
 /*
+ * @failed:RUN / @ok:RUN in the selection, from the state file beside the
+ * inventory. Returns -1 to go on, or the exit code.
+ */
+static int
+inv_resolve_results(struct inv_opts *io, const char *sub)
+{
+    struct cmd_opts o;
+    char cmd[64];
+    int r;
+
+    if (io->limit == NULL)
+        return -1;
+    cmd_opts_init(&o);
+    o.inventory = io->path;
+    o.limit = io->limit;
+    snprintf(cmd, sizeof(cmd), "inventory %s", sub);
+    if ((r = cmd_limit_resolve(&o, cmd)) != 0)
+        return r;
+    if (o.limit != io->limit) { /* rewritten into o.limit_buf */
+        snprintf(io->limit_buf, sizeof(io->limit_buf), "%s", o.limit);
+        io->limit = io->limit_buf;
+    }
+    return -1;
+}
+
+/*
  * Parse the options of one subcommand (argv[0] is its name). Returns -1 to
  * go on, or the exit code to return now.
  */
 static int
-parse_opts(int argc,
-           char **argv,
-           int show,
-           const char **path,
-           struct cmd_opts *o,
-           int *json)
+parse_opts(int argc, char **argv, int show, struct inv_opts *io)
 {
     static const struct option longopts[] = {
         {"inventory", required_argument, NULL, 'i'},
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"json", no_argument, NULL, OPT_JSON},
+        {"detail", no_argument, NULL, OPT_DETAIL},
+        {"ssh-config", required_argument, NULL, OPT_SSH_CONFIG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int opt;
 
-    *path = DEFAULT_INVENTORY;
+    memset(io, 0, sizeof(*io));
+    io->path = DEFAULT_INVENTORY;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "i:w:x:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'i':
-            *path = optarg;
+            io->path = optarg;
+            break;
+        case OPT_SSH_CONFIG:
+            io->ssh_config = optarg;
             break;
         case 'h':
             usage(stdout);
             return AF_EXIT_OK;
         case OPT_LIMIT:
-        case OPT_JSON:
         case 'w':
         case 'x':
+        case OPT_JSON:
+        case OPT_DETAIL:
             if (!show) {
-                fprintf(stderr, "ascend-fleet inventory %s: --%s is only "
-                        "for 'show'\n", argv[0],
-                        opt == OPT_JSON ? "json" : "limit");
+                fprintf(stderr,
+                        "ascend-fleet inventory %s: --%s is only "
+                        "for 'show'\n",
+                        argv[0],
+                        opt == OPT_JSON     ? "json"
+                        : opt == OPT_DETAIL ? "detail"
+                        : opt == OPT_LIMIT  ? "limit"
+                        : opt == 'w'        ? "w"
+                                            : "x");
                 return AF_EXIT_USAGE;
             }
             if (opt == OPT_JSON)
-                *json = 1;
-            else if (cmd_opts_handle(o, "inventory show",
-                                     opt == OPT_LIMIT ? CMD_OPT_LIMIT : opt,
-                                     optarg) < 0)
+                io->json = 1;
+            else if (opt == OPT_DETAIL)
+                io->detail = 1;
+            else if (cmd_limit_add(io->limit_buf, sizeof(io->limit_buf), optarg,
+                                   opt == 'x') < 0)
                 return AF_EXIT_USAGE;
+            else
+                io->limit = io->limit_buf;
             break;
         default:
             usage(stderr);
@@ -112,23 +172,22 @@ parse_opts(int argc,
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "ascend-fleet inventory %s: unexpected argument "
-                "'%s'\n", argv[0], argv[optind]);
+        fprintf(stderr,
+                "ascend-fleet inventory %s: unexpected argument "
+                "'%s'\n",
+                argv[0], argv[optind]);
         usage(stderr);
         return AF_EXIT_USAGE;
     }
-    o->inventory = *path;
-    if ((opt = cmd_limit_finish(o, "inventory show")) != 0)
-        return opt;
-    return -1;
+    return inv_resolve_results(io, argv[0]);
 }
 
 static int
-load(const char *path, struct inv **inv)
+load(const struct inv_opts *io, struct inv **inv)
 {
     struct af_err e = {0};
 
-    if (inv_load(path, inv, &e) != 0) {
+    if (inv_load_ex(io->path, io->ssh_config, inv, &e) != 0) {
         /* Bare FILE:LINE:COL so editors and CI annotators can jump. */
         fprintf(stderr, "%s\n", e.msg);
         return AF_EXIT_USAGE;
@@ -136,20 +195,57 @@ load(const char *path, struct inv **inv)
     return AF_EXIT_OK;
 }
 
+/*
+ * Warn (on stderr) about identity files that do not exist, naming the
+ * nodes that use each. Returns how many are missing.
+ */
+static size_t
+warn_missing_identities(const struct inv *inv)
+{
+    const char **names = af_calloc(inv->nnodes + 1, sizeof(*names));
+    unsigned char *done = af_calloc(inv->nnodes + 1, 1);
+    const char *agent = getenv("SSH_AUTH_SOCK");
+    size_t i, j, n, missing = 0;
+
+    for (i = 0; i < inv->nnodes; i++) {
+        const char *id = inv->nodes[i].identity;
+        char *fold;
+
+        if (done[i] || access(id, F_OK) == 0)
+            continue;
+        for (j = i, n = 0; j < inv->nnodes; j++) {
+            if (!done[j] && strcmp(inv->nodes[j].identity, id) == 0) {
+                done[j] = 1;
+                names[n++] = inv->nodes[j].name;
+            }
+        }
+        fold = hl_fold(names, n);
+        fprintf(stderr, "warning: identity %s does not exist (%s)%s\n", id,
+                fold,
+                agent != NULL && agent[0] != '\0'
+                    ? "; only ssh-agent keys will be offered"
+                    : "");
+        free(fold);
+        missing++;
+    }
+    free(done);
+    free(names);
+    return missing;
+}
+
 static int
 inventory_check(int argc, char **argv)
 {
     struct inv *inv = NULL;
-    const char *path;
-    struct cmd_opts o;
-    int json = 0, rc;
+    struct inv_opts io;
+    int rc;
 
-    cmd_opts_init(&o);
-    if ((rc = parse_opts(argc, argv, 0, &path, &o, &json)) >= 0)
+    if ((rc = parse_opts(argc, argv, 0, &io)) >= 0)
         return rc;
-    if ((rc = load(path, &inv)) != AF_EXIT_OK)
+    if ((rc = load(&io, &inv)) != AF_EXIT_OK)
         return rc;
-    printf("%s: %zu nodes in %zu groups: OK\n", path, inv->nnodes,
+    warn_missing_identities(inv);
+    printf("%s: %zu nodes in %zu groups: OK\n", io.path, inv->nnodes,
            inv->ngroups);
     inv_free(inv);
     return AF_EXIT_OK;
@@ -169,12 +265,20 @@ put_groups(struct af_buf *b, const struct inv_node *nd)
         af_buf_puts(b, "-");
 }
 
+static const char *
+hostkeys_name(enum inv_hostkeys hk)
+{
+    return hk == INV_HOSTKEYS_ACCEPT_NEW ? "accept-new"
+           : hk == INV_HOSTKEYS_STRICT   ? "strict"
+                                         : "(command line)";
+}
+
 static void
-show_json(const struct inv *inv, const size_t *idx, size_t n,
-          struct af_buf *b)
+show_json(const struct inv *inv, const size_t *idx, size_t n, struct af_buf *b)
 {
     struct af_json j;
     size_t i, g;
+    int k;
 
     afj_init(&j, b);
     afj_obj_begin(&j);
@@ -196,15 +300,31 @@ show_json(const struct inv *inv, const size_t *idx, size_t n,
         afj_kstr(&j, "reboot_command", nd->reboot_command);
         afj_kint(&j, "reboot_timeout", nd->reboot_timeout);
         afj_kstr(&j, "install_path", nd->install_path);
+        afj_kint(&j, "handshake_timeout", nd->handshake_timeout);
+        afj_kstr(&j, "host_keys", hostkeys_name(nd->hostkeys));
+        if (nd->jump != NULL)
+            afj_kstr(&j, "jump", nd->jump);
+        else
+            afj_knull(&j, "jump");
+        afj_kstr(&j, "become", nd->become ? "sudo" : "none");
         afj_key(&j, "groups");
         afj_arr_begin(&j);
         for (g = 0; g < nd->ngroups; g++)
             afj_str(&j, nd->groups[g]);
         afj_arr_end(&j);
+        afj_key(&j, "from");
+        afj_obj_begin(&j);
+        for (k = 0; k < INV_NSRC; k++)
+            afj_kstr(&j, inv_src_names[k], nd->src[k]);
+        afj_obj_end(&j);
         afj_obj_end(&j);
     }
     afj_arr_end(&j);
     afj_kuint(&j, "count", n);
+    if (inv->ssh_config != NULL)
+        afj_kstr(&j, "ssh_config", inv->ssh_config);
+    else
+        afj_knull(&j, "ssh_config");
     afj_obj_end(&j);
     af_buf_puts(b, "\n");
 }
@@ -224,8 +344,7 @@ endpoint(const struct inv_node *nd)
 }
 
 static void
-show_table(const struct inv *inv, const size_t *idx, size_t n,
-           struct af_buf *b)
+show_table(const struct inv *inv, const size_t *idx, size_t n, struct af_buf *b)
 {
     size_t i, wname = 4, waddr = 7, wuser = 4;
     char **ep = af_calloc(n ? n : 1, sizeof(*ep));
@@ -241,18 +360,57 @@ show_table(const struct inv *inv, const size_t *idx, size_t n,
         if (strlen(nd->user) > wuser)
             wuser = strlen(nd->user);
     }
-    af_buf_printf(b, "%-*s  %-*s  %-*s  %s\n", (int)wname, "NAME",
-                  (int)waddr, "ADDRESS", (int)wuser, "USER", "GROUPS");
+    af_buf_printf(b, "%-*s  %-*s  %-*s  %s\n", (int)wname, "NAME", (int)waddr,
+                  "ADDRESS", (int)wuser, "USER", "GROUPS");
     for (i = 0; i < n; i++) {
         const struct inv_node *nd = &inv->nodes[idx[i]];
 
-        af_buf_printf(b, "%-*s  %-*s  %-*s  ", (int)wname, nd->name,
-                      (int)waddr, ep[i], (int)wuser, nd->user);
+        af_buf_printf(b, "%-*s  %-*s  %-*s  ", (int)wname, nd->name, (int)waddr,
+                      ep[i], (int)wuser, nd->user);
         put_groups(b, nd);
         af_buf_puts(b, "\n");
         free(ep[i]);
     }
     free(ep);
+}
+
+/* One block per node: every connection setting and where it came from. */
+static void
+show_detail(const struct inv *inv,
+            const size_t *idx,
+            size_t n,
+            struct af_buf *b)
+{
+    size_t i;
+    char v[INV_NSRC][32];
+    int k;
+
+    af_buf_printf(b, "# ssh_config: %s\n", inv->ssh_config);
+    for (i = 0; i < n; i++) {
+        const struct inv_node *nd = &inv->nodes[idx[i]];
+        const char *val[INV_NSRC];
+
+        snprintf(v[INV_SRC_PORT], sizeof(v[0]), "%d", nd->port);
+        snprintf(v[INV_SRC_CONNECT_TIMEOUT], sizeof(v[0]), "%d s",
+                 nd->connect_timeout);
+        snprintf(v[INV_SRC_HANDSHAKE_TIMEOUT], sizeof(v[0]), "%d s",
+                 nd->handshake_timeout);
+        val[INV_SRC_ADDRESS] = nd->address;
+        val[INV_SRC_PORT] = v[INV_SRC_PORT];
+        val[INV_SRC_USER] = nd->user;
+        val[INV_SRC_IDENTITY] = nd->identity;
+        val[INV_SRC_KNOWN_HOSTS] = nd->known_hosts;
+        val[INV_SRC_HOSTKEYS] = hostkeys_name(nd->hostkeys);
+        val[INV_SRC_CONNECT_TIMEOUT] = v[INV_SRC_CONNECT_TIMEOUT];
+        val[INV_SRC_HANDSHAKE_TIMEOUT] = v[INV_SRC_HANDSHAKE_TIMEOUT];
+        val[INV_SRC_JUMP] = nd->jump ? nd->jump : "-";
+        af_buf_printf(b, "%s%s\n", i > 0 ? "\n" : "", nd->name);
+        for (k = 0; k < INV_NSRC; k++)
+            af_buf_printf(b, "  %-18s %-32s %s\n", inv_src_names[k], val[k],
+                          nd->src[k]);
+        af_buf_printf(b, "  %-18s %s\n", "become",
+                      nd->become ? "sudo" : "none");
+    }
 }
 
 static int
@@ -261,24 +419,24 @@ inventory_show(int argc, char **argv)
     struct af_err e = {0};
     struct inv *inv = NULL;
     struct af_buf out;
-    const char *path;
-    struct cmd_opts o;
+    struct inv_opts io;
     size_t *idx = NULL, n = 0;
-    int json = 0, rc;
+    int rc;
 
-    cmd_opts_init(&o);
-    if ((rc = parse_opts(argc, argv, 1, &path, &o, &json)) >= 0)
+    if ((rc = parse_opts(argc, argv, 1, &io)) >= 0)
         return rc;
-    if ((rc = load(path, &inv)) != AF_EXIT_OK)
+    if ((rc = load(&io, &inv)) != AF_EXIT_OK)
         return rc;
-    if (inv_select(inv, o.limit, &idx, &n, &e) != 0) {
+    if (inv_select(inv, io.limit, &idx, &n, &e) != 0) {
         fprintf(stderr, "ascend-fleet inventory show: %s\n", e.msg);
         inv_free(inv);
         return AF_EXIT_USAGE;
     }
     af_buf_init(&out, 0);
-    if (json)
+    if (io.json)
         show_json(inv, idx, n, &out);
+    else if (io.detail)
+        show_detail(inv, idx, n, &out);
     else
         show_table(inv, idx, n, &out);
     fwrite(out.data, 1, out.len, stdout);

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "limit.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -255,7 +256,8 @@ cmd_ranktable_main(int argc, char **argv)
     af_buf_init(&missing, 0);
     cmd_opts_init(&o);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "i:o:w:x:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "i:o:w:x:vh", longopts, NULL)) !=
+           -1) {
         r = cmd_opts_handle(&o, "ranktable", opt, optarg);
         if (r < 0)
             return AF_EXIT_USAGE;
@@ -281,9 +283,9 @@ cmd_ranktable_main(int argc, char **argv)
                 argv[optind]);
         return AF_EXIT_USAGE;
     }
-    if ((r = cmd_limit_finish(&o, "ranktable")) != 0)
+    if ((r = cmd_limit_resolve(&o, "ranktable")) != 0)
         return r;
-    if (inv_load(o.inventory, &inv, &e) != 0 ||
+    if (inv_load_ex(o.inventory, o.ssh_config, &inv, &e) != 0 ||
         inv_select(inv, o.limit, &sel, &nsel, &e) != 0) {
         fprintf(stderr, "ascend-fleet ranktable: %s\n", e.msg);
         rc = AF_EXIT_USAGE;

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "limit.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -197,7 +198,7 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o, int *rc)
     int opt, r;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "i:f:w:x:h", ro_longopts, NULL)) !=
+    while ((opt = getopt_long(argc, argv, "i:f:w:x:vh", ro_longopts, NULL)) !=
            -1) {
         ro->given |= ro_given_common(opt);
         r = cmd_opts_handle(o, argv[0], opt, optarg);
@@ -226,10 +227,8 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o, int *rc)
             return -1;
         }
     }
-    if ((r = cmd_limit_finish(o, argv[0])) != 0) {
-        *rc = r;
+    if ((*rc = cmd_limit_resolve(o, argv[0])) != 0)
         return -1;
-    }
     ro->inventory = o->inventory;
     ro->limit = o->limit;
     ro->state = cmd_state_path(o);
@@ -247,6 +246,7 @@ ro_parse(int argc, char **argv, struct ro_opts *ro, struct cmd_opts *o, int *rc)
     ro->kex = o->kex;
     ro->timeout_s = o->timeout_s;
     ro->signals = 1;
+    ro->ssh_config = o->ssh_config;
     return 0;
 }
 

@@ -42,8 +42,6 @@ status_usage(FILE *out)
                  "tail.\n");
 }
 
-
-
 static void
 print_json_steps(struct af_json *j,
                  const char *node,
@@ -466,8 +464,7 @@ cmd_runs_main(int argc, char **argv)
         fwrite(b.data, 1, b.len, stdout);
         af_buf_free(&b);
     } else {
-        printf("%-5s %-11s %-19s %s\n", "RUN", "STATUS", "STARTED",
-               "COMMAND");
+        printf("%-5s %-11s %-19s %s\n", "RUN", "STATUS", "STARTED", "COMMAND");
         for (i = 0; i < n; i++) {
             char t[32];
 

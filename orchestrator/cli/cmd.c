@@ -8,10 +8,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "af-buf.h"
+#include <libssh/libssh.h>
+
 #include "af-err.h"
 #include "af-mem.h"
-#include "fold.h"
+#include "limit.h"
 #include "report.h"
 #include "st.h"
 
@@ -22,14 +23,15 @@ const char cmd_common_help[] =
     "  -i, --inventory FILE   inventory (default ./inventory.yaml)\n"
     "      --limit PATTERN    only these nodes: hostlists, groups, "
     "!exclusions,\n"
-    "                         @failed:RUN, @ok:RUN (results of a recorded "
-    "run)\n"
-    "  -w NODES               as --limit NODES\n"
-    "  -x NODES               leave these nodes out (as --limit '!NODES')\n"
+    "                         @failed:RUN / @ok:RUN (RUN an id or 'last')\n"
+    "  -w NODES / -x NODES    as --limit NODES / --limit '!NODES' (pdsh)\n"
     "  -f, --fanout N         nodes in flight at once (default 64)\n"
     "      --timeout S        per-node command timeout in seconds\n"
     "      --host-keys MODE   strict (default) or accept-new\n"
+    "      --ssh-config FILE  ssh_config to read instead of ~/.ssh/config\n"
+    "                         and /etc/ssh/ssh_config, or 'none'\n"
     "      --json             machine-readable output\n"
+    "  -v, --verbose          libssh log on stderr (-vv, -vvv: more)\n"
     "  -h, --help             this help\n";
 
 void
@@ -54,74 +56,67 @@ parse_pos_int(const char *s, int max, int *out)
     return 0;
 }
 
-/* End of the limit term that starts at p (a comma inside [] belongs to it). */
-static const char *
-cmd_term_end(const char *p)
+int
+cmd_limit_add(char *buf, size_t cap, const char *terms, int exclude)
 {
+    size_t len = strlen(buf), i, start = 0;
     int depth = 0;
 
-    for (; *p != '\0'; p++) {
-        if (*p == '[')
+    for (i = 0;; i++) {
+        char c = terms[i];
+        size_t n = i - start;
+
+        if (c == '[')
             depth++;
-        else if (*p == ']' && depth > 0)
+        else if (c == ']')
             depth--;
-        else if (*p == ',' && depth == 0)
-            break;
+        if (c != '\0' && (c != ',' || depth > 0))
+            continue;
+        if (len + n + 3 > cap)
+            return -1;
+        if (len > 0)
+            buf[len++] = ',';
+        if (exclude && terms[start] != '!')
+            buf[len++] = '!';
+        memcpy(buf + len, terms + start, n);
+        len += n;
+        buf[len] = '\0';
+        if (c == '\0')
+            return 0;
+        start = i + 1;
     }
-    return p;
-}
-
-/* Append the n bytes at p to the joined limit; -1 when it is full. */
-static int
-cmd_limit_put(struct cmd_opts *o, const char *p, size_t n)
-{
-    size_t len = strlen(o->limit_buf);
-
-    if (len + n + 1 > sizeof(o->limit_buf))
-        return -1;
-    memcpy(o->limit_buf + len, p, n);
-    o->limit_buf[len + n] = '\0';
-    return 0;
-}
-
-/* Add the terms of arg to the selection, each as "!term" when exclude. */
-static int
-cmd_limit_add(struct cmd_opts *o, const char *cmd, const char *arg, int exclude)
-{
-    const char *p = arg, *end;
-    int bad = 0;
-
-    if (o->limit != NULL)
-        bad |= cmd_limit_put(o, ",", 1);
-    o->limit = o->limit_buf;
-    do {
-        end = cmd_term_end(p);
-        if (p != arg)
-            bad |= cmd_limit_put(o, ",", 1);
-        if (exclude && end > p && *p != '!')
-            bad |= cmd_limit_put(o, "!", 1);
-        bad |= cmd_limit_put(o, p, (size_t)(end - p));
-        p = *end == ',' ? end + 1 : end;
-    } while (*end != '\0');
-    if (bad) {
-        fprintf(stderr, "ascend-fleet %s: node selection too long\n", cmd);
-        return -1;
-    }
-    return 1;
 }
 
 int
 cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt, const char *arg)
 {
     switch (opt) {
+    case 'v':
+        /* libssh's log level is process-wide: set once, from the CLI. */
+        o->verbose++;
+        ssh_set_log_level(o->verbose >= 3   ? SSH_LOG_FUNCTIONS
+                          : o->verbose == 2 ? SSH_LOG_PACKET
+                                            : SSH_LOG_PROTOCOL);
+        return 1;
+    case 'w':
+    case 'x':
+        if (cmd_limit_add(o->limit_buf, sizeof(o->limit_buf), arg, opt == 'x') <
+            0) {
+            fprintf(stderr, "ascend-fleet %s: node selection too long\n", cmd);
+            return -1;
+        }
+        o->limit = o->limit_buf;
+        return 1;
     case 'i':
         o->inventory = arg;
         return 1;
     case CMD_OPT_LIMIT:
-    case 'w':
-        return cmd_limit_add(o, cmd, arg, 0);
-    case 'x':
-        return cmd_limit_add(o, cmd, arg, 1);
+        if (cmd_limit_add(o->limit_buf, sizeof(o->limit_buf), arg, 0) < 0) {
+            fprintf(stderr, "ascend-fleet %s: --limit too long\n", cmd);
+            return -1;
+        }
+        o->limit = o->limit_buf;
+        return 1;
     case CMD_OPT_STATE:
         o->state = arg;
         return 1;
@@ -130,6 +125,9 @@ cmd_opts_handle(struct cmd_opts *o, const char *cmd, int opt, const char *arg)
         return 1;
     case CMD_OPT_KEX:
         o->kex = arg;
+        return 1;
+    case CMD_OPT_SSH_CONFIG:
+        o->ssh_config = arg;
         return 1;
     case 'f':
         if (parse_pos_int(arg, 100000, &o->fanout) < 0) {
@@ -271,127 +269,6 @@ cmd_fanout_clamp(struct report *rep, int fanout, size_t nodes)
     return (int)avail;
 }
 
-/*
- * The nodes of run whose result is in the failed (or ok) set, folded into
- * hostlist terms appended to b ("!"-prefixed one by one when exclude).
- */
-static int
-cmd_run_nodes(struct cmd_opts *o,
-              const char *cmd,
-              const char *term,
-              int exclude,
-              struct af_buf *b)
-{
-    int failed = strncmp(term, "@failed:", 8) == 0;
-    const char *num = term + (failed ? 8 : 4);
-    struct st_node *nodes = NULL;
-    struct st_run rr;
-    struct st *st = NULL;
-    struct fold *f = fold_new();
-    struct af_err e = {0};
-    size_t i, n = 0, k = 0;
-    char *end, *folded;
-    long long run = strtoll(num, &end, 10);
-    int rc;
-
-    if (*num == '\0' || *end != '\0' || run < 1) {
-        fprintf(stderr,
-                "ascend-fleet %s: --limit: '%s' wants a run number "
-                "(ascend-fleet runs lists them)\n",
-                cmd, term);
-        rc = AF_EXIT_USAGE;
-        goto out;
-    }
-    if ((rc = cmd_state_open(o, cmd, 0, &st)) != 0)
-        goto out;
-    if (st_run_get(st, run, &rr, &e) != 0) {
-        fprintf(stderr, "ascend-fleet %s: --limit %s: %s\n", cmd, term, e.msg);
-        rc = AF_EXIT_USAGE;
-        goto out;
-    }
-    st_run_clear(&rr);
-    if (st_node_list(st, run, &nodes, &n, &e) != 0) {
-        fprintf(stderr, "ascend-fleet %s: %s\n", cmd, e.msg);
-        rc = AF_EXIT_USAGE;
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        enum st_node_status s = nodes[i].status;
-        int bad = s == ST_NODE_FAILED || s == ST_NODE_UNREACHABLE ||
-                  s == ST_NODE_BLOCKED;
-        int ok = s == ST_NODE_DONE || s == ST_NODE_SKIPPED;
-
-        if (failed ? !bad : !ok)
-            continue;
-        if (exclude)
-            af_buf_printf(b, "%s!%s", k++ ? "," : "", nodes[i].node);
-        fold_add(f, "", nodes[i].node);
-    }
-    if (fold_groups(f) == 0) {
-        fprintf(stderr, "ascend-fleet %s: --limit: run %lld has no node %s\n",
-                cmd, run,
-                failed ? "that failed, was unreachable or blocked"
-                       : "that succeeded");
-        rc = AF_EXIT_USAGE;
-        goto out;
-    }
-    if (!exclude) {
-        folded = fold_nodes(f, 0);
-        af_buf_puts(b, folded);
-        free(folded);
-    }
-out:
-    st_nodes_free(nodes, n);
-    st_close(st);
-    fold_free(f);
-    return rc;
-}
-
-int
-cmd_limit_finish(struct cmd_opts *o, const char *cmd)
-{
-    struct af_buf b;
-    const char *p = o->limit, *end;
-    int rc = 0;
-
-    if (p == NULL ||
-        (strstr(p, "@failed:") == NULL && strstr(p, "@ok:") == NULL))
-        return 0;
-    af_buf_init(&b, 0);
-    do {
-        const char *t = p;
-        int excl = *t == '!';
-        size_t len;
-        char *term;
-
-        end = cmd_term_end(p);
-        len = (size_t)(end - p);
-        if (p != o->limit)
-            af_buf_append(&b, ",", 1);
-        term = af_strndup(t + excl, len - (size_t)excl);
-        if (strncmp(term, "@failed:", 8) == 0 || strncmp(term, "@ok:", 4) == 0)
-            rc = cmd_run_nodes(o, cmd, term, excl, &b);
-        else
-            af_buf_append(&b, p, len);
-        free(term);
-        p = *end == ',' ? end + 1 : end;
-    } while (rc == 0 && *end != '\0');
-    if (rc == 0 && b.len + 1 > sizeof(o->limit_buf)) {
-        fprintf(stderr,
-                "ascend-fleet %s: --limit: too many nodes in the run's "
-                "result; select a group instead\n",
-                cmd);
-        rc = AF_EXIT_USAGE;
-    }
-    if (rc == 0) {
-        memcpy(o->limit_buf, b.data ? b.data : "", b.len);
-        o->limit_buf[b.len] = '\0';
-        o->limit = o->limit_buf;
-    }
-    af_buf_free(&b);
-    return rc;
-}
-
 static const struct option cmd_common_longopts[] = {
     CMD_LONGOPTS_COMMON,
     {NULL, 0, NULL, 0},
@@ -417,7 +294,7 @@ cmd_getopt(int argc,
     memcpy(all, cmd_common_longopts, nc * sizeof(*all));
     if (no)
         memcpy(all + nc, spec->own, no * sizeof(*all));
-    snprintf(shorts, sizeof(shorts), "i:f:w:x:h%s",
+    snprintf(shorts, sizeof(shorts), "i:f:hw:x:v%s",
              spec->shortopts ? spec->shortopts : "");
     optind = 1;
     while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
@@ -447,7 +324,7 @@ cmd_getopt(int argc,
         rc = AF_EXIT_USAGE;
         goto out;
     }
-    rc = cmd_limit_finish(o, spec->name);
+    rc = cmd_limit_resolve(o, spec->name);
 out:
     free(all);
     return rc;

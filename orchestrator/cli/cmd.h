@@ -38,8 +38,17 @@ struct cmd_opts {
     int timeout_s;
     enum conn_hostkey_policy hostkeys;
     const char *kex;
-    char limit_buf[16384]; /* --limit, -w and -x terms joined */
+    const char *ssh_config; /* --ssh-config FILE|none, or NULL */
+    int verbose;            /* -v count: libssh log level on stderr */
+    char limit_buf[4096];   /* --limit, -w and -x merged */
 };
+
+/*
+ * Add terms (a --limit expression) to the selection in buf: as they are, or
+ * with exclude each comma-separated term negated ("-x a,b" = "!a,!b").
+ * Returns 0, or -1 when buf (cap bytes) is too small.
+ */
+int cmd_limit_add(char *buf, size_t cap, const char *terms, int exclude);
 
 void cmd_opts_init(struct cmd_opts *o);
 /*
@@ -56,21 +65,24 @@ enum {
     CMD_OPT_HOSTKEYS,
     CMD_OPT_KEX,
     CMD_OPT_TIMEOUT,
+    CMD_OPT_SSH_CONFIG,
     CMD_OPT_FIRST_PRIVATE, /* subcommands number their own from here */
 };
 
-#define CMD_LONGOPTS_COMMON                                       \
-    {"inventory", required_argument, NULL, 'i'},                  \
-        {"limit", required_argument, NULL, CMD_OPT_LIMIT},        \
-        {"state", required_argument, NULL, CMD_OPT_STATE},        \
-        {"fanout", required_argument, NULL, 'f'},                 \
-        {"json", no_argument, NULL, CMD_OPT_JSON},                \
-        {"host-keys", required_argument, NULL, CMD_OPT_HOSTKEYS}, \
-        {"kex", required_argument, NULL, CMD_OPT_KEX},            \
-        {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},    \
-    {                                                             \
-        "help", no_argument, NULL, 'h'                            \
-    }
+/* clang-format off */
+#define CMD_LONGOPTS_COMMON                                                   \
+    {"inventory", required_argument, NULL, 'i'},                              \
+        {"limit", required_argument, NULL, CMD_OPT_LIMIT},                    \
+        {"state", required_argument, NULL, CMD_OPT_STATE},                    \
+        {"fanout", required_argument, NULL, 'f'},                             \
+        {"json", no_argument, NULL, CMD_OPT_JSON},                            \
+        {"host-keys", required_argument, NULL, CMD_OPT_HOSTKEYS},             \
+        {"kex", required_argument, NULL, CMD_OPT_KEX},                        \
+        {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},                \
+        {"ssh-config", required_argument, NULL, CMD_OPT_SSH_CONFIG},          \
+        {"verbose", no_argument, NULL, 'v'},                                  \
+        {"help", no_argument, NULL, 'h'}
+/* clang-format on */
 
 /*
  * One option table per command: the shared options (CMD_LONGOPTS_COMMON)
@@ -121,17 +133,6 @@ struct st;
 
 /* The state file path: --state, or the default derived from -i. */
 const char *cmd_state_path(struct cmd_opts *o);
-
-/*
- * Node selection: --limit P and -w P add P's terms, -x P adds each of P's
- * terms as an exclusion ("!term"); all of them join into o->limit. After
- * the options are parsed (cmd_getopt does it), a term "@failed:RUN" or
- * "@ok:RUN" (possibly "!"-prefixed) is replaced with the nodes of the
- * recorded run RUN whose result was failed/unreachable/blocked, or
- * done/skipped, read from the state file without writing it. Returns 0, or
- * an exit code after printing why.
- */
-int cmd_limit_finish(struct cmd_opts *o, const char *cmd);
 
 /*
  * Open the state file for cmd: read-only (write 0: never creating one; "no

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "af-err.h"
+
 #include <libssh/libssh.h>
 
 static const struct cmd_entry cmd_table[] = {

@@ -22,11 +22,11 @@
 #include "ag-blob.h"
 #endif
 
-#define AGC_STR_(x)          #x
-#define AGC_STR(x)           AGC_STR_(x)
+#define AGC_STR_(x) #x
+#define AGC_STR(x)  AGC_STR_(x)
 /* Streamed payloads: refill below this many queued bytes, this much a go. */
-#define AGC_STREAM_LOW   (512 * 1024)
-#define AGC_STREAM_CHUNK (128 * 1024)
+#define AGC_STREAM_LOW       (512 * 1024)
+#define AGC_STREAM_CHUNK     (128 * 1024)
 #define AGC_STDERR_CAP       4096
 #define AGC_PROBE_TIMEOUT_MS 30000
 #define AGC_PUSH_TIMEOUT_MS  120000

@@ -42,8 +42,10 @@ typedef void (*agc_ready_cb)(struct agc *a, int status);
  * failed (AF_ETIMEOUT when the request's timer fired); body is then empty.
  * body is borrowed for the call.
  */
-typedef void (*agc_resp_cb)(struct agc *a, int status,
-                            const struct af_kv *body, void *data);
+typedef void (*agc_resp_cb)(struct agc *a,
+                            int status,
+                            const struct af_kv *body,
+                            void *data);
 
 struct agc *agc_new(struct conn *c, agc_ready_cb cb, void *data);
 /* Probe, push if needed, start serving; ready_cb runs later. */
@@ -58,9 +60,14 @@ void agc_start(struct agc *a);
  * protocol (the whole session then fails, every pending request hears of
  * it, and agc_error says why); or with AF_ECANCELED from agc_free.
  */
-void agc_request(struct agc *a, const char *const *words, size_t nwords,
-                 const void *payload, size_t plen, uint64_t timeout_ms,
-                 agc_resp_cb cb, void *data);
+void agc_request(struct agc *a,
+                 const char *const *words,
+                 size_t nwords,
+                 const void *payload,
+                 size_t plen,
+                 uint64_t timeout_ms,
+                 agc_resp_cb cb,
+                 void *data);
 /*
  * Supplies the next bytes of a streamed payload: copy at most cap bytes to
  * buf and return how many (> 0), or a negative AF_E* code to abandon the

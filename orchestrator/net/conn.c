@@ -27,6 +27,7 @@
 #include <libssh/callbacks.h>
 
 #include "af-mem.h"
+#include "internal.h"
 #include "khosts.h"
 
 /* How many drive turns one poll event may take before yielding. */
@@ -93,6 +94,8 @@ struct conn {
     enum conn_fail fail;
     struct af_err err;
     char *name, *host, *user, *identity, *known_hosts, *kex;
+    char *agent, *key_error;
+    int auth_step; /* 0 ssh-agent, 1 key file, 2 nothing left */
     int port;
     ssh_key key;
     enum conn_hostkey_policy policy;
@@ -112,6 +115,10 @@ struct conn {
 
     ssh_session s;
     struct chan *chans;
+    struct conn_hook *hooks; /* tunnels of jump.c when this is a jump */
+    struct jump *via;        /* the jump this conn goes through, or NULL */
+    struct tunnel *tun;      /* its tunnel there */
+    int become, become_ok;   /* run commands through sudo -n; checked */
     conn_ready_cb ready_cb;
     int ready_reported;
     conn_close_cb close_cb;
@@ -126,18 +133,46 @@ static void conn_drive(struct conn *c);
 static void conn_teardown(struct conn *c);
 static int conn_tcp_check(struct conn *c);
 
+/* libssh asks for a passphrase only for encrypted keys: note it, refuse. */
+static int
+conn_key_passphrase_cb(
+    const char *prompt, char *buf, size_t len, int echo, int verify, void *ud)
+{
+    (void)prompt;
+    (void)buf;
+    (void)len;
+    (void)echo;
+    (void)verify;
+    *(int *)ud = 1;
+    return -1;
+}
+
 int
 conn_key_load(const char *path, ssh_key *out, struct af_err *e)
 {
-    int rc = ssh_pki_import_privkey_file(path, NULL, NULL, NULL, out);
+    int asked = 0, rc;
 
-    if (rc != SSH_OK)
-        return af_err_set(e, AF_EAUTH, "cannot load identity %s", path);
-    return 0;
+    *out = NULL;
+    if (access(path, F_OK) != 0)
+        return af_err_set(e, AF_ENOTFOUND, "identity %s: %s", path,
+                          strerror(errno));
+    rc = ssh_pki_import_privkey_file(path, NULL, conn_key_passphrase_cb, &asked,
+                                     out);
+    if (rc == SSH_OK)
+        return 0;
+    *out = NULL;
+    if (asked)
+        return af_err_set(e, AF_EAUTH,
+                          "identity %s is encrypted: load it "
+                          "into ssh-agent",
+                          path);
+    return af_err_set(e, AF_EAUTH, "cannot load identity %s", path);
 }
 
 struct conn *
-conn_new(uv_loop_t *loop, const struct conn_opts *o, conn_ready_cb cb,
+conn_new(uv_loop_t *loop,
+         const struct conn_opts *o,
+         conn_ready_cb cb,
          void *data)
 {
     struct conn *c = af_calloc(1, sizeof(*c));
@@ -151,6 +186,11 @@ conn_new(uv_loop_t *loop, const struct conn_opts *o, conn_ready_cb cb,
     c->kex = o->kex ? af_strdup(o->kex) : NULL;
     c->port = o->port ? o->port : 22;
     c->key = o->key;
+    c->via = o->via;
+    c->become = o->become;
+    c->agent = o->agent ? af_strdup(o->agent) : NULL;
+    c->key_error = o->key_error ? af_strdup(o->key_error) : NULL;
+    c->auth_step = c->agent != NULL ? 0 : 1;
     c->policy = o->hostkey_policy;
     c->t_connect = o->connect_timeout_ms ? o->connect_timeout_ms : 10000;
     c->t_handshake =
@@ -217,7 +257,9 @@ conn_fail(struct conn *c, int code, enum conn_fail cls, const char *fmt, ...)
 }
 
 static void
-conn_set_phase(struct conn *c, enum conn_state st, uint64_t timeout,
+conn_set_phase(struct conn *c,
+               enum conn_state st,
+               uint64_t timeout,
                const char *phase)
 {
     c->state = st;
@@ -244,8 +286,8 @@ conn_poll_cb(uv_poll_t *p, int status, int events)
             /* conn_tcp_check recorded the real error (refused, ...) */
         } else if (c->state < CONN_READY) {
             conn_fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
-                      "%s: connection to %s port %d failed", c->name,
-                      c->host, c->port);
+                      "%s: connection to %s port %d failed", c->name, c->host,
+                      c->port);
         }
     }
     conn_drive(c);
@@ -290,6 +332,30 @@ conn_gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     conn_drive(c);
 }
 
+/*
+ * Through a jump host: the socket is our end of a socketpair that jump.c
+ * pumps to a direct-tcpip channel, already "connected".
+ */
+static void
+conn_start_via(struct conn *c)
+{
+    int fd = -1, r;
+
+    r = jump__tunnel_open(c->via, c, c->host, c->port, &fd, &c->tun);
+    if (r < 0) {
+        conn_fail(c, r, CONN_FAIL_UNREACHABLE, "%s: socketpair: %s", c->name,
+                  strerror(-r));
+    } else {
+        c->fd = fd;
+        uv_poll_init(c->loop, &c->poll, fd);
+        c->poll.data = c;
+        c->poll_inited = 1;
+        c->handles_open++;
+        c->state = CONN_TCP;
+    }
+    uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
+}
+
 void
 conn_start(struct conn *c)
 {
@@ -305,6 +371,10 @@ conn_start(struct conn *c)
      */
     uv_update_time(c->loop);
     conn_set_phase(c, CONN_RESOLVE, c->t_connect, "connect");
+    if (c->via != NULL) {
+        conn_start_via(c);
+        return;
+    }
     memset(&c->addr, 0, sizeof(c->addr));
     /* Numeric addresses need no resolver thread. */
     if (inet_pton(AF_INET, c->host, &sin->sin_addr) == 1) {
@@ -345,12 +415,12 @@ static int
 conn_tcp_start(struct conn *c)
 {
     int one = 1;
-    int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-                                           SOCK_CLOEXEC, 0);
+    int fd = socket(c->addr.ss_family,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
     if (fd < 0) {
-        conn_fail(c, -errno, CONN_FAIL_UNREACHABLE, "%s: socket: %s",
-                  c->name, strerror(errno));
+        conn_fail(c, -errno, CONN_FAIL_UNREACHABLE, "%s: socket: %s", c->name,
+                  strerror(errno));
         return -1;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -358,8 +428,8 @@ conn_tcp_start(struct conn *c)
     if (connect(fd, (struct sockaddr *)&c->addr, c->addrlen) < 0 &&
         errno != EINPROGRESS) {
         conn_fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
-                  "%s: connect to %s port %d: %s", c->name, c->host,
-                  c->port, strerror(errno));
+                  "%s: connect to %s port %d: %s", c->name, c->host, c->port,
+                  strerror(errno));
         return -1;
     }
     uv_poll_init(c->loop, &c->poll, fd);
@@ -384,8 +454,8 @@ conn_tcp_check(struct conn *c)
         soerr = errno;
     if (soerr != 0) {
         conn_fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
-                  "%s: connect to %s port %d: %s", c->name, c->host,
-                  c->port, strerror(soerr));
+                  "%s: connect to %s port %d: %s", c->name, c->host, c->port,
+                  strerror(soerr));
         return -1;
     }
     if (getpeername(c->fd, (struct sockaddr *)&peer, &plen) < 0)
@@ -430,8 +500,9 @@ conn_ssh_setup(struct conn *c)
     ssh_options_set(c->s, SSH_OPTIONS_KNOWNHOSTS, c->known_hosts);
     ssh_options_set(c->s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
     ssh_options_set(c->s, SSH_OPTIONS_TIMEOUT, &t);
-    if (getenv("AF_SSH_DEBUG") != NULL) {
-        int v = atoi(getenv("AF_SSH_DEBUG"));
+    /* -v sets libssh's process-wide level; sessions take it over. */
+    if (ssh_get_log_level() > 0) {
+        int v = ssh_get_log_level();
 
         ssh_options_set(c->s, SSH_OPTIONS_LOG_VERBOSITY, &v);
     }
@@ -450,6 +521,8 @@ conn_ssh_setup(struct conn *c)
         ssh_options_set(c->s, SSH_OPTIONS_CIPHERS_C_S, CONN_CIPHERS_AES);
         ssh_options_set(c->s, SSH_OPTIONS_CIPHERS_S_C, CONN_CIPHERS_AES);
     }
+    if (c->agent != NULL)
+        ssh_options_set(c->s, SSH_OPTIONS_IDENTITY_AGENT, c->agent);
     ssh_options_set(c->s, SSH_OPTIONS_FD, &c->fd);
     ssh_set_blocking(c->s, 0);
     return 0;
@@ -465,8 +538,8 @@ conn_fingerprint(struct conn *c)
 
     if (ssh_get_server_publickey(c->s, &srv) != SSH_OK)
         return af_strdup("(unknown)");
-    if (ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash,
-                               &hlen) == 0)
+    if (ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) ==
+        0)
         fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
     ret = af_asprintf("%s %s", ssh_key_type_to_char(ssh_key_type(srv)),
                       fp ? fp : "(unknown)");
@@ -502,7 +575,8 @@ conn_hostkey(struct conn *c)
         fp = conn_fingerprint(c);
         conn_fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
                   "%s: host key for %s (%s) is REVOKED in %s; refusing to "
-                  "connect", c->name, c->host, fp, c->known_hosts);
+                  "connect",
+                  c->name, c->host, fp, c->known_hosts);
         free(fp);
         return -1;
     }
@@ -532,8 +606,8 @@ conn_hostkey(struct conn *c)
         }
         conn_fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
                   "%s: unknown host key for %s (%s) not in %s; add it, or "
-                  "run with --host-keys accept-new", c->name, c->host, fp,
-                  c->known_hosts);
+                  "run with --host-keys accept-new",
+                  c->name, c->host, fp, c->known_hosts);
         break;
     default:
         conn_fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
@@ -545,6 +619,62 @@ conn_hostkey(struct conn *c)
     return -1;
 }
 
+/* Why no key got in, once every method was tried. */
+static void
+conn_auth_denied(struct conn *c)
+{
+    if (c->agent != NULL && c->key == NULL)
+        conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
+                  "%s: no key from ssh-agent accepted for user %s, and %s",
+                  c->name, c->user,
+                  c->key_error ? c->key_error : "no identity file");
+    else if (c->agent != NULL)
+        conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
+                  "%s: no key accepted for user %s (ssh-agent, then %s)",
+                  c->name, c->user, c->identity);
+    else if (c->key == NULL)
+        conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE, "%s: %s", c->name,
+                  c->key_error ? c->key_error : "no identity");
+    else
+        conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
+                  "%s: public key %s denied for user %s", c->name, c->identity,
+                  c->user);
+}
+
+/*
+ * Public-key authentication as ssh orders it: the agent's keys first, then
+ * the identity file. Returns SSH_AUTH_AGAIN, SSH_AUTH_SUCCESS, or anything
+ * else once the conn failed. The agent socket itself is blocking local I/O
+ * in libssh (style guide B2-12); the exchange with the node is not.
+ */
+static int
+conn_auth(struct conn *c)
+{
+    int rc;
+
+    if (c->auth_step == 0) {
+        rc = ssh_userauth_agent(c->s, NULL);
+        if (rc == SSH_AUTH_AGAIN || rc == SSH_AUTH_SUCCESS)
+            return rc;
+        /* Denied, or the agent is unreachable: go on to the key file. */
+        c->auth_step = 1;
+    }
+    if (c->auth_step == 1 && c->key != NULL) {
+        rc = ssh_userauth_publickey(c->s, NULL, c->key);
+        if (rc == SSH_AUTH_AGAIN || rc == SSH_AUTH_SUCCESS)
+            return rc;
+        if (rc == SSH_AUTH_ERROR) {
+            conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
+                      "%s: authentication error: %s", c->name,
+                      ssh_get_error(c->s));
+            return rc;
+        }
+    }
+    c->auth_step = 2;
+    conn_auth_denied(c);
+    return SSH_AUTH_DENIED;
+}
+
 /* ---- channels ---------------------------------------------------------- */
 
 /*
@@ -553,8 +683,8 @@ conn_hostkey(struct conn *c)
  * (style guide B2-8). Only queue work here: never call libssh.
  */
 static int
-chan_data_ssh_cb(ssh_session s, ssh_channel ch, void *p, uint32_t n,
-                 int is_stderr, void *ud)
+chan_data_ssh_cb(
+    ssh_session s, ssh_channel ch, void *p, uint32_t n, int is_stderr, void *ud)
 {
     struct chan *c = ud;
 
@@ -582,8 +712,13 @@ chan_exit_status_cb(ssh_session s, ssh_channel ch, int code, void *ud)
 }
 
 static void
-chan_exit_signal_cb(ssh_session s, ssh_channel ch, const char *sig, int core,
-                    const char *msg, const char *lang, void *ud)
+chan_exit_signal_cb(ssh_session s,
+                    ssh_channel ch,
+                    const char *sig,
+                    int core,
+                    const char *msg,
+                    const char *lang,
+                    void *ud)
 {
     struct chan *c = ud;
 
@@ -608,10 +743,97 @@ chan_close_cb(ssh_session s, ssh_channel ch, void *ud)
     c->conn->redrive = 1;
 }
 
+static struct chan *chan_exec_raw(struct conn *c,
+                                  const char *command,
+                                  uint64_t timeout_ms,
+                                  size_t out_cap,
+                                  chan_data_cb data_cb,
+                                  chan_done_cb done_cb,
+                                  void *data);
+
+/* "sudo -n -- sh -c 'command'", the command single-quoted for sh. */
+static char *
+conn_become_wrap(const char *command)
+{
+    struct af_buf b;
+    const char *p;
+
+    af_buf_init(&b, 0);
+    af_buf_puts(&b, "sudo -n -- sh -c '");
+    for (p = command; *p; p++) {
+        if (*p == '\'')
+            af_buf_puts(&b, "'\\''");
+        else
+            af_buf_append(&b, p, 1);
+    }
+    af_buf_puts(&b, "'");
+    return af_buf_steal(&b);
+}
+
+static void
+conn_become_done(struct chan *ch, int status)
+{
+    struct conn *c = chan_data(ch);
+    const struct af_buf *err = chan_stderr(ch);
+    size_t n = err->len;
+
+    if (status == 0 && chan_exit_code(ch) == 0) {
+        c->become_ok = 1;
+        if (!c->ready_reported) {
+            c->ready_reported = 1;
+            c->ready_cb(c, 0);
+        }
+        return;
+    }
+    while (n > 0 && (err->data[n - 1] == '\n' || err->data[n - 1] == '\r'))
+        n--;
+    conn_fail(c, status == AF_ETIMEOUT ? AF_ETIMEOUT : AF_EAUTH,
+              status == AF_ETIMEOUT ? CONN_FAIL_TIMEOUT : CONN_FAIL_UNREACHABLE,
+              "%s: become sudo failed for user %s: %.*s", c->name, c->user,
+              (int)n, n > 0 ? err->data : "sudo -n true did not succeed");
+}
+
+/*
+ * With become, one `sudo -n true` before the owner hears READY: a node
+ * where sudo wants a password fails here, at once, saying so (sudo -n
+ * never prompts).
+ */
+static void
+conn_become_check(struct conn *c)
+{
+    chan_exec_raw(c, "sudo -n true", c->t_auth, 4096, NULL, conn_become_done,
+                  c);
+}
+
 struct chan *
-chan_exec(struct conn *c, const char *command, uint64_t timeout_ms,
-          size_t out_cap, chan_data_cb data_cb, chan_done_cb done_cb,
+chan_exec(struct conn *c,
+          const char *command,
+          uint64_t timeout_ms,
+          size_t out_cap,
+          chan_data_cb data_cb,
+          chan_done_cb done_cb,
           void *data)
+{
+    char *wrapped;
+    struct chan *ch;
+
+    if (!c->become)
+        return chan_exec_raw(c, command, timeout_ms, out_cap, data_cb, done_cb,
+                             data);
+    wrapped = conn_become_wrap(command);
+    ch = chan_exec_raw(c, wrapped, timeout_ms, out_cap, data_cb, done_cb, data);
+    free(wrapped);
+    return ch;
+}
+
+static struct chan *
+chan_exec_raw(struct conn *c,
+              const char *command,
+              uint64_t timeout_ms,
+              size_t out_cap,
+              chan_data_cb data_cb,
+              chan_done_cb done_cb,
+              void *data)
 {
     struct chan *ch = af_calloc(1, sizeof(*ch));
     struct chan **tail = &c->chans;
@@ -765,8 +987,7 @@ wq_free(struct chan *ch)
 }
 
 /* End a channel: report once, release the libssh channel. */
-static void
-chan_finish(struct chan *ch, int status, const char *fmt, ...)
+static void chan_finish(struct chan *ch, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -861,8 +1082,8 @@ chan_step(struct chan *ch)
     case CHAN_NEW:
         ch->ch = ssh_channel_new(c->s);
         if (ch->ch == NULL) {
-            chan_finish(ch, AF_ESSH, "%s: cannot create channel: %s",
-                        c->name, ssh_get_error(c->s));
+            chan_finish(ch, AF_ESSH, "%s: cannot create channel: %s", c->name,
+                        ssh_get_error(c->s));
             return 1;
         }
         memset(&ch->cbs, 0, sizeof(ch->cbs));
@@ -891,8 +1112,8 @@ chan_step(struct chan *ch)
         if (rc == SSH_AGAIN)
             return 0;
         if (rc != SSH_OK) {
-            chan_finish(ch, AF_ESSH, "%s: exec request refused: %s",
-                        c->name, ssh_get_error(c->s));
+            chan_finish(ch, AF_ESSH, "%s: exec request refused: %s", c->name,
+                        ssh_get_error(c->s));
             return 1;
         }
         ch->state = CHAN_RUNNING;
@@ -953,6 +1174,80 @@ chan_step(struct chan *ch)
         return 0;
     }
     return 0;
+}
+
+/* ---- hooks (jump.c tunnels on a jump session) -------------------------- */
+
+void
+conn__hook_add(struct conn *c, struct conn_hook *h)
+{
+    h->next = c->hooks;
+    c->hooks = h;
+}
+
+void
+conn__hook_remove(struct conn *c, struct conn_hook *h)
+{
+    struct conn_hook **pp;
+
+    for (pp = &c->hooks; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == h) {
+            *pp = h->next;
+            return;
+        }
+    }
+}
+
+ssh_session
+conn__session(const struct conn *c)
+{
+    return c->s;
+}
+
+uv_loop_t *
+conn__loop(const struct conn *c)
+{
+    return c->loop;
+}
+
+void
+conn__kick(struct conn *c)
+{
+    c->redrive = 1;
+    if (!c->in_drive && !c->closing)
+        uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
+}
+
+void
+conn__abort(struct conn *c, int code, enum conn_fail cls, const char *msg)
+{
+    conn_fail(c, code, cls, "%s", msg);
+    conn__kick(c);
+}
+
+static int
+conn_hooks_step(struct conn *c)
+{
+    struct conn_hook *h, *next;
+    int r = 0;
+
+    for (h = c->hooks; h != NULL; h = next) {
+        next = h->next;
+        r |= h->step(h);
+    }
+    return r;
+}
+
+/* Tell every hook the session is gone, and forget them. */
+static void
+conn_hooks_fail(struct conn *c, int status, const char *why)
+{
+    struct conn_hook *h;
+
+    while ((h = c->hooks) != NULL) {
+        c->hooks = h->next;
+        h->fail(h, status, why);
+    }
 }
 
 /* Fail every live channel (the session is gone). */
@@ -1048,8 +1343,8 @@ conn_step(struct conn *c)
             return 0;
         if (rc != SSH_OK) {
             conn_fail(c, AF_ESSH, CONN_FAIL_UNREACHABLE,
-                      "%s: SSH handshake with %s failed: %s", c->name,
-                      c->host, ssh_get_error(c->s));
+                      "%s: SSH handshake with %s failed: %s", c->name, c->host,
+                      ssh_get_error(c->s));
             return 1;
         }
         c->state = CONN_HOSTKEY;
@@ -1060,25 +1355,17 @@ conn_step(struct conn *c)
         conn_set_phase(c, CONN_AUTH, c->t_auth, "authentication");
         /* fall through */
     case CONN_AUTH:
-        rc = ssh_userauth_publickey(c->s, NULL, c->key);
+        rc = conn_auth(c);
         if (rc == SSH_AUTH_AGAIN)
             return 0;
-        if (rc == SSH_AUTH_ERROR) {
-            conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
-                      "%s: authentication error: %s", c->name,
-                      ssh_get_error(c->s));
+        if (rc != SSH_AUTH_SUCCESS)
             return 1;
-        }
-        if (rc != SSH_AUTH_SUCCESS) {
-            conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
-                      "%s: public key %s denied for user %s", c->name,
-                      c->identity, c->user);
-            return 1;
-        }
         c->state = CONN_READY;
         c->deadline = 0;
         c->phase = NULL;
-        if (!c->ready_reported) {
+        if (c->become && !c->become_ok)
+            conn_become_check(c); /* ready once sudo said yes */
+        else if (!c->ready_reported) {
             c->ready_reported = 1;
             c->ready_cb(c, 0);
         }
@@ -1100,6 +1387,7 @@ conn_step(struct conn *c)
         for (ch = c->chans; ch != NULL; ch = ch->next)
             if (ch->state != CHAN_DONE && ch->state != CHAN_RUNNING)
                 r |= chan_step(ch);
+        r |= conn_hooks_step(c);
         /*
          * Queued output (a window adjust, a CLOSE) is only written when
          * libssh processes packets; with no channel reading, flush here or
@@ -1110,8 +1398,7 @@ conn_step(struct conn *c)
         r |= conn_windows_opened(c);
         if (ssh_get_status(c->s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) {
             conn_fail(c, AF_ESSH, CONN_FAIL_UNREACHABLE,
-                      "%s: connection lost: %s", c->name,
-                      ssh_get_error(c->s));
+                      "%s: connection lost: %s", c->name, ssh_get_error(c->s));
             return 1;
         }
         return r;
@@ -1134,16 +1421,15 @@ conn_check_timers(struct conn *c)
 
         conn_fail(c, AF_ETIMEOUT, CONN_FAIL_TIMEOUT,
                   "%s: %s timed out after %.1f s", c->name, ph,
-                  (double)(c->state == CONN_AUTH      ? c->t_auth
-                           : c->state >= CONN_SSH     ? c->t_handshake
-                                                      : c->t_connect) /
+                  (double)(c->state == CONN_AUTH  ? c->t_auth
+                           : c->state >= CONN_SSH ? c->t_handshake
+                                                  : c->t_connect) /
                       1000.0);
     }
     if (c->state != CONN_READY)
         return;
     for (ch = c->chans; ch != NULL; ch = ch->next) {
-        if (ch->state != CHAN_DONE && ch->deadline != 0 &&
-            now >= ch->deadline)
+        if (ch->state != CHAN_DONE && ch->deadline != 0 && now >= ch->deadline)
             chan_finish(ch, AF_ETIMEOUT, "%s: command timed out", c->name);
     }
 }
@@ -1200,6 +1486,7 @@ conn_drive(struct conn *c)
     } while (progress && ++turns < CONN_DRIVE_CAP);
     if (c->state == CONN_FAILED) {
         conn_fail_chans(c, c->status, c->err.msg);
+        conn_hooks_fail(c, c->status, c->err.msg);
         if (!c->ready_reported) {
             c->ready_reported = 1;
             c->ready_cb(c, c->status);
@@ -1236,6 +1523,8 @@ conn_handle_closed(uv_handle_t *h)
     free(c->identity);
     free(c->known_hosts);
     free(c->kex);
+    free(c->agent);
+    free(c->key_error);
     free(c);
 }
 
@@ -1262,6 +1551,7 @@ conn_teardown(struct conn *c)
         chan_free(ch);
     }
     c->chans = NULL;
+    conn_hooks_fail(c, AF_ECANCELED, "connection closed");
     if (c->poll_inited)
         uv_poll_stop(&c->poll);
     uv_timer_stop(&c->timer);
@@ -1274,6 +1564,10 @@ conn_teardown(struct conn *c)
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
+    }
+    if (c->tun != NULL) {
+        jump__tunnel_release(c->tun);
+        c->tun = NULL;
     }
     if (c->poll_inited) {
         c->poll_inited = 0;

@@ -28,6 +28,7 @@
 
 struct conn;
 struct chan;
+struct jump;
 
 enum conn_hostkey_policy {
     CONN_HOSTKEY_STRICT = 0, /* unknown or changed key: the node fails */
@@ -42,18 +43,24 @@ enum conn_fail {
 };
 
 struct conn_opts {
-    const char *name;        /* node name, used in messages */
-    const char *host;        /* address to connect to */
+    const char *name; /* node name, used in messages */
+    const char *host; /* address to connect to */
     int port;
     const char *user;
-    ssh_key key;             /* borrowed private key (see conn_key_load) */
+    ssh_key key;             /* borrowed private key (see conn_key_load),
+                                or NULL when it could not be loaded */
     const char *identity;    /* path of that key, for messages */
+    const char *key_error;   /* why key is NULL, for messages, or NULL */
+    const char *agent;       /* ssh-agent socket tried first, or NULL */
     const char *known_hosts; /* file checked (and extended by accept-new) */
     enum conn_hostkey_policy hostkey_policy;
     uint64_t connect_timeout_ms;   /* TCP connect */
     uint64_t handshake_timeout_ms; /* banner + key exchange + host key */
     uint64_t auth_timeout_ms;
-    const char *kex;               /* NULL = libssh default */
+    const char *kex;  /* NULL = libssh default */
+    struct jump *via; /* reach host through this jump (jump.h), or NULL */
+    int become;       /* 1: every command runs through `sudo -n`; a node
+                         where sudo wants a password fails at READY */
 };
 
 /*
@@ -68,7 +75,9 @@ typedef void (*conn_close_cb)(struct conn *c);
  * Called with bytes as they arrive on a channel's stdout (stream 0) or
  * stderr (stream 1). The bytes are borrowed for the call.
  */
-typedef void (*chan_data_cb)(struct chan *ch, int stream, const char *p,
+typedef void (*chan_data_cb)(struct chan *ch,
+                             int stream,
+                             const char *p,
                              size_t n);
 /*
  * Called once when a channel ends: status 0 when the remote command ended
@@ -80,13 +89,17 @@ typedef void (*chan_done_cb)(struct chan *ch, int status);
 
 /*
  * Load a private key file (no passphrase) for use in conn_opts.key. Returns
- * 0 and *out (free with ssh_key_free), or AF_EAUTH with a message.
+ * 0 and *out (free with ssh_key_free); AF_ENOTFOUND when the file does not
+ * exist; AF_EAUTH when it is encrypted (e->msg "identity FILE is encrypted:
+ * load it into ssh-agent") or cannot be read as a key.
  */
 int conn_key_load(const char *path, ssh_key *out, struct af_err *e);
 
 /* Allocate a conn; strings in o are copied. Never fails (aborts on OOM). */
-struct conn *conn_new(uv_loop_t *loop, const struct conn_opts *o,
-                      conn_ready_cb cb, void *data);
+struct conn *conn_new(uv_loop_t *loop,
+                      const struct conn_opts *o,
+                      conn_ready_cb cb,
+                      void *data);
 
 /* Start connecting. ready_cb runs later, never from inside this call. */
 void conn_start(struct conn *c);
@@ -113,9 +126,12 @@ enum conn_fail conn_fail_class(const struct conn *c);
  * chan_stdout). Returns the channel; done_cb always runs exactly once,
  * later (also when opening fails).
  */
-struct chan *chan_exec(struct conn *c, const char *command,
-                       uint64_t timeout_ms, size_t out_cap,
-                       chan_data_cb data_cb, chan_done_cb done_cb,
+struct chan *chan_exec(struct conn *c,
+                       const char *command,
+                       uint64_t timeout_ms,
+                       size_t out_cap,
+                       chan_data_cb data_cb,
+                       chan_done_cb done_cb,
                        void *data);
 
 /*

@@ -25,7 +25,7 @@
 #include "st.h"
 
 #define HOP_DEFAULT_TIMEOUT_S 60
-#define HOP_OUTPUT_CAP "65536"
+#define HOP_OUTPUT_CAP        "65536"
 
 enum hop_step {
     HOP_GET_IP,
@@ -50,19 +50,19 @@ struct hop_job {
     hop_done_cb cb;
     void *data;
     struct hop_result *res;
-    size_t cur;       /* NPU being worked on */
+    size_t cur; /* NPU being worked on */
     enum hop_step step;
-    int readback;     /* the read steps are the read-back after a set */
+    int readback; /* the read steps are the read-back after a set */
     int set_ip, set_detect, set_gw;
     char get_err[256]; /* the failed read, while hccn.conf is checked */
-    size_t peer_i;    /* verify: the peer being pinged */
-    int ping_failed;  /* verify: some peer of this NPU did not answer */
-    char what[64];    /* the call in flight, for messages */
+    size_t peer_i;     /* verify: the peer being pinged */
+    int ping_failed;   /* verify: some peer of this NPU did not answer */
+    char what[64];     /* the call in flight, for messages */
 };
 
 static void hop_go(struct hop_job *j);
-static void hop_answer(struct agc *a, int status, const struct af_kv *body,
-                       void *data);
+static void
+hop_answer(struct agc *a, int status, const struct af_kv *body, void *data);
 
 const char *
 hop_status_str(enum hop_status s)
@@ -211,8 +211,7 @@ hop_next_npu(struct hop_job *j)
     j->ping_failed = 0;
 }
 
-static void
-hop_fail_npu(struct hop_job *j, const char *fmt, ...)
+static void hop_fail_npu(struct hop_job *j, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -230,18 +229,20 @@ hop_fail_npu(struct hop_job *j, const char *fmt, ...)
 
 /* ---- one hccn_tool call ---- */
 
-static void hop_answer(struct agc *a, int status, const struct af_kv *body,
-                       void *data);
+static void
+hop_answer(struct agc *a, int status, const struct af_kv *body, void *data);
 
 /* Issue `hccn_tool -i <cur> args...`; what names it in messages. */
 static void
-hop_tool(struct hop_job *j, const char *what, const char *const *args,
+hop_tool(struct hop_job *j,
+         const char *what,
+         const char *const *args,
          size_t nargs)
 {
     const char *words[16];
     char tmo[16], dev[16];
-    int t = j->o.tool_timeout_s > 0 ? j->o.tool_timeout_s
-                                    : HOP_DEFAULT_TIMEOUT_S;
+    int t =
+        j->o.tool_timeout_s > 0 ? j->o.tool_timeout_s : HOP_DEFAULT_TIMEOUT_S;
     size_t k, nw = 0;
 
     snprintf(j->what, sizeof(j->what), "%s", what);
@@ -256,8 +257,8 @@ hop_tool(struct hop_job *j, const char *what, const char *const *args,
     for (k = 0; k < nargs && nw < sizeof(words) / sizeof(words[0]); k++)
         words[nw++] = args[k];
     /* May answer at once (and finish the job) when the session failed. */
-    agc_request(sess_agc(j->s), words, nw, NULL, 0,
-                ((uint64_t)t + 15) * 1000, hop_answer, j);
+    agc_request(sess_agc(j->s), words, nw, NULL, 0, ((uint64_t)t + 15) * 1000,
+                hop_answer, j);
 }
 
 /* Parse the answer of a successful read or link/ping call. */
@@ -385,14 +386,12 @@ hop_answer(struct agc *a, int status, const struct af_kv *body, void *data)
 
             if (out != NULL && strstr(out, "packet loss") != NULL)
                 snprintf(n->detail + len, sizeof(n->detail) - len,
-                         "%sno reply from %s (%s NPU %d)",
-                         len ? "; " : "", p->address, p->peer_node,
-                         p->peer_npu);
+                         "%sno reply from %s (%s NPU %d)", len ? "; " : "",
+                         p->address, p->peer_node, p->peer_npu);
             else
                 snprintf(n->detail + len, sizeof(n->detail) - len,
-                         "%sping %s (%s NPU %d) failed: %s",
-                         len ? "; " : "", p->address, p->peer_node,
-                         p->peer_npu, msg);
+                         "%sping %s (%s NPU %d) failed: %s", len ? "; " : "",
+                         p->address, p->peer_node, p->peer_npu, msg);
             j->ping_failed = 1;
             j->peer_i++;
         } else if (j->step == HOP_GET_IP && !j->readback) {
@@ -402,8 +401,7 @@ hop_answer(struct agc *a, int status, const struct af_kv *body, void *data)
             hop_fail_npu(j, "%s failed: %s", j->what, msg);
         }
     } else {
-        hop_take(j, af_kv_get(body, "stdout") ? af_kv_get(body, "stdout")
-                                              : "");
+        hop_take(j, af_kv_get(body, "stdout") ? af_kv_get(body, "stdout") : "");
     }
     hop_go(j);
 }
@@ -479,8 +477,7 @@ hop_decide_apply(struct hop_job *j)
     if (j->set_detect)
         af_buf_printf(&b, "%sdetect %s", b.len ? ", " : "set ", w->detect);
     if (j->set_gw)
-        af_buf_printf(&b, "%sgateway %s", b.len ? ", " : "set ",
-                      w->gateway);
+        af_buf_printf(&b, "%sgateway %s", b.len ? ", " : "set ", w->gateway);
     snprintf(n->detail, sizeof(n->detail), "%s", b.data ? b.data : "");
     af_buf_free(&b);
     j->step = HOP_SET_IP;
@@ -497,8 +494,7 @@ hop_decide_verify(struct hop_job *j)
     if (hccn_plan_diff(w, n->address, n->netmask) != HCCN_SAME ||
         !n->netmask[0]) {
         if (!n->address[0] || strcmp(n->address, "0.0.0.0") == 0)
-            hop_fail_npu(j, "no address, plan %s/%s", w->address,
-                         w->netmask);
+            hop_fail_npu(j, "no address, plan %s/%s", w->address, w->netmask);
         else
             hop_fail_npu(j, "address %s/%s, plan %s/%s", n->address,
                          n->netmask[0] ? n->netmask : "none", w->address,
@@ -540,8 +536,9 @@ hop_go(struct hop_job *j)
         n = &j->res->npus[j->cur];
         switch (j->step) {
         case HOP_GET_IP:
-            hop_tool(j, j->readback ? "reading back the address"
-                                    : "reading the address",
+            hop_tool(j,
+                     j->readback ? "reading back the address"
+                                 : "reading the address",
                      get_ip, 2);
             return;
         case HOP_GET_DETECT:
@@ -566,8 +563,8 @@ hop_go(struct hop_job *j)
             continue;
         case HOP_SET_IP:
             if (j->set_ip) {
-                const char *args[] = {"-ip", "-s", "address", w->address,
-                                      "netmask", w->netmask};
+                const char *args[] = {"-ip",      "-s",      "address",
+                                      w->address, "netmask", w->netmask};
 
                 hop_tool(j, "setting the address", args, 6);
                 return;
@@ -576,8 +573,7 @@ hop_go(struct hop_job *j)
             continue;
         case HOP_SET_DETECT:
             if (j->set_detect) {
-                const char *args[] = {"-netdetect", "-s", "address",
-                                      w->detect};
+                const char *args[] = {"-netdetect", "-s", "address", w->detect};
 
                 hop_tool(j, "setting the detect IP", args, 4);
                 return;
@@ -586,8 +582,7 @@ hop_go(struct hop_job *j)
             continue;
         case HOP_SET_GW:
             if (j->set_gw) {
-                const char *args[] = {"-gateway", "-s", "gateway",
-                                      w->gateway};
+                const char *args[] = {"-gateway", "-s", "gateway", w->gateway};
 
                 hop_tool(j, "setting the gateway", args, 4);
                 return;
@@ -619,8 +614,12 @@ hop_go(struct hop_job *j)
 /* ---- entry points ---- */
 
 static struct hop_job *
-hop_job_new(struct sess *s, int verify, const struct hccn_addr *plan,
-            size_t npus, const struct hop_opts *o, hop_done_cb cb,
+hop_job_new(struct sess *s,
+            int verify,
+            const struct hccn_addr *plan,
+            size_t npus,
+            const struct hop_opts *o,
+            hop_done_cb cb,
             void *data)
 {
     struct hop_job *j = af_calloc(1, sizeof(*j));
@@ -646,16 +645,25 @@ hop_job_new(struct sess *s, int verify, const struct hccn_addr *plan,
 }
 
 void
-hop_apply(struct sess *s, const struct hccn_addr *plan, size_t npus,
-          const struct hop_opts *o, hop_done_cb cb, void *data)
+hop_apply(struct sess *s,
+          const struct hccn_addr *plan,
+          size_t npus,
+          const struct hop_opts *o,
+          hop_done_cb cb,
+          void *data)
 {
     hop_go(hop_job_new(s, 0, plan, npus, o, cb, data));
 }
 
 void
-hop_verify(struct sess *s, const struct hccn_addr *plan, size_t npus,
-           const struct hop_peer *peers, size_t npeers,
-           const struct hop_opts *o, hop_done_cb cb, void *data)
+hop_verify(struct sess *s,
+           const struct hccn_addr *plan,
+           size_t npus,
+           const struct hop_peer *peers,
+           size_t npeers,
+           const struct hop_opts *o,
+           hop_done_cb cb,
+           void *data)
 {
     struct hop_job *j = hop_job_new(s, 1, plan, npus, o, cb, data);
 
@@ -668,9 +676,14 @@ hop_verify(struct sess *s, const struct hccn_addr *plan, size_t npus,
 }
 
 void
-hop_pick_peers(const struct hccn_plan *plan, const struct inv *inv,
-               const size_t *nodes, size_t nnodes, size_t k, size_t per_npu,
-               struct hop_peer **out, size_t *n)
+hop_pick_peers(const struct hccn_plan *plan,
+               const struct inv *inv,
+               const size_t *nodes,
+               size_t nnodes,
+               size_t k,
+               size_t per_npu,
+               struct hop_peer **out,
+               size_t *n)
 {
     size_t npus = hccn_plan_npus(plan), i, d, cnt = 0;
     struct hop_peer *p = NULL;
@@ -690,8 +703,7 @@ hop_pick_peers(const struct hccn_plan *plan, const struct inv *inv,
             if (a == NULL || a->address[0] == '\0' || m >= inv->nnodes)
                 continue;
             p[cnt].npu = (int)i;
-            snprintf(p[cnt].address, sizeof(p[cnt].address), "%s",
-                     a->address);
+            snprintf(p[cnt].address, sizeof(p[cnt].address), "%s", a->address);
             p[cnt].peer_node = inv->nodes[m].name;
             p[cnt].peer_npu = (int)i;
             cnt++;
@@ -715,7 +727,8 @@ hop_or_null(const char *s)
 
 /* 1 when rows hold a verified row of npu with n's values. */
 static int
-hop_keeps_verified(const struct st_hccn *rows, size_t nrows,
+hop_keeps_verified(const struct st_hccn *rows,
+                   size_t nrows,
                    const struct hop_npu *n)
 {
     size_t i;
@@ -733,7 +746,9 @@ hop_keeps_verified(const struct st_hccn *rows, size_t nrows,
 }
 
 int
-hop_record(struct st *st, const struct hop_result *r, int verify,
+hop_record(struct st *st,
+           const struct hop_result *r,
+           int verify,
            struct af_err *e)
 {
     struct st_hccn *rows = NULL;
@@ -771,14 +786,16 @@ hop_record(struct st *st, const struct hop_result *r, int verify,
     }
     if (!verify && (r->nchanged || nbad))
         rc = st_event(st, 0, r->node, "hccn",
-                      "apply: %zu NPUs set, %zu failed%s%s", r->nchanged,
-                      nbad, nbad ? ": " : "", nbad ? r->error : "");
+                      "apply: %zu NPUs set, %zu failed%s%s", r->nchanged, nbad,
+                      nbad ? ": " : "", nbad ? r->error : "");
     else if (verify && nbad)
         rc = st_event(st, 0, r->node, "hccn", "verify: %zu NPUs failed: %s",
                       nbad, r->error);
     if (rc != 0)
-        rc = af_err_set(e, AF_EDB, "%s: cannot record the hccn event of %s: "
-                        "%s", st_path(st), r->node, st_errmsg(st));
+        rc = af_err_set(e, AF_EDB,
+                        "%s: cannot record the hccn event of %s: "
+                        "%s",
+                        st_path(st), r->node, st_errmsg(st));
 out:
     if (began) {
         if (rc == 0)

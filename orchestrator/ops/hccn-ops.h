@@ -79,14 +79,13 @@ void hop_result_free(struct hop_result *r);
  * right after hop_apply, for instance); to end the node's job, call
  * sched_job_done (the async rule of af-sched.h), never sess_close here.
  */
-typedef void (*hop_done_cb)(struct sess *s, struct hop_result *r,
-                            void *data);
+typedef void (*hop_done_cb)(struct sess *s, struct hop_result *r, void *data);
 
 /* Options shared by apply and verify. */
 struct hop_opts {
-    int force;           /* apply: change configured addresses too */
-    int tool_timeout_s;  /* bound of one hccn_tool call; 0 = 60 s */
-    struct st *st;       /* where results are recorded; NULL = nowhere */
+    int force;          /* apply: change configured addresses too */
+    int tool_timeout_s; /* bound of one hccn_tool call; 0 = 60 s */
+    struct st *st;      /* where results are recorded; NULL = nowhere */
 };
 
 /*
@@ -116,8 +115,12 @@ struct hop_opts {
  * later agent response, or from within this call when the session has
  * already failed.
  */
-void hop_apply(struct sess *s, const struct hccn_addr *plan, size_t npus,
-               const struct hop_opts *o, hop_done_cb cb, void *data);
+void hop_apply(struct sess *s,
+               const struct hccn_addr *plan,
+               size_t npus,
+               const struct hop_opts *o,
+               hop_done_cb cb,
+               void *data);
 
 /*
  * One reachability check: from local NPU npu, ping address, the NPU
@@ -139,9 +142,14 @@ struct hop_peer {
  * short; none for a single node. Stores a new array (free()) in *out with
  * *n entries; never fails (*out NULL when *n is 0). plan must be valid.
  */
-void hop_pick_peers(const struct hccn_plan *plan, const struct inv *inv,
-                    const size_t *nodes, size_t nnodes, size_t k,
-                    size_t per_npu, struct hop_peer **out, size_t *n);
+void hop_pick_peers(const struct hccn_plan *plan,
+                    const struct inv *inv,
+                    const size_t *nodes,
+                    size_t nnodes,
+                    size_t k,
+                    size_t per_npu,
+                    struct hop_peer **out,
+                    size_t *n);
 
 /*
  * Verify the node of ready session s against plan (npus entries): for each
@@ -157,9 +165,14 @@ void hop_pick_peers(const struct hccn_plan *plan, const struct inv *inv,
  * or "failed" with the values read back and the detail (o->force is
  * ignored). plan and peers are copied. cb as for hop_apply.
  */
-void hop_verify(struct sess *s, const struct hccn_addr *plan, size_t npus,
-                const struct hop_peer *peers, size_t npeers,
-                const struct hop_opts *o, hop_done_cb cb, void *data);
+void hop_verify(struct sess *s,
+                const struct hccn_addr *plan,
+                size_t npus,
+                const struct hop_peer *peers,
+                size_t npeers,
+                const struct hop_opts *o,
+                hop_done_cb cb,
+                void *data);
 
 /*
  * Record r (of hop_apply when verify is 0, of hop_verify when 1) for the
@@ -168,7 +181,9 @@ void hop_verify(struct sess *s, const struct hccn_addr *plan, size_t npus,
  * hop_apply and hop_verify themselves when o->st is set; public for callers
  * that record later. Returns 0 or AF_EDB.
  */
-int hop_record(struct st *st, const struct hop_result *r, int verify,
+int hop_record(struct st *st,
+               const struct hop_result *r,
+               int verify,
                struct af_err *e);
 
 #endif /* AF_HCCN_OPS_H */

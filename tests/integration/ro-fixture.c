@@ -361,7 +361,8 @@ write_inventory(int reboot_timeout)
     cr_assert_not_null(f);
     fprintf(f,
             "defaults:\n"
-            "  user: root\n"
+            "  user: %s\n"
+            "%s"
             "  port: 22\n"
             "  identity: %s/id_ed25519\n"
             "  known_hosts: %s/known_hosts\n"
@@ -371,6 +372,7 @@ write_inventory(int reboot_timeout)
             "groups:\n"
             "  rollout:\n"
             "    hosts:\n",
+            ctx.user ? ctx.user : "root", ctx.become ? "  become: sudo\n" : "",
             AF_RACK_DIR, AF_RACK_DIR, reboot_timeout);
     for (i = ctx.first; i <= ctx.last; i++) {
         char node[16], *path, addr[64] = "";

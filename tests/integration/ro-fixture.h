@@ -29,6 +29,8 @@ struct ro_ctx {
     char bgout[128];
     int first, last;
     pid_t bg;
+    const char *user; /* login user (NULL: root) */
+    int become;       /* become: sudo in the inventory */
 };
 
 extern struct ro_ctx ctx;

@@ -50,7 +50,8 @@ fleet_up(struct fleet *f, uv_loop_t *loop, const char *limit)
     struct af_err e;
 
     cr_assert_eq(uv_loop_init(loop), 0);
-    cr_assert_eq(fleet_init(f, loop, RACK_INV, limit, &e), 0, "%s", e.msg);
+    cr_assert_eq(fleet_init(f, loop, RACK_INV, limit, NULL, &e), 0, "%s",
+                 e.msg);
 }
 
 static void

@@ -23,10 +23,10 @@
 #include "harness.h"
 #include "tjson.h"
 
-#define RACK_SH AF_SOURCE_DIR "/tests/rack/rack.sh"
-#define AGENT_X86 AF_BINARY_DIR "/agent/ascend-fleet-agent-x86_64"
-#define AGENT_DIR "/var/lib/ascend-fleet/agent"
-#define AGENT_NAME "ascend-fleet-agent"
+#define RACK_SH       AF_SOURCE_DIR "/tests/rack/rack.sh"
+#define AGENT_X86     AF_BINARY_DIR "/agent/ascend-fleet-agent-x86_64"
+#define AGENT_DIR     "/var/lib/ascend-fleet/agent"
+#define AGENT_NAME    "ascend-fleet-agent"
 #define FACTS_TIMEOUT 120
 
 /* ------------------------------------------------------------ helpers */
@@ -83,7 +83,7 @@ static void
 node_sh(const char *node, const char *script)
 {
     const char *argv[] = {RACK_SH, "exec", "--dir", AF_RACK_DIR, node,
-                          "--", "sh", "-c", script, NULL};
+                          "--",    "sh",   "-c",    script,      NULL};
 
     node_sh_argv(node, script, argv);
 }
@@ -92,8 +92,8 @@ node_sh(const char *node, const char *script)
 static void
 node_sh_arg(const char *node, const char *script, const char *arg)
 {
-    const char *argv[] = {RACK_SH, "exec", "--dir", AF_RACK_DIR, node,
-                          "--", "sh", "-c", script, "sh", arg, NULL};
+    const char *argv[] = {RACK_SH, "exec", "--dir", AF_RACK_DIR, node, "--",
+                          "sh",    "-c",   script,  "sh",        arg,  NULL};
 
     node_sh_argv(node, script, argv);
 }
@@ -151,12 +151,14 @@ remove_tree(char *dir)
 
 /* ascend-fleet facts with a state file in dir and the given --limit. */
 static void
-facts(struct th_result *r, const char *dir, const char *limit,
+facts(struct th_result *r,
+      const char *dir,
+      const char *limit,
       const char *extra)
 {
     cr_assert_eq(th_fleet(r, FACTS_TIMEOUT,
-                          "facts --state %s/state.db --limit %s %s", dir,
-                          limit, extra ? extra : ""),
+                          "facts --state %s/state.db --limit %s %s", dir, limit,
+                          extra ? extra : ""),
                  0);
     cr_assert(!r->timed_out, "facts did not end within %d s", FACTS_TIMEOUT);
 }
@@ -198,10 +200,11 @@ undo_056_057(void)
     reset_fresh("npu056 npu057");
 }
 
-
 /* ------------------------------------------------------------- tests */
 
-Test(facts, fresh_node_gets_the_agent_once_then_reuses_it, .timeout = 300,
+Test(facts,
+     fresh_node_gets_the_agent_once_then_reuses_it,
+     .timeout = 300,
      .fini = undo_051_052)
 {
     char *dir = state_dir();
@@ -218,9 +221,8 @@ Test(facts, fresh_node_gets_the_agent_once_then_reuses_it, .timeout = 300,
                        "output:\n%s", r.out);
     cr_expect_not_null(strstr(r.out, "arch       x86_64: npu[051-052]\n"),
                        "output:\n%s", r.out);
-    cr_expect_not_null(
-        strstr(r.out, "2 nodes answered (agent pushed to 2)\n"),
-        "output:\n%s", r.out);
+    cr_expect_not_null(strstr(r.out, "2 nodes answered (agent pushed to 2)\n"),
+                       "output:\n%s", r.out);
     th_result_free(&r);
 
     /* The copy on each node is this build's agent, in a 0700 directory. */
@@ -244,9 +246,8 @@ Test(facts, fresh_node_gets_the_agent_once_then_reuses_it, .timeout = 300,
 
     facts(&r, dir, "npu[051-052]", NULL);
     cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
-    cr_expect_not_null(
-        strstr(r.out, "2 nodes answered (agent pushed to 0)\n"),
-        "second run pushed again:\n%s", r.out);
+    cr_expect_not_null(strstr(r.out, "2 nodes answered (agent pushed to 0)\n"),
+                       "second run pushed again:\n%s", r.out);
     th_result_free(&r);
     remove_tree(dir);
 }
@@ -296,22 +297,24 @@ damaged_copy_is_replaced(const char *script)
     remove_tree(dir);
 }
 
-Test(facts, agent_copy_overwritten_with_garbage_is_replaced, .timeout = 300,
+Test(facts,
+     agent_copy_overwritten_with_garbage_is_replaced,
+     .timeout = 300,
      .fini = undo_053)
 {
-    damaged_copy_is_replaced(
-        "head -c 4096 /dev/urandom > \"$1\"");
+    damaged_copy_is_replaced("head -c 4096 /dev/urandom > \"$1\"");
 }
 
-Test(facts, truncated_agent_copy_is_replaced, .timeout = 300,
-     .fini = undo_053)
+Test(facts, truncated_agent_copy_is_replaced, .timeout = 300, .fini = undo_053)
 {
     damaged_copy_is_replaced(
         "head -c 20000 \"$1\" > \"$1.t\" && cat \"$1.t\" > \"$1\" && "
         "rm -f \"$1.t\"");
 }
 
-Test(facts, agent_of_another_protocol_fails_only_its_node, .timeout = 300,
+Test(facts,
+     agent_of_another_protocol_fails_only_its_node,
+     .timeout = 300,
      .fini = undo_054_055)
 {
     char *dir = state_dir();
@@ -339,8 +342,7 @@ Test(facts, agent_of_another_protocol_fails_only_its_node, .timeout = 300,
     cr_expect_eq(r.status, 1, "exit %d, stderr: %s", r.status, r.err);
     cr_expect_not_null(strstr(r.out, "arch       x86_64: npu055\n"),
                        "output:\n%s", r.out);
-    cr_expect_not_null(strstr(r.out, "1 nodes answered"), "output:\n%s",
-                       r.out);
+    cr_expect_not_null(strstr(r.out, "1 nodes answered"), "output:\n%s", r.out);
     cr_expect_not_null(strstr(r.out, ": npu054\n"),
                        "npu054 is not named as failed:\n%s", r.out);
     cr_expect_null(strstr(r.out, "x86_64: npu[054"),
@@ -355,8 +357,10 @@ Test(facts, agent_of_another_protocol_fails_only_its_node, .timeout = 300,
     remove_tree(dir);
 }
 
-Test(facts, driver_state_shows_the_installed_driver_loaded_or_not,
-     .timeout = 300, .fini = undo_055)
+Test(facts,
+     driver_state_shows_the_installed_driver_loaded_or_not,
+     .timeout = 300,
+     .fini = undo_055)
 {
     char *dir = state_dir();
     char *ver, *want;
@@ -396,8 +400,10 @@ Test(facts, driver_state_shows_the_installed_driver_loaded_or_not,
     remove_tree(dir);
 }
 
-Test(facts, full_state_shows_the_whole_stack_and_healthy_npus,
-     .timeout = 300, .fini = undo_056_057)
+Test(facts,
+     full_state_shows_the_whole_stack_and_healthy_npus,
+     .timeout = 300,
+     .fini = undo_056_057)
 {
     char *dir = state_dir();
     char *drv, *fw, *cann, *want;
@@ -439,7 +445,9 @@ Test(facts, full_state_shows_the_whole_stack_and_healthy_npus,
     remove_tree(dir);
 }
 
-Test(facts, unhealthy_chip_is_named_in_the_health_line, .timeout = 300,
+Test(facts,
+     unhealthy_chip_is_named_in_the_health_line,
+     .timeout = 300,
      .fini = undo_056_057)
 {
     char *dir = state_dir();
@@ -473,7 +481,9 @@ Test(facts, unhealthy_chip_is_named_in_the_health_line, .timeout = 300,
     remove_tree(dir);
 }
 
-Test(facts, json_gives_one_record_per_node, .timeout = 300,
+Test(facts,
+     json_gives_one_record_per_node,
+     .timeout = 300,
      .fini = undo_051_052)
 {
     char *dir = state_dir();
@@ -530,7 +540,9 @@ sql_value(const char *db, const char *query)
     return v;
 }
 
-Test(facts, facts_are_stored_in_the_state_file, .timeout = 300,
+Test(facts,
+     facts_are_stored_in_the_state_file,
+     .timeout = 300,
      .fini = undo_051_052)
 {
     char *dir = state_dir();
@@ -595,8 +607,8 @@ Test(facts, node_values_are_escaped_for_the_terminal, .timeout = 300)
     cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
     cr_expect_null(strchr(r.out, '\033'), "raw ESC in:\n%s", r.out);
     cr_expect_null(strchr(r.out, '\007'), "raw BEL in:\n%s", r.out);
-    cr_expect_not_null(strstr(r.out, "deb\\x1b]0;owned\\x07ian"),
-                       "output:\n%s", r.out);
+    cr_expect_not_null(strstr(r.out, "deb\\x1b]0;owned\\x07ian"), "output:\n%s",
+                       r.out);
     th_result_free(&r);
     rack_ok("reset", th_rack("reset npu058 --state full"));
     remove_tree(dir);

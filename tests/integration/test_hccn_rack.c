@@ -20,8 +20,8 @@
 #include "af-mem.h"
 #include "harness.h"
 
-#define FIRST_NODE 17 /* npu017 has inventory index 0 in our inventory */
-#define NNODES 20     /* npu017 .. npu036 */
+#define FIRST_NODE  17 /* npu017 has inventory index 0 in our inventory */
+#define NNODES      20 /* npu017 .. npu036 */
 #define RUN_TIMEOUT 600
 
 static char tmpdir[] = "/tmp/af-test-hccn-XXXXXX";
@@ -255,8 +255,11 @@ teardown_faults(void)
 }
 
 /* 16 nodes: apply, apply again, ranktable refused, verify, rank table. */
-Test(hccn, apply_is_idempotent_and_ranktable_follows_verify, .init = setup,
-     .fini = teardown_16, .timeout = 1500)
+Test(hccn,
+     apply_is_idempotent_and_ranktable_follows_verify,
+     .init = setup,
+     .fini = teardown_16,
+     .timeout = 1500)
 {
     struct th_result r;
     int before[16], n, i, k;
@@ -265,8 +268,7 @@ Test(hccn, apply_is_idempotent_and_ranktable_follows_verify, .init = setup,
     reset_nodes(17, 32, "full");
 
     fleet(&r, "hccn apply --limit npu[017-032]");
-    cr_expect_eq(r.status, 0, "apply exited %d:\n%s%s", r.status, r.out,
-                 r.err);
+    cr_expect_eq(r.status, 0, "apply exited %d:\n%s%s", r.status, r.out, r.err);
     cr_expect(strstr(r.out, "applied: npu[017-032]") != NULL,
               "apply report:\n%s", r.out);
     th_result_free(&r);
@@ -284,8 +286,8 @@ Test(hccn, apply_is_idempotent_and_ranktable_follows_verify, .init = setup,
 
     /* Again: nothing to do, nothing set. */
     fleet(&r, "hccn apply --limit npu[017-032]");
-    cr_expect_eq(r.status, 0, "second apply exited %d:\n%s%s", r.status,
-                 r.out, r.err);
+    cr_expect_eq(r.status, 0, "second apply exited %d:\n%s%s", r.status, r.out,
+                 r.err);
     cr_expect(strstr(r.out, "unchanged: npu[017-032]") != NULL,
               "second apply report:\n%s", r.out);
     th_result_free(&r);
@@ -317,15 +319,14 @@ Test(hccn, apply_is_idempotent_and_ranktable_follows_verify, .init = setup,
     th_result_free(&r);
 
     /* Parse with a real JSON parser; one line per device. */
-    py = af_asprintf(
-        "import json,sys\n"
-        "t=json.load(open(sys.argv[1]))\n"
-        "print(t['version'],t['status'],t['server_count'],"
-        "len(t['server_list']))\n"
-        "for s in t['server_list']:\n"
-        "  for d in s['device']:\n"
-        "    print(s['server_id'],d['device_id'],d['device_ip'],"
-        "d['rank_id'])\n");
+    py = af_asprintf("import json,sys\n"
+                     "t=json.load(open(sys.argv[1]))\n"
+                     "print(t['version'],t['status'],t['server_count'],"
+                     "len(t['server_list']))\n"
+                     "for s in t['server_list']:\n"
+                     "  for d in s['device']:\n"
+                     "    print(s['server_id'],d['device_id'],d['device_ip'],"
+                     "d['rank_id'])\n");
     {
         const char *argv[] = {"python3", "-c", py, rt_path, NULL};
         char *line, *save = NULL;
@@ -336,9 +337,9 @@ Test(hccn, apply_is_idempotent_and_ranktable_follows_verify, .init = setup,
         cr_assert_eq(r.status, 0, "rank table does not parse: %s", r.err);
         line = strtok_r(r.out, "\n", &save);
         cr_assert_not_null(line);
-        cr_assert_eq(sscanf(line, "%15s %15s %d %d", version, status, &count,
-                            &nservers),
-                     4);
+        cr_assert_eq(
+            sscanf(line, "%15s %15s %d %d", version, status, &count, &nservers),
+            4);
         cr_expect_str_eq(version, "1.0");
         cr_expect_str_eq(status, "completed");
         cr_expect_eq(count, 16);
@@ -351,9 +352,8 @@ Test(hccn, apply_is_idempotent_and_ranktable_follows_verify, .init = setup,
 
                 line = strtok_r(NULL, "\n", &save);
                 cr_assert_not_null(line, "rank table ends early");
-                cr_assert_eq(sscanf(line, "%63s %d %31s %d", sid, &dev, ip,
-                                    &rank),
-                             4);
+                cr_assert_eq(
+                    sscanf(line, "%63s %d %31s %d", sid, &dev, ip, &rank), 4);
                 cr_expect_str_eq(sid, addr);
                 cr_expect_eq(dev, i);
                 cr_expect_str_eq(ip, want, "rank %d: device_ip %s, plan %s",
@@ -372,16 +372,18 @@ Test(hccn, apply_is_idempotent_and_ranktable_follows_verify, .init = setup,
 }
 
 /* A wrong address, a failing hccn_tool and a down link, on 4 nodes. */
-Test(hccn, faults_are_refused_reported_and_corrected, .init = setup,
-     .fini = teardown_faults, .timeout = 1200)
+Test(hccn,
+     faults_are_refused_reported_and_corrected,
+     .init = setup,
+     .fini = teardown_faults,
+     .timeout = 1200)
 {
     struct th_result r;
     char *got, *want;
 
     reset_nodes(33, 36, "full");
     fleet(&r, "hccn apply --limit npu[033-036]");
-    cr_assert_eq(r.status, 0, "apply exited %d:\n%s%s", r.status, r.out,
-                 r.err);
+    cr_assert_eq(r.status, 0, "apply exited %d:\n%s%s", r.status, r.out, r.err);
     th_result_free(&r);
 
     /* npu034 NPU 2 configured by hand with another address. */
@@ -411,8 +413,7 @@ Test(hccn, faults_are_refused_reported_and_corrected, .init = setup,
     free(got);
 
     fleet(&r, "hccn apply --limit npu[033-036] --force");
-    cr_expect_eq(r.status, 0, "apply --force exited %d:\n%s", r.status,
-                 r.out);
+    cr_expect_eq(r.status, 0, "apply --force exited %d:\n%s", r.status, r.out);
     cr_expect(strstr(r.out, "applied: npu034") != NULL, "report:\n%s", r.out);
     th_result_free(&r);
     got = conf_value("npu034", "address_2");
@@ -425,8 +426,7 @@ Test(hccn, faults_are_refused_reported_and_corrected, .init = setup,
     cr_assert_eq(th_rack("exec npu035 -- rm -f /etc/hccn.conf"), 0);
     cr_assert_eq(th_rack("fault npu035 set hccn-fail-3"), 0);
     fleet(&r, "hccn apply --limit npu[033-036]");
-    cr_expect_eq(r.status, 1, "apply with a failing tool exited %d",
-                 r.status);
+    cr_expect_eq(r.status, 1, "apply with a failing tool exited %d", r.status);
     cr_expect(strstr(r.out, "failed: npu035: NPU 3: setting the address "
                             "failed: Cmd execute failed! device 3") != NULL,
               "report:\n%s", r.out);
@@ -442,8 +442,8 @@ Test(hccn, faults_are_refused_reported_and_corrected, .init = setup,
     free(want);
     cr_assert_eq(th_rack("fault npu035 clear hccn-fail-3"), 0);
     fleet(&r, "hccn apply --limit npu[033-036]");
-    cr_expect_eq(r.status, 0, "apply after the fault exited %d:\n%s",
-                 r.status, r.out);
+    cr_expect_eq(r.status, 0, "apply after the fault exited %d:\n%s", r.status,
+                 r.out);
     cr_expect(strstr(r.out, "applied: npu035") != NULL, "report:\n%s", r.out);
     th_result_free(&r);
 
@@ -455,15 +455,14 @@ Test(hccn, faults_are_refused_reported_and_corrected, .init = setup,
               "report:\n%s", r.out);
     th_result_free(&r);
     fleet(&r, "ranktable --limit npu[033-036]");
-    cr_expect_eq(r.status, 1, "ranktable with a down link exited %d",
-                 r.status);
+    cr_expect_eq(r.status, 1, "ranktable with a down link exited %d", r.status);
     cr_expect(strstr(r.err, "npu036 NPU 5") != NULL, "refusal:\n%s", r.err);
     th_result_free(&r);
     cr_assert_eq(th_rack("fault npu036 clear link-down-5"), 0);
 
     fleet(&r, "hccn verify --limit npu[033-036]");
-    cr_expect_eq(r.status, 0, "verify after the fault exited %d:\n%s",
-                 r.status, r.out);
+    cr_expect_eq(r.status, 0, "verify after the fault exited %d:\n%s", r.status,
+                 r.out);
     th_result_free(&r);
 }
 
@@ -484,8 +483,11 @@ teardown_unset(void)
  * has no address_N line: all mean unset, so apply configures them; facts
  * show them unset ("") and `hccn plan` says "set".
  */
-Test(hccn, never_configured_npus_read_as_unset_in_every_form, .init = setup,
-     .fini = teardown_unset, .timeout = 1200)
+Test(hccn,
+     never_configured_npus_read_as_unset_in_every_form,
+     .init = setup,
+     .fini = teardown_unset,
+     .timeout = 1200)
 {
     static const char *const forms[] = {"empty", "zero", "error"};
     struct th_result r;
@@ -494,13 +496,11 @@ Test(hccn, never_configured_npus_read_as_unset_in_every_form, .init = setup,
     reset_nodes(34, 36, "full");
     for (n = 34; n <= 36; n++) {
         cr_assert_eq(th_rack("exec npu%03d -- rm -f /etc/hccn.conf", n), 0);
-        cr_assert_eq(th_rack("fault npu%03d set hccn-unset %s", n,
-                             forms[n - 34]),
-                     0);
+        cr_assert_eq(
+            th_rack("fault npu%03d set hccn-unset %s", n, forms[n - 34]), 0);
     }
     fleet(&r, "facts --json --limit npu[034-036]");
-    cr_expect_eq(r.status, 0, "facts exited %d:\n%s%s", r.status, r.out,
-                 r.err);
+    cr_expect_eq(r.status, 0, "facts exited %d:\n%s%s", r.status, r.out, r.err);
     cr_expect_null(strstr(r.out, "\"hccn.2.address\": \"0.0.0.0\""), "%s",
                    r.out);
     th_result_free(&r);
@@ -509,8 +509,7 @@ Test(hccn, never_configured_npus_read_as_unset_in_every_form, .init = setup,
     th_result_free(&r);
 
     fleet(&r, "hccn apply --limit npu[034-036]");
-    cr_expect_eq(r.status, 0, "apply exited %d:\n%s%s", r.status, r.out,
-                 r.err);
+    cr_expect_eq(r.status, 0, "apply exited %d:\n%s%s", r.status, r.out, r.err);
     cr_expect(strstr(r.out, "applied: npu[034-036]") != NULL,
               "apply report:\n%s%s", r.out, r.err);
     th_result_free(&r);

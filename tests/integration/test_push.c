@@ -172,7 +172,7 @@ pt_push_all(struct pt_run *run, const char *limit, const char *path)
 
     cr_assert_eq(uv_loop_init(&run->loop), 0);
     cr_assert_eq(fleet_init(&run->f, &run->loop, AF_RACK_DIR "/inventory.yaml",
-                            limit, &e),
+                            limit, NULL, &e),
                  0, "inventory: %s", e.msg);
     cr_assert_eq(push_src_open(path, &run->src, &e), 0, "%s", e.msg);
     run->dest = PT_DEST;
@@ -187,9 +187,9 @@ pt_push_all(struct pt_run *run, const char *limit, const char *path)
         struct conn_opts o;
 
         fleet_conn_opts(&run->f, fleet_node(&run->f, i), &o);
-        run->nodes[i].s = sess_open(&run->loop, &o, SESS_AGENT,
-                                    fleet_node(&run->f, i), pt_ready,
-                                    &run->nodes[i]);
+        run->nodes[i].s =
+            sess_open(&run->loop, &o, SESS_AGENT, fleet_node(&run->f, i),
+                      pt_ready, &run->nodes[i]);
     }
     if (run->hook != NULL) {
         uv_timer_init(&run->loop, &run->hook_timer);

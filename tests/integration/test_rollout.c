@@ -646,3 +646,81 @@ RO_TEST(full_disk_mid_run_starts_no_further_step_and_says_why)
                  "the node was rebooted after the disk filled");
     cr_assert_eq(umount2(mnt, 0), 0, "umount: %s", strerror(errno));
 }
+
+/* "Accepted publickey for USER" lines in node's sshd log so far. */
+static int
+logins_as(const char *node, const char *user)
+{
+    char *p = af_asprintf("%s/nodes/%s/sshd.log", AF_RACK_DIR, node);
+    char *log = th_slurp(p, NULL), *want, *q;
+    int n = 0;
+
+    want = af_asprintf("Accepted publickey for %s ", user);
+    for (q = log; q != NULL && (q = strstr(q, want)) != NULL; q++)
+        n++;
+    free(want);
+    free(log);
+    free(p);
+    return n;
+}
+
+RO_TEST(full_npu_rollout_as_a_non_root_user_through_sudo)
+{
+    struct th_result r;
+    int root0, fleet0;
+
+    ro_setup(45, 48, "fresh");
+    ctx.user = "fleet";
+    ctx.become = 1;
+    write_inventory(60);
+    root0 = logins_as("npu045", "root");
+    fleet0 = logins_as("npu045", "fleet");
+    fleet(&r, RO_RUN_TIMEOUT,
+          "rollout -i %s --state %s --packages %s --stage prereq,npu --yes "
+          "--batch 2 --settle 1",
+          ctx.inv, ctx.state, packages(""));
+    cr_assert_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    {
+        char *st = run_status();
+
+        cr_expect_str_eq(st ? st : "", "done");
+        free(st);
+    }
+    expect_npu_done_once();
+    cr_expect_eq(logins_as("npu045", "root"), root0, "logged in as root");
+    cr_expect_gt(logins_as("npu045", "fleet"), fleet0);
+    th_result_free(&r);
+}
+
+/* sudo that wants a password: the node fails at once, saying so. */
+RO_TEST(sudo_wanting_a_password_fails_the_node_fast)
+{
+    struct th_result r;
+    struct timespec t0, t1;
+    double dt;
+    char *why;
+
+    ro_setup(45, 46, "fresh");
+    ctx.user = "fleetpw";
+    ctx.become = 1;
+    write_inventory(60);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    fleet(&r, RO_RUN_TIMEOUT,
+          "rollout -i %s --state %s --packages %s --stage prereq,npu --yes "
+          "--settle 1",
+          ctx.inv, ctx.state, packages(""));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    dt = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_expect_neq(r.status, 0, "%s", r.out);
+    cr_expect_lt(dt, 30.0, "took %.1f s", dt);
+    cr_expect_not_null(strstr(r.out, "a password is required") != NULL
+                           ? r.out
+                           : strstr(r.err, "a password is required"),
+                       "out:\n%s\nerr:\n%s", r.out, r.err);
+    why = node_reason("npu045");
+    cr_expect(why != NULL && strstr(why, "a password is required") != NULL,
+              "npu045: %s", why ? why : "(no reason)");
+    free(why);
+    cr_expect_eq(count_events("npu045", "install driver"), 0);
+    th_result_free(&r);
+}

@@ -521,7 +521,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 UseDNS no
 PidFile none
-LogLevel ERROR
+LogLevel INFO
 MaxStartups 200
 MaxSessions 50
 AuthorizedKeysFile /etc/ssh/fleet-sim_authorized_keys
@@ -626,6 +626,38 @@ def write_upper(rack_dir, nd, name, addr):
                REBOOT_SCRIPT, 0o755)
     for pm in ("apt-get", "dnf"):
         write_file(os.path.join(u, "usr/local/sbin", pm), APT_SCRIPT, 0o755)
+    write_users(u)
+
+
+# Non-root login users every node has: "fleet" may sudo without a
+# password, "fleetpw" only with one (which it does not have).
+RACK_USERS = (("fleet", 1500, "NOPASSWD: ALL"), ("fleetpw", 1501, "ALL"))
+
+
+def write_users(u):
+    """The host's passwd, group and shadow plus RACK_USERS, their homes and
+    a sudoers drop-in, in the node's upper dir."""
+    files = {"passwd": "", "group": "", "shadow": ""}
+    for f in files:
+        files[f] = read_text("/etc/" + f, "")
+        if files[f] and not files[f].endswith("\n"):
+            files[f] += "\n"
+    sudoers = "# Written by rack.sh.\n"
+    for name, uid, rule in RACK_USERS:
+        files["passwd"] += "%s:x:%d:%d:rack operator:/home/%s:/bin/sh\n" % (
+            name, uid, uid, name)
+        files["group"] += "%s:x:%d:\n" % (name, uid)
+        files["shadow"] += "%s:*:19000:0:99999:7:::\n" % name
+        sudoers += "%s ALL=(ALL:ALL) %s\n" % (name, rule)
+        home = os.path.join(u, "home", name)
+        os.makedirs(home, exist_ok=True)
+        os.chown(home, uid, uid)
+        os.chmod(home, 0o700)
+    write_file(os.path.join(u, "etc/passwd"), files["passwd"], 0o644)
+    write_file(os.path.join(u, "etc/group"), files["group"], 0o644)
+    write_file(os.path.join(u, "etc/shadow"), files["shadow"], 0o640)
+    os.makedirs(os.path.join(u, "etc/sudoers.d"), exist_ok=True)
+    write_file(os.path.join(u, "etc/sudoers.d/fleet-sim"), sudoers, 0o440)
 
 
 def run_all(cmds, jobs):

@@ -337,6 +337,7 @@ write_inventory() {
         echo "  identity: id_ed25519"
         echo "  known_hosts: known_hosts"
         echo "  connect_timeout: 5"
+        echo "  handshake_timeout: 10"
         echo "  reboot_command: /usr/local/sbin/fleet-sim-reboot"
         echo "  reboot_timeout: 60"
         echo "groups:"

@@ -234,7 +234,7 @@ Test(inv, unknown_keys_say_where_keys_are_allowed)
 {
     expect_error("unknown-top.yaml", AF_EINPUT, 3, 1,
                  "unknown key 'hostz' at the top level (allowed: defaults, "
-                 "groups, hosts, hccn)");
+                 "groups, hosts, hccn, ssh_config)");
     expect_error("unknown-defaults.yaml", AF_EINPUT, 3, 3,
                  "unknown key 'usr' in defaults (allowed: user, port,");
     expect_error("unknown-group-key.yaml", AF_EINPUT, 4, 5,

@@ -128,7 +128,7 @@ ro_setup(struct ro *ro, const struct ro_opts *o, int64_t resume_run, int *stop)
     if (resume_run > 0 && ro_check_inputs(ro) != 0)
         return RO_OUT_USAGE;
     if (fleet_init(&ro->fleet, &ro->loop, ro->eff.inventory, ro->eff.limit,
-                   &e) != 0) {
+                   ro->eff.ssh_config, &e) != 0) {
         ro_error(ro, "%s", e.msg);
         return RO_OUT_USAGE;
     }

@@ -53,6 +53,7 @@ struct ro_opts {
     enum conn_hostkey_policy hostkeys;
     const char *kex;
     int timeout_s;      /* cap of every step in seconds, 0 = the playbook's */
+    const char *ssh_config; /* NULL, a file or "none" (not recorded) */
     int settle_s;       /* stability window after a node came back */
     int reboot_poll_ms; /* how often to look for a rebooting node */
     int signals;        /* handle SIGINT/SIGTERM/SIGHUP (see ro_run) */
