@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "config.h"
 #include "conn.h"
 
 /* Exit codes, documented in README.md. */
@@ -28,6 +29,7 @@ struct cmd_entry {
 
 /* Options most subcommands share. */
 struct cmd_opts {
+    struct cfg cfg; /* the defaults files, read by cmd_opts_init */
     const char *inventory;
     const char *limit;
     const char *state;    /* NULL until --state or cmd_state_path */
@@ -41,6 +43,11 @@ struct cmd_opts {
     char limit_buf[16384]; /* --limit, -w and -x terms joined */
 };
 
+/*
+ * The built-in defaults, overridden by the defaults files (config.h). A bad
+ * defaults file is an input error: its FILE:LINE:COL message is printed and
+ * the process exits with AF_EXIT_USAGE, whatever the command.
+ */
 void cmd_opts_init(struct cmd_opts *o);
 /*
  * Handle one of the shared options (the long-option values below); returns
