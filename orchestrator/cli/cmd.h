@@ -27,7 +27,12 @@ struct cmd_entry {
     int (*main)(int argc, char **argv);
 };
 
-/* Options most subcommands share. */
+/*
+ * Options most subcommands share. cmd_opts_init sets the built-in defaults,
+ * then those of the defaults files (config.h); a bad defaults file is an
+ * input error: its FILE:LINE:COL message is printed and the process exits
+ * with AF_EXIT_USAGE, whatever the command. Options parsed after it win.
+ */
 struct cmd_opts {
     struct cfg cfg; /* the defaults files, read by cmd_opts_init */
     const char *inventory;
@@ -43,11 +48,6 @@ struct cmd_opts {
     char limit_buf[16384]; /* --limit, -w and -x terms joined */
 };
 
-/*
- * The built-in defaults, overridden by the defaults files (config.h). A bad
- * defaults file is an input error: its FILE:LINE:COL message is printed and
- * the process exits with AF_EXIT_USAGE, whatever the command.
- */
 void cmd_opts_init(struct cmd_opts *o);
 /*
  * Handle one of the shared options (the long-option values below); returns
