@@ -20,6 +20,8 @@
 #define CMD_FD_RESERVE 32
 
 const char cmd_common_help[] =
+    "Options (defaults as shown, or as set in /etc/ascend-fleet/config.yaml\n"
+    "and ~/.config/ascend-fleet/config.yaml; see ascend-fleet(1), FILES):\n"
     "  -i, --inventory FILE   inventory (default ./inventory.yaml)\n"
     "      --limit PATTERN    only these nodes: hostlists, groups, "
     "!exclusions,\n"
@@ -34,6 +36,26 @@ const char cmd_common_help[] =
     "  -v, --verbose          libssh log on stderr (-vv, -vvv: more)\n"
     "  -h, --help             this help\n";
 
+/* The defaults files over the built-in defaults; exits on a bad file. */
+static void
+cmd_opts_config(struct cmd_opts *o)
+{
+    struct af_err e = {0};
+
+    if (cfg_load(&o->cfg, &e) != 0) {
+        fprintf(stderr, "ascend-fleet: %s\n", e.msg);
+        exit(AF_EXIT_USAGE);
+    }
+    if (o->cfg.inventory[0] != '\0')
+        o->inventory = o->cfg.inventory;
+    if (o->cfg.state[0] != '\0')
+        o->state = o->cfg.state;
+    if (o->cfg.fanout > 0)
+        o->fanout = o->cfg.fanout;
+    if (o->cfg.host_keys >= 0)
+        o->hostkeys = (enum conn_hostkey_policy)o->cfg.host_keys;
+}
+
 void
 cmd_opts_init(struct cmd_opts *o)
 {
@@ -42,6 +64,7 @@ cmd_opts_init(struct cmd_opts *o)
     o->state = NULL;
     o->fanout = 64;
     o->hostkeys = CONN_HOSTKEY_STRICT;
+    cmd_opts_config(o);
 }
 
 static int

@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "config.h"
 #include "conn.h"
 
 /* Exit codes, documented in README.md. */
@@ -26,8 +27,14 @@ struct cmd_entry {
     int (*main)(int argc, char **argv);
 };
 
-/* Options most subcommands share. */
+/*
+ * Options most subcommands share. cmd_opts_init sets the built-in defaults,
+ * then those of the defaults files (config.h); a bad defaults file is an
+ * input error: its FILE:LINE:COL message is printed and the process exits
+ * with AF_EXIT_USAGE, whatever the command. Options parsed after it win.
+ */
 struct cmd_opts {
+    struct cfg cfg; /* the defaults files, read by cmd_opts_init */
     const char *inventory;
     const char *limit;
     const char *state;    /* NULL until --state or cmd_state_path */

@@ -48,7 +48,11 @@ usage(FILE *out)
             "\nRun 'ascend-fleet COMMAND --help' for a command's options.\n"
             "Exit codes: 0 ok, 1 some nodes failed, 2 usage or input error,\n"
             "3 state file busy, 4 failure budget exceeded, 70 internal "
-            "error.\n");
+            "error.\n"
+            "Defaults for -i, --state, -f, --host-keys and --ssh-config: "
+            "/etc/ascend-fleet/config.yaml,\nthen "
+            "~/.config/ascend-fleet/config.yaml (see ascend-fleet(1), "
+            "FILES).\n");
 }
 
 int
