@@ -43,6 +43,7 @@ struct inv_opts {
     int json;
     int detail;
     char limit_buf[4096]; /* --limit, -w, -x merged */
+    struct cmd_opts defaults; /* built-in and defaults-file values */
 };
 
 static void
@@ -126,7 +127,9 @@ parse_opts(int argc, char **argv, int show, struct inv_opts *io)
     int opt;
 
     memset(io, 0, sizeof(*io));
-    io->path = DEFAULT_INVENTORY;
+    cmd_opts_init(&io->defaults);
+    io->path = io->defaults.inventory;
+    io->ssh_config = io->defaults.ssh_config;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "i:w:x:h", longopts, NULL)) != -1) {
         switch (opt) {

@@ -54,6 +54,8 @@ cmd_opts_config(struct cmd_opts *o)
         o->fanout = o->cfg.fanout;
     if (o->cfg.host_keys >= 0)
         o->hostkeys = (enum conn_hostkey_policy)o->cfg.host_keys;
+    if (o->cfg.ssh_config[0] != '\0')
+        o->ssh_config = o->cfg.ssh_config;
 }
 
 void
