@@ -3,7 +3,10 @@
  * Non-blocking libssh sessions on a libuv loop (see conn.h and the libssh
  * notes in the style guide, part B). All state transitions live in
  * conn_drive(); the poll and timer callbacks only call it. This file does
- * not know what runs on the node: it moves bytes and exit codes.
+ * not know what runs on the node: it moves bytes and exit codes. It holds
+ * the state machine, the drive loop and the lifecycle; conn-auth.c checks
+ * host keys and authenticates, conn-chan.c runs the channels (internal.h
+ * has the structs they share).
  */
 #define _DEFAULT_SOURCE
 #include "conn.h"
@@ -28,146 +31,13 @@
 
 #include "af-mem.h"
 #include "internal.h"
-#include "khosts.h"
 
 /* How many drive turns one poll event may take before yielding. */
 #define CONN_DRIVE_CAP 64
 
-enum conn_state {
-    CONN_INIT,
-    CONN_RESOLVE,
-    CONN_TCP,
-    CONN_SSH,
-    CONN_HOSTKEY,
-    CONN_AUTH,
-    CONN_READY,
-    CONN_FAILED,
-    CONN_CLOSING,
-};
-
-enum chan_state {
-    CHAN_NEW,
-    CHAN_OPEN,
-    CHAN_EXEC,
-    CHAN_RUNNING,
-    CHAN_DONE,
-};
-
-struct wq {
-    struct wq *next;
-    size_t len;
-    size_t off;
-    const char *ext; /* borrowed bytes (chan_write_ref), else data[] */
-    char data[];
-};
-
-struct chan {
-    struct chan *next;
-    struct conn *conn;
-    ssh_channel ch;
-    struct ssh_channel_callbacks_struct cbs;
-    enum chan_state state;
-    char *command;
-    uint64_t deadline; /* 0 = none */
-    struct wq *wq_head, *wq_tail;
-    uint32_t win_seen; /* remote window when the last flush stopped */
-    size_t queued;     /* bytes in wq not yet given to libssh */
-    size_t drain_low;
-    chan_drain_cb drain_cb;
-    void *drain_data;
-    int want_eof, eof_sent;
-    int exit_code;
-    char *exit_signal;
-    int remote_closed;
-    struct af_buf out, err;
-    chan_data_cb data_cb;
-    chan_done_cb done_cb;
-    void *data;
-    int status;
-    char errmsg[AF_ERR_MSG_LEN];
-};
-
-struct conn {
-    uv_loop_t *loop;
-    enum conn_state state;
-    int status;
-    enum conn_fail fail;
-    struct af_err err;
-    char *name, *host, *user, *identity, *known_hosts, *kex;
-    char *agent, *key_error;
-    int auth_step; /* 0 ssh-agent, 1 key file, 2 nothing left */
-    int port;
-    ssh_key key;
-    enum conn_hostkey_policy policy;
-    uint64_t t_connect, t_handshake, t_auth;
-    uint64_t deadline;
-    const char *phase;
-
-    int fd;
-    uv_poll_t poll;
-    int poll_inited;
-    int poll_events;
-    uv_timer_t timer;
-    uv_getaddrinfo_t gai;
-    int gai_pending;
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-
-    ssh_session s;
-    struct chan *chans;
-    struct conn_hook *hooks; /* tunnels of jump.c when this is a jump */
-    struct jump *via;        /* the jump this conn goes through, or NULL */
-    struct tunnel *tun;      /* its tunnel there */
-    int become, become_ok;   /* run commands through sudo -n; checked */
-    conn_ready_cb ready_cb;
-    int ready_reported;
-    conn_close_cb close_cb;
-    void *data;
-    int in_drive;
-    int redrive; /* a libssh callback fired or work was queued */
-    int closing;
-    int handles_open;
-};
-
 static void conn_drive(struct conn *c);
 static void conn_teardown(struct conn *c);
 static int conn_tcp_check(struct conn *c);
-
-/* libssh asks for a passphrase only for encrypted keys: note it, refuse. */
-static int
-conn_key_passphrase_cb(
-    const char *prompt, char *buf, size_t len, int echo, int verify, void *ud)
-{
-    (void)prompt;
-    (void)buf;
-    (void)len;
-    (void)echo;
-    (void)verify;
-    *(int *)ud = 1;
-    return -1;
-}
-
-int
-conn_key_load(const char *path, ssh_key *out, struct af_err *e)
-{
-    int asked = 0, rc;
-
-    *out = NULL;
-    if (access(path, F_OK) != 0)
-        return af_err_set(e, AF_ENOTFOUND, "identity %s: %s", path,
-                          strerror(errno));
-    rc = ssh_pki_import_privkey_file(path, NULL, conn_key_passphrase_cb, &asked,
-                                     out);
-    if (rc == SSH_OK)
-        return 0;
-    *out = NULL;
-    if (asked)
-        return af_err_set(e, AF_EAUTH,
-                          "identity %s is encrypted: load it "
-                          "into ssh-agent",
-                          path);
-    return af_err_set(e, AF_EAUTH, "cannot load identity %s", path);
-}
 
 struct conn *
 conn_new(uv_loop_t *loop,
@@ -235,13 +105,9 @@ conn_fail_class(const struct conn *c)
     return c->fail;
 }
 
-static void
-conn_fail(struct conn *c, int code, enum conn_fail cls, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 /* Record the failure; channels and the owner hear of it from conn_drive. */
-static void
-conn_fail(struct conn *c, int code, enum conn_fail cls, const char *fmt, ...)
+void
+conn__fail(struct conn *c, int code, enum conn_fail cls, const char *fmt, ...)
 {
     va_list ap;
 
@@ -267,8 +133,8 @@ conn_set_phase(struct conn *c,
     c->deadline = uv_now(c->loop) + timeout;
 }
 
-static void
-conn_timer_cb(uv_timer_t *t)
+void
+conn__timer_cb(uv_timer_t *t)
 {
     conn_drive(t->data);
 }
@@ -285,9 +151,9 @@ conn_poll_cb(uv_poll_t *p, int status, int events)
         if (c->state == CONN_TCP && c->fd >= 0 && conn_tcp_check(c) != 0) {
             /* conn_tcp_check recorded the real error (refused, ...) */
         } else if (c->state < CONN_READY) {
-            conn_fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
-                      "%s: connection to %s port %d failed", c->name, c->host,
-                      c->port);
+            conn__fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
+                       "%s: connection to %s port %d failed", c->name, c->host,
+                       c->port);
         }
     }
     conn_drive(c);
@@ -319,9 +185,9 @@ conn_gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     if (status < 0 || res == NULL) {
-        conn_fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
-                  "%s: cannot resolve %s: %s", c->name, c->host,
-                  uv_strerror(status));
+        conn__fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
+                   "%s: cannot resolve %s: %s", c->name, c->host,
+                   uv_strerror(status));
     } else {
         memcpy(&c->addr, res->ai_addr, res->ai_addrlen);
         c->addrlen = res->ai_addrlen;
@@ -343,8 +209,8 @@ conn_start_via(struct conn *c)
 
     r = jump__tunnel_open(c->via, c, c->host, c->port, &fd, &c->tun);
     if (r < 0) {
-        conn_fail(c, r, CONN_FAIL_UNREACHABLE, "%s: socketpair: %s", c->name,
-                  strerror(-r));
+        conn__fail(c, r, CONN_FAIL_UNREACHABLE, "%s: socketpair: %s", c->name,
+                   strerror(-r));
     } else {
         c->fd = fd;
         uv_poll_init(c->loop, &c->poll, fd);
@@ -353,7 +219,7 @@ conn_start_via(struct conn *c)
         c->handles_open++;
         c->state = CONN_TCP;
     }
-    uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
+    uv_timer_start(&c->timer, conn__timer_cb, 0, 0);
 }
 
 void
@@ -382,7 +248,7 @@ conn_start(struct conn *c)
         sin->sin_port = htons((uint16_t)c->port);
         c->addrlen = sizeof(*sin);
         c->state = CONN_TCP;
-        uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
+        uv_timer_start(&c->timer, conn__timer_cb, 0, 0);
         return;
     }
     if (inet_pton(AF_INET6, c->host, &sin6->sin6_addr) == 1) {
@@ -390,7 +256,7 @@ conn_start(struct conn *c)
         sin6->sin6_port = htons((uint16_t)c->port);
         c->addrlen = sizeof(*sin6);
         c->state = CONN_TCP;
-        uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
+        uv_timer_start(&c->timer, conn__timer_cb, 0, 0);
         return;
     }
     memset(&hints, 0, sizeof(hints));
@@ -400,14 +266,14 @@ conn_start(struct conn *c)
     c->gai.data = c;
     r = uv_getaddrinfo(c->loop, &c->gai, conn_gai_cb, c->host, port, &hints);
     if (r < 0) {
-        conn_fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
-                  "%s: cannot resolve %s: %s", c->name, c->host,
-                  uv_strerror(r));
-        uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
+        conn__fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
+                   "%s: cannot resolve %s: %s", c->name, c->host,
+                   uv_strerror(r));
+        uv_timer_start(&c->timer, conn__timer_cb, 0, 0);
         return;
     }
     c->gai_pending = 1;
-    uv_timer_start(&c->timer, conn_timer_cb, c->t_connect, 0);
+    uv_timer_start(&c->timer, conn__timer_cb, c->t_connect, 0);
 }
 
 /* Create the socket and start a non-blocking connect. */
@@ -419,17 +285,17 @@ conn_tcp_start(struct conn *c)
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
     if (fd < 0) {
-        conn_fail(c, -errno, CONN_FAIL_UNREACHABLE, "%s: socket: %s", c->name,
-                  strerror(errno));
+        conn__fail(c, -errno, CONN_FAIL_UNREACHABLE, "%s: socket: %s", c->name,
+                   strerror(errno));
         return -1;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->fd = fd;
     if (connect(fd, (struct sockaddr *)&c->addr, c->addrlen) < 0 &&
         errno != EINPROGRESS) {
-        conn_fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
-                  "%s: connect to %s port %d: %s", c->name, c->host, c->port,
-                  strerror(errno));
+        conn__fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
+                   "%s: connect to %s port %d: %s", c->name, c->host, c->port,
+                   strerror(errno));
         return -1;
     }
     uv_poll_init(c->loop, &c->poll, fd);
@@ -453,9 +319,9 @@ conn_tcp_check(struct conn *c)
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
         soerr = errno;
     if (soerr != 0) {
-        conn_fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
-                  "%s: connect to %s port %d: %s", c->name, c->host, c->port,
-                  strerror(soerr));
+        conn__fail(c, AF_EUNREACH, CONN_FAIL_UNREACHABLE,
+                   "%s: connect to %s port %d: %s", c->name, c->host, c->port,
+                   strerror(soerr));
         return -1;
     }
     if (getpeername(c->fd, (struct sockaddr *)&peer, &plen) < 0)
@@ -488,8 +354,8 @@ conn_ssh_setup(struct conn *c)
 
     c->s = ssh_new();
     if (c->s == NULL) {
-        conn_fail(c, AF_ESSH, CONN_FAIL_UNREACHABLE, "%s: ssh_new failed",
-                  c->name);
+        conn__fail(c, AF_ESSH, CONN_FAIL_UNREACHABLE, "%s: ssh_new failed",
+                   c->name);
         return -1;
     }
     /* Every option comes from the inventory: no ~/.ssh/config surprises. */
@@ -508,8 +374,8 @@ conn_ssh_setup(struct conn *c)
     }
     if (c->kex != NULL &&
         ssh_options_set(c->s, SSH_OPTIONS_KEY_EXCHANGE, c->kex) < 0) {
-        conn_fail(c, AF_EINPUT, CONN_FAIL_UNREACHABLE,
-                  "%s: unsupported key exchange '%s'", c->name, c->kex);
+        conn__fail(c, AF_EINPUT, CONN_FAIL_UNREACHABLE,
+                   "%s: unsupported key exchange '%s'", c->name, c->kex);
         return -1;
     }
     if (conn_cpu_has_aes()) {
@@ -525,654 +391,6 @@ conn_ssh_setup(struct conn *c)
         ssh_options_set(c->s, SSH_OPTIONS_IDENTITY_AGENT, c->agent);
     ssh_options_set(c->s, SSH_OPTIONS_FD, &c->fd);
     ssh_set_blocking(c->s, 0);
-    return 0;
-}
-
-static char *
-conn_fingerprint(struct conn *c)
-{
-    ssh_key srv = NULL;
-    unsigned char *hash = NULL;
-    size_t hlen = 0;
-    char *fp = NULL, *ret;
-
-    if (ssh_get_server_publickey(c->s, &srv) != SSH_OK)
-        return af_strdup("(unknown)");
-    if (ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) ==
-        0)
-        fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
-    ret = af_asprintf("%s %s", ssh_key_type_to_char(ssh_key_type(srv)),
-                      fp ? fp : "(unknown)");
-    ssh_string_free_char(fp);
-    ssh_clean_pubkey_hash(&hash);
-    ssh_key_free(srv);
-    return ret;
-}
-
-/* 1 if the server's key is marked @revoked in known_hosts. */
-static int
-conn_hostkey_revoked(struct conn *c)
-{
-    ssh_key srv = NULL;
-    int r;
-
-    if (ssh_get_server_publickey(c->s, &srv) != SSH_OK)
-        return 0;
-    r = khosts_revoked(c->known_hosts, srv);
-    ssh_key_free(srv);
-    return r;
-}
-
-/* Check the server's key against known_hosts; 0 ok, -1 failed. */
-static int
-conn_hostkey(struct conn *c)
-{
-    enum ssh_known_hosts_e k;
-    char *fp;
-
-    /* libssh ignores @revoked: refused here first, in every mode. */
-    if (conn_hostkey_revoked(c)) {
-        fp = conn_fingerprint(c);
-        conn_fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
-                  "%s: host key for %s (%s) is REVOKED in %s; refusing to "
-                  "connect",
-                  c->name, c->host, fp, c->known_hosts);
-        free(fp);
-        return -1;
-    }
-    k = ssh_session_is_known_server(c->s);
-    if (k == SSH_KNOWN_HOSTS_OK)
-        return 0;
-    fp = conn_fingerprint(c);
-    switch (k) {
-    case SSH_KNOWN_HOSTS_CHANGED:
-    case SSH_KNOWN_HOSTS_OTHER:
-        conn_fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
-                  "%s: host key for %s has CHANGED (now %s); refusing to "
-                  "connect: if this is expected, remove the old key from %s",
-                  c->name, c->host, fp, c->known_hosts);
-        break;
-    case SSH_KNOWN_HOSTS_UNKNOWN:
-    case SSH_KNOWN_HOSTS_NOT_FOUND:
-        if (c->policy == CONN_HOSTKEY_ACCEPT_NEW) {
-            if (ssh_session_update_known_hosts(c->s) == SSH_OK) {
-                free(fp);
-                return 0;
-            }
-            conn_fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
-                      "%s: cannot record host key in %s: %s", c->name,
-                      c->known_hosts, ssh_get_error(c->s));
-            break;
-        }
-        conn_fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
-                  "%s: unknown host key for %s (%s) not in %s; add it, or "
-                  "run with --host-keys accept-new",
-                  c->name, c->host, fp, c->known_hosts);
-        break;
-    default:
-        conn_fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
-                  "%s: cannot check host key against %s: %s", c->name,
-                  c->known_hosts, ssh_get_error(c->s));
-        break;
-    }
-    free(fp);
-    return -1;
-}
-
-/* Why no key got in, once every method was tried. */
-static void
-conn_auth_denied(struct conn *c)
-{
-    if (c->agent != NULL && c->key == NULL)
-        conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
-                  "%s: no key from ssh-agent accepted for user %s, and %s",
-                  c->name, c->user,
-                  c->key_error ? c->key_error : "no identity file");
-    else if (c->agent != NULL)
-        conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
-                  "%s: no key accepted for user %s (ssh-agent, then %s)",
-                  c->name, c->user, c->identity);
-    else if (c->key == NULL)
-        conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE, "%s: %s", c->name,
-                  c->key_error ? c->key_error : "no identity");
-    else
-        conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
-                  "%s: public key %s denied for user %s", c->name, c->identity,
-                  c->user);
-}
-
-/*
- * Public-key authentication as ssh orders it: the agent's keys first, then
- * the identity file. Returns SSH_AUTH_AGAIN, SSH_AUTH_SUCCESS, or anything
- * else once the conn failed. The agent socket itself is blocking local I/O
- * in libssh (style guide B2-12); the exchange with the node is not.
- */
-static int
-conn_auth(struct conn *c)
-{
-    int rc;
-
-    if (c->auth_step == 0) {
-        rc = ssh_userauth_agent(c->s, NULL);
-        if (rc == SSH_AUTH_AGAIN || rc == SSH_AUTH_SUCCESS)
-            return rc;
-        /* Denied, or the agent is unreachable: go on to the key file. */
-        c->auth_step = 1;
-    }
-    if (c->auth_step == 1 && c->key != NULL) {
-        rc = ssh_userauth_publickey(c->s, NULL, c->key);
-        if (rc == SSH_AUTH_AGAIN || rc == SSH_AUTH_SUCCESS)
-            return rc;
-        if (rc == SSH_AUTH_ERROR) {
-            conn_fail(c, AF_EAUTH, CONN_FAIL_UNREACHABLE,
-                      "%s: authentication error: %s", c->name,
-                      ssh_get_error(c->s));
-            return rc;
-        }
-    }
-    c->auth_step = 2;
-    conn_auth_denied(c);
-    return SSH_AUTH_DENIED;
-}
-
-/* ---- channels ---------------------------------------------------------- */
-
-/*
- * Data reaches us from inside whatever libssh call processed its packet,
- * so no byte can wait in a libssh buffer without a socket event to follow
- * (style guide B2-8). Only queue work here: never call libssh.
- */
-static int
-chan_data_ssh_cb(
-    ssh_session s, ssh_channel ch, void *p, uint32_t n, int is_stderr, void *ud)
-{
-    struct chan *c = ud;
-
-    (void)s;
-    (void)ch;
-    c->conn->redrive = 1;
-    if (c->state == CHAN_DONE)
-        return (int)n;
-    if (c->data_cb != NULL)
-        c->data_cb(c, is_stderr ? 1 : 0, p, n);
-    else
-        af_buf_append(is_stderr ? &c->err : &c->out, p, n);
-    return (int)n;
-}
-
-static void
-chan_exit_status_cb(ssh_session s, ssh_channel ch, int code, void *ud)
-{
-    struct chan *c = ud;
-
-    (void)s;
-    (void)ch;
-    c->exit_code = code;
-    c->conn->redrive = 1;
-}
-
-static void
-chan_exit_signal_cb(ssh_session s,
-                    ssh_channel ch,
-                    const char *sig,
-                    int core,
-                    const char *msg,
-                    const char *lang,
-                    void *ud)
-{
-    struct chan *c = ud;
-
-    (void)s;
-    (void)ch;
-    (void)core;
-    (void)msg;
-    (void)lang;
-    free(c->exit_signal);
-    c->exit_signal = af_strdup(sig ? sig : "?");
-    c->conn->redrive = 1;
-}
-
-static void
-chan_close_cb(ssh_session s, ssh_channel ch, void *ud)
-{
-    struct chan *c = ud;
-
-    (void)s;
-    (void)ch;
-    c->remote_closed = 1;
-    c->conn->redrive = 1;
-}
-
-static struct chan *chan_exec_raw(struct conn *c,
-                                  const char *command,
-                                  uint64_t timeout_ms,
-                                  size_t out_cap,
-                                  chan_data_cb data_cb,
-                                  chan_done_cb done_cb,
-                                  void *data);
-
-/* "sudo -n -- sh -c 'command'", the command single-quoted for sh. */
-static char *
-conn_become_wrap(const char *command)
-{
-    struct af_buf b;
-    const char *p;
-
-    af_buf_init(&b, 0);
-    af_buf_puts(&b, "sudo -n -- sh -c '");
-    for (p = command; *p; p++) {
-        if (*p == '\'')
-            af_buf_puts(&b, "'\\''");
-        else
-            af_buf_append(&b, p, 1);
-    }
-    af_buf_puts(&b, "'");
-    return af_buf_steal(&b);
-}
-
-static void
-conn_become_done(struct chan *ch, int status)
-{
-    struct conn *c = chan_data(ch);
-    const struct af_buf *err = chan_stderr(ch);
-    size_t n = err->len;
-
-    if (status == 0 && chan_exit_code(ch) == 0) {
-        c->become_ok = 1;
-        if (!c->ready_reported) {
-            c->ready_reported = 1;
-            c->ready_cb(c, 0);
-        }
-        return;
-    }
-    while (n > 0 && (err->data[n - 1] == '\n' || err->data[n - 1] == '\r'))
-        n--;
-    conn_fail(c, status == AF_ETIMEOUT ? AF_ETIMEOUT : AF_EAUTH,
-              status == AF_ETIMEOUT ? CONN_FAIL_TIMEOUT : CONN_FAIL_UNREACHABLE,
-              "%s: become sudo failed for user %s: %.*s", c->name, c->user,
-              (int)n, n > 0 ? err->data : "sudo -n true did not succeed");
-}
-
-/*
- * With become, one `sudo -n true` before the owner hears READY: a node
- * where sudo wants a password fails here, at once, saying so (sudo -n
- * never prompts).
- */
-static void
-conn_become_check(struct conn *c)
-{
-    chan_exec_raw(c, "sudo -n true", c->t_auth, 4096, NULL, conn_become_done,
-                  c);
-}
-
-struct chan *
-chan_exec(struct conn *c,
-          const char *command,
-          uint64_t timeout_ms,
-          size_t out_cap,
-          chan_data_cb data_cb,
-          chan_done_cb done_cb,
-          void *data)
-{
-    char *wrapped;
-    struct chan *ch;
-
-    if (!c->become)
-        return chan_exec_raw(c, command, timeout_ms, out_cap, data_cb, done_cb,
-                             data);
-    wrapped = conn_become_wrap(command);
-    ch = chan_exec_raw(c, wrapped, timeout_ms, out_cap, data_cb, done_cb, data);
-    free(wrapped);
-    return ch;
-}
-
-static struct chan *
-chan_exec_raw(struct conn *c,
-              const char *command,
-              uint64_t timeout_ms,
-              size_t out_cap,
-              chan_data_cb data_cb,
-              chan_done_cb done_cb,
-              void *data)
-{
-    struct chan *ch = af_calloc(1, sizeof(*ch));
-    struct chan **tail = &c->chans;
-
-    ch->conn = c;
-    ch->command = af_strdup(command);
-    ch->exit_code = -1;
-    ch->data_cb = data_cb;
-    ch->done_cb = done_cb;
-    ch->data = data;
-    ch->deadline = timeout_ms ? uv_now(c->loop) + timeout_ms : 0;
-    af_buf_init(&ch->out, out_cap);
-    af_buf_init(&ch->err, out_cap);
-    while (*tail != NULL)
-        tail = &(*tail)->next;
-    *tail = ch;
-    c->redrive = 1;
-    /* Start from the loop, never from inside the caller's stack. */
-    if (!c->in_drive)
-        uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
-    return ch;
-}
-
-static int
-chan_queue(struct chan *ch, const void *p, size_t n, int borrow)
-{
-    struct wq *w;
-
-    if (ch->want_eof || ch->state == CHAN_DONE)
-        return AF_EINPUT;
-    if (n == 0)
-        return 0;
-    w = af_malloc(sizeof(*w) + (borrow ? 0 : n));
-    w->next = NULL;
-    w->len = n;
-    w->off = 0;
-    w->ext = borrow ? p : NULL;
-    if (!borrow)
-        memcpy(w->data, p, n);
-    if (ch->wq_tail)
-        ch->wq_tail->next = w;
-    else
-        ch->wq_head = w;
-    ch->wq_tail = w;
-    ch->queued += n;
-    ch->conn->redrive = 1;
-    if (!ch->conn->in_drive)
-        uv_timer_start(&ch->conn->timer, conn_timer_cb, 0, 0);
-    return 0;
-}
-
-int
-chan_write(struct chan *ch, const void *p, size_t n)
-{
-    return chan_queue(ch, p, n, 0);
-}
-
-int
-chan_write_ref(struct chan *ch, const void *p, size_t n)
-{
-    return chan_queue(ch, p, n, 1);
-}
-
-void
-chan_set_drain(struct chan *ch, size_t low, chan_drain_cb cb, void *data)
-{
-    ch->drain_low = cb != NULL ? low : 0;
-    ch->drain_cb = cb;
-    ch->drain_data = data;
-    ch->conn->redrive = 1;
-    if (!ch->conn->in_drive)
-        uv_timer_start(&ch->conn->timer, conn_timer_cb, 0, 0);
-}
-
-size_t
-chan_queued(const struct chan *ch)
-{
-    return ch->queued;
-}
-
-void
-chan_send_eof(struct chan *ch)
-{
-    ch->want_eof = 1;
-    ch->conn->redrive = 1;
-    if (!ch->conn->in_drive)
-        uv_timer_start(&ch->conn->timer, conn_timer_cb, 0, 0);
-}
-
-void
-chan_set_timeout(struct chan *ch, uint64_t timeout_ms)
-{
-    ch->deadline = timeout_ms ? uv_now(ch->conn->loop) + timeout_ms : 0;
-    if (!ch->conn->in_drive)
-        uv_timer_start(&ch->conn->timer, conn_timer_cb, 0, 0);
-}
-
-void *
-chan_data(const struct chan *ch)
-{
-    return ch->data;
-}
-
-struct conn *
-chan_conn(const struct chan *ch)
-{
-    return ch->conn;
-}
-
-int
-chan_exit_code(const struct chan *ch)
-{
-    return ch->exit_code;
-}
-
-const char *
-chan_exit_signal(const struct chan *ch)
-{
-    return ch->exit_signal;
-}
-
-const struct af_buf *
-chan_stdout(const struct chan *ch)
-{
-    return &ch->out;
-}
-
-const struct af_buf *
-chan_stderr(const struct chan *ch)
-{
-    return &ch->err;
-}
-
-const char *
-chan_error(const struct chan *ch)
-{
-    return ch->errmsg;
-}
-
-static void
-wq_free(struct chan *ch)
-{
-    struct wq *w = ch->wq_head, *next;
-
-    for (; w != NULL; w = next) {
-        next = w->next;
-        free(w);
-    }
-    ch->wq_head = ch->wq_tail = NULL;
-    ch->queued = 0;
-}
-
-/* End a channel: report once, release the libssh channel. */
-static void chan_finish(struct chan *ch, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-chan_finish(struct chan *ch, int status, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (ch->state == CHAN_DONE)
-        return;
-    ch->state = CHAN_DONE;
-    ch->status = status;
-    if (fmt != NULL) {
-        va_start(ap, fmt);
-        vsnprintf(ch->errmsg, sizeof(ch->errmsg), fmt, ap);
-        va_end(ap);
-    }
-    if (ch->ch != NULL) {
-        /* ssh_channel_free sends CHANNEL_CLOSE if needed; non-blocking. */
-        ssh_remove_channel_callbacks(ch->ch, &ch->cbs);
-        ssh_channel_free(ch->ch);
-        ch->ch = NULL;
-    }
-    wq_free(ch);
-    if (ch->done_cb != NULL)
-        ch->done_cb(ch, status);
-}
-
-static void
-chan_free(struct chan *ch)
-{
-    free(ch->command);
-    free(ch->exit_signal);
-    af_buf_free(&ch->out);
-    af_buf_free(&ch->err);
-    wq_free(ch);
-    free(ch);
-}
-
-/* Flush queued stdin; returns 1 if bytes moved, 0 if none, -1 on error. */
-static int
-chan_flush(struct chan *ch)
-{
-    int moved = 0;
-
-    while (ch->wq_head != NULL) {
-        struct wq *w = ch->wq_head;
-        size_t left = w->len - w->off;
-        uint32_t win = ssh_channel_window_size(ch->ch);
-        size_t chunk = left;
-        int n;
-
-        if (win == 0)
-            break;
-        if (chunk > win)
-            chunk = win;
-        if (chunk > 32768)
-            chunk = 32768;
-        n = ssh_channel_write(ch->ch, (w->ext ? w->ext : w->data) + w->off,
-                              (uint32_t)chunk);
-        if (n == SSH_ERROR)
-            return -1;
-        if (n == 0)
-            break;
-        moved = 1;
-        w->off += (size_t)n;
-        ch->queued -= (size_t)n;
-        if (w->off == w->len) {
-            ch->wq_head = w->next;
-            if (ch->wq_head == NULL)
-                ch->wq_tail = NULL;
-            free(w);
-        }
-    }
-    ch->win_seen = ssh_channel_window_size(ch->ch);
-    if (ch->wq_head == NULL && ch->want_eof && !ch->eof_sent) {
-        if (ssh_channel_send_eof(ch->ch) == SSH_ERROR)
-            return -1;
-        ch->eof_sent = 1;
-        moved = 1;
-    }
-    return moved;
-}
-
-/* Step one channel; returns 1 if it made progress. */
-static int
-chan_step(struct chan *ch)
-{
-    struct conn *c = ch->conn;
-    int rc, progress = 0, r;
-
-    switch (ch->state) {
-    case CHAN_NEW:
-        ch->ch = ssh_channel_new(c->s);
-        if (ch->ch == NULL) {
-            chan_finish(ch, AF_ESSH, "%s: cannot create channel: %s", c->name,
-                        ssh_get_error(c->s));
-            return 1;
-        }
-        memset(&ch->cbs, 0, sizeof(ch->cbs));
-        ch->cbs.userdata = ch;
-        ch->cbs.channel_exit_status_function = chan_exit_status_cb;
-        ch->cbs.channel_exit_signal_function = chan_exit_signal_cb;
-        ch->cbs.channel_close_function = chan_close_cb;
-        ch->cbs.channel_data_function = chan_data_ssh_cb;
-        ssh_callbacks_init(&ch->cbs);
-        ssh_set_channel_callbacks(ch->ch, &ch->cbs);
-        ch->state = CHAN_OPEN;
-        /* fall through */
-    case CHAN_OPEN:
-        rc = ssh_channel_open_session(ch->ch);
-        if (rc == SSH_AGAIN)
-            return 0;
-        if (rc != SSH_OK) {
-            chan_finish(ch, AF_ESSH, "%s: cannot open channel: %s", c->name,
-                        ssh_get_error(c->s));
-            return 1;
-        }
-        ch->state = CHAN_EXEC;
-        /* fall through */
-    case CHAN_EXEC:
-        rc = ssh_channel_request_exec(ch->ch, ch->command);
-        if (rc == SSH_AGAIN)
-            return 0;
-        if (rc != SSH_OK) {
-            chan_finish(ch, AF_ESSH, "%s: exec request refused: %s", c->name,
-                        ssh_get_error(c->s));
-            return 1;
-        }
-        ch->state = CHAN_RUNNING;
-        progress = 1;
-        /* fall through */
-    case CHAN_RUNNING:
-        r = chan_flush(ch);
-        if (r < 0) {
-            chan_finish(ch, AF_ESSH, "%s: write failed: %s", c->name,
-                        ssh_get_error(c->s));
-            return 1;
-        }
-        progress |= r;
-        if (ch->drain_cb != NULL && ch->queued < ch->drain_low &&
-            !ch->want_eof) {
-            size_t before = ch->queued;
-
-            ch->drain_cb(ch, ch->drain_data);
-            if (ch->state == CHAN_DONE)
-                return 1;
-            if (ch->queued > before)
-                progress = 1;
-        }
-        /*
-         * Let libssh process what the socket holds; data arrives through
-         * chan_data_ssh_cb. ssh_channel_poll only does so before EOF.
-         */
-        if (!ssh_channel_is_eof(ch->ch) &&
-            ssh_channel_poll(ch->ch, 0) == SSH_ERROR) {
-            chan_finish(ch, AF_ESSH, "%s: read failed: %s", c->name,
-                        ssh_get_error(c->s));
-            return 1;
-        }
-        if (ch->state == CHAN_DONE)
-            return 1;
-        /*
-         * After the remote's EOF, libssh's read calls stop processing
-         * packets, so the exit status and CLOSE would sit unread in the
-         * socket. ssh_channel_get_exit_status (non-blocking: one poll
-         * round) keeps processing until one of them arrived.
-         */
-        if (ssh_channel_is_eof(ch->ch) && ch->exit_code < 0 &&
-            ch->exit_signal == NULL && !ch->remote_closed)
-            ssh_channel_get_exit_status(ch->ch);
-        /* Done once the remote sent EOF and either exit status or close. */
-        if (ssh_channel_is_eof(ch->ch) &&
-            (ch->exit_code >= 0 || ch->exit_signal != NULL ||
-             ch->remote_closed || ssh_channel_is_closed(ch->ch))) {
-            chan_finish(ch, 0, NULL);
-            return 1;
-        }
-        if (ch->remote_closed || ssh_channel_is_closed(ch->ch)) {
-            chan_finish(ch, 0, NULL);
-            return 1;
-        }
-        return progress;
-    case CHAN_DONE:
-        return 0;
-    }
     return 0;
 }
 
@@ -1215,13 +433,13 @@ conn__kick(struct conn *c)
 {
     c->redrive = 1;
     if (!c->in_drive && !c->closing)
-        uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
+        uv_timer_start(&c->timer, conn__timer_cb, 0, 0);
 }
 
 void
 conn__abort(struct conn *c, int code, enum conn_fail cls, const char *msg)
 {
-    conn_fail(c, code, cls, "%s", msg);
+    conn__fail(c, code, cls, "%s", msg);
     conn__kick(c);
 }
 
@@ -1247,35 +465,6 @@ conn_hooks_fail(struct conn *c, int status, const char *why)
     while ((h = c->hooks) != NULL) {
         c->hooks = h->next;
         h->fail(h, status, why);
-    }
-}
-
-/* Fail every live channel (the session is gone). */
-static void
-conn_fail_chans(struct conn *c, int status, const char *why)
-{
-    struct chan *ch;
-
-    for (ch = c->chans; ch != NULL; ch = ch->next)
-        if (ch->state != CHAN_DONE)
-            chan_finish(ch, status, "%s", why);
-}
-
-/* Remove finished channels whose callbacks already ran. */
-static void
-conn_reap_chans(struct conn *c)
-{
-    struct chan **pp = &c->chans;
-
-    while (*pp != NULL) {
-        struct chan *ch = *pp;
-
-        if (ch->state == CHAN_DONE) {
-            *pp = ch->next;
-            chan_free(ch);
-        } else {
-            pp = &ch->next;
-        }
     }
 }
 
@@ -1342,20 +531,20 @@ conn_step(struct conn *c)
         if (rc == SSH_AGAIN)
             return 0;
         if (rc != SSH_OK) {
-            conn_fail(c, AF_ESSH, CONN_FAIL_UNREACHABLE,
-                      "%s: SSH handshake with %s failed: %s", c->name, c->host,
-                      ssh_get_error(c->s));
+            conn__fail(c, AF_ESSH, CONN_FAIL_UNREACHABLE,
+                       "%s: SSH handshake with %s failed: %s", c->name, c->host,
+                       ssh_get_error(c->s));
             return 1;
         }
         c->state = CONN_HOSTKEY;
         /* fall through */
     case CONN_HOSTKEY:
-        if (conn_hostkey(c) < 0)
+        if (conn__hostkey(c) < 0)
             return 1;
         conn_set_phase(c, CONN_AUTH, c->t_auth, "authentication");
         /* fall through */
     case CONN_AUTH:
-        rc = conn_auth(c);
+        rc = conn__auth(c);
         if (rc == SSH_AUTH_AGAIN)
             return 0;
         if (rc != SSH_AUTH_SUCCESS)
@@ -1364,7 +553,7 @@ conn_step(struct conn *c)
         c->deadline = 0;
         c->phase = NULL;
         if (c->become && !c->become_ok)
-            conn_become_check(c); /* ready once sudo said yes */
+            conn__become_check(c); /* ready once sudo said yes */
         else if (!c->ready_reported) {
             c->ready_reported = 1;
             c->ready_cb(c, 0);
@@ -1380,13 +569,13 @@ conn_step(struct conn *c)
         r = 0;
         for (ch = c->chans; ch != NULL; ch = ch->next)
             if (ch->state != CHAN_DONE && ch->state != CHAN_RUNNING)
-                r |= chan_step(ch);
+                r |= conn__chan_step(ch);
         for (ch = c->chans; ch != NULL; ch = ch->next)
             if (ch->state == CHAN_RUNNING)
-                r |= chan_step(ch);
+                r |= conn__chan_step(ch);
         for (ch = c->chans; ch != NULL; ch = ch->next)
             if (ch->state != CHAN_DONE && ch->state != CHAN_RUNNING)
-                r |= chan_step(ch);
+                r |= conn__chan_step(ch);
         r |= conn_hooks_step(c);
         /*
          * Queued output (a window adjust, a CLOSE) is only written when
@@ -1397,8 +586,8 @@ conn_step(struct conn *c)
             ssh_blocking_flush(c->s, 0);
         r |= conn_windows_opened(c);
         if (ssh_get_status(c->s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) {
-            conn_fail(c, AF_ESSH, CONN_FAIL_UNREACHABLE,
-                      "%s: connection lost: %s", c->name, ssh_get_error(c->s));
+            conn__fail(c, AF_ESSH, CONN_FAIL_UNREACHABLE,
+                       "%s: connection lost: %s", c->name, ssh_get_error(c->s));
             return 1;
         }
         return r;
@@ -1419,18 +608,19 @@ conn_check_timers(struct conn *c)
     if (c->state < CONN_READY && c->deadline != 0 && now >= c->deadline) {
         const char *ph = c->phase ? c->phase : "connect";
 
-        conn_fail(c, AF_ETIMEOUT, CONN_FAIL_TIMEOUT,
-                  "%s: %s timed out after %.1f s", c->name, ph,
-                  (double)(c->state == CONN_AUTH  ? c->t_auth
-                           : c->state >= CONN_SSH ? c->t_handshake
-                                                  : c->t_connect) /
-                      1000.0);
+        conn__fail(c, AF_ETIMEOUT, CONN_FAIL_TIMEOUT,
+                   "%s: %s timed out after %.1f s", c->name, ph,
+                   (double)(c->state == CONN_AUTH  ? c->t_auth
+                            : c->state >= CONN_SSH ? c->t_handshake
+                                                   : c->t_connect) /
+                       1000.0);
     }
     if (c->state != CONN_READY)
         return;
     for (ch = c->chans; ch != NULL; ch = ch->next) {
         if (ch->state != CHAN_DONE && ch->deadline != 0 && now >= ch->deadline)
-            chan_finish(ch, AF_ETIMEOUT, "%s: command timed out", c->name);
+            conn__chan_finish(ch, AF_ETIMEOUT, "%s: command timed out",
+                              c->name);
     }
 }
 
@@ -1451,7 +641,7 @@ conn_rearm(struct conn *c)
                 (next == 0 || ch->deadline < next))
                 next = ch->deadline;
     if (next)
-        uv_timer_start(&c->timer, conn_timer_cb, next > now ? next - now : 0,
+        uv_timer_start(&c->timer, conn__timer_cb, next > now ? next - now : 0,
                        0);
     else
         uv_timer_stop(&c->timer);
@@ -1485,7 +675,7 @@ conn_drive(struct conn *c)
             break;
     } while (progress && ++turns < CONN_DRIVE_CAP);
     if (c->state == CONN_FAILED) {
-        conn_fail_chans(c, c->status, c->err.msg);
+        conn__fail_chans(c, c->status, c->err.msg);
         conn_hooks_fail(c, c->status, c->err.msg);
         if (!c->ready_reported) {
             c->ready_reported = 1;
@@ -1497,7 +687,7 @@ conn_drive(struct conn *c)
         conn_teardown(c);
         return;
     }
-    conn_reap_chans(c);
+    conn__reap_chans(c);
     conn_rearm(c);
     /*
      * libssh may hold decoded bytes with no socket event to follow
@@ -1505,7 +695,7 @@ conn_drive(struct conn *c)
      * the next loop turn rather than wait for the kernel.
      */
     if (progress && c->state != CONN_FAILED)
-        uv_timer_start(&c->timer, conn_timer_cb, 0, 0);
+        uv_timer_start(&c->timer, conn__timer_cb, 0, 0);
 }
 
 static void
@@ -1545,10 +735,11 @@ conn_teardown(struct conn *c)
     c->state = CONN_CLOSING;
     for (ch = c->chans; ch != NULL; ch = ch->next)
         if (ch->state != CHAN_DONE)
-            chan_finish(ch, AF_ECANCELED, "%s: connection closed", c->name);
+            conn__chan_finish(ch, AF_ECANCELED, "%s: connection closed",
+                              c->name);
     for (ch = c->chans; ch != NULL; ch = next) {
         next = ch->next;
-        chan_free(ch);
+        conn__chan_free(ch);
     }
     c->chans = NULL;
     conn_hooks_fail(c, AF_ECANCELED, "connection closed");
