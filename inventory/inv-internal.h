@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared between the inventory's own files (inv.c, inv-ssh.c); not part of
+ * Shared between the inventory's own files (inv.c, inv-settings.c,
+ * inv-ssh.c); not part of
  * the module's interface.
  */
 #ifndef AF_INV_INTERNAL_H
@@ -8,8 +9,83 @@
 
 #include "inv.h"
 
+#include <stddef.h>
+
 struct af_err;
+struct af_ynode;
 struct sshcfg;
+
+#define INV_SETTINGS_KEYS                                          \
+    "user, port, identity, known_hosts, host_keys, jump, become, " \
+    "{connect,handshake,command,reboot}_timeout, reboot_command, " \
+    "install_path"
+
+/* Settings as written at one level; 0 / NULL = not set at this level. */
+struct inv_set {
+    const char *user;
+    int port;
+    const char *identity;
+    const char *known_hosts;
+    int connect_timeout;
+    int handshake_timeout;
+    enum inv_hostkeys hostkeys;
+    const char *jump;
+    int become; /* 0 unset, 1 none, 2 sudo */
+    int command_timeout;
+    const char *reboot_command;
+    int reboot_timeout;
+    const char *install_path;
+};
+
+/* Open-addressing table of node indices (stored +1, 0 = empty slot). */
+struct inv_index {
+    size_t *slot;
+    size_t cap; /* power of two */
+    size_t used;
+};
+
+/* Load-time state. */
+struct ld {
+    struct inv *inv;
+    size_t cap; /* allocated inv->nodes */
+    char *dir;  /* inventory file's directory, or NULL */
+    char *home;
+    struct inv_index addr; /* by address:port */
+    struct af_err *e;
+};
+
+/* Fail with AF_EINPUT and "FILE:LINE:COL: msg" at node n. */
+int inv__fail(struct ld *l, const struct af_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "a list", "a mapping" or "a scalar", for messages. */
+const char *inv__type_name(const struct af_ynode *n);
+/* YAML's null (unquoted empty, "~", "null"): there, but without a value. */
+int inv__is_null(const struct af_ynode *n);
+/* 1 if s is a valid node name (address: also ':'). */
+int inv__name_ok(const char *s, int address);
+
+/* inv-settings.c: a non-empty string value for key k into *out. */
+int inv__get_str(struct ld *l,
+                 const struct af_ynode *k,
+                 const struct af_ynode *v,
+                 const char **out);
+/*
+ * inv-settings.c: read one settings key k: v into s. Returns 0, 1 if k
+ * is not a settings key (the caller decides), or a negative error.
+ */
+int inv__settings_key(struct ld *l,
+                      const struct af_ynode *k,
+                      const struct af_ynode *v,
+                      struct inv_set *s);
+/* inv-settings.c: read a mapping of settings keys (where names it). */
+int inv__settings_map(struct ld *l,
+                      const struct af_ynode *m,
+                      const char *where,
+                      struct inv_set *s);
+/* inv-settings.c: copy what src sets over dst. */
+void inv__settings_apply(struct inv_set *dst, const struct inv_set *src);
+/* inv-settings.c: p against the inventory's directory (caller frees). */
+char *inv__resolve_path(const struct ld *l, const char *p);
 
 /* Connection settings as one host item writes them (NULL / 0 = unset). */
 struct inv_conn_in {

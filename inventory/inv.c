@@ -25,50 +25,8 @@
 #include "hostlist.h"
 #include "sshcfg.h"
 
-#define SETTINGS_KEYS                                              \
-    "user, port, identity, known_hosts, host_keys, jump, become, " \
-    "{connect,handshake,command,reboot}_timeout, reboot_command, " \
-    "install_path"
-
-/* Settings as written at one level; 0 / NULL = not set at this level. */
-struct inv_set {
-    const char *user;
-    int port;
-    const char *identity;
-    const char *known_hosts;
-    int connect_timeout;
-    int handshake_timeout;
-    enum inv_hostkeys hostkeys;
-    const char *jump;
-    int become; /* 0 unset, 1 none, 2 sudo */
-    int command_timeout;
-    const char *reboot_command;
-    int reboot_timeout;
-    const char *install_path;
-};
-
-/* Open-addressing table of node indices (stored +1, 0 = empty slot). */
-struct inv_index {
-    size_t *slot;
-    size_t cap; /* power of two */
-    size_t used;
-};
-
-/* Load-time state. */
-struct ld {
-    struct inv *inv;
-    size_t cap; /* allocated inv->nodes */
-    char *dir;  /* inventory file's directory, or NULL */
-    char *home;
-    struct inv_index addr; /* by address:port */
-    struct af_err *e;
-};
-
-static int fail(struct ld *l, const struct af_ynode *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct ld *l, const struct af_ynode *n, const char *fmt, ...)
+int
+inv__fail(struct ld *l, const struct af_ynode *n, const char *fmt, ...)
 {
     char msg[AF_ERR_MSG_LEN];
     va_list ap;
@@ -80,8 +38,8 @@ fail(struct ld *l, const struct af_ynode *n, const char *fmt, ...)
                       n->col, msg);
 }
 
-static const char *
-type_name(const struct af_ynode *n)
+const char *
+inv__type_name(const struct af_ynode *n)
 {
     switch (n->type) {
     case AF_YSEQ:
@@ -95,14 +53,14 @@ type_name(const struct af_ynode *n)
 }
 
 /* YAML's null (unquoted empty, "~", "null"): there, but without a value. */
-static int
-is_null(const struct af_ynode *n)
+int
+inv__is_null(const struct af_ynode *n)
 {
     return n->type == AF_YSCALAR && n->null;
 }
 
-static int
-name_ok(const char *s, int address)
+int
+inv__name_ok(const char *s, int address)
 {
     if (*s == '\0')
         return 0;
@@ -201,287 +159,6 @@ index_find(const struct inv_index *ix,
     return *s ? &inv->nodes[*s - 1] : NULL;
 }
 
-/* ---- settings --------------------------------------------------------- */
-
-static int
-get_str(struct ld *l,
-        const struct af_ynode *key,
-        const struct af_ynode *v,
-        const char **out)
-{
-    if (v->type != AF_YSCALAR)
-        return fail(l, v, "'%s' must be a string, not %s", key->scalar,
-                    type_name(v));
-    if (v->scalar[0] == '\0')
-        return fail(l, v, "'%s' must not be empty", key->scalar);
-    *out = v->scalar;
-    return 0;
-}
-
-static int
-get_int(struct ld *l,
-        const struct af_ynode *key,
-        const struct af_ynode *v,
-        int min,
-        int max,
-        const char *what,
-        int *out)
-{
-    const char *s = v->scalar;
-    long long x = 0;
-
-    if (v->type != AF_YSCALAR)
-        return fail(l, v, "'%s' must be an integer, not %s", key->scalar,
-                    type_name(v));
-    if (*s == '-' && s[1] != '\0')
-        s++;
-    if (*s == '\0')
-        goto bad;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            goto bad;
-        if (x < 1000000000LL)
-            x = x * 10 + (*s - '0');
-    }
-    if (v->scalar[0] == '-')
-        x = -x;
-    if (x < min || x > max)
-        return fail(l, v, "'%s' must be %s (%d..%d), got %s", key->scalar, what,
-                    min, max, v->scalar);
-    *out = (int)x;
-    return 0;
-bad:
-    return fail(l, v, "'%s' must be an integer, got '%s'", key->scalar,
-                v->scalar);
-}
-
-static int
-get_path(struct ld *l,
-         const struct af_ynode *key,
-         const struct af_ynode *v,
-         const char **out)
-{
-    int r;
-
-    if ((r = get_str(l, key, v, out)) != 0)
-        return r;
-    if ((*out)[0] == '~' && (*out)[1] != '/')
-        return fail(l, v, "'%s': only '~/' is expanded, not '%s'", key->scalar,
-                    *out);
-    return 0;
-}
-
-static int
-get_hostkeys(struct ld *l,
-             const struct af_ynode *key,
-             const struct af_ynode *v,
-             enum inv_hostkeys *out)
-{
-    const char *hk = NULL;
-    int r = get_str(l, key, v, &hk);
-
-    if (r != 0)
-        return r;
-    if (strcmp(hk, "strict") == 0)
-        *out = INV_HOSTKEYS_STRICT;
-    else if (strcmp(hk, "accept-new") == 0)
-        *out = INV_HOSTKEYS_ACCEPT_NEW;
-    else
-        return fail(l, v, "'host_keys' is strict or accept-new, not '%s'", hk);
-    return 0;
-}
-
-static const char *const settings_names[] = {"user",
-                                             "port",
-                                             "identity",
-                                             "known_hosts",
-                                             "host_keys",
-                                             "connect_timeout",
-                                             "handshake_timeout",
-                                             "jump",
-                                             "become",
-                                             "command_timeout",
-                                             "reboot_timeout",
-                                             "reboot_command",
-                                             "install_path",
-                                             NULL};
-
-static int
-settings_has(const char *k)
-{
-    size_t i;
-
-    for (i = 0; settings_names[i] != NULL; i++)
-        if (strcmp(settings_names[i], k) == 0)
-            return 1;
-    return 0;
-}
-
-/*
- * reboot_command is split on blanks into argv words on the node (no
- * shell): every word must be a safe word, the first not an option.
- */
-static int
-check_command(struct ld *l, const struct af_ynode *v)
-{
-    char *cmd = af_strdup(v->scalar), *save = NULL, *t, why[200];
-    int r = 0, i = 0;
-
-    for (t = strtok_r(cmd, " \t", &save); t != NULL && r == 0;
-         t = strtok_r(NULL, " \t", &save), i++)
-        if (af_safe_check(t, i ? AF_SAFE_DASH : 0, why, sizeof(why)) != 0)
-            r = fail(l, v, "'reboot_command' word '%s': %s", t, why);
-    if (r == 0 && i == 0)
-        r = fail(l, v, "'reboot_command' must not be blank");
-    free(cmd);
-    return r;
-}
-
-/*
- * Parse one settings key into s. Returns 1 when key is not a settings key,
- * 0 when parsed, or a negative error.
- */
-static int
-settings_key(struct ld *l,
-             const struct af_ynode *key,
-             const struct af_ynode *v,
-             struct inv_set *s)
-{
-    const char *k = key->scalar;
-
-    /* A null value (`user: ~`) leaves the setting unset at this level, so
-     * the inherited one applies: never a user named "~". */
-    if (is_null(v))
-        return settings_has(k) ? 0 : 1;
-    if (strcmp(k, "user") == 0) {
-        int r = get_str(l, key, v, &s->user);
-
-        if (r == 0 && (!name_ok(s->user, 0) || s->user[0] == '-'))
-            return fail(l, v,
-                        "'user' must be a login name (letters, "
-                        "digits, '.', '-' and '_', not starting with "
-                        "'-'), got '%s'",
-                        s->user);
-        return r;
-    }
-    if (strcmp(k, "port") == 0)
-        return get_int(l, key, v, 1, 65535, "a TCP port", &s->port);
-    if (strcmp(k, "identity") == 0)
-        return get_path(l, key, v, &s->identity);
-    if (strcmp(k, "known_hosts") == 0)
-        return get_path(l, key, v, &s->known_hosts);
-    if (strcmp(k, "connect_timeout") == 0)
-        return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
-                       &s->connect_timeout);
-    if (strcmp(k, "handshake_timeout") == 0)
-        return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
-                       &s->handshake_timeout);
-    if (strcmp(k, "jump") == 0)
-        return get_str(l, key, v, &s->jump);
-    if (strcmp(k, "host_keys") == 0)
-        return get_hostkeys(l, key, v, &s->hostkeys);
-    if (strcmp(k, "become") == 0) {
-        const char *b = NULL;
-        int r = get_str(l, key, v, &b);
-
-        if (r == 0 && strcmp(b, "sudo") != 0 && strcmp(b, "none") != 0)
-            return fail(l, v, "'become' is sudo or none, not '%s'", b);
-        if (r == 0)
-            s->become = strcmp(b, "sudo") == 0 ? 2 : 1;
-        return r;
-    }
-    if (strcmp(k, "command_timeout") == 0)
-        return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
-                       &s->command_timeout);
-    if (strcmp(k, "reboot_timeout") == 0)
-        return get_int(l, key, v, 1, INV_MAX_TIMEOUT, "positive seconds",
-                       &s->reboot_timeout);
-    if (strcmp(k, "reboot_command") == 0) {
-        int r = get_str(l, key, v, &s->reboot_command);
-
-        return r == 0 ? check_command(l, v) : r;
-    }
-    if (strcmp(k, "install_path") == 0) {
-        int r = get_str(l, key, v, &s->install_path);
-        char why[200];
-
-        if (r == 0 &&
-            af_safe_check(s->install_path, AF_SAFE_PATH, why, sizeof(why)) != 0)
-            return fail(l, v, "'install_path' %s, got '%s'", why,
-                        s->install_path);
-        return r;
-    }
-    return 1;
-}
-
-/* A whole settings mapping (defaults or group vars). */
-static int
-settings_map(struct ld *l,
-             const struct af_ynode *m,
-             const char *where,
-             struct inv_set *s)
-{
-    size_t i;
-    int r;
-
-    if (is_null(m))
-        return 0;
-    if (m->type != AF_YMAP)
-        return fail(l, m, "%s must be a mapping, not %s", where, type_name(m));
-    for (i = 0; i < m->n; i++) {
-        r = settings_key(l, m->keys[i], m->vals[i], s);
-        if (r == 1)
-            return fail(l, m->keys[i],
-                        "unknown key '%s' in %s (allowed: " SETTINGS_KEYS ")",
-                        m->keys[i]->scalar, where);
-        if (r != 0)
-            return r;
-    }
-    return 0;
-}
-
-static void
-settings_apply(struct inv_set *dst, const struct inv_set *src)
-{
-    if (src->user)
-        dst->user = src->user;
-    if (src->port)
-        dst->port = src->port;
-    if (src->identity)
-        dst->identity = src->identity;
-    if (src->known_hosts)
-        dst->known_hosts = src->known_hosts;
-    if (src->connect_timeout)
-        dst->connect_timeout = src->connect_timeout;
-    if (src->handshake_timeout)
-        dst->handshake_timeout = src->handshake_timeout;
-    if (src->hostkeys)
-        dst->hostkeys = src->hostkeys;
-    if (src->jump)
-        dst->jump = src->jump;
-    if (src->become)
-        dst->become = src->become;
-    if (src->command_timeout)
-        dst->command_timeout = src->command_timeout;
-    if (src->reboot_command)
-        dst->reboot_command = src->reboot_command;
-    if (src->reboot_timeout)
-        dst->reboot_timeout = src->reboot_timeout;
-    if (src->install_path)
-        dst->install_path = src->install_path;
-}
-
-/* "~/x" -> $HOME/x; relative -> inventory dir/x; absolute as is. */
-static char *
-resolve_path(const struct ld *l, const char *p)
-{
-    if (p[0] == '~')
-        return af_asprintf("%s%s", l->home, p + 1);
-    if (p[0] == '/' || l->dir == NULL)
-        return af_strdup(p);
-    return af_asprintf("%s/%s", l->dir, p);
-}
-
 /* ---- hosts ------------------------------------------------------------ */
 
 static int
@@ -517,21 +194,21 @@ add_node(struct ld *l,
     if (old != NULL) {
         nd = &inv->nodes[old->index];
         if (g == NULL || node_has_group(nd, g) || nd->ngroups == 0)
-            return fail(l, namenode,
-                        "duplicate node name '%s' (first "
-                        "defined at line %d, column %d)",
-                        name, nd->line, nd->col);
+            return inv__fail(l, namenode,
+                             "duplicate node name '%s' (first "
+                             "defined at line %d, column %d)",
+                             name, nd->line, nd->col);
         if (strcmp(nd->address, address) != 0 || nd->port != port)
-            return fail(l, addrnode,
-                        "node '%s' is also defined at line %d, "
-                        "column %d with address %s:%d; a node listed in "
-                        "several groups needs the same address and port",
-                        name, nd->line, nd->col, nd->address, nd->port);
+            return inv__fail(l, addrnode,
+                             "node '%s' is also defined at line %d, "
+                             "column %d with address %s:%d; a node listed in "
+                             "several groups needs the same address and port",
+                             name, nd->line, nd->col, nd->address, nd->port);
         if (hccn != NULL && nd->hccn != NULL)
-            return fail(l, hccn,
-                        "node '%s' already has an 'hccn' section "
-                        "(line %d, column %d)",
-                        name, nd->hccn->line, nd->hccn->col);
+            return inv__fail(l, hccn,
+                             "node '%s' already has an 'hccn' section "
+                             "(line %d, column %d)",
+                             name, nd->hccn->line, nd->hccn->col);
         if (hccn != NULL)
             nd->hccn = hccn;
         nd->groups =
@@ -541,10 +218,10 @@ add_node(struct ld *l,
     }
     old = index_find(&l->addr, inv, address, port);
     if (old != NULL)
-        return fail(l, addrnode,
-                    "address %s:%d of node '%s' is already "
-                    "used by node '%s' (line %d, column %d)",
-                    address, port, name, old->name, old->line, old->col);
+        return inv__fail(l, addrnode,
+                         "address %s:%d of node '%s' is already "
+                         "used by node '%s' (line %d, column %d)",
+                         address, port, name, old->name, old->line, old->col);
 
     if (inv->nnodes == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
@@ -597,12 +274,13 @@ expand_at(struct ld *l,
     *names = NULL;
     *n = 0;
     if (v->type != AF_YSCALAR)
-        return fail(l, v, "'%s' must be a string, not %s", key, type_name(v));
+        return inv__fail(l, v, "'%s' must be a string, not %s", key,
+                         inv__type_name(v));
     if (v->scalar[0] == '\0')
-        return fail(l, v, "empty %s",
-                    strcmp(key, "name") == 0 ? "host name" : key);
+        return inv__fail(l, v, "empty %s",
+                         strcmp(key, "name") == 0 ? "host name" : key);
     if ((r = hl_expand(v->scalar, names, n, &he)) != 0)
-        return fail(l, v, "'%s': %s", key, he.msg);
+        return inv__fail(l, v, "'%s': %s", key, he.msg);
     return 0;
 }
 
@@ -625,10 +303,10 @@ add_item(struct ld *l,
     if (item->type == AF_YSCALAR) {
         namenode = item;
     } else if (item->type != AF_YMAP) {
-        return fail(l, item,
-                    "a host entry must be a mapping with 'name', "
-                    "not %s",
-                    type_name(item));
+        return inv__fail(l, item,
+                         "a host entry must be a mapping with 'name', "
+                         "not %s",
+                         inv__type_name(item));
     } else {
         for (i = 0; i < item->n; i++) {
             const struct af_ynode *k = item->keys[i], *v = item->vals[i];
@@ -639,32 +317,32 @@ add_item(struct ld *l,
                 addrnode = v;
             } else if (strcmp(k->scalar, "hccn") == 0) {
                 if (v->type != AF_YMAP)
-                    return fail(l, v, "'hccn' must be a mapping, not %s",
-                                type_name(v));
+                    return inv__fail(l, v, "'hccn' must be a mapping, not %s",
+                                     inv__type_name(v));
                 hccn = v;
-            } else if ((r = settings_key(l, k, v, &own)) != 0) {
+            } else if ((r = inv__settings_key(l, k, v, &own)) != 0) {
                 if (r == 1)
-                    return fail(l, k,
-                                "unknown key '%s' in a host entry "
-                                "(allowed: name, address, hccn, " SETTINGS_KEYS
-                                ")",
-                                k->scalar);
+                    return inv__fail(
+                        l, k,
+                        "unknown key '%s' in a host entry "
+                        "(allowed: name, address, hccn, " INV_SETTINGS_KEYS ")",
+                        k->scalar);
                 return r;
             }
         }
         if (namenode == NULL)
-            return fail(l, item, "host entry without 'name'");
+            return inv__fail(l, item, "host entry without 'name'");
     }
-    settings_apply(&s, &own);
+    inv__settings_apply(&s, &own);
 
     if ((r = expand_at(l, "name", namenode, &names, &nn)) != 0)
         goto out;
     for (i = 0; i < nn; i++) {
-        if (!name_ok(names[i], 0)) {
-            r = fail(l, namenode,
-                     "invalid host name '%s' (letters, digits, "
-                     "'.', '-' and '_' only)",
-                     names[i]);
+        if (!inv__name_ok(names[i], 0)) {
+            r = inv__fail(l, namenode,
+                          "invalid host name '%s' (letters, digits, "
+                          "'.', '-' and '_' only)",
+                          names[i]);
             goto out;
         }
     }
@@ -672,29 +350,29 @@ add_item(struct ld *l,
         if ((r = expand_at(l, "address", addrnode, &addrs, &na)) != 0)
             goto out;
         if (nn > 1 && na == 1) {
-            r = fail(l, addrnode,
-                     "name expands to %zu hosts but address is "
-                     "the single address '%s' (give a range of %zu "
-                     "addresses)",
-                     nn, addrs[0], nn);
+            r = inv__fail(l, addrnode,
+                          "name expands to %zu hosts but address is "
+                          "the single address '%s' (give a range of %zu "
+                          "addresses)",
+                          nn, addrs[0], nn);
             goto out;
         }
         if (na != nn) {
-            r = fail(l, addrnode,
-                     "name expands to %zu host%s but address "
-                     "to %zu",
-                     nn, nn == 1 ? "" : "s", na);
+            r = inv__fail(l, addrnode,
+                          "name expands to %zu host%s but address "
+                          "to %zu",
+                          nn, nn == 1 ? "" : "s", na);
             goto out;
         }
         for (i = 0; i < na; i++) {
-            if (!name_ok(addrs[i], 1)) {
-                r = fail(l, addrnode, "invalid address '%s'", addrs[i]);
+            if (!inv__name_ok(addrs[i], 1)) {
+                r = inv__fail(l, addrnode, "invalid address '%s'", addrs[i]);
                 goto out;
             }
         }
     }
-    identity = s.identity ? resolve_path(l, s.identity) : NULL;
-    known = s.known_hosts ? resolve_path(l, s.known_hosts) : NULL;
+    identity = s.identity ? inv__resolve_path(l, s.identity) : NULL;
+    known = s.known_hosts ? inv__resolve_path(l, s.known_hosts) : NULL;
     memset(&in, 0, sizeof(in));
     in.user = s.user;
     in.port = s.port;
@@ -732,11 +410,11 @@ add_items(struct ld *l,
     size_t i;
     int r;
 
-    if (is_null(list))
+    if (inv__is_null(list))
         return 0;
     if (list->type != AF_YSEQ)
-        return fail(l, list, "'hosts' in %s must be a list, not %s", where,
-                    type_name(list));
+        return inv__fail(l, list, "'hosts' in %s must be a list, not %s", where,
+                         inv__type_name(list));
     for (i = 0; i < list->n; i++)
         if ((r = add_item(l, list->items[i], base, gi)) != 0)
             return r;
@@ -752,13 +430,13 @@ load_groups(struct ld *l,
     size_t i, j;
     int r;
 
-    if (is_null(groups))
+    if (inv__is_null(groups))
         return 0;
     if (groups->type != AF_YMAP)
-        return fail(l, groups,
-                    "'groups' must be a mapping of group names, "
-                    "not %s",
-                    type_name(groups));
+        return inv__fail(l, groups,
+                         "'groups' must be a mapping of group names, "
+                         "not %s",
+                         inv__type_name(groups));
     inv->groups = af_calloc(groups->n ? groups->n : 1, sizeof(char *));
     for (i = 0; i < groups->n; i++) {
         const struct af_ynode *k = groups->keys[i], *g = groups->vals[i];
@@ -766,37 +444,37 @@ load_groups(struct ld *l,
         struct inv_set s = *base, vars;
         char where[160];
 
-        if (!name_ok(k->scalar, 0))
-            return fail(l, k,
-                        "invalid group name '%s' (letters, digits, "
-                        "'.', '-' and '_' only)",
-                        k->scalar);
+        if (!inv__name_ok(k->scalar, 0))
+            return inv__fail(l, k,
+                             "invalid group name '%s' (letters, digits, "
+                             "'.', '-' and '_' only)",
+                             k->scalar);
         inv->groups[inv->ngroups++] = af_strdup(k->scalar);
         snprintf(where, sizeof(where), "group '%s'", k->scalar);
-        if (is_null(g))
+        if (inv__is_null(g))
             continue;
         if (g->type != AF_YMAP)
-            return fail(l, g,
-                        "group '%s' must be a mapping with 'vars' and "
-                        "'hosts', not %s",
-                        k->scalar, type_name(g));
+            return inv__fail(l, g,
+                             "group '%s' must be a mapping with 'vars' and "
+                             "'hosts', not %s",
+                             k->scalar, inv__type_name(g));
         memset(&vars, 0, sizeof(vars));
         for (j = 0; j < g->n; j++) {
             if (strcmp(g->keys[j]->scalar, "vars") == 0) {
                 snprintf(where, sizeof(where), "'vars' of group '%s'",
                          k->scalar);
-                if ((r = settings_map(l, g->vals[j], where, &vars)) != 0)
+                if ((r = inv__settings_map(l, g->vals[j], where, &vars)) != 0)
                     return r;
             } else if (strcmp(g->keys[j]->scalar, "hosts") == 0) {
                 hosts = g->vals[j];
             } else {
-                return fail(l, g->keys[j],
-                            "unknown key '%s' in group '%s' "
-                            "(allowed: vars, hosts)",
-                            g->keys[j]->scalar, k->scalar);
+                return inv__fail(l, g->keys[j],
+                                 "unknown key '%s' in group '%s' "
+                                 "(allowed: vars, hosts)",
+                                 g->keys[j]->scalar, k->scalar);
             }
         }
-        settings_apply(&s, &vars);
+        inv__settings_apply(&s, &vars);
         snprintf(where, sizeof(where), "group '%s'", k->scalar);
         if (hosts != NULL &&
             (r = add_items(l, hosts, where, &s, (int)inv->ngroups - 1)) != 0)
@@ -837,7 +515,7 @@ load_sshcfg(struct ld *l, const char *cli, const struct af_ynode *key)
     if (strcmp(key->scalar, "none") == 0)
         return inv__sshcfg_open("none", l->home, &inv->sshcfg, &inv->ssh_config,
                                 l->e);
-    p = resolve_path(l, key->scalar);
+    p = inv__resolve_path(l, key->scalar);
     r = inv__sshcfg_open(p, l->home, &inv->sshcfg, &inv->ssh_config, l->e);
     free(p);
     return r;
@@ -882,10 +560,10 @@ inv_load_ex(const char *path,
         goto out;
     root = inv->root;
     if (root->type != AF_YMAP) {
-        r = fail(&l, root,
-                 "the inventory must be a mapping with 'groups' "
-                 "and/or 'hosts', not %s",
-                 type_name(root));
+        r = inv__fail(&l, root,
+                      "the inventory must be a mapping with 'groups' "
+                      "and/or 'hosts', not %s",
+                      inv__type_name(root));
         goto out;
     }
     for (i = 0; i < root->n; i++) {
@@ -902,14 +580,15 @@ inv_load_ex(const char *path,
         } else if (strcmp(k, "ssh_config") == 0) {
             const char *sc;
 
-            if ((r = get_str(&l, root->keys[i], root->vals[i], &sc)) != 0)
+            if ((r = inv__get_str(&l, root->keys[i], root->vals[i], &sc)) != 0)
                 goto out;
             sshcfg_key = root->vals[i];
         } else {
-            r = fail(&l, root->keys[i],
-                     "unknown key '%s' at the top level "
-                     "(allowed: defaults, groups, hosts, hccn, ssh_config)",
-                     k);
+            r = inv__fail(
+                &l, root->keys[i],
+                "unknown key '%s' at the top level "
+                "(allowed: defaults, groups, hosts, hccn, ssh_config)",
+                k);
             goto out;
         }
     }
@@ -917,9 +596,9 @@ inv_load_ex(const char *path,
         goto out;
     memset(&defs, 0, sizeof(defs));
     if (defaults != NULL &&
-        (r = settings_map(&l, defaults, "defaults", &defs)) != 0)
+        (r = inv__settings_map(&l, defaults, "defaults", &defs)) != 0)
         goto out;
-    settings_apply(&base, &defs);
+    inv__settings_apply(&base, &defs);
     if (groups != NULL && (r = load_groups(&l, groups, &base)) != 0)
         goto out;
     if (hosts != NULL &&
@@ -931,15 +610,15 @@ inv_load_ex(const char *path,
         const struct inv_node *nd = inv_find(inv, groups->keys[i]->scalar);
 
         if (nd != NULL) {
-            r = fail(&l, groups->keys[i],
-                     "group '%s' has the same name as "
-                     "the host defined at line %d, column %d",
-                     nd->name, nd->line, nd->col);
+            r = inv__fail(&l, groups->keys[i],
+                          "group '%s' has the same name as "
+                          "the host defined at line %d, column %d",
+                          nd->name, nd->line, nd->col);
             goto out;
         }
     }
     if (inv->nnodes == 0) {
-        r = fail(&l, root, "the inventory defines no nodes");
+        r = inv__fail(&l, root, "the inventory defines no nodes");
         goto out;
     }
     if ((r = inv__resolve_jumps(inv, l.home, e)) != 0)
