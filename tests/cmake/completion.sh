@@ -33,7 +33,7 @@ expect "rollout resume runs ranktable" r
 expect "hccn" h
 expect "plan" hccn p
 expect "check" inventory c
-expect "--settle --stage --state" rollout --s
+expect "--settle --ssh-config --stage --state" rollout --s
 expect "--max-output" exec --max
 expect "driver" rollout --stage dri
 expect "driver,cann" rollout --stage driver,ca
