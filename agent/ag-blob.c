@@ -23,26 +23,25 @@ _Static_assert(sizeof(void *) == 8 && sizeof(size_t) == 8 &&
                    sizeof(struct ag_blob) == 24,
                "ag-blob.c lays out struct ag_blob for LP64 hosts");
 
-#define AG_BLOB_ASM(name, path)                                               \
-    ".section .rodata\n"                                                      \
-    ".balign 16\n"                                                            \
-    "ag_blob_" name "_start:\n"                                               \
-    ".incbin \"" path "\"\n"                                                  \
-    "ag_blob_" name "_end:\n"                                                 \
-    "ag_blob_" name "_arch:\n"                                                \
-    ".asciz \"" name "\"\n"                                                   \
-    ".section .data.rel.ro,\"aw\"\n"                                          \
-    ".balign 8\n"                                                             \
-    ".globl ag_blob_" name "\n"                                               \
-    ".hidden ag_blob_" name "\n"                                              \
-    "ag_blob_" name ":\n"                                                     \
-    ".quad ag_blob_" name "_arch\n"                                           \
-    ".quad ag_blob_" name "_start\n"                                          \
+#define AG_BLOB_ASM(name, path)      \
+    ".section .rodata\n"             \
+    ".balign 16\n"                   \
+    "ag_blob_" name "_start:\n"      \
+    ".incbin \"" path "\"\n"         \
+    "ag_blob_" name "_end:\n"        \
+    "ag_blob_" name "_arch:\n"       \
+    ".asciz \"" name "\"\n"          \
+    ".section .data.rel.ro,\"aw\"\n" \
+    ".balign 8\n"                    \
+    ".globl ag_blob_" name "\n"      \
+    ".hidden ag_blob_" name "\n"     \
+    "ag_blob_" name ":\n"            \
+    ".quad ag_blob_" name "_arch\n"  \
+    ".quad ag_blob_" name "_start\n" \
     ".quad ag_blob_" name "_end - ag_blob_" name "_start\n"
 
 __asm__(AG_BLOB_ASM("x86_64", AG_BLOB_X86_64_PATH)
-        AG_BLOB_ASM("aarch64", AG_BLOB_AARCH64_PATH)
-        ".previous\n");
+            AG_BLOB_ASM("aarch64", AG_BLOB_AARCH64_PATH) ".previous\n");
 
 extern const struct ag_blob ag_blob_x86_64;
 extern const struct ag_blob ag_blob_aarch64;

@@ -34,7 +34,8 @@ ag_usage(void)
 {
     fputs("usage: " AF_AGENT_NAME " serve [--root DIR]\n"
           "       " AF_AGENT_NAME " selfhash\n"
-          "       " AF_AGENT_NAME " --version\n", stderr);
+          "       " AF_AGENT_NAME " --version\n",
+          stderr);
     return 2;
 }
 
@@ -53,8 +54,8 @@ main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "selfhash") == 0) {
         rc = ag_sha256_file(AG_SELF, hex);
         if (rc != 0) {
-            fprintf(stderr, "%s: cannot read %s: %s\n", AF_AGENT_NAME,
-                    AG_SELF, strerror(-rc));
+            fprintf(stderr, "%s: cannot read %s: %s\n", AF_AGENT_NAME, AG_SELF,
+                    strerror(-rc));
             return 1;
         }
         printf("%s\n", hex);

@@ -17,13 +17,13 @@
 #define AG_RUN_KILL_GRACE_MS 2000
 
 struct ag_run_result {
-    int rc;              /* exit status, or 128 + signal */
-    int sig;             /* terminating signal or 0 */
-    int timed_out;       /* 1 if the timeout fired */
+    int rc;        /* exit status, or 128 + signal */
+    int sig;       /* terminating signal or 0 */
+    int timed_out; /* 1 if the timeout fired */
     long long duration_ms;
-    struct af_buf out;   /* first cap bytes of stdout */
-    struct af_buf err;   /* first cap bytes of stderr */
-    size_t out_total;    /* bytes the command wrote to stdout */
+    struct af_buf out; /* first cap bytes of stdout */
+    struct af_buf err; /* first cap bytes of stderr */
+    size_t out_total;  /* bytes the command wrote to stdout */
     size_t err_total;
 };
 
@@ -35,7 +35,10 @@ struct ag_run_result {
  * negative errno when the agent itself could not fork or make pipes; res
  * must be released with ag_run_result_free either way.
  */
-int ag_run(const char *root, char *const argv[], int timeout_s, size_t cap,
+int ag_run(const char *root,
+           char *const argv[],
+           int timeout_s,
+           size_t cap,
            struct ag_run_result *res);
 void ag_run_result_free(struct ag_run_result *res);
 

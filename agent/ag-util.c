@@ -327,7 +327,7 @@ ag_mkdirs(const char *dir, mode_t mode)
     char *s;
     int rc = 0;
 
-    for (s = p + 1; ; s++) {
+    for (s = p + 1;; s++) {
         if (*s == '/' || *s == '\0') {
             char c = *s;
 

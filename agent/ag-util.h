@@ -11,8 +11,8 @@
 #include <sys/types.h>
 
 /* The only PATH the agent searches and hands to the commands it runs. */
-#define AG_PATH                                                               \
-    "/usr/local/Ascend/driver/tools:/usr/local/sbin:/usr/local/bin:"          \
+#define AG_PATH                                                      \
+    "/usr/local/Ascend/driver/tools:/usr/local/sbin:/usr/local/bin:" \
     "/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Buffered reader over a file descriptor (the agent's stdin). */

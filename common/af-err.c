@@ -35,8 +35,8 @@ af_strerror(int code)
     switch (code) {
     case 0:
         return "success";
-#define AF_ERR_CASE(name, num, text)                                          \
-    case num:                                                                 \
+#define AF_ERR_CASE(name, num, text) \
+    case num:                        \
         return text;
         AF_ERR_MAP(AF_ERR_CASE)
 #undef AF_ERR_CASE

@@ -10,21 +10,21 @@
 
 #include <stddef.h>
 
-#define AF_ERR_MAP(XX)                                                        \
-    XX(EINTERNAL, -1000, "internal error")                                    \
-    XX(EINPUT, -1001, "invalid input")                                        \
-    XX(EYAML, -1002, "YAML error")                                            \
-    XX(ESSH, -1003, "SSH error")                                              \
-    XX(EHOSTKEY, -1004, "host key verification failed")                       \
-    XX(EAUTH, -1005, "authentication failed")                                 \
-    XX(ETIMEOUT, -1006, "timed out")                                          \
-    XX(EUNREACH, -1007, "unreachable")                                        \
-    XX(EPROTO, -1008, "agent protocol error")                                 \
-    XX(EDB, -1009, "state database error")                                    \
-    XX(ELOCKED, -1010, "state file is in use by another run")                 \
-    XX(ENOTFOUND, -1011, "not found")                                         \
-    XX(ETRUNC, -1012, "output truncated")                                     \
-    XX(EREMOTE, -1013, "remote command failed")                               \
+#define AF_ERR_MAP(XX)                                        \
+    XX(EINTERNAL, -1000, "internal error")                    \
+    XX(EINPUT, -1001, "invalid input")                        \
+    XX(EYAML, -1002, "YAML error")                            \
+    XX(ESSH, -1003, "SSH error")                              \
+    XX(EHOSTKEY, -1004, "host key verification failed")       \
+    XX(EAUTH, -1005, "authentication failed")                 \
+    XX(ETIMEOUT, -1006, "timed out")                          \
+    XX(EUNREACH, -1007, "unreachable")                        \
+    XX(EPROTO, -1008, "agent protocol error")                 \
+    XX(EDB, -1009, "state database error")                    \
+    XX(ELOCKED, -1010, "state file is in use by another run") \
+    XX(ENOTFOUND, -1011, "not found")                         \
+    XX(ETRUNC, -1012, "output truncated")                     \
+    XX(EREMOTE, -1013, "remote command failed")               \
     XX(ECANCELED, -1014, "canceled")
 
 enum af_errno {

@@ -34,10 +34,10 @@ af_sha256_block(struct af_sha256 *c, const unsigned char *p)
         w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
                (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
     for (i = 16; i < 64; i++) {
-        uint32_t s0 = AF_ROR(w[i - 15], 7) ^ AF_ROR(w[i - 15], 18) ^
-                      (w[i - 15] >> 3);
-        uint32_t s1 = AF_ROR(w[i - 2], 17) ^ AF_ROR(w[i - 2], 19) ^
-                      (w[i - 2] >> 10);
+        uint32_t s0 =
+            AF_ROR(w[i - 15], 7) ^ AF_ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 =
+            AF_ROR(w[i - 2], 17) ^ AF_ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
         w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
     a = c->h[0];

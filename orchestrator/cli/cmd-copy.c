@@ -135,7 +135,8 @@ xfer_setup(struct report *rep,
         return AF_EXIT_INTERNAL;
     }
     *loop_ok = 1;
-    if (fleet_init(fleet, loop, o->inventory, o->limit, o->ssh_config, &e) != 0) {
+    if (fleet_init(fleet, loop, o->inventory, o->limit, o->ssh_config, &e) !=
+        0) {
         report_error(rep, "%s", e.msg);
         return AF_EXIT_USAGE;
     }

@@ -42,7 +42,7 @@ struct inv_opts {
     const char *ssh_config;
     int json;
     int detail;
-    char limit_buf[4096]; /* --limit, -w, -x merged */
+    char limit_buf[4096];     /* --limit, -w, -x merged */
     struct cmd_opts defaults; /* built-in and defaults-file values */
 };
 

@@ -181,7 +181,8 @@ cmd_stage_main(int argc, char **argv)
                      uv_strerror(r));
         return AF_EXIT_INTERNAL;
     }
-    if (fleet_init(&fleet, &loop, o.inventory, o.limit, o.ssh_config, &e) != 0) {
+    if (fleet_init(&fleet, &loop, o.inventory, o.limit, o.ssh_config, &e) !=
+        0) {
         report_error(&out.rep, "%s", e.msg);
         rc = AF_EXIT_USAGE;
         goto out;

@@ -96,11 +96,11 @@ struct agc {
     size_t body_len; /* expected body length, while in a body */
     int in_body;
     int body_ok;
-    int in_frame;                    /* in a data frame of the oldest request */
-    uint64_t frame_size;             /* its announced size */
-    uint64_t frame_left;             /* its bytes still to come */
-    struct agc_req *streaming;       /* sent, payload still flowing */
-    char *chunk;                     /* refill buffer of a stream */
+    int in_frame;              /* in a data frame of the oldest request */
+    uint64_t frame_size;       /* its announced size */
+    uint64_t frame_left;       /* its bytes still to come */
+    struct agc_req *streaming; /* sent, payload still flowing */
+    char *chunk;               /* refill buffer of a stream */
     struct af_buf err_out;
 
     struct agc_req *q_head, *q_tail;       /* waiting to be sent */

@@ -33,7 +33,7 @@
 #error "AF_SOURCE_DIR must be defined by tests/CMakeLists.txt"
 #endif
 
-#define TH_MAX_WORDS 256
+#define TH_MAX_WORDS    256
 #define TH_RACK_TIMEOUT 300
 
 /* A growing byte string. */
@@ -147,7 +147,8 @@ th_run(struct th_result *r, int timeout_s, const char *const *argv)
         for (i = 0; i < 2 && n > 0; i++) {
             ssize_t got;
 
-            if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            if (pfd[i].fd < 0 ||
+                !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             got = read(pfd[i].fd, buf, sizeof(buf));
             if (got > 0) {
@@ -249,8 +250,14 @@ split_words(char *text, char **words, int max)
  * With keep < 0, keep = the words before the first one starting with '-'.
  */
 static int
-run_words(struct th_result *r, int timeout_s, const char *prog, int keep,
-          const char *const *extra, int nextra, const char *fmt, va_list ap)
+run_words(struct th_result *r,
+          int timeout_s,
+          const char *prog,
+          int keep,
+          const char *const *extra,
+          int nextra,
+          const char *fmt,
+          va_list ap)
 {
     char *text = NULL;
     char *words[TH_MAX_WORDS];
@@ -298,8 +305,8 @@ rack_v(struct th_result *r, const char *fmt, va_list ap)
 {
     const char *extra[] = {"--dir", AF_RACK_DIR};
 
-    return run_words(r, TH_RACK_TIMEOUT, AF_SOURCE_DIR "/tests/rack/rack.sh",
-                     1, extra, 2, fmt, ap);
+    return run_words(r, TH_RACK_TIMEOUT, AF_SOURCE_DIR "/tests/rack/rack.sh", 1,
+                     extra, 2, fmt, ap);
 }
 
 int

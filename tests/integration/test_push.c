@@ -452,7 +452,9 @@ pt_stage_fini(void)
     }
 }
 
-Test(push, stage_copies_once_and_reports_staged_after, .fini = pt_stage_fini,
+Test(push,
+     stage_copies_once_and_reports_staged_after,
+     .fini = pt_stage_fini,
      .timeout = 300)
 {
     struct th_result r;

@@ -48,11 +48,22 @@ ssh_node(struct th_result *r, const char *node, const char *cmd)
 {
     char *addr = node_addr(node);
     char *target = af_asprintf("root@%s", addr);
-    const char *argv[] = {
-        "ssh", "-F", "/dev/null", "-i", AF_RACK_DIR "/id_ed25519",
-        "-o", "UserKnownHostsFile=" AF_RACK_DIR "/known_hosts",
-        "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=5", target, cmd, NULL};
+    const char *argv[] = {"ssh",
+                          "-F",
+                          "/dev/null",
+                          "-i",
+                          AF_RACK_DIR "/id_ed25519",
+                          "-o",
+                          "UserKnownHostsFile=" AF_RACK_DIR "/known_hosts",
+                          "-o",
+                          "StrictHostKeyChecking=yes",
+                          "-o",
+                          "BatchMode=yes",
+                          "-o",
+                          "ConnectTimeout=5",
+                          target,
+                          cmd,
+                          NULL};
 
     cr_assert_eq(th_run(r, SSH_TIMEOUT, argv), 0, "cannot run ssh");
     free(target);
@@ -117,8 +128,8 @@ Test(rack, file_written_on_a_node_stays_on_that_node)
     free(content);
 
     ssh_node(&r, "npu060", test);
-    cr_expect_eq(r.status, 1, "%s is visible on another node (rc %d: %s)",
-                 path, r.status, r.err);
+    cr_expect_eq(r.status, 1, "%s is visible on another node (rc %d: %s)", path,
+                 r.status, r.err);
     th_result_free(&r);
     cr_expect_eq(access(path, F_OK), -1, "%s is visible on the host", path);
     cr_expect_null(th_node_file("npu060", path));
@@ -192,7 +203,8 @@ Test(rack, reboot_brings_the_node_back_with_a_new_boot_id)
     events = th_node_file("npu061", "/var/lib/fleet-sim/events.log");
     cr_assert_not_null(events);
     boot_line = af_asprintf(" boot %s\n", after);
-    cr_expect_not_null(strstr(events, " reboot\n"), "no reboot in:\n%s", events);
+    cr_expect_not_null(strstr(events, " reboot\n"), "no reboot in:\n%s",
+                       events);
     cr_expect_not_null(strstr(events, boot_line), "no '%s' in:\n%s", boot_line,
                        events);
     cr_expect_lt(strstr(events, " reboot\n"), strstr(events, boot_line),
@@ -253,8 +265,8 @@ Test(rack, muted_node_accepts_tcp_but_never_speaks)
 Test(rack, rekeyed_node_fails_strict_host_key_checking)
 {
     char saved[] = "/tmp/th-rack-key-XXXXXX";
-    char *key = af_asprintf("%s/nodes/npu064/ssh_host_ed25519_key",
-                            AF_RACK_DIR);
+    char *key =
+        af_asprintf("%s/nodes/npu064/ssh_host_ed25519_key", AF_RACK_DIR);
     const char *cp[] = {"cp", key, saved, NULL};
     struct th_result r;
     char *name;

@@ -17,7 +17,6 @@
  * fail, so a test that parses a document checks its syntax as well.
  */
 
-
 void
 jv_free(struct jv *v)
 {
@@ -63,14 +62,30 @@ j_string(const char **p, char **out, size_t *outlen)
         if (c == '\\') {
             (*p)++;
             switch (**p) {
-            case '"': c = '"'; break;
-            case '\\': c = '\\'; break;
-            case '/': c = '/'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
+            case '"':
+                c = '"';
+                break;
+            case '\\':
+                c = '\\';
+                break;
+            case '/':
+                c = '/';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
+            case 'n':
+                c = '\n';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 't':
+                c = '\t';
+                break;
             case 'u': {
                 unsigned int u;
 
@@ -270,4 +285,3 @@ jnode(const struct jv *doc, const char *name)
     }
     return NULL;
 }
-

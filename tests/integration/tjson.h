@@ -13,12 +13,12 @@ enum jt { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
 
 struct jv {
     enum jt t;
-    int b;          /* J_BOOL */
-    double num;     /* J_NUM */
-    char *s;        /* J_STR, unescaped (\u00XX only below 0x100) */
+    int b;      /* J_BOOL */
+    double num; /* J_NUM */
+    char *s;    /* J_STR, unescaped (\u00XX only below 0x100) */
     size_t slen;
-    size_t n;       /* J_ARR, J_OBJ */
-    char **keys;    /* J_OBJ */
+    size_t n;    /* J_ARR, J_OBJ */
+    char **keys; /* J_OBJ */
     struct jv **kids;
 };
 

@@ -87,8 +87,8 @@ Test(proto, decode_accepts_lower_case_hex)
 
 Test(proto, decode_rejects_malformed_escapes)
 {
-    const char *bad[] = { "%", "abc%", "%4", "a%4", "%zz", "%g0", "%0g",
-                          "ok%%20" };
+    const char *bad[] = {"%",   "abc%", "%4",  "a%4",
+                         "%zz", "%g0",  "%0g", "ok%%20"};
     size_t i;
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -134,11 +134,18 @@ Test(proto, kv_add_get_set)
 
 Test(proto, kv_format_parse_round_trip)
 {
-    const char *keys[] = { "plain", "spaces", "lines", "equals", "percent",
-                           "empty", "utf8", "npu.3.health", "plain" };
-    const char *vals[] = { "24.1.rc1", "a b  c ", "one\ntwo\r\n",
-                           "k=v=w", "100%", "", "\xe4\xb8\xad\xe6\x96\x87",
-                           "Warning", "dup" };
+    const char *keys[] = {"plain",  "spaces",       "lines",
+                          "equals", "percent",      "empty",
+                          "utf8",   "npu.3.health", "plain"};
+    const char *vals[] = {"24.1.rc1",
+                          "a b  c ",
+                          "one\ntwo\r\n",
+                          "k=v=w",
+                          "100%",
+                          "",
+                          "\xe4\xb8\xad\xe6\x96\x87",
+                          "Warning",
+                          "dup"};
     struct af_kv kv, back;
     size_t i, len;
     char *body;
@@ -181,12 +188,12 @@ Test(proto, kv_format_of_empty_list_is_empty)
 Test(proto, kv_parse_rejects_malformed_lines)
 {
     const char *bad[] = {
-        "a=1\nno-equals\n",  /* line without '=' */
-        "a=1\nb=2",          /* missing final newline */
-        "a=1\n=2\n",         /* empty key */
-        "a=1\nb=%zz\n",      /* bad escape */
-        "a=1\nb c=2\n",      /* space in key */
-        "a=1\nb%41=2\n",     /* '%' in key */
+        "a=1\nno-equals\n", /* line without '=' */
+        "a=1\nb=2",         /* missing final newline */
+        "a=1\n=2\n",        /* empty key */
+        "a=1\nb=%zz\n",     /* bad escape */
+        "a=1\nb c=2\n",     /* space in key */
+        "a=1\nb%41=2\n",    /* '%' in key */
     };
     size_t i;
 
@@ -220,14 +227,17 @@ Test(sha256, known_vectors)
 
     af_sha256_hex("", 0, hex);
     cr_assert_str_eq(
-        hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        hex,
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     af_sha256_hex("abc", 3, hex);
     cr_assert_str_eq(
-        hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    af_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
-                  hex);
+        hex,
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    af_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                  56, hex);
     cr_assert_str_eq(
-        hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+        hex,
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
 Test(sha256, million_a_one_shot_and_in_odd_chunks)

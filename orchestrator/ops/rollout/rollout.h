@@ -52,12 +52,12 @@ struct ro_opts {
     int progress; /* emit RO_EV_PROGRESS for a live line */
     enum conn_hostkey_policy hostkeys;
     const char *kex;
-    int timeout_s;      /* cap of every step in seconds, 0 = the playbook's */
+    int timeout_s; /* cap of every step in seconds, 0 = the playbook's */
     const char *ssh_config; /* NULL, a file or "none" (not recorded) */
-    int settle_s;       /* stability window after a node came back */
-    int reboot_poll_ms; /* how often to look for a rebooting node */
-    int signals;        /* handle SIGINT/SIGTERM/SIGHUP (see ro_run) */
-    unsigned given;     /* RO_GIVEN_* bits */
+    int settle_s;           /* stability window after a node came back */
+    int reboot_poll_ms;     /* how often to look for a rebooting node */
+    int signals;            /* handle SIGINT/SIGTERM/SIGHUP (see ro_run) */
+    unsigned given;         /* RO_GIVEN_* bits */
     int force; /* resume even if inventory, playbook or packages changed */
 };
 
