@@ -182,6 +182,10 @@ parse_opts(int argc, char **argv, int show, struct inv_opts *io)
         usage(stderr);
         return AF_EXIT_USAGE;
     }
+    if (io->defaults.cfg_err[0] != '\0') {
+        fprintf(stderr, "ascend-fleet: %s\n", io->defaults.cfg_err);
+        return AF_EXIT_USAGE;
+    }
     return inv_resolve_results(io, argv[0]);
 }
 

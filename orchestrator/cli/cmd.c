@@ -36,15 +36,20 @@ const char cmd_common_help[] =
     "  -v, --verbose          libssh log on stderr (-vv, -vvv: more)\n"
     "  -h, --help             this help\n";
 
-/* The defaults files over the built-in defaults; exits on a bad file. */
+/*
+ * The defaults files over the built-in defaults. A bad file is kept in
+ * o->cfg_err and told by cmd_limit_resolve, which every command calls after
+ * its options: --help still works with a broken defaults file.
+ */
 static void
 cmd_opts_config(struct cmd_opts *o)
 {
     struct af_err e = {0};
 
     if (cfg_load(&o->cfg, &e) != 0) {
-        fprintf(stderr, "ascend-fleet: %s\n", e.msg);
-        exit(AF_EXIT_USAGE);
+        snprintf(o->cfg_err, sizeof(o->cfg_err), "%s", e.msg);
+        cfg_init(&o->cfg);
+        return;
     }
     if (o->cfg.inventory[0] != '\0')
         o->inventory = o->cfg.inventory;

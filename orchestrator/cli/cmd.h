@@ -48,6 +48,7 @@ struct cmd_opts {
     const char *ssh_config; /* --ssh-config FILE|none, or NULL */
     int verbose;            /* -v count: libssh log level on stderr */
     char limit_buf[4096];   /* --limit, -w and -x merged */
+    char cfg_err[512];      /* a bad defaults file, told after --help */
 };
 
 /*

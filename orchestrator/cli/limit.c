@@ -141,6 +141,10 @@ cmd_limit_resolve(struct cmd_opts *o, const char *cmd)
     char *nval = NULL;
     int r;
 
+    if (o->cfg_err[0] != '\0') {
+        fprintf(stderr, "ascend-fleet: %s\n", o->cfg_err);
+        return AF_EXIT_USAGE;
+    }
     if (o->limit == NULL || !has_result_term(o->limit))
         return 0;
     if ((r = cmd_state_open(o, cmd, 0, &st)) != 0)

@@ -15,7 +15,9 @@ struct cmd_opts;
  * If o->limit (--limit, -w and -x merged) holds such a term, read the state
  * file (cmd_state_open read-only: --state, else the default beside the
  * inventory) and replace those terms in o->limit by hostlists. Prints the
- * error itself ("--limit: @failed:7: ..."). Returns 0, or the exit code.
+ * error itself ("--limit: @failed:7: ..."). Also tells a bad defaults file
+ * (cmd_opts_init keeps it until the options are read, so --help works).
+ * Returns 0, or the exit code.
  */
 int cmd_limit_resolve(struct cmd_opts *o, const char *cmd);
 

@@ -152,7 +152,7 @@ Test(defaults_file, operators_file_then_state_option_win)
 Test(defaults_file, a_bad_file_exits_2_with_file_line_col)
 {
     static const char *const cmds[][2] = {
-        {"runs", NULL},         {"status", NULL},    {"rollout", "--help"},
+        {"runs", NULL},         {"status", NULL},    {"rollout", "--plan"},
         {"inventory", "check"}, {"ranktable", NULL}, {"facts", NULL},
     };
     struct th_result r;
@@ -186,4 +186,27 @@ Test(defaults_file, a_bad_file_exits_2_with_file_line_col)
     th_result_free(&r);
     free(want);
     free(path);
+}
+
+Test(defaults_file, help_works_with_a_bad_file)
+{
+    static const char *const cmds[] = {"runs", "status", "rollout",   "resume",
+                                       "exec", "facts",  "ranktable", "stage"};
+    struct th_result r;
+    size_t i;
+
+    put("xdg/ascend-fleet/config.yaml", "fanout: [\n");
+    for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        fleet(&r, cmds[i], "--help", NULL);
+        cr_expect_eq(r.status, 0, "%s --help exited %d: %s", cmds[i], r.status,
+                     r.err);
+        cr_expect(strstr(r.out, "usage: ascend-fleet") != NULL, "%s: no help",
+                  cmds[i]);
+        th_result_free(&r);
+    }
+    /* The bad file is still told once the command would run. */
+    fleet(&r, "runs", NULL, NULL);
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "config.yaml:") != NULL, "%s", r.err);
+    th_result_free(&r);
 }
