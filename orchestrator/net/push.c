@@ -216,7 +216,7 @@ push_fill(void *data, char *buf, size_t cap)
 
     if (p->po.rate != NULL) {
         /* No tokens: send nothing until the cap's timer wakes us. */
-        cap = rate_take(p->po.rate, cap);
+        cap = rate_take(p->po.rate, &p->waiter, cap);
         if (cap == 0) {
             p->waiter.data = p;
             rate_wait(p->po.rate, &p->waiter, push_rate_wake);

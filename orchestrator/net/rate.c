@@ -59,6 +59,8 @@ rate_bucket_take(struct rate_bucket *b, size_t want)
 {
     uint64_t n = want < b->tokens ? want : b->tokens;
 
+    if (n < want && n < RATE_MIN_TAKE)
+        return 0;
     b->tokens -= n;
     return (size_t)n;
 }
@@ -109,6 +111,8 @@ struct rate {
     uv_timer_t timer;
     struct rate_bucket b;
     struct rate_waiter *head, *tail;
+    uint64_t tick;  /* counts ticks that woke someone */
+    uint64_t share; /* bytes per waiter in this tick, 0 = no limit */
 };
 
 static uint64_t
@@ -123,17 +127,34 @@ rate_closed(uv_handle_t *h)
     free(h->data);
 }
 
-/* A tick: refill, then wake everyone waiting; those that find the bucket
- * empty again queue up behind, so the order rotates. */
+/* A tick: refill, then wake everyone waiting, each with an equal share of
+ * what the bucket holds (rate_take enforces it). */
 static void
 rate_tick(uv_timer_t *t)
 {
     struct rate *r = t->data;
     struct rate_waiter *w;
+    uint64_t n = 0;
 
     rate_bucket_refill(&r->b, rate_now_us());
-    if (r->b.tokens == 0)
+    /*
+     * The pushes woken last time queue again only once their conns were
+     * driven, after this callback: so the timer stops (and shares end) at
+     * the first tick that finds nobody waiting, not when the queue empties.
+     */
+    if (r->head == NULL) {
+        uv_timer_stop(&r->timer);
+        r->share = 0;
         return;
+    }
+    if (r->b.tokens < RATE_MIN_TAKE)
+        return;
+    for (w = r->head; w != NULL; w = w->next)
+        n++;
+    r->tick++;
+    r->share = n > 1 ? r->b.tokens / n : 0;
+    if (r->share > 0 && r->share < RATE_MIN_TAKE)
+        r->share = RATE_MIN_TAKE;
     w = r->head;
     r->head = r->tail = NULL;
     while (w != NULL) {
@@ -144,8 +165,6 @@ rate_tick(uv_timer_t *t)
         w->cb(w);
         w = next;
     }
-    if (r->head == NULL)
-        uv_timer_stop(&r->timer);
 }
 
 struct rate *
@@ -176,10 +195,25 @@ rate_bps(const struct rate *r)
 }
 
 size_t
-rate_take(struct rate *r, size_t want)
+rate_take(struct rate *r, struct rate_waiter *w, size_t want)
 {
+    size_t n;
+
     rate_bucket_refill(&r->b, rate_now_us());
-    return rate_bucket_take(&r->b, want);
+    if (w != NULL && r->share > 0) {
+        if (w->tick != r->tick) {
+            w->tick = r->tick;
+            w->used = 0;
+        }
+        if (w->used >= r->share)
+            return 0;
+        if (want > r->share - w->used)
+            want = (size_t)(r->share - w->used);
+    }
+    n = rate_bucket_take(&r->b, want);
+    if (w != NULL)
+        w->used += n;
+    return n;
 }
 
 void
@@ -216,6 +250,4 @@ rate_cancel(struct rate *r, struct rate_waiter *w)
     }
     w->next = NULL;
     w->queued = 0;
-    if (r->head == NULL)
-        uv_timer_stop(&r->timer);
 }

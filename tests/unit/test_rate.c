@@ -5,7 +5,8 @@
  * largest rate), a simulated ten seconds of greedy takers that must stay
  * within burst + rate * T, the --rate parser, and the loop part on a
  * private libuv loop: a paused taker is woken by the timer, the cap holds
- * in real time, and closing leaves the loop empty.
+ * in real time, each tick is shared among the waiters, and closing leaves
+ * the loop empty.
  */
 #include <criterion/criterion.h>
 
@@ -29,6 +30,20 @@ Test(rate, bucket_starts_full_and_take_never_exceeds_it)
     cr_assert_eq(rate_bucket_take(&b, SIZE_MAX), (size_t)(MIB - 4096));
     cr_assert_eq(b.tokens, 0);
     cr_assert_eq(rate_bucket_take(&b, 1), 0, "an empty bucket gives nothing");
+}
+
+Test(rate, takes_below_the_minimum_wait_for_more_tokens)
+{
+    struct rate_bucket b;
+
+    rate_bucket_init(&b, 1000 * 1000, 0);
+    (void)rate_bucket_take(&b, SIZE_MAX);
+    rate_bucket_refill(&b, 10000); /* 10 ms: 10000 bytes */
+    cr_assert_eq(rate_bucket_take(&b, 65536), 0,
+                 "handed out a sliver instead of waiting");
+    cr_assert_eq(rate_bucket_take(&b, 8000), 8000, "a small want is served");
+    rate_bucket_refill(&b, 30000); /* 20 ms more: 22000 bytes */
+    cr_assert_eq(rate_bucket_take(&b, 65536), 22000);
 }
 
 Test(rate, refill_earns_rate_times_time_and_keeps_the_fraction)
@@ -166,7 +181,7 @@ rt_take(struct rt_taker *t)
     size_t n;
 
     while (t->got < t->want &&
-           (n = rate_take(t->rate,
+           (n = rate_take(t->rate, &t->w,
                           (size_t)(t->want - t->got < 65536 ? t->want - t->got
                                                             : 65536))) > 0)
         t->got += n;
@@ -229,6 +244,58 @@ Test(rate, cancel_forgets_a_waiter)
     uv_run(&loop, UV_RUN_DEFAULT); /* returns: nothing waits any more */
     cr_assert_eq(t.wakes, 0);
     rate_free(t.rate);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+static struct rt_taker rt_fair[4];
+
+static void
+rt_stop(uv_timer_t *h)
+{
+    int i;
+
+    for (i = 0; i < 4; i++)
+        rate_cancel(rt_fair[i].rate, &rt_fair[i].w);
+    uv_close((uv_handle_t *)h, NULL);
+}
+
+/*
+ * Four takers that want more than the cap gives: each tick splits the
+ * bucket among them, so after 0.6 s they differ by at most the first burst
+ * (the first taker found the bucket full) and a share. Without shares the
+ * first one woken would take every tick's bytes.
+ */
+Test(rate, each_tick_is_shared_among_the_waiters)
+{
+    uv_loop_t loop;
+    uv_timer_t stop;
+    uint64_t rate = 4 * MIB, lo = UINT64_MAX, hi = 0;
+    struct rate *r;
+    int i;
+
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    memset(rt_fair, 0, sizeof(rt_fair));
+    r = rate_new(&loop, rate);
+    for (i = 0; i < 4; i++) {
+        rt_fair[i].rate = r;
+        rt_fair[i].want = 1ULL << 40;
+        rt_take(&rt_fair[i]);
+    }
+    uv_timer_init(&loop, &stop);
+    uv_timer_start(&stop, rt_stop, 600, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (i = 0; i < 4; i++) {
+        if (rt_fair[i].got < lo)
+            lo = rt_fair[i].got;
+        if (rt_fair[i].got > hi)
+            hi = rt_fair[i].got;
+    }
+    cr_expect_gt(lo, 0, "a taker got nothing");
+    cr_expect_leq(hi - lo, rate / 10 + rate / 20,
+                  "unfair: one got %llu bytes, another %llu",
+                  (unsigned long long)hi, (unsigned long long)lo);
+    rate_free(r);
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_assert_eq(uv_loop_close(&loop), 0);
 }
