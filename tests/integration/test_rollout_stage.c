@@ -8,7 +8,8 @@
  * partial, and the next stage continues from the node's verified offset and
  * says so; status folds staged nodes per package; the rollout plan shows
  * staged installs as "(staged)" and the rollout then sends nothing for
- * them (the node's copy is never rewritten).
+ * them (the node's copy is never rewritten); rollout --rate caps its
+ * push phase.
  *
  * Only nodes npu057..npu063 are used; each test resets its nodes to fresh
  * before and after (ro_setup, ro_fini) and has its own temporary
@@ -337,4 +338,40 @@ ST_TEST(status_folds_staged_nodes_and_rollout_sends_nothing_for_them)
                   before.st_mtim.tv_nsec == after.st_mtim.tv_nsec,
               "the node's staged driver was written again");
     free(drv);
+}
+
+/* Seconds of the first "<step>: pushed ... in S s" line, -1 when none. */
+static double
+st_push_secs(const char *out, const char *step)
+{
+    char *key = af_asprintf("%s: pushed ", step);
+    const char *p = strstr(out, key), *in;
+    double s = -1;
+
+    if (p != NULL && (in = strstr(p, " MiB in ")) != NULL)
+        s = atof(in + 8);
+    free(key);
+    return s;
+}
+
+ST_TEST(rollout_rate_caps_its_push_phase)
+{
+    struct th_result r;
+    double s;
+
+    ro_setup(62, 62, "fresh");
+    /*
+     * The driver package is about 27 KiB: at 16 KiB/s its push takes at
+     * least 0.7 s (one 16 KiB burst, then the rest waits for tokens);
+     * uncapped it takes a few milliseconds.
+     */
+    fleet(&r, RO_RUN_TIMEOUT,
+          "rollout -i %s --state %s --packages %s --stage prereq,npu --yes "
+          "--settle 1 --rate 16K",
+          ctx.inv, ctx.state, packages(""));
+    cr_expect_eq(r.status, 0, "rollout:\n%s\n%s", r.out, r.err);
+    s = st_push_secs(r.out, "driver");
+    cr_expect_geq(s, 0.6, "the driver push took %.1f s with a 16K cap:\n%s", s,
+                  r.out);
+    th_result_free(&r);
 }
