@@ -24,7 +24,9 @@
  *                                  -> rc, signal, timed_out, stdout,
  *                                     stdout_truncated, stderr,
  *                                     stderr_truncated, duration_ms
- *   stat <path>                    -> exists=0|1, size, sha256
+ *   stat <path>                    -> exists=0|1, size, sha256 (from the
+ *                                     verified mark a put left, when it
+ *                                     still matches the file)
  *   partial <sha256> <size> <path> -> offset: bytes of that package a cut
  *                                     put left verified in <path>.partial
  *                                     (0 when none)
