@@ -229,6 +229,75 @@ ag_put_finish(struct ag_put *p, mode_t mode, char hex[65])
     return 0;
 }
 
+/* "size ino mtime.s mtime.ns ctime.s ctime.ns" of a stat. */
+static void
+ag_put_fingerprint(const struct stat *sb, char *buf, size_t n)
+{
+    snprintf(buf, n, "%llu %llu %lld %ld %lld %ld",
+             (unsigned long long)sb->st_size, (unsigned long long)sb->st_ino,
+             (long long)sb->st_mtim.tv_sec, (long)sb->st_mtim.tv_nsec,
+             (long long)sb->st_ctim.tv_sec, (long)sb->st_ctim.tv_nsec);
+}
+
+int
+ag_put_mark_verified(const char *path, const char *sha)
+{
+    char *mark = af_asprintf("%s.verified", path);
+    char *tmp = af_asprintf("%s.verified.tmp", path);
+    char fp[160], line[256];
+    struct stat sb;
+    int fd, r = 0, n;
+
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        r = errno ? errno : EINVAL;
+        goto out;
+    }
+    ag_put_fingerprint(&sb, fp, sizeof(fp));
+    n = snprintf(line, sizeof(line), "%s %s\n", sha, fp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        r = errno;
+        goto out;
+    }
+    r = -ag_write_all(fd, line, (size_t)n);
+    if (close(fd) != 0 && r == 0)
+        r = errno;
+    if (r == 0 && rename(tmp, mark) != 0)
+        r = errno;
+    if (r != 0)
+        unlink(tmp);
+out:
+    free(mark);
+    free(tmp);
+    return r;
+}
+
+int
+ag_put_verified(const char *path, char sha[65], unsigned long long *size)
+{
+    char *mark = af_asprintf("%s.verified", path);
+    char *text = ag_read_file(mark, 512, NULL);
+    char fp[160], *nl;
+    struct stat sb;
+    int ok = 0;
+
+    if (text != NULL && strlen(text) > 65 && text[64] == ' ' &&
+        stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        if ((nl = strchr(text, '\n')) != NULL)
+            *nl = '\0';
+        ag_put_fingerprint(&sb, fp, sizeof(fp));
+        if (strcmp(text + 65, fp) == 0) {
+            memcpy(sha, text, 64);
+            sha[64] = '\0';
+            *size = (unsigned long long)sb.st_size;
+            ok = 1;
+        }
+    }
+    free(text);
+    free(mark);
+    return ok;
+}
+
 void
 ag_put_discard(struct ag_put *p)
 {

@@ -63,6 +63,20 @@ void ag_put_suspend(struct ag_put *p);
  * mismatch (both files removed), or another errno.
  */
 int ag_put_finish(struct ag_put *p, mode_t mode, char hex[65]);
+/*
+ * Mark the file at path (just installed by ag_put_finish) as holding the
+ * package sha: "<path>.verified" records the hash with the file's size,
+ * inode, mtime and ctime, so a later question is answered without reading
+ * the file again. Any change to the file (a write, a chmod, a replacement)
+ * changes its ctime, and the mark no longer counts. Returns 0 or an errno.
+ */
+int ag_put_mark_verified(const char *path, const char *sha);
+/*
+ * 1 when path has a mark that still matches the file (its hash in sha,
+ * its size in *size), else 0. Never fails.
+ */
+int ag_put_verified(const char *path, char sha[65], unsigned long long *size);
+
 /* Give up: remove the partial and its meta. */
 void ag_put_discard(struct ag_put *p);
 /* Release memory and the descriptor (files stay as they are). */

@@ -263,6 +263,7 @@ ag_do_stat(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
     } else {
         char hex[65] = "";
         char mode[16];
+        unsigned long long msize;
 
         ag_body_num(&b, "exists", 1);
         ag_body_str(&b, "type",
@@ -272,7 +273,9 @@ ag_do_stat(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
         ag_body_num(&b, "size", (long long)st.st_size);
         snprintf(mode, sizeof(mode), "%o", (unsigned)(st.st_mode & 07777));
         ag_body_str(&b, "mode", mode);
-        if (S_ISREG(st.st_mode) && ag_sha256_file(host, hex) != 0)
+        /* A package with a matching verified mark is not read again. */
+        if (S_ISREG(st.st_mode) && !ag_put_verified(host, hex, &msize) &&
+            ag_sha256_file(host, hex) != 0)
             hex[0] = '\0';
         ag_body_str(&b, "sha256", hex);
     }
@@ -331,6 +334,58 @@ ag_parse_mode(const char *m)
         mode = mode * 8 + (unsigned long long)(*m - '0');
     }
     return mode;
+}
+
+/* Most packages one "staged" answer lists. */
+#define AG_STAGED_MAX 1000
+
+/*
+ * staged <dir> -> n, then name.I, sha256.I, size.I for each file of dir
+ * whose verified mark still matches it (ag-put.h), without reading any.
+ */
+static int
+ag_do_staged(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
+{
+    struct af_buf b;
+    struct dirent *de;
+    char *host;
+    DIR *d;
+    long long n = 0;
+    int rc;
+
+    if (r->argc != 2 || r->argv[1][0] != '/')
+        return ag_respond_err(fd, "usage: staged <absolute-dir>");
+    host = ag_root_path(o->root, r->argv[1]);
+    af_buf_init(&b, 0);
+    d = opendir(host);
+    while (d != NULL && n < AG_STAGED_MAX && (de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        char sha[65], key[32], *base, *path;
+        unsigned long long size;
+
+        if (len <= 9 || strcmp(de->d_name + len - 9, ".verified") != 0)
+            continue;
+        base = af_strndup(de->d_name, len - 9);
+        path = af_asprintf("%s/%s", host, base);
+        if (ag_put_verified(path, sha, &size)) {
+            snprintf(key, sizeof(key), "name.%lld", n);
+            ag_body_str(&b, key, base);
+            snprintf(key, sizeof(key), "sha256.%lld", n);
+            ag_body_str(&b, key, sha);
+            snprintf(key, sizeof(key), "size.%lld", n);
+            ag_body_num(&b, key, (long long)size);
+            n++;
+        }
+        free(path);
+        free(base);
+    }
+    if (d != NULL)
+        closedir(d);
+    ag_body_num(&b, "n", n);
+    rc = ag_respond(fd, 1, b.data ? b.data : "", b.len);
+    af_buf_free(&b);
+    free(host);
+    return rc;
 }
 
 /*
@@ -457,6 +512,9 @@ ag_do_put(int fd,
         fail = af_asprintf("put: cannot install: %s", strerror(werr));
         goto out;
     }
+    /* Packages are marked, so "staged" answers without reading them. */
+    if (strncmp(r->argv[4], AF_PKG_DIR "/", sizeof(AF_PKG_DIR)) == 0)
+        (void)ag_put_mark_verified(host, hex);
     ag_body_num(&b, "size", (long long)size);
     ag_body_num(&b, "offset", (long long)off);
     ag_body_str(&b, "sha256", hex);
@@ -743,6 +801,8 @@ ag_serve(int in_fd, int out_fd, const struct ag_serve_opts *o)
             rc = ag_do_running(out_fd, &req);
         else if (strcmp(req.argv[0], "partial") == 0)
             rc = ag_do_partial(out_fd, o, &req);
+        else if (strcmp(req.argv[0], "staged") == 0)
+            rc = ag_do_staged(out_fd, o, &req);
         else if (strcmp(req.argv[0], "reboot") == 0)
             rc = ag_do_reboot(out_fd, o, &req);
         else if (strcmp(req.argv[0], "quit") == 0 && req.argc == 1) {

@@ -24,7 +24,9 @@
  *                                  -> rc, signal, timed_out, stdout,
  *                                     stdout_truncated, stderr,
  *                                     stderr_truncated, duration_ms
- *   stat <path>                    -> exists=0|1, size, sha256
+ *   stat <path>                    -> exists=0|1, size, sha256 (from the
+ *                                     verified mark a put left, when it
+ *                                     still matches the file)
  *   partial <sha256> <size> <path> -> offset: bytes of that package a cut
  *                                     put left verified in <path>.partial
  *                                     (0 when none)
@@ -44,6 +46,10 @@
  *                                     of the bytes sent; err when the file
  *                                     changed while it was read (the frame
  *                                     still has <size> bytes, zero-padded)
+ *   staged <dir>                   -> n, name.I, sha256.I, size.I: the
+ *                                     files of dir a put installed whose
+ *                                     verified mark still matches them
+ *                                     (nothing is read again)
  *   running <argument>             -> running (count), pids: processes with
  *                                     an argv element exactly <argument>
  *   reboot <delay-s> <argv0> [argv...]
@@ -76,6 +82,8 @@
 #define AF_NODE_DIR   "/var/lib/ascend-fleet"
 #define AF_AGENT_DIR  AF_NODE_DIR "/agent"
 #define AF_AGENT_NAME "ascend-fleet-agent"
+/* Where packages are staged and pushed for a rollout: <dir>/<name>. */
+#define AF_PKG_DIR AF_NODE_DIR "/packages"
 
 /*
  * Percent-encode n bytes of s into a new NUL-terminated string (the caller

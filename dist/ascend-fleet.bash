@@ -68,6 +68,10 @@ _ascend_fleet() {
         return ;;
     --max-size)
         return ;;
+    --rate)
+        mapfile -t COMPREPLY < <(compgen -W "10M 50M 100M 200M 500M 1G" \
+            -- "$cur")
+        return ;;
     --stage)
         # A comma-separated list: complete its last element.
         head=""

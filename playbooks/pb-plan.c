@@ -385,6 +385,29 @@ read_version(const struct pb_step *s, const char *arch, struct pb_plan_step *ps)
     return ps->to != NULL ? 0 : -1;
 }
 
+char *
+pb_step_package_version(const struct pb_step *s,
+                        const char *arch,
+                        const char *package)
+{
+    char *pat, *v = NULL;
+
+    if (s->version != NULL)
+        return af_strdup(s->version);
+    if (s->version_from == NULL)
+        return NULL;
+    pat = pb__subst(s->version_from, arch_keep_version_cb,
+                    (void *)(uintptr_t)arch, NULL);
+    if (pat != NULL)
+        v = capture_version(pat, package);
+    free(pat);
+    if (v != NULL && !version_ok(v)) {
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
 /* The NPU health gate of the vendor deployer (ascend.md 1.4). */
 static int
 health_gate(const struct af_kv *facts, struct pb_plan_step *ps)

@@ -136,6 +136,12 @@ int pb_step_has_package(const struct pb_step *s);
 /* Package glob for arch with {arch} substituted, or NULL if the step names
  * none for arch. The caller frees the result. */
 char *pb_step_package_glob(const struct pb_step *s, const char *arch);
+/* Target version a step reads from package (its file name) for arch, or
+ * its fixed version; NULL when it has none or the name holds none. The
+ * caller frees the result. */
+char *pb_step_package_version(const struct pb_step *s,
+                              const char *arch,
+                              const char *package);
 int pb_step_reboot(const struct pb_step *s);
 int pb_step_timeout(const struct pb_step *s);
 int pb_step_health_gate(const struct pb_step *s);

@@ -142,4 +142,24 @@ const char *const st__migrations[ST_SCHEMA_VERSION] = {
     "DROP TABLE runs;\n"
     "ALTER TABLE runs_v2 RENAME TO runs;\n"
     "CREATE INDEX runs_status ON runs (status, id);\n",
+    /*
+     * Packages staged on nodes ahead of a rollout (ascend-fleet stage): one
+     * row per node and package file, what the node holds of it. IF NOT
+     * EXISTS: a file taken back to an older version by hand keeps it.
+     */
+    "CREATE TABLE IF NOT EXISTS staged (\n"
+    "    node     TEXT NOT NULL,\n"
+    "    package  TEXT NOT NULL,\n"
+    "    sha256   TEXT NOT NULL,\n"
+    "    size     INTEGER NOT NULL CHECK (size >= 0),\n"
+    "    stage    TEXT,\n"
+    "    version  TEXT,\n"
+    "    verified INTEGER NOT NULL DEFAULT 0\n"
+    "             CHECK (verified >= 0 AND verified <= size),\n"
+    "    state    TEXT NOT NULL CHECK (state IN ('staged', 'partial',\n"
+    "             'failed')),\n"
+    "    reason   TEXT,\n"
+    "    updated  INTEGER NOT NULL,\n"
+    "    PRIMARY KEY (node, package)\n"
+    ") WITHOUT ROWID;\n",
 };

@@ -28,7 +28,7 @@ struct af_kv;
 #define ST_MUST_CHECK __attribute__((warn_unused_result))
 
 /* Schema version this build writes; older files are migrated on open. */
-#define ST_SCHEMA_VERSION 2
+#define ST_SCHEMA_VERSION 3
 /* Bytes of command output kept per step (the tail, i.e. the last bytes). */
 #define ST_OUTPUT_TAIL_MAX 4096
 /* Longest event text kept; longer texts are cut and end in "...". */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "af-err.h"
+#include "rate.h"
 #include "report-rollout.h"
 #include "rollout.h"
 #include "st.h"
@@ -27,6 +28,7 @@ enum {
     OPT_PACKAGES,
     OPT_SETTLE,
     OPT_FORCE,
+    OPT_RATE,
 };
 
 static const struct option ro_longopts[] = {
@@ -40,6 +42,7 @@ static const struct option ro_longopts[] = {
     {"packages", required_argument, NULL, OPT_PACKAGES},
     {"settle", required_argument, NULL, OPT_SETTLE},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"rate", required_argument, NULL, OPT_RATE},
     {NULL, 0, NULL, 0},
 };
 
@@ -68,6 +71,10 @@ rollout_usage(FILE *out)
             "ascend.yaml)\n"
             "      --settle S         stability window after a reboot "
             "(default 2)\n"
+            "      --rate RATE        cap all package pushes together at "
+            "RATE bytes per\n"
+            "                         second (K, M, G: KiB, MiB, GiB; e.g. "
+            "200M)\n"
             "      --timeout S        cap of every step, installs included "
             "(seconds)\n"
             "      --state FILE       state file (default %s)\n"
@@ -102,6 +109,8 @@ resume_usage(FILE *out)
             "      --host-keys MODE   strict or accept-new\n"
             "  -f, --fanout N         nodes in flight at once\n"
             "      --settle S         stability window after a reboot\n"
+            "      --rate RATE        cap all package pushes together "
+            "(e.g. 200M)\n"
             "      --force            resume with changed inputs\n"
             "      --json             machine-readable output (JSON Lines)\n"
             "  -h, --help             this help\n"
@@ -155,6 +164,15 @@ ro_option(struct ro_opts *ro, const char *cmd, int opt, const char *arg)
     case OPT_PACKAGES:
         ro->packages = arg;
         ro->given |= RO_GIVEN_PACKAGES;
+        return 0;
+    case OPT_RATE:
+        if (rate_parse(arg, &ro->rate) != 0) {
+            fprintf(stderr,
+                    "ascend-fleet %s: --rate '%s': expected bytes per second, "
+                    "a whole number with an optional K, M or G, e.g. 200M\n",
+                    cmd, arg);
+            return -1;
+        }
         return 0;
     case OPT_SETTLE:
         if (ro_parse_secs(arg, &ro->settle_s) != 0) {

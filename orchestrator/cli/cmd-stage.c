@@ -14,14 +14,19 @@
 
 #include "af-buf.h"
 #include "af-json.h"
+#include "af-mem.h"
 #include "fleet.h"
+#include "inv.h"
+#include "rate.h"
 #include "report.h"
+#include "st.h"
 #include "stage.h"
 
 enum {
     STAGE_OPT_STAGE = CMD_OPT_FIRST_PRIVATE,
     STAGE_OPT_PACKAGES,
     STAGE_OPT_PLAYBOOK,
+    STAGE_OPT_RATE,
 };
 
 static void
@@ -37,9 +42,15 @@ stage_usage(FILE *out)
             "      --stage S[,S...]   stages whose packages to stage "
             "(default: all)\n"
             "      --playbook FILE    playbook (default: the rollout's)\n"
+            "      --rate RATE        cap all pushes together at RATE bytes "
+            "per second\n"
+            "                         (K, M, G: KiB, MiB, GiB; e.g. 200M)\n"
+            "      --state FILE       state file recording what each node "
+            "holds\n"
+            "                         (default %s)\n"
             "Exit: 0 every node holds them, 1 some node failed, 2 usage "
-            "error.\n",
-            cmd_common_help);
+            "error,\n3 the nodes are locked by another run.\n",
+            cmd_common_help, AF_DEFAULT_STATE);
 }
 
 struct stage_out {
@@ -63,10 +74,32 @@ stage_item_json(struct stage_out *so, const struct stage_item *it)
     afj_kuint(&j, "size", it->size);
     afj_kuint(&j, "bytes", it->sent);
     afj_kuint(&j, "resumed_at", it->offset);
+    if (it->recorded >= 0)
+        afj_kint(&j, "recorded_bytes", it->recorded);
     afj_kuint(&j, "duration_ms", it->duration_ms);
     if (it->status)
         afj_kstr(&j, "reason", it->error);
     report_json_end(&so->rep, &j, &b);
+}
+
+/* A push that went on from a partial the node kept: say where. */
+static void
+stage_resumed_print(const struct stage_item *it,
+                    const char *node,
+                    const char *pkg)
+{
+    double mib = (double)it->sent / 1048576.0;
+    double s = (double)it->duration_ms / 1000.0;
+
+    printf("%-10s %s  %.1f MiB in %.1f s (%.1f MiB/s)  resumed at %.1f MiB "
+           "(%d%%)",
+           node, pkg, mib, s, s > 0 ? mib / s : 0.0,
+           (double)it->offset / 1048576.0,
+           it->size ? (int)(it->offset * 100 / it->size) : 0);
+    if (it->recorded >= 0 && (uint64_t)it->recorded != it->offset)
+        printf(", the state file had %.1f MiB",
+               (double)it->recorded / 1048576.0);
+    printf("\n");
 }
 
 static void
@@ -88,9 +121,11 @@ stage_item_print(const struct stage_item *it, void *data)
     else if (it->already)
         printf("%-10s %s  %.1f MiB  (staged)\n", node, pkg,
                (double)it->size / 1048576.0);
+    else if (it->offset == 0)
+        printf("%-10s %s  %.1f MiB in %.1f s (%.1f MiB/s)\n", node, pkg, mib, s,
+               s > 0 ? mib / s : 0.0);
     else
-        printf("%-10s %s  %.1f MiB in %.1f s (%.1f MiB/s)%s\n", node, pkg, mib,
-               s, s > 0 ? mib / s : 0.0, it->offset ? "  resumed" : "");
+        stage_resumed_print(it, node, pkg);
     fflush(stdout);
     free(node);
     free(pkg);
@@ -111,7 +146,16 @@ stage_opt(void *ctx, int opt, const char *arg)
         c->so.packages = arg;
     else if (opt == STAGE_OPT_PLAYBOOK)
         c->so.playbook = arg;
-    else
+    else if (opt == STAGE_OPT_RATE) {
+        if (rate_parse(arg, &c->so.rate) != 0) {
+            fprintf(stderr,
+                    "ascend-fleet stage: --rate '%s': expected bytes per "
+                    "second, a whole number with an optional K, M or G "
+                    "(KiB, MiB, GiB), e.g. 200M\n",
+                    arg);
+            return AF_EXIT_USAGE;
+        }
+    } else
         return AF_EXIT_USAGE;
     return 0;
 }
@@ -149,6 +193,7 @@ cmd_stage_main(int argc, char **argv)
         {"stage", required_argument, NULL, STAGE_OPT_STAGE},
         {"packages", required_argument, NULL, STAGE_OPT_PACKAGES},
         {"playbook", required_argument, NULL, STAGE_OPT_PLAYBOOK},
+        {"rate", required_argument, NULL, STAGE_OPT_RATE},
         {NULL, 0, NULL, 0},
     };
     static const struct cmd_spec spec = {
@@ -159,12 +204,15 @@ cmd_stage_main(int argc, char **argv)
         .max_args = 0,
     };
     struct cmd_opts o;
-    struct stage_cli c = {{NULL, NULL, NULL, 0}};
+    struct stage_cli c = {{NULL, NULL, NULL, 0, 0, NULL}};
     struct stage_summary sum;
     struct stage_out out;
     struct fleet fleet;
     struct af_err e = {0, ""};
+    struct st *st = NULL;
+    const char **names = NULL;
     uv_loop_t loop;
+    size_t i;
     int r, rc = AF_EXIT_OK;
 
     cmd_opts_init(&o);
@@ -189,6 +237,15 @@ cmd_stage_main(int argc, char **argv)
     }
     fleet.hostkeys = o.hostkeys;
     fleet.kex = o.kex;
+    if ((rc = cmd_state_open(&o, "stage", CMD_STATE_CREATE, &st)) != 0)
+        goto out;
+    /* stage writes the state like every other writer: it locks its nodes. */
+    names = af_calloc(fleet.nsel + 1, sizeof(*names));
+    for (i = 0; i < fleet.nsel; i++)
+        names[i] = fleet_node(&fleet, i)->name;
+    if ((rc = cmd_lock_nodes(st, "stage", names, fleet.nsel)) != 0)
+        goto out;
+    c.so.st = st;
     c.so.fanout = cmd_fanout_clamp(&out.rep, o.fanout, fleet.nsel);
     r = stage_run(&fleet, &c.so, stage_item_print, &out, &sum, &e);
     if (r == AF_EINPUT || (r != 0 && r != AF_EREMOTE)) {
@@ -200,6 +257,8 @@ cmd_stage_main(int argc, char **argv)
     if (r != 0)
         rc = AF_EXIT_FAILED;
 out:
+    free(names);
+    st_close(st);
     fleet_free(&fleet);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);

@@ -16,7 +16,9 @@
 #include "af-err.h"
 #include "af-mem.h"
 #include "fold.h"
+#include "report-stage.h"
 #include "report.h"
+#include "st-stage.h"
 #include "st.h"
 
 static void
@@ -39,7 +41,8 @@ status_usage(FILE *out)
     fprintf(out, "usage: ascend-fleet status [RUN] [--state FILE] [--json]\n"
                  "Show a run (default: the latest): nodes folded by state "
                  "per stage, failed\nnodes with their reason and output "
-                 "tail.\n");
+                 "tail; then the packages staged on nodes\n(ascend-fleet "
+                 "stage): staged, partial (how far) or failed.\n");
 }
 
 static void
@@ -81,7 +84,9 @@ print_json(const struct st_run *run,
            const struct st_node *nodes,
            size_t nn,
            const struct st_step *steps,
-           size_t ns)
+           size_t ns,
+           const struct st_stage *staged,
+           size_t nstaged)
 {
     struct af_buf b;
     struct af_json j;
@@ -114,6 +119,7 @@ print_json(const struct st_run *run,
         afj_obj_end(&j);
     }
     afj_arr_end(&j);
+    report_stage_json(&j, staged, nstaged);
     afj_obj_end(&j);
     af_buf_append(&b, "\n", 1);
     fwrite(b.data, 1, b.len, stdout);
@@ -235,6 +241,31 @@ print_text(const struct st_run *run,
     }
 }
 
+/* A state file with staged packages and no run yet. Returns 0. */
+static int
+status_staged_only(const struct cmd_opts *o,
+                   const struct st_stage *staged,
+                   size_t n)
+{
+    struct af_buf b;
+    struct af_json j;
+
+    if (!o->json) {
+        report_stage_text(staged, n);
+        return 0;
+    }
+    af_buf_init(&b, 0);
+    afj_init(&j, &b);
+    afj_obj_begin(&j);
+    afj_kint(&j, "v", REPORT_JSON_VERSION);
+    report_stage_json(&j, staged, n);
+    afj_obj_end(&j);
+    af_buf_append(&b, "\n", 1);
+    fwrite(b.data, 1, b.len, stdout);
+    af_buf_free(&b);
+    return 0;
+}
+
 int
 cmd_status_main(int argc, char **argv)
 {
@@ -248,7 +279,8 @@ cmd_status_main(int argc, char **argv)
     struct st_run run;
     struct st_node *nodes = NULL;
     struct st_step *steps = NULL;
-    size_t nn = 0, ns = 0;
+    struct st_stage *staged = NULL;
+    size_t nn = 0, ns = 0, nstaged = 0;
     struct af_err e;
     int64_t id = 0;
     int r, rc = AF_EXIT_USAGE, have_run = 0;
@@ -268,13 +300,23 @@ cmd_status_main(int argc, char **argv)
     }
     if (cmd_state_open(&o, "status", 0, &st) != 0)
         return AF_EXIT_USAGE;
+    if (st_stage_list(st, &staged, &nstaged, &e) != 0) {
+        fprintf(stderr, "ascend-fleet status: %s\n", e.msg);
+        rc = AF_EXIT_INTERNAL;
+        goto out;
+    }
     if (id == 0) {
         struct st_run *runs = NULL;
         size_t n = 0;
 
         if (st_run_list(st, &runs, &n, &e) != 0 || n == 0) {
-            fprintf(stderr, "ascend-fleet status: no runs in %s\n", o.state);
             st_runs_free(runs, n);
+            /* Only staged packages so far: show them. */
+            if (nstaged > 0) {
+                rc = status_staged_only(&o, staged, nstaged);
+                goto out;
+            }
+            fprintf(stderr, "ascend-fleet status: no runs in %s\n", o.state);
             goto out;
         }
         for (size_t i = 0; i < n; i++)
@@ -294,15 +336,18 @@ cmd_status_main(int argc, char **argv)
         goto out;
     }
     if (o.json)
-        print_json(&run, nodes, nn, steps, ns);
-    else
+        print_json(&run, nodes, nn, steps, ns, staged, nstaged);
+    else {
         print_text(&run, nodes, nn, steps, ns);
+        report_stage_text(staged, nstaged);
+    }
     rc = run.status == ST_RUN_DONE ? AF_EXIT_OK : AF_EXIT_FAILED;
 out:
     if (have_run)
         st_run_clear(&run);
     st_nodes_free(nodes, nn);
     st_steps_free(steps, ns);
+    st_stage_free(staged, nstaged);
     st_close(st);
     return rc;
 }

@@ -258,6 +258,7 @@ agc_stream_drain(struct chan *ch, void *data)
 {
     struct agc *a = data;
     struct agc_req *r = a->streaming;
+    int wrote = 0;
 
     while (r != NULL && r->stream_left > 0 &&
            chan_queued(ch) < AGC_STREAM_LOW) {
@@ -265,7 +266,9 @@ agc_stream_drain(struct chan *ch, void *data)
                                                        : AGC_STREAM_CHUNK;
         long n = r->fill(r->data, a->chunk, cap);
 
-        if (n <= 0 || (size_t)n > cap) {
+        if (n == 0)
+            break; /* paused: agc_stream_resume goes on */
+        if (n < 0 || (size_t)n > cap) {
             /* The agent is mid-payload: only the end of stdin stops it. */
             chan_send_eof(ch);
             agc_fail(a, n < 0 ? (int)n : AF_EINTERNAL,
@@ -275,7 +278,11 @@ agc_stream_drain(struct chan *ch, void *data)
         }
         chan_write(ch, a->chunk, (size_t)n);
         r->stream_left -= (uint64_t)n;
+        wrote = 1;
     }
+    /* A slow (capped) payload is not a dead agent: its timer restarts. */
+    if (wrote && a->sent_head == r)
+        chan_set_timeout(ch, r->timeout_ms);
     if (r != NULL && r->stream_left == 0) {
         chan_set_drain(ch, 0, NULL, NULL);
         a->streaming = NULL;
@@ -357,6 +364,13 @@ agc_request_stream(struct agc *a,
     r->cb = cb;
     r->data = data;
     agc_enqueue(a, words, nwords, r);
+}
+
+void
+agc_stream_resume(struct agc *a)
+{
+    if (a->state == AGC_READY && a->streaming != NULL && a->ch != NULL)
+        chan_set_drain(a->ch, AGC_STREAM_LOW, agc_stream_drain, a);
 }
 
 void

@@ -70,8 +70,9 @@ void agc_request(struct agc *a,
                  void *data);
 /*
  * Supplies the next bytes of a streamed payload: copy at most cap bytes to
- * buf and return how many (> 0), or a negative AF_E* code to abandon the
- * request. Called from the loop as the channel drains.
+ * buf and return how many (> 0); 0 to pause the payload until
+ * agc_stream_resume (a bandwidth cap); or a negative AF_E* code to abandon
+ * the request. Called from the loop as the channel drains.
  */
 typedef long (*agc_fill_cb)(void *data, char *buf, size_t cap);
 /*
@@ -81,6 +82,8 @@ typedef long (*agc_fill_cb)(void *data, char *buf, size_t cap);
  * its payload is sent. When fill fails the node's agent cannot find the
  * next request in the stream: stdin is closed, the session fails with
  * fill's code, and every pending callback runs with it (this one too).
+ * While the payload flows, timeout_ms counts from the last bytes handed on
+ * (a payload held back by a bandwidth cap may take longer than it).
  */
 void agc_request_stream(struct agc *a,
                         const char *const *words,
@@ -90,6 +93,11 @@ void agc_request_stream(struct agc *a,
                         uint64_t timeout_ms,
                         agc_resp_cb cb,
                         void *data);
+/*
+ * Go on with a streamed payload whose fill returned 0 (paused): fill is
+ * called again from the loop. Does nothing when no payload is streaming.
+ */
+void agc_stream_resume(struct agc *a);
 /*
  * Receives the bytes of a data frame ("AFD <size>", af-proto.h) in order as
  * they arrive: total is the announced size, p/n the next bytes (borrowed).

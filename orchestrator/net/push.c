@@ -20,6 +20,7 @@
 #include "af-proto.h"
 #include "af-sha256.h"
 #include "agc.h"
+#include "rate.h"
 
 #define PUSH_HASH_BUF (1024 * 1024)
 
@@ -39,8 +40,10 @@ struct push {
     uint64_t timeout_ms;
     push_done_cb cb;
     void *data;
-    uint64_t offset; /* where this attempt starts */
-    uint64_t pos;    /* next file offset to read */
+    struct push_opts po;
+    struct rate_waiter waiter; /* paused by the cap */
+    uint64_t offset;           /* where this attempt starts */
+    uint64_t pos;              /* next file offset to read */
     uint64_t sent;
     uint64_t t0;
     int retried; /* restarted from zero after a refused resume */
@@ -150,14 +153,35 @@ push_src_path(const struct push_src *s)
 }
 
 static void
+push_result_fill(const struct push *p, struct push_result *res)
+{
+    res->size = p->src->size;
+    res->offset = p->offset;
+    res->sent = p->sent;
+    res->duration_ms = push_now_ms() - p->t0;
+    res->error = "";
+}
+
+/* Tell the caller's progress callback; its code, or 0. */
+static int
+push_progress(struct push *p)
+{
+    struct push_result res;
+
+    if (p->po.progress == NULL)
+        return 0;
+    push_result_fill(p, &res);
+    return p->po.progress(&res, p->data);
+}
+
+static void
 push_end(struct push *p, int status)
 {
     struct push_result res;
 
-    res.size = p->src->size;
-    res.offset = p->offset;
-    res.sent = p->sent;
-    res.duration_ms = push_now_ms() - p->t0;
+    if (p->po.rate != NULL)
+        rate_cancel(p->po.rate, &p->waiter);
+    push_result_fill(p, &res);
     res.error = status == 0 ? "" : p->err;
     p->cb(status, &res, p->data);
     free(p->dest);
@@ -175,12 +199,30 @@ push_set_changed(struct push *p)
              p->src->path, (unsigned long long)p->src->size, p->src->sha);
 }
 
+static void
+push_rate_wake(struct rate_waiter *w)
+{
+    struct push *p = w->data;
+
+    agc_stream_resume(p->agc);
+}
+
 static long
 push_fill(void *data, char *buf, size_t cap)
 {
     struct push *p = data;
     ssize_t n;
+    int r;
 
+    if (p->po.rate != NULL) {
+        /* No tokens: send nothing until the cap's timer wakes us. */
+        cap = rate_take(p->po.rate, &p->waiter, cap);
+        if (cap == 0) {
+            p->waiter.data = p;
+            rate_wait(p->po.rate, &p->waiter, push_rate_wake);
+            return 0;
+        }
+    }
     do
         n = pread(p->src->fd, buf, cap, (off_t)p->pos);
     while (n < 0 && errno == EINTR);
@@ -195,6 +237,10 @@ push_fill(void *data, char *buf, size_t cap)
     }
     p->pos += (uint64_t)n;
     p->sent += (uint64_t)n;
+    if ((r = push_progress(p)) < 0) {
+        snprintf(p->err, sizeof(p->err), "the push was stopped by its caller");
+        return r;
+    }
     return (long)n;
 }
 
@@ -273,6 +319,11 @@ push_partial_answer(struct agc *a,
     if (end == NULL || *end != '\0' || v > p->src->size)
         v = 0;
     p->offset = v;
+    if ((status = push_progress(p)) < 0) {
+        snprintf(p->err, sizeof(p->err), "the push was stopped by its caller");
+        push_end(p, status);
+        return;
+    }
     push_send(p);
 }
 
@@ -285,6 +336,19 @@ push_start(struct agc *a,
            push_done_cb cb,
            void *data)
 {
+    push_start_opt(a, src, dest, mode, timeout_ms, NULL, cb, data);
+}
+
+void
+push_start_opt(struct agc *a,
+               struct push_src *src,
+               const char *dest,
+               unsigned mode,
+               uint64_t timeout_ms,
+               const struct push_opts *po,
+               push_done_cb cb,
+               void *data)
+{
     struct push *p = af_calloc(1, sizeof(*p));
     char size[32];
     const char *words[4];
@@ -296,6 +360,8 @@ push_start(struct agc *a,
     p->timeout_ms = timeout_ms;
     p->cb = cb;
     p->data = data;
+    if (po != NULL)
+        p->po = *po;
     p->t0 = push_now_ms();
     snprintf(size, sizeof(size), "%llu", (unsigned long long)src->size);
     words[0] = "partial";

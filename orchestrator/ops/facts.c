@@ -20,7 +20,9 @@ struct facts_run {
     uint64_t timeout_ms;
     struct facts_result *res;
     const struct ev_sink *sink;
-    uint64_t *t0; /* when each node's job started */
+    uint64_t *t0;           /* when each node's job started */
+    const char *staged_dir; /* also ask "staged <dir>", or NULL */
+    int *pending;           /* answers each node's job still waits for */
 };
 
 /* The node's job ends: tell the sink, then free the slot. */
@@ -33,6 +35,8 @@ facts_end(struct sched_job *j)
     struct ev ev;
     size_t k;
 
+    if (run->pending[i] > 0 && --run->pending[i] > 0)
+        return; /* the staged answer is still to come */
     ev_init(&ev, EV_NODE_END, r->name);
     ev.action = "facts";
     ev.status =
@@ -79,6 +83,34 @@ facts_answer(struct agc *a, int status, const struct af_kv *body, void *data)
     facts_end(j);
 }
 
+/* "staged": n, name.I, sha256.I (see af-proto.h). */
+static void
+facts_staged_answer(struct agc *a,
+                    int status,
+                    const struct af_kv *body,
+                    void *data)
+{
+    struct sched_job *j = data;
+    struct facts_run *run = sched_job_data(j);
+    struct facts_result *r = &run->res[sched_job_index(j)];
+    const char *nv = af_kv_get(body, "n");
+    long i, n = status == 0 && nv != NULL ? atol(nv) : 0;
+
+    (void)a;
+    for (i = 0; i < n; i++) {
+        char kn[32], ks[32];
+        const char *name, *sha;
+
+        snprintf(kn, sizeof(kn), "name.%ld", i);
+        snprintf(ks, sizeof(ks), "sha256.%ld", i);
+        name = af_kv_get(body, kn);
+        sha = af_kv_get(body, ks);
+        if (name != NULL && sha != NULL)
+            af_kv_add(&r->staged, name, sha);
+    }
+    facts_end(j);
+}
+
 static void
 facts_ready(struct sched_job *j, struct sess *s, int status)
 {
@@ -96,8 +128,17 @@ facts_ready(struct sched_job *j, struct sess *s, int status)
     }
     words[0] = "facts";
     words[1] = n->install_path;
+    if (run->staged_dir != NULL)
+        run->pending[sched_job_index(j)] = 2;
     agc_request(sess_agc(s), words, 2, NULL, 0, run->timeout_ms, facts_answer,
                 j);
+    if (run->staged_dir != NULL) {
+        /* Pipelined: the agent answers it right after the facts. */
+        words[0] = "staged";
+        words[1] = run->staged_dir;
+        agc_request(sess_agc(s), words, 2, NULL, 0, run->timeout_ms,
+                    facts_staged_answer, j);
+    }
 }
 
 struct facts_result *
@@ -106,11 +147,36 @@ facts_gather(struct fleet *f, int fanout, uint64_t timeout_ms)
     return facts_gather_ev(f, fanout, timeout_ms, NULL);
 }
 
+static struct facts_result *facts_gather_run(struct fleet *f,
+                                             int fanout,
+                                             uint64_t timeout_ms,
+                                             const struct ev_sink *sink,
+                                             const char *staged_dir);
+
 struct facts_result *
 facts_gather_ev(struct fleet *f,
                 int fanout,
                 uint64_t timeout_ms,
                 const struct ev_sink *sink)
+{
+    return facts_gather_run(f, fanout, timeout_ms, sink, NULL);
+}
+
+struct facts_result *
+facts_gather_staged(struct fleet *f,
+                    int fanout,
+                    uint64_t timeout_ms,
+                    const char *dir)
+{
+    return facts_gather_run(f, fanout, timeout_ms, NULL, dir);
+}
+
+static struct facts_result *
+facts_gather_run(struct fleet *f,
+                 int fanout,
+                 uint64_t timeout_ms,
+                 const struct ev_sink *sink,
+                 const char *staged_dir)
 {
     static const struct sched_job_ops ops = {
         .sess_flags = SESS_AGENT,
@@ -125,12 +191,15 @@ facts_gather_ev(struct fleet *f,
     run.fleet = f;
     run.timeout_ms = timeout_ms;
     run.sink = sink;
+    run.staged_dir = staged_dir;
+    run.pending = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.pending));
     run.t0 = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.t0));
     run.res = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.res));
     for (i = 0; i < f->nsel; i++) {
         run.res[i].name = fleet_node(f, i)->name;
         run.res[i].address = fleet_node(f, i)->address;
         af_kv_init(&run.res[i].facts);
+        af_kv_init(&run.res[i].staged);
     }
     if (sched_jobs(NULL, f->loop, f->nsel, fanout, &ops, &run, &e) != 0) {
         for (i = 0; i < f->nsel; i++) {
@@ -139,6 +208,7 @@ facts_gather_ev(struct fleet *f,
         }
     }
     free(run.t0);
+    free(run.pending);
     return run.res;
 }
 
@@ -171,7 +241,9 @@ facts_results_free(struct facts_result *res, size_t n)
 
     if (res == NULL)
         return;
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         af_kv_free(&res[i].facts);
+        af_kv_free(&res[i].staged);
+    }
     free(res);
 }

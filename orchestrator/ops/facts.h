@@ -25,6 +25,7 @@ struct facts_result {
     int pushed; /* the agent had to be pushed */
     char error[256];
     struct af_kv facts;
+    struct af_kv staged; /* facts_gather_staged: file name -> sha256 */
 };
 
 /*
@@ -43,6 +44,17 @@ struct facts_result *facts_gather_ev(struct fleet *f,
                                      int fanout,
                                      uint64_t timeout_ms,
                                      const struct ev_sink *sink);
+/*
+ * As facts_gather, and in the same session ask each node's agent which
+ * packages of the node directory dir it holds verified ("staged": from the
+ * marks puts left, without reading the files): res[i].staged maps each
+ * such file name to its SHA-256 (empty when the node holds none or could
+ * not tell; that alone never fails a node).
+ */
+struct facts_result *facts_gather_staged(struct fleet *f,
+                                         int fanout,
+                                         uint64_t timeout_ms,
+                                         const char *dir);
 /* Store the answered nodes' facts in one transaction. */
 int facts_store(struct st *st,
                 const struct facts_result *res,

@@ -17,15 +17,31 @@
 #include "inv.h"
 #include "pb.h"
 #include "push.h"
+#include "rate.h"
 #include "rollout.h"
 #include "sess.h"
+#include "st-stage.h"
 
 static const char *const stage_arches[] = {"x86_64", "aarch64"};
 #define STAGE_NARCH 2
+/*
+ * The node's agent checkpoints its partial every 64 MiB (agent/ag-put.h,
+ * AG_PUT_SYNC), and at most an SSH window plus the agent client's queue
+ * (a few MiB; STAGE_INFLIGHT with room to spare) of what was handed on
+ * has not reached it. So offset + what was sent, less STAGE_INFLIGHT,
+ * rounded down to a checkpoint, is a lower bound of what the node holds
+ * verified, even when it is cut off without a goodbye.
+ */
+#define STAGE_CHECKPOINT (64ULL * 1024 * 1024)
+#define STAGE_INFLIGHT   (16ULL * 1024 * 1024)
+/* At most one progress write per node and this many milliseconds. */
+#define STAGE_RECORD_MS 1000
 
 struct stage_pkg {
     char *name;
     struct push_src *src;
+    char *stage;           /* the first stage that uses it */
+    char *version;         /* read from its name, or NULL */
     int arch[STAGE_NARCH]; /* needed by nodes of that architecture */
 };
 
@@ -39,6 +55,10 @@ struct stage_job {
     int arch;    /* index in stage_arches, -1 unknown */
     size_t next; /* next package index to consider */
     int failed;
+    int64_t recorded;      /* the state file's bytes before this push */
+    uint64_t rec_verified; /* last bytes recorded for the current push */
+    uint64_t rec_ms;       /* when */
+    char rec_err[AF_ERR_MSG_LEN + 64]; /* a failed state write */
 };
 
 struct stage_run {
@@ -49,6 +69,8 @@ struct stage_run {
     stage_item_cb cb;
     void *data;
     struct stage_summary *sum;
+    struct st *st;
+    struct rate *rate;
 };
 
 static uint64_t
@@ -75,26 +97,120 @@ stage_report(struct stage_job *j, const struct stage_item *it)
 
 static void stage_next(struct stage_job *j);
 
+static const char *
+stage_node_name(const struct stage_job *j)
+{
+    return ((const struct inv_node *)sess_node(j->s))->name;
+}
+
+/*
+ * Record what the node holds of the current package. Returns 0, or the
+ * state file's code with the reason in j->rec_err.
+ */
+static int
+stage_record(struct stage_job *j,
+             enum st_stage_state state,
+             uint64_t verified,
+             const char *reason)
+{
+    const struct stage_pkg *p = &j->run->pkgs[j->next];
+    struct st_stage row;
+    struct af_err e = {0, ""};
+    int r;
+
+    if (j->run->st == NULL)
+        return 0;
+    memset(&row, 0, sizeof(row));
+    row.node = af_strdup(stage_node_name(j));
+    row.package = af_strdup(p->name);
+    row.sha256 = af_strdup(push_src_sha(p->src));
+    row.size = push_src_size(p->src);
+    row.stage = p->stage ? af_strdup(p->stage) : NULL;
+    row.version = p->version ? af_strdup(p->version) : NULL;
+    row.verified = verified;
+    row.state = state;
+    row.reason = reason && *reason ? af_strdup(reason) : NULL;
+    if ((r = st_stage_put(j->run->st, &row, &e)) != 0)
+        snprintf(j->rec_err, sizeof(j->rec_err),
+                 "cannot record it in the state file: %s", e.msg);
+    st_stage_clear(&row);
+    j->rec_verified = verified;
+    j->rec_ms = stage_now_ms();
+    return r;
+}
+
+/* What the state file said before this push (-1: nothing). */
+static int64_t
+stage_recorded(struct stage_job *j)
+{
+    const struct stage_pkg *p = &j->run->pkgs[j->next];
+    struct st_stage row;
+    int64_t v = -1;
+
+    if (j->run->st != NULL && st_stage_get(j->run->st, stage_node_name(j),
+                                           p->name, &row, NULL) == 0) {
+        if (strcmp(row.sha256, push_src_sha(p->src)) == 0)
+            v = (int64_t)row.verified;
+        st_stage_clear(&row);
+    }
+    return v;
+}
+
+/* The push's progress: the node's answer first, then a lower bound. */
+static int
+stage_progress(const struct push_result *r, void *data)
+{
+    struct stage_job *j = data;
+    uint64_t lb = r->offset, now = stage_now_ms();
+
+    if (r->sent == 0)
+        return stage_record(j, ST_STAGE_PARTIAL, r->offset, NULL);
+    if (r->sent > STAGE_INFLIGHT)
+        lb += (r->sent - STAGE_INFLIGHT) / STAGE_CHECKPOINT * STAGE_CHECKPOINT;
+    if (lb <= j->rec_verified || now - j->rec_ms < STAGE_RECORD_MS)
+        return 0;
+    return stage_record(j, ST_STAGE_PARTIAL, lb, NULL);
+}
+
 static void
 stage_pushed(int status, const struct push_result *r, void *data)
 {
     struct stage_job *j = data;
     struct stage_pkg *p = &j->run->pkgs[j->next];
     struct stage_item it;
+    int w = 0;
 
     memset(&it, 0, sizeof(it));
-    it.node = ((const struct inv_node *)sess_node(j->s))->name;
+    it.node = stage_node_name(j);
     it.package = p->name;
     it.size = r->size;
     it.sent = r->sent;
     it.offset = r->offset;
+    it.recorded = j->recorded;
     it.duration_ms = r->duration_ms;
     it.status = status;
     it.error = r->error;
+    if (j->rec_err[0] != '\0') {
+        it.status = status != 0 ? status : AF_EDB;
+        it.error = j->rec_err;
+    } else if (status == 0) {
+        w = stage_record(j, ST_STAGE_STAGED, r->size, NULL);
+    } else {
+        /* Cut off: the node keeps its verified partial for next time. */
+        int cut = status != AF_EREMOTE && status != AF_EINPUT;
+
+        w = stage_record(j, cut ? ST_STAGE_PARTIAL : ST_STAGE_FAILED,
+                         cut ? j->rec_verified : 0, r->error);
+    }
+    if (w != 0) {
+        it.status = w;
+        it.error = j->rec_err;
+    }
     stage_report(j, &it);
     j->next++;
-    if (status != 0 && status != AF_EREMOTE && status != AF_EINPUT) {
-        sched_job_done(j->sj); /* the session is gone */
+    if (w != 0 || j->rec_err[0] != '\0' ||
+        (status != 0 && status != AF_EREMOTE && status != AF_EINPUT)) {
+        sched_job_done(j->sj); /* the session is gone, or the state file */
         return;
     }
     stage_next(j);
@@ -109,24 +225,36 @@ stage_stat_answer(struct agc *a,
     struct stage_job *j = data;
     struct stage_pkg *p = &j->run->pkgs[j->next];
     const char *sha = af_kv_get(body, "sha256");
+    struct push_opts po = {j->run->rate, stage_progress};
     char *dest;
 
     if (status == 0 && sha != NULL && strcmp(sha, push_src_sha(p->src)) == 0) {
         struct stage_item it;
 
         memset(&it, 0, sizeof(it));
-        it.node = ((const struct inv_node *)sess_node(j->s))->name;
+        it.node = stage_node_name(j);
         it.package = p->name;
         it.size = push_src_size(p->src);
         it.already = 1;
+        it.recorded = -1;
         it.error = "";
+        if (stage_record(j, ST_STAGE_STAGED, it.size, NULL) != 0) {
+            it.status = AF_EDB;
+            it.error = j->rec_err;
+        }
         stage_report(j, &it);
         j->next++;
-        stage_next(j);
+        if (it.status != 0)
+            sched_job_done(j->sj);
+        else
+            stage_next(j);
         return;
     }
+    j->recorded = stage_recorded(j);
+    j->rec_verified = 0;
+    j->rec_ms = 0;
     dest = af_asprintf("%s/%s", STAGE_REMOTE_DIR, p->name);
-    push_start(a, p->src, dest, 0600, 30 * 60 * 1000, stage_pushed, j);
+    push_start_opt(a, p->src, dest, 0600, 30 * 60 * 1000, &po, stage_pushed, j);
     free(dest);
 }
 
@@ -175,6 +303,7 @@ stage_ready(struct sched_job *sj, struct sess *s, int status)
 
         memset(&it, 0, sizeof(it));
         it.node = ((const struct inv_node *)sess_node(s))->name;
+        it.recorded = -1;
         it.status = status != 0 ? status : AF_EINPUT;
         it.error = status != 0 ? sess_error(s) : "unknown architecture";
         stage_report(j, &it);
@@ -270,7 +399,14 @@ stage_collect(struct stage_run *run,
 
                 /* A missing architecture only matters if a node has it. */
                 if (stage_pkg_find(run, o->packages, glob, &idx, &miss) == 0) {
-                    run->pkgs[idx].arch[a] = 1;
+                    struct stage_pkg *pk = &run->pkgs[idx];
+
+                    pk->arch[a] = 1;
+                    if (pk->stage == NULL) {
+                        pk->stage = af_strdup(ph.v[p].stage);
+                        pk->version = pb_step_package_version(
+                            st, stage_arches[a], pk->name);
+                    }
                     found++;
                 } else if (miss.code != AF_EINPUT ||
                            strstr(miss.msg, "no package") == NULL) {
@@ -328,6 +464,7 @@ stage_run(struct fleet *f,
     run.cb = cb;
     run.data = data;
     run.sum = sum;
+    run.st = o->st;
     if ((r = pb_load(o->playbook ? o->playbook : ro_default_playbook(), &pb,
                      e)) != 0)
         goto out;
@@ -338,6 +475,8 @@ stage_run(struct fleet *f,
     sum->nodes = f->nsel;
     sum->packages = run.npkgs;
     run.jobs = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.jobs));
+    if (o->rate > 0)
+        run.rate = rate_new(f->loop, o->rate);
     {
         static const struct sched_job_ops ops = {
             .sess_flags = SESS_AGENT,
@@ -353,8 +492,11 @@ stage_run(struct fleet *f,
     r = sum->nodes_failed ? AF_EREMOTE : 0;
 out:
     sum->wall_ms = stage_now_ms() - t0;
+    rate_free(run.rate); /* closed by the caller's last loop run */
     for (i = 0; i < run.npkgs; i++) {
         free(run.pkgs[i].name);
+        free(run.pkgs[i].stage);
+        free(run.pkgs[i].version);
         push_src_free(run.pkgs[i].src);
     }
     free(run.pkgs);

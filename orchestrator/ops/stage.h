@@ -6,9 +6,14 @@
  * package is hashed once; pushes stream and resume (net/push.h). A node
  * already holding a package with the right hash costs one "stat".
  *
- * Not yet here: the aggregate bandwidth cap, recording in the state file,
- * terminal progress. The engine prints nothing: it reports one item per
- * node and package through a callback.
+ * All pushes of a run share one aggregate bandwidth cap (net/rate.h) when
+ * a rate is given. Every package on every node is recorded in the state
+ * file (state/st-stage.h) as the node reports it: staged when the node
+ * holds it with the right hash, partial with the bytes its verified
+ * partial holds (the node's answer when a push starts, then a lower bound
+ * while it runs, so the record never claims more than the node has), or
+ * failed. The engine prints nothing: it reports one item per node and
+ * package through a callback.
  */
 #ifndef AF_STAGE_H
 #define AF_STAGE_H
@@ -19,6 +24,7 @@
 #include "af-err.h"
 
 struct fleet;
+struct st;
 
 /* Where the rollout reads packages on a node: <dir>/<package name>. */
 #define STAGE_REMOTE_DIR "/var/lib/ascend-fleet/packages"
@@ -28,6 +34,8 @@ struct stage_opts {
     const char *stages;   /* "cann" or "npu,cann"; NULL = every stage */
     const char *playbook; /* NULL = the rollout's default */
     int fanout;           /* nodes in flight */
+    uint64_t rate;        /* aggregate cap in bytes per second, 0 = none */
+    struct st *st;        /* where to record, NULL = nowhere */
 };
 
 /* One package on one node (strings borrowed for the callback). */
@@ -35,8 +43,9 @@ struct stage_item {
     const char *node;
     const char *package; /* NULL when the node failed before any package */
     uint64_t size;
-    uint64_t sent;   /* bytes sent now (0 when it was already staged) */
-    uint64_t offset; /* bytes a previous attempt had left on the node */
+    uint64_t sent;    /* bytes sent now (0 when it was already staged) */
+    uint64_t offset;  /* bytes a previous attempt had left on the node */
+    int64_t recorded; /* bytes the state file said it held, -1 no record */
     uint64_t duration_ms;
     int already; /* the node held it with the right hash */
     int status;  /* 0 or a negative AF_E* code */

@@ -949,3 +949,85 @@ Test(agent,
     free(path);
     free(root);
 }
+
+/* Put data (n bytes) to path through a; asserts it was accepted. */
+static void
+put_ok(struct agent *a, const char *path, const void *data, size_t n)
+{
+    char hex[65], size[32];
+    struct resp r;
+    const char *w[7] = {"put", hex, size, "600", path, NULL, NULL};
+
+    af_sha256_hex(data, n, hex);
+    snprintf(size, sizeof(size), "%zu", n);
+    agent_req(a, &r, w, data, n);
+    cr_assert(r.ok, "put %s: %s", path, r.body);
+    resp_free(&r);
+}
+
+Test(agent,
+     staged_lists_marked_packages_until_the_file_changes,
+     .timeout = 30,
+     .fini = cleanup_tmp_root)
+{
+    static const char pkg[] = AF_PKG_DIR "/cann.run";
+    char *root = make_tmp_root(), hex[65], *host, *mark;
+    unsigned char data[5000];
+    struct agent a;
+    struct resp r;
+    size_t i;
+    int fd;
+
+    for (i = 0; i < sizeof(data); i++)
+        data[i] = (unsigned char)(i * 13 % 251);
+    af_sha256_hex(data, sizeof(data), hex);
+    agent_start(&a, root);
+    put_ok(&a, pkg, data, sizeof(data));
+    put_ok(&a, "/var/lib/elsewhere/cann.run", data, sizeof(data));
+    mark = af_asprintf("%s/var/lib/elsewhere/cann.run.verified", root);
+    cr_expect_neq(access(mark, F_OK), 0, "a put outside %s left a mark",
+                  AF_PKG_DIR);
+    free(mark);
+    {
+        const char *const w[] = {"staged", AF_PKG_DIR, NULL};
+
+        agent_req(&a, &r, w, NULL, 0);
+        cr_assert(r.ok, "%s", r.body);
+        cr_assert_str_eq(kv(&r, "n"), "1");
+        cr_assert_str_eq(kv(&r, "name.0"), "cann.run");
+        cr_assert_str_eq(kv(&r, "sha256.0"), hex);
+        cr_assert_str_eq(kv(&r, "size.0"), "5000");
+        resp_free(&r);
+    }
+    /*
+     * Same size and bytes but written again: the ctime moved, so the mark
+     * no longer counts; stat hashes the file (and sees the new bytes).
+     */
+    host = af_asprintf("%s%s", root, pkg);
+    usleep(20000); /* a coarse ctime clock still moves */
+    fd = open(host, O_WRONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(pwrite(fd, "X", 1, 10), 1);
+    close(fd);
+    {
+        const char *const w[] = {"staged", AF_PKG_DIR, NULL};
+
+        agent_req(&a, &r, w, NULL, 0);
+        cr_assert(r.ok);
+        cr_assert_str_eq(kv(&r, "n"), "0", "a changed file is still staged");
+        resp_free(&r);
+    }
+    {
+        const char *const w[] = {"stat", pkg, NULL};
+
+        agent_req(&a, &r, w, NULL, 0);
+        cr_assert(r.ok);
+        cr_assert_str_neq(kv(&r, "sha256"), hex,
+                          "stat answered from a stale mark");
+        resp_free(&r);
+    }
+    cr_assert_eq(agent_stop(&a), 0);
+    free(host);
+    rm_rf(root);
+    free(root);
+}

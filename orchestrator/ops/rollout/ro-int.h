@@ -84,6 +84,7 @@ struct nj {
     const struct inv_node *node;
     struct pb_plan *plan;
     struct af_kv facts;
+    struct af_kv staged; /* packages the node holds verified: name -> sha */
     int reachable;
     int batch;
     int needs_work;
@@ -124,6 +125,7 @@ struct ro {
     struct pb_pkgs pkgs;
     struct ro_pkg *rpkgs;
     size_t nrpkgs;
+    struct rate *rate; /* --rate: the push phase's aggregate cap */
     int64_t run;
     struct nj *nj;
     size_t n;

@@ -181,8 +181,12 @@ nj_stat_answer(struct agc *a, int status, const struct af_kv *body, void *data)
         nj_run_step(j); /* already there: nothing to push */
         return;
     }
-    push_start(a, p->src, ps->package_path, 0600, 30 * 60 * 1000, nj_push_done,
-               j);
+    {
+        struct push_opts po = {j->ro->rate, NULL};
+
+        push_start_opt(a, p->src, ps->package_path, 0600, 30 * 60 * 1000, &po,
+                       nj_push_done, j);
+    }
 }
 
 static int

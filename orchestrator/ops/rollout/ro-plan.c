@@ -6,8 +6,10 @@
  */
 #include "ro-int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "af-mem.h"
 #include "inv.h"
 #include "pb.h"
 #include "st.h"
@@ -70,6 +72,25 @@ ro_plan_row(struct ro *ro,
     ro_emit(ro, &ev);
 }
 
+/*
+ * 1 when the node said it holds the step's package, verified, and it is
+ * the same bytes as ours (hashed here on first use): the push will send
+ * nothing.
+ */
+static int
+ro_step_staged(struct ro *ro, const struct nj *j, const struct pb_plan_step *ps)
+{
+    const char *sha;
+    const struct ro_pkg *p;
+
+    if (ps->package == NULL || !nj_runnable(ps))
+        return 0;
+    if ((sha = af_kv_get(&j->staged, ps->package)) == NULL)
+        return 0;
+    p = ro_pkg_get(ro, ps->package);
+    return p != NULL && strcmp(p->sha, sha) == 0;
+}
+
 /* One row per node and step, each node's rows in the order they run. */
 void
 ro_emit_plan(struct ro *ro)
@@ -99,9 +120,14 @@ ro_emit_plan(struct ro *ro)
             }
             for (x = 0; x < ph->n; x++) {
                 const struct pb_plan_step *ps = &j->plan->steps[ph->first + x];
+                char *staged = ro_step_staged(ro, j, ps)
+                                   ? af_asprintf("%s (staged)", ps->text)
+                                   : NULL;
 
-                ro_plan_row(ro, j, ph->stage, ps->name, ps->text,
+                ro_plan_row(ro, j, ph->stage, ps->name,
+                            staged ? staged : ps->text,
                             ps->reboot_pending ? "reboot pending" : NULL);
+                free(staged);
             }
         }
     }

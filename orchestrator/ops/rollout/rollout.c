@@ -21,6 +21,7 @@
 #include "hccn.h"
 #include "inv.h"
 #include "pb.h"
+#include "rate.h"
 #include "st-life.h"
 #include "st.h"
 
@@ -206,7 +207,10 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
 
     ro->n = ro->fleet.nsel;
     ro->nj = af_calloc(ro->n ? ro->n : 1, sizeof(*ro->nj));
-    res = facts_gather(&ro->fleet, ro->eff.fanout, RO_FACTS_TIMEOUT_MS);
+    /* With the facts, which packages each node holds already (the plan
+     * shows them as staged). */
+    res = facts_gather_staged(&ro->fleet, ro->eff.fanout, RO_FACTS_TIMEOUT_MS,
+                              RO_PKG_DIR);
     if (!ro->eff.plan_only && facts_store(ro->st, res, ro->n, &e) != 0) {
         ro_error(ro, "cannot store facts, nothing started: %s", e.msg);
         facts_results_free(res, ro->n);
@@ -220,6 +224,7 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
         j->node = fleet_node(&ro->fleet, i);
         j->batch = -1;
         af_kv_init(&j->facts);
+        af_kv_init(&j->staged);
     }
     for (i = 0; i < ro->n && out == RO_OUT_OK; i++) {
         struct nj *j = &ro->nj[i];
@@ -231,6 +236,8 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
         }
         for (k = 0; k < res[i].facts.n; k++)
             af_kv_add(&j->facts, res[i].facts.keys[k], res[i].facts.vals[k]);
+        for (k = 0; k < res[i].staged.n; k++)
+            af_kv_add(&j->staged, res[i].staged.keys[k], res[i].staged.vals[k]);
         if (ro_replan(ro, j, &j->facts, &e) != 0) {
             ro_error(ro, "%s: %s", j->node->name, e.msg);
             out = RO_OUT_USAGE;
@@ -573,6 +580,7 @@ ro_free(struct ro *ro)
     for (i = 0; ro->nj && i < ro->n; i++) {
         pb_plan_free(ro->nj[i].plan);
         af_kv_free(&ro->nj[i].facts);
+        af_kv_free(&ro->nj[i].staged);
         free(ro->nj[i].boot_before);
         free(ro->nj[i].boot_after);
         free(ro->nj[i].running_pkg);
@@ -588,6 +596,7 @@ ro_free(struct ro *ro)
     for (i = 0; i < ro->nowned; i++)
         free(ro->owned[i]);
     af_buf_free(&ro->changes);
+    rate_free(ro->rate);
     for (s = 0; s < ro->nsig; s++)
         uv_close((uv_handle_t *)&ro->sig[s], NULL);
     uv_close((uv_handle_t *)&ro->progress, NULL);
@@ -669,6 +678,8 @@ ro_run(const struct ro_opts *o,
         out = RO_OUT_DECLINED;
         goto out;
     }
+    if (o->rate > 0)
+        ro->rate = rate_new(&ro->loop, o->rate);
     out = ro_execute(ro, resume_run);
 out:
     res->outcome = out;

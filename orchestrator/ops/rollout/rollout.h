@@ -58,7 +58,9 @@ struct ro_opts {
     int reboot_poll_ms;     /* how often to look for a rebooting node */
     int signals;            /* handle SIGINT/SIGTERM/SIGHUP (see ro_run) */
     unsigned given;         /* RO_GIVEN_* bits */
-    int force; /* resume even if inventory, playbook or packages changed */
+    int force;     /* resume even if inventory, playbook or packages changed */
+    uint64_t rate; /* cap of all pushes together, bytes/s; 0 = none (not
+                      recorded) */
 };
 
 void ro_opts_init(struct ro_opts *o);
