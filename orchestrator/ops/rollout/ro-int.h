@@ -33,7 +33,9 @@ struct hop_peer;
 struct sess;
 struct st;
 
-#define RO_OUT_CAP          (64 * 1024)
+#define RO_OUT_CAP (64 * 1024)
+/* Largest output frame the agent sends (it reads 64 KiB at a time). */
+#define RO_FRAME_MAX        (1024 * 1024)
 #define RO_FACTS_TIMEOUT_MS 120000
 #define RO_PKG_DIR          "/var/lib/ascend-fleet/packages"
 #define RO_STEP_DEFAULT_S   600
@@ -108,6 +110,7 @@ struct nj {
     char reason[512];
     uint64_t started_ms;
     uint64_t step_started_ms;
+    struct st_log *log; /* the running step's full output, while it runs */
 };
 
 struct ro {

@@ -217,6 +217,53 @@ nj_step_failed(struct nj *j,
             last + start);
 }
 
+/* A piece of the running step's output: kept whole in the state file. */
+static void
+nj_run_output(void *data, uint64_t total, const char *p, size_t n)
+{
+    struct nj *j = data;
+    int r;
+
+    (void)total;
+    if (j->log == NULL)
+        return;
+    /* A failed write is kept by the recorder and reported at its close. */
+    r = st_log_write(j->log, p, n, NULL);
+    (void)r;
+}
+
+/* The step's run ended (any way): record how, and close its output. */
+static void
+nj_log_close(struct nj *j, int status, const struct af_kv *body)
+{
+    const struct pb_plan_step *ps = nj_cur_step(j);
+    const char *rc = af_kv_get(body, "rc"), *to = af_kv_get(body, "timed_out");
+    const char *sig = af_kv_get(body, "signal");
+    char why[256];
+    struct af_err e;
+    int code = ST_NO_EXIT;
+
+    if (j->log == NULL)
+        return;
+    if (status == 0 && to != NULL && strcmp(to, "1") == 0) {
+        snprintf(why, sizeof(why), "timed out after %d s",
+                 nj_step_timeout(j, ps));
+    } else if (status == 0 && sig != NULL && strcmp(sig, "0") != 0) {
+        snprintf(why, sizeof(why), "killed by signal %s", sig);
+    } else if (status == 0) {
+        code = rc ? atoi(rc) : -1;
+        snprintf(why, sizeof(why), "exit %d", code);
+    } else if (status == AF_EREMOTE) {
+        snprintf(why, sizeof(why), "not started: %.200s",
+                 af_kv_get(body, "error") ? af_kv_get(body, "error") : "?");
+    } else {
+        snprintf(why, sizeof(why), "agent lost: %.200s",
+                 j->sess ? agc_error(sess_agc(j->sess)) : af_strerror(status));
+    }
+    ro_wrote(j->ro, st_log_close(j->log, code, why, &e), &e, "a step's output");
+    j->log = NULL;
+}
+
 static void
 nj_run_answer(struct agc *a, int status, const struct af_kv *body, void *data)
 {
@@ -232,6 +279,7 @@ nj_run_answer(struct agc *a, int status, const struct af_kv *body, void *data)
     int rc, ok, w;
 
     (void)a;
+    nj_log_close(j, status, body);
     if (status < 0 && status != AF_EREMOTE) {
         nj_agent_fail(j, status, ps->name);
         return;
@@ -278,25 +326,39 @@ nj_run_answer(struct agc *a, int status, const struct af_kv *body, void *data)
     nj_next(j);
 }
 
-/* Package in place (or none needed): run the step's command. */
+/*
+ * Package in place (or none needed): run the step's command. Its whole
+ * output streams into the state file (st_log) as it arrives.
+ */
 static void
 nj_run_step(struct nj *j)
 {
+    struct ro *ro = j->ro;
     const struct pb_plan_step *ps = nj_cur_step(j);
-    const char **words = af_calloc(ps->argc + 3, sizeof(*words));
+    const char **words;
     int t = nj_step_timeout(j, ps);
     char tmo[16], cap[16];
+    struct af_err e;
     size_t k;
 
+    if (ro_wrote(ro,
+                 st_log_open(ro->st, ro->run, j->node->name, nj_stage(j),
+                             ps->name, 0, &j->log, &e),
+                 &e, "a step's output") != 0) {
+        nj_fail(j, RO_F_STEP, "%s: %s", ps->name, ro->write_msg);
+        return;
+    }
+    words = af_calloc(ps->argc + 3, sizeof(*words));
     snprintf(tmo, sizeof(tmo), "%d", t);
     snprintf(cap, sizeof(cap), "%d", RO_OUT_CAP);
-    words[0] = "run";
+    words[0] = "run-stream";
     words[1] = tmo;
     words[2] = cap;
     for (k = 0; k < ps->argc; k++)
         words[3 + k] = ps->argv[k];
-    agc_request(sess_agc(j->sess), words, ps->argc + 3, NULL, 0,
-                (uint64_t)t * 1000 + 30000, nj_run_answer, j);
+    agc_request_frames(sess_agc(j->sess), words, ps->argc + 3, RO_FRAME_MAX,
+                       nj_run_output, (uint64_t)t * 1000 + 30000, nj_run_answer,
+                       j);
     free(words);
 }
 
