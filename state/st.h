@@ -473,14 +473,14 @@ struct st_log_info {
     char *node;
     char *stage;
     char *step;
-    int attempt;       /* the step's attempt number (1 = first) */
-    uint64_t bytes;    /* bytes the command wrote (kept or not) */
-    uint64_t dropped;  /* bytes not kept, between the head and the tail */
-    int exit_code;     /* ST_NO_EXIT when none was recorded */
-    char *result;      /* how it ended ("exit 0", "timed out ..."), or NULL */
-    int complete;      /* 0: still recording, or the recorder died */
-    int64_t started;   /* unix ms */
-    int64_t updated;   /* unix ms of the last chunk */
+    int attempt;      /* the step's attempt number (1 = first) */
+    uint64_t bytes;   /* bytes the command wrote (kept or not) */
+    uint64_t dropped; /* bytes not kept, between the head and the tail */
+    int exit_code;    /* ST_NO_EXIT when none was recorded */
+    char *result;     /* how it ended ("exit 0", "timed out ..."), or NULL */
+    int complete;     /* 0: still recording, or the recorder died */
+    int64_t started;  /* unix ms */
+    int64_t updated;  /* unix ms of the last chunk */
 };
 
 struct st_log;
