@@ -356,6 +356,29 @@ st_log_write(struct st_log *l, const void *p, size_t n, struct af_err *e)
     return 0;
 }
 
+size_t
+st_log_buffered(const struct st_log *l)
+{
+    return l->len;
+}
+
+int
+st_log_sync(struct st_log *l, struct af_err *e)
+{
+    int r;
+
+    if (l->err != 0) {
+        if (e != NULL)
+            *e = l->saved;
+        return l->err;
+    }
+    if (l->len == 0)
+        return 0;
+    if ((r = st_log_flush(l, 0, ST_NO_EXIT, NULL, e)) != 0)
+        return st_log_fail(l, r, e);
+    return 0;
+}
+
 int
 st_log_close(struct st_log *l,
              int exit_code,

@@ -514,6 +514,16 @@ ST_MUST_CHECK int st_log_open(struct st *st,
 ST_MUST_CHECK int
 st_log_write(struct st_log *l, const void *p, size_t n, struct af_err *e);
 
+/* Bytes buffered by the recorder and not yet written. */
+size_t st_log_buffered(const struct st_log *l);
+
+/*
+ * Write the buffered bytes now (one transaction, or part of the caller's
+ * st_begin batch), so a reader sees the output of a step that went quiet.
+ * Returns 0 (also when nothing is buffered) or the recorder's error.
+ */
+ST_MUST_CHECK int st_log_sync(struct st_log *l, struct af_err *e);
+
 /*
  * Write what is buffered, record how the attempt ended (exit_code, or
  * ST_NO_EXIT; result, a short text, or NULL) and mark it complete, then

@@ -7,9 +7,10 @@
  * tests/rack/fake/mknoisy.sh), with headers when no step is named and as
  * JSON Lines; the output of a failed attempt stays beside the one resume
  * added; a timed-out step keeps what it printed; `logs` reads while a
- * rollout holds the lock; unknown runs, nodes, steps and attempts exit 2.
+ * rollout holds the lock; the hccn stage keeps the transcript of its
+ * hccn_tool calls; unknown runs, nodes, steps and attempts exit 2.
  *
- * Only nodes npu051..npu052 of the shared rack are used; each test resets
+ * Only nodes npu051..npu054 of the shared rack are used; each test resets
  * them to fresh before and after (ro-fixture.c).
  */
 #define _GNU_SOURCE
@@ -297,44 +298,108 @@ LOGS_TEST(failed_attempt_output_stays_beside_the_one_resume_adds)
 
 LOGS_TEST(logs_reads_beside_a_rollout_and_a_timed_out_step_keeps_its_output)
 {
+    static const char last[] = "NOISY-LAST-LINE: simulated installer done\n";
+    static const char hang[] = "NOISY-HANG: waiting forever\n";
     struct th_result r;
-    char *out = NULL, *err = NULL;
-    size_t len = 0;
+    char *out = NULL, *err = NULL, *sql, *hung;
+    size_t len = 0, hung_len;
     long long run;
     int rc;
 
     ro_setup(51, 51, "fresh");
     noisy_setup(8);
+    /* What it prints before it hangs: all but the last line, then hang. */
+    hung_len = want_len - strlen(last) + strlen(hang);
+    hung = af_calloc(hung_len + 1, 1);
+    memcpy(hung, want, want_len - strlen(last));
+    memcpy(hung + want_len - strlen(last), hang, strlen(hang));
     ctl_set(51, "noisy-hang", NULL);
     spawn_fleet("rollout -i %s --state %s --packages %s --playbook %s --stage "
                 "noisy --yes --batch 1 --max-fail 1",
                 ctx.inv, ctx.state, pkgdir, playbook);
-    cr_assert(wait_sql_geq(1024 * 1024, 60,
-                           "SELECT bytes FROM step_logs WHERE node = "
-                           "'npu051'"),
-              "the step's output did not arrive:\n%s", bg_output());
+    /* Every byte, the last line too, is stored while the step still runs
+     * (a quiet step's buffered output is written within 2 s). */
+    sql = af_asprintf("SELECT bytes FROM step_logs WHERE node = 'npu051' AND "
+                      "complete = 0");
+    cr_assert(wait_sql_geq((long long)hung_len, 60, sql),
+              "the step's output did not arrive while it ran:\n%s",
+              bg_output());
+    free(sql);
     run = last_run();
     /* The rollout holds the run's nodes: a writer is refused... */
     fleet(&r, RO_SHORT_TIMEOUT, "runs abort %lld --state %s", run, ctx.state);
     cr_assert_eq(r.status, 3, "exit %d\n%s", r.status, r.err);
     th_result_free(&r);
-    /* ...and logs reads what arrived so far. */
+    /* ...and logs reads what arrived so far, byte for byte. */
     rc = logs(&out, &len, &err, "%lld npu051 noisy", run);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
-    cr_assert(len >= 1024 * 1024 && strncmp(out, "NOISY-FIRST-LINE", 16) == 0,
-              "%zu bytes while running", len);
+    cr_assert(len == hung_len && memcmp(out, hung, len) == 0,
+              "%zu bytes while running, not %zu", len, hung_len);
     free(out);
     free(err);
+    cr_assert_eq(logs(&out, &len, NULL, "%lld npu051", run), 0);
+    cr_assert_not_null(memmem(out, len, "attempt 1: running", 18), "%.200s",
+                       out);
+    free(out);
     cr_assert(ctx.bg > 0, "the rollout ended too soon");
 
+    /* Timed out: the output stays, the header says why it ended. */
     cr_assert_eq(wait_bg(RO_RUN_TIMEOUT), 1, "%s", bg_output());
     cr_assert_eq(logs(&out, &len, NULL, "%lld npu051 noisy", run), 0);
-    cr_assert(len > want_len - 100, "%zu bytes kept", len);
-    cr_assert_not_null(memmem(out, len, "NOISY-HANG: waiting forever\n", 28));
+    cr_assert(len == hung_len && memcmp(out, hung, len) == 0,
+              "%zu bytes kept, not %zu", len, hung_len);
     free(out);
     cr_assert_eq(logs(&out, &len, NULL, "%lld npu051", run), 0);
     cr_assert_not_null(memmem(out, len, "attempt 1: timed out after 8 s,", 31),
                        "%.200s", out);
     free(out);
+    free(hung);
     free(want);
+}
+
+LOGS_TEST(hccn_apply_and_verify_keep_their_tool_transcripts)
+{
+    struct th_result r;
+    char *out = NULL;
+    size_t len = 0;
+    long long run;
+    FILE *f;
+
+    ro_setup(53, 54, "driver");
+    f = fopen(ctx.inv, "a");
+    cr_assert_not_null(f);
+    fprintf(f, "hccn:\n"
+               "  netmask: 255.255.255.0\n"
+               "  planes:\n"
+               "    - {subnet: 192.168.100.0/24, gateway: 192.168.100.1, "
+               "detect: 192.168.100.1}\n"
+               "    - 192.168.101.0/24\n"
+               "    - 192.168.102.0/24\n"
+               "    - 192.168.103.0/24\n");
+    cr_assert_eq(fclose(f), 0);
+    fleet(&r, RO_RUN_TIMEOUT,
+          "rollout -i %s --state %s --stage hccn --yes --batch 2", ctx.inv,
+          ctx.state);
+    cr_assert_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    th_result_free(&r);
+    run = last_run();
+
+    /* Every hccn_tool call of the apply, with what it printed. */
+    cr_assert_eq(logs(&out, &len, NULL, "%lld npu053 hccn/apply", run), 0);
+    cr_assert(strncmp(out, "$ hccn_tool -i 0 -ip -g\n", 24) == 0, "%.300s",
+              out);
+    cr_assert_not_null(strstr(out, "$ hccn_tool -i 7 -ip -s address "), "%s",
+                       out);
+    free(out);
+    cr_assert_eq(logs(&out, &len, NULL, "%lld npu054 verify", run), 0);
+    cr_assert_not_null(strstr(out, "$ hccn_tool -i 0 "), "%s", out);
+    free(out);
+    cr_assert_eq(logs(&out, &len, NULL, "%lld npu053", run), 0);
+    cr_assert_not_null(
+        strstr(out, "==> npu053 hccn/apply attempt 1: applied, "), "%.300s",
+        out);
+    cr_assert_not_null(
+        strstr(out, "==> npu053 hccn/verify attempt 1: verified, "), "%.300s",
+        out);
+    free(out);
 }

@@ -258,6 +258,15 @@ Test(stlog, unfinished_output_is_readable_while_recording)
     cr_assert_eq(ni, 1);
     cr_assert_eq(info[0].complete, 0);
     st_log_infos_free(info, ni);
+    /* A sync writes what is buffered: a quiet step's last bytes. */
+    cr_assert_eq(st_log_buffered(l), 10);
+    cr_assert_eq(st_log_sync(l, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_log_buffered(l), 0);
+    lg_read(ro, run, 1, &b);
+    cr_assert_eq(b.len, n);
+    cr_assert(memcmp(b.data, src, n) == 0);
+    af_buf_free(&b);
+    cr_assert_eq(st_log_sync(l, &e), 0);
     cr_assert_eq(st_log_close(l, 0, NULL, &e), 0);
     lg_read(ro, run, 1, &b);
     cr_assert_eq(b.len, n);

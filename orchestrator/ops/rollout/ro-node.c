@@ -217,53 +217,6 @@ nj_step_failed(struct nj *j,
             last + start);
 }
 
-/* A piece of the running step's output: kept whole in the state file. */
-static void
-nj_run_output(void *data, uint64_t total, const char *p, size_t n)
-{
-    struct nj *j = data;
-    int r;
-
-    (void)total;
-    if (j->log == NULL)
-        return;
-    /* A failed write is kept by the recorder and reported at its close. */
-    r = st_log_write(j->log, p, n, NULL);
-    (void)r;
-}
-
-/* The step's run ended (any way): record how, and close its output. */
-static void
-nj_log_close(struct nj *j, int status, const struct af_kv *body)
-{
-    const struct pb_plan_step *ps = nj_cur_step(j);
-    const char *rc = af_kv_get(body, "rc"), *to = af_kv_get(body, "timed_out");
-    const char *sig = af_kv_get(body, "signal");
-    char why[256];
-    struct af_err e;
-    int code = ST_NO_EXIT;
-
-    if (j->log == NULL)
-        return;
-    if (status == 0 && to != NULL && strcmp(to, "1") == 0) {
-        snprintf(why, sizeof(why), "timed out after %d s",
-                 nj_step_timeout(j, ps));
-    } else if (status == 0 && sig != NULL && strcmp(sig, "0") != 0) {
-        snprintf(why, sizeof(why), "killed by signal %s", sig);
-    } else if (status == 0) {
-        code = rc ? atoi(rc) : -1;
-        snprintf(why, sizeof(why), "exit %d", code);
-    } else if (status == AF_EREMOTE) {
-        snprintf(why, sizeof(why), "not started: %.200s",
-                 af_kv_get(body, "error") ? af_kv_get(body, "error") : "?");
-    } else {
-        snprintf(why, sizeof(why), "agent lost: %.200s",
-                 j->sess ? agc_error(sess_agc(j->sess)) : af_strerror(status));
-    }
-    ro_wrote(j->ro, st_log_close(j->log, code, why, &e), &e, "a step's output");
-    j->log = NULL;
-}
-
 static void
 nj_run_answer(struct agc *a, int status, const struct af_kv *body, void *data)
 {
@@ -279,7 +232,7 @@ nj_run_answer(struct agc *a, int status, const struct af_kv *body, void *data)
     int rc, ok, w;
 
     (void)a;
-    nj_log_close(j, status, body);
+    nj_log_close(j, status, body, nj_step_timeout(j, ps));
     if (status < 0 && status != AF_EREMOTE) {
         nj_agent_fail(j, status, ps->name);
         return;
@@ -537,6 +490,7 @@ nj_hccn_verified(struct sess *s, struct hop_result *r, void *data)
     (void)s;
     hop_result_free(r);
     free(r);
+    nj_part_end(j, nj_stage(j), "verify", !bad, bad ? j->reason : "verified");
     if (bad)
         return;
     ro_say(j->ro, j, "verify", "hccn: %zu NPU%s verified", n,
@@ -556,15 +510,21 @@ nj_hccn_applied(struct sess *s, struct hop_result *r, void *data)
     if (nj_hccn_check(j, r, "apply", RO_F_STEP) != 0) {
         hop_result_free(r);
         free(r);
+        nj_part_end(j, nj_stage(j), "apply", 0, j->reason);
         return;
     }
     hop_result_free(r);
     free(r);
+    nj_part_end(j, nj_stage(j), "apply", 1, "applied");
+    if (nj_part_begin(j, nj_stage(j), "verify", "verify the address plan") != 0)
+        return;
     ro_say(ro, j, "step",
            "hccn: %zu of %zu NPU%s set, the rest already as planned", changed,
            n, n == 1 ? "" : "s");
     memset(&ho, 0, sizeof(ho));
     ho.st = ro->st;
+    ho.tool_cb = nj_hccn_tool;
+    ho.tool_data = j;
     hop_verify(s, hccn_plan_get(ro->hccn, j->node->index, 0),
                hccn_plan_npus(ro->hccn), j->peers, j->npeers, &ho,
                nj_hccn_verified, j);
@@ -613,9 +573,13 @@ nj_builtin(struct nj *j, const struct pb_plan_phase *ph)
         return;
     }
     ro_say(ro, j, "step", "hccn: apply the address plan");
+    if (nj_part_begin(j, nj_stage(j), "apply", "apply the address plan") != 0)
+        return;
     nj_hccn_peers(j);
     memset(&ho, 0, sizeof(ho));
     ho.st = ro->st;
+    ho.tool_cb = nj_hccn_tool;
+    ho.tool_data = j;
     hop_apply(j->sess, hccn_plan_get(ro->hccn, j->node->index, 0),
               hccn_plan_npus(ro->hccn), &ho, nj_hccn_applied, j);
 }

@@ -448,11 +448,14 @@ ro_batches(struct ro *ro, const size_t *order, size_t norder)
         ro->cur_batch = b;
         ro_batch_event(ro, RO_EV_BATCH, b, maxb + 1, done_nodes);
         ro_progress_start(ro);
+        nj_logs_start(ro);
         if (sched_jobs(&ro->sched, &ro->loop, ro->batch_n, ro->eff.fanout,
                        &nj_ops, ro, &e) != 0) {
             ro_error(ro, "%s", e.msg);
+            nj_logs_stop(ro);
             return RO_OUT_STATE;
         }
+        nj_logs_stop(ro);
         ro_progress_stop(ro);
         for (i = 0; i < ro->batch_n; i++)
             if (ro->nj[ro->batch_nodes[i]].state == NJ_DONE)
@@ -591,6 +594,7 @@ ro_free(struct ro *ro)
     for (s = 0; s < ro->nsig; s++)
         uv_close((uv_handle_t *)&ro->sig[s], NULL);
     uv_close((uv_handle_t *)&ro->progress, NULL);
+    uv_close((uv_handle_t *)&ro->log_timer, NULL);
     uv_run(&ro->loop, UV_RUN_DEFAULT);
     uv_loop_close(&ro->loop);
 }
@@ -651,6 +655,8 @@ ro_run(const struct ro_opts *o,
     uv_loop_init(&ro->loop);
     uv_timer_init(&ro->loop, &ro->progress);
     ro->progress.data = ro;
+    uv_timer_init(&ro->loop, &ro->log_timer);
+    ro->log_timer.data = ro;
     out = ro_setup(ro, o, resume_run, &stop);
     if (out != RO_OUT_OK || stop)
         goto out;
