@@ -95,9 +95,9 @@ typedef void (*hop_tool_cb)(void *data,
                             const struct af_kv *body);
 
 struct hop_opts {
-    int force;          /* apply: change configured addresses too */
-    int tool_timeout_s; /* bound of one hccn_tool call; 0 = 60 s */
-    struct st *st;      /* where results are recorded; NULL = nowhere */
+    int force;           /* apply: change configured addresses too */
+    int tool_timeout_s;  /* bound of one hccn_tool call; 0 = 60 s */
+    struct st *st;       /* where results are recorded; NULL = nowhere */
     hop_tool_cb tool_cb; /* NULL, or told of every hccn_tool answer */
     void *tool_data;
 };
