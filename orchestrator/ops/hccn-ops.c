@@ -261,8 +261,8 @@ hop_tool(struct hop_job *j,
         size_t len = 0, w;
 
         for (w = 3; w < nw && len < sizeof(j->cmd); w++)
-            len += (size_t)snprintf(j->cmd + len, sizeof(j->cmd) - len,
-                                    "%s%s", w > 3 ? " " : "", words[w]);
+            len += (size_t)snprintf(j->cmd + len, sizeof(j->cmd) - len, "%s%s",
+                                    w > 3 ? " " : "", words[w]);
     }
     /* May answer at once (and finish the job) when the session failed. */
     agc_request(sess_agc(j->s), words, nw, NULL, 0, ((uint64_t)t + 15) * 1000,
