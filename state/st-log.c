@@ -50,8 +50,8 @@ struct st_log {
     uint64_t head_cap, tail_cap;
     uint64_t head_len, tail_len; /* bytes stored in each part */
     uint64_t bytes, dropped;
-    char *buf; /* ST_LOG_CHUNK bytes */
-    size_t len;
+    char *buf; /* cap bytes, grown up to ST_LOG_CHUNK */
+    size_t len, cap;
     int64_t buf_since; /* unix ms of the oldest buffered byte */
     int err;
     struct af_err saved;
@@ -203,7 +203,6 @@ st_log_open(struct st *st,
     l->st = st;
     l->head_cap = cap / 2;
     l->tail_cap = cap - cap / 2;
-    l->buf = af_malloc(ST_LOG_CHUNK);
     for (i = 0; i < LOG__COUNT; i++)
         if ((r = st_log_prep(st, st_log_sql[i], &l->s[i], e)) != 0)
             goto fail;
@@ -343,6 +342,14 @@ st_log_write(struct st_log *l, const void *p, size_t n, struct af_err *e)
             k = n;
         if (l->len == 0)
             l->buf_since = st__now_ms();
+        if (l->len + k > l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 4096;
+
+            while (cap < l->len + k)
+                cap *= 2;
+            l->cap = cap < ST_LOG_CHUNK ? cap : ST_LOG_CHUNK;
+            l->buf = af_realloc(l->buf, l->cap);
+        }
         memcpy(l->buf + l->len, b, k);
         l->len += k;
         b += k;

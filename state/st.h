@@ -464,7 +464,7 @@ void st_steps_free(struct st_step *steps, size_t n);
 /* Bytes of one attempt's output kept by default: the head and the tail. */
 #define ST_LOG_CAP (64 * 1024 * 1024)
 /* Bytes a recorder buffers before it writes them as one chunk. */
-#define ST_LOG_CHUNK (256 * 1024)
+#define ST_LOG_CHUNK (128 * 1024)
 /* Longest a recorder keeps bytes buffered once more arrive (ms). */
 #define ST_LOG_FLUSH_MS 2000
 
@@ -492,7 +492,7 @@ struct st_log;
  * replaced. At most cap bytes are kept (0 = ST_LOG_CAP): the first cap / 2
  * and the last cap - cap / 2; the bytes between are counted as dropped, so
  * a runaway command can neither fill the disk nor the memory (a recorder
- * holds at most ST_LOG_CHUNK bytes). Returns 0 with the recorder in *out,
+ * holds at most ST_LOG_CHUNK bytes, allocated as they come). Returns 0 with the recorder in *out,
  * AF_ENOTFOUND when the step row does not exist (or its attempt is 0),
  * AF_EINPUT on a read-only handle, or AF_EDB; *out is then NULL.
  */

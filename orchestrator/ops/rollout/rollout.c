@@ -574,6 +574,10 @@ ro_free(struct ro *ro)
 
     ro_pkgs_free(ro);
     for (i = 0; ro->nj && i < ro->n; i++) {
+        /* Every step's answer closes its output; this is a safety net. */
+        int w = st_log_close(ro->nj[i].log, ST_NO_EXIT, NULL, NULL);
+
+        (void)w;
         pb_plan_free(ro->nj[i].plan);
         af_kv_free(&ro->nj[i].facts);
         free(ro->nj[i].boot_before);
