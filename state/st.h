@@ -492,9 +492,9 @@ struct st_log;
  * replaced. At most cap bytes are kept (0 = ST_LOG_CAP): the first cap / 2
  * and the last cap - cap / 2; the bytes between are counted as dropped, so
  * a runaway command can neither fill the disk nor the memory (a recorder
- * holds at most ST_LOG_CHUNK bytes, allocated as they come). Returns 0 with the recorder in *out,
- * AF_ENOTFOUND when the step row does not exist (or its attempt is 0),
- * AF_EINPUT on a read-only handle, or AF_EDB; *out is then NULL.
+ * holds at most ST_LOG_CHUNK bytes, allocated as they come). Returns 0 with the
+ * recorder in *out, AF_ENOTFOUND when the step row does not exist (or its
+ * attempt is 0), AF_EINPUT on a read-only handle, or AF_EDB; *out is then NULL.
  */
 ST_MUST_CHECK int st_log_open(struct st *st,
                               int64_t run,
