@@ -70,8 +70,18 @@ ag_run_child(
     _exit(127);
 }
 
+struct ag_tee {
+    ag_run_tee_fn fn;
+    void *data;
+};
+
 static void
-ag_run_take(int *fd, struct af_buf *b, size_t *total, size_t cap)
+ag_run_take(int *fd,
+            struct af_buf *b,
+            size_t *total,
+            size_t cap,
+            const struct ag_tee *tee,
+            int stream)
 {
     char buf[65536];
     ssize_t r;
@@ -85,6 +95,8 @@ ag_run_take(int *fd, struct af_buf *b, size_t *total, size_t cap)
         return;
     }
     *total += (size_t)r;
+    if (tee->fn != NULL)
+        tee->fn(tee->data, stream, buf, (size_t)r);
     if (cap == 0) {
         b->truncated = 1;
         return;
@@ -97,7 +109,10 @@ ag_run_take(int *fd, struct af_buf *b, size_t *total, size_t cap)
  * argv0 goes to res->err), or 0 when the exec succeeded.
  */
 static int
-ag_run_exec_errno(int exec_fd, const char *argv0, struct ag_run_result *res)
+ag_run_exec_errno(int exec_fd,
+                  const char *argv0,
+                  const struct ag_tee *tee,
+                  struct ag_run_result *res)
 {
     int exec_errno = 0;
     ssize_t r;
@@ -111,6 +126,8 @@ ag_run_exec_errno(int exec_fd, const char *argv0, struct ag_run_result *res)
 
         af_buf_puts(&res->err, msg);
         res->err_total = strlen(msg);
+        if (tee->fn != NULL)
+            tee->fn(tee->data, 2, msg, strlen(msg));
         free(msg);
     }
     return exec_errno;
@@ -129,6 +146,7 @@ ag_run_collect(pid_t pid,
                int *err_fd,
                long long deadline,
                size_t cap,
+               const struct ag_tee *tee,
                struct ag_run_result *res)
 {
     long long kill_at = 0, exited_at = 0, backoff = 1;
@@ -197,9 +215,9 @@ ag_run_collect(pid_t pid,
             if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
                 continue;
             if (pf[i].fd == *out_fd)
-                ag_run_take(out_fd, &res->out, &res->out_total, cap);
+                ag_run_take(out_fd, &res->out, &res->out_total, cap, tee, 1);
             else
-                ag_run_take(err_fd, &res->err, &res->err_total, cap);
+                ag_run_take(err_fd, &res->err, &res->err_total, cap, tee, 2);
         }
     }
     return status;
@@ -212,6 +230,19 @@ ag_run(const char *root,
        size_t cap,
        struct ag_run_result *res)
 {
+    return ag_run_tee(root, argv, timeout_s, cap, NULL, NULL, res);
+}
+
+int
+ag_run_tee(const char *root,
+           char *const argv[],
+           int timeout_s,
+           size_t cap,
+           ag_run_tee_fn tee_fn,
+           void *tee_data,
+           struct ag_run_result *res)
+{
+    struct ag_tee tee = {tee_fn, tee_data};
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, execp[2] = {-1, -1};
     char *path = NULL;
     long long start, deadline = 0;
@@ -246,11 +277,11 @@ ag_run(const char *root,
     close(execp[1]);
     outp[1] = errp[1] = execp[1] = -1;
 
-    exec_errno = ag_run_exec_errno(execp[0], argv[0], res);
+    exec_errno = ag_run_exec_errno(execp[0], argv[0], &tee, res);
     if (timeout_s > 0)
         deadline = start + (long long)timeout_s * 1000;
 
-    status = ag_run_collect(pid, &outp[0], &errp[0], deadline, cap, res);
+    status = ag_run_collect(pid, &outp[0], &errp[0], deadline, cap, &tee, res);
     if (WIFEXITED(status)) {
         res->rc = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {

@@ -42,4 +42,23 @@ int ag_run(const char *root,
            struct ag_run_result *res);
 void ag_run_result_free(struct ag_run_result *res);
 
+/*
+ * Receives every piece of the command's output as it is read, whole and
+ * uncapped (stream 1: stdout, 2: stderr), p/n borrowed for the call.
+ */
+typedef void (*ag_run_tee_fn)(void *data, int stream, const char *p, size_t n);
+
+/*
+ * As ag_run, and every byte read is also passed to tee (when not NULL) at
+ * once, so a caller can stream the whole output while only cap bytes of
+ * each stream are kept in res.
+ */
+int ag_run_tee(const char *root,
+               char *const argv[],
+               int timeout_s,
+               size_t cap,
+               ag_run_tee_fn tee,
+               void *tee_data,
+               struct ag_run_result *res);
+
 #endif /* AG_RUN_H */

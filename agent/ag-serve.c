@@ -212,19 +212,48 @@ ag_do_facts(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
     return rc;
 }
 
+/* run-stream: every piece of output goes out at once as a data frame. */
+struct ag_stream {
+    int fd;
+    int failed; /* a write failed: the orchestrator is gone */
+};
+
+static void
+ag_stream_tee(void *data, int stream, const char *p, size_t n)
+{
+    struct ag_stream *as = data;
+    char head[32];
+    int len;
+
+    (void)stream;
+    if (as->failed || n == 0)
+        return;
+    len = snprintf(head, sizeof(head), "AFD %zu\n", n);
+    if (ag_write_all(as->fd, head, (size_t)len) != 0 ||
+        ag_write_all(as->fd, p, n) != 0)
+        as->failed = 1;
+}
+
 static int
-ag_do_run(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
+ag_do_run(int fd,
+          const struct ag_serve_opts *o,
+          const struct ag_req *r,
+          int stream)
 {
     unsigned long long timeout, cap;
     struct ag_run_result res;
+    struct ag_stream as = {fd, 0};
     struct af_buf b;
     int rc;
 
     if (r->argc < 4 || ag_parse_num(r->argv[1], 86400ULL * 365, &timeout) ||
         ag_parse_num(r->argv[2], 1ULL << 40, &cap))
-        return ag_respond_err(fd, "usage: run <timeout-s> <cap-bytes> <argv0> "
-                                  "[argv...]");
-    rc = ag_run(o->root, r->argv + 3, (int)timeout, (size_t)cap, &res);
+        return ag_respond_err(fd, stream ? "usage: run-stream <timeout-s> "
+                                           "<cap-bytes> <argv0> [argv...]"
+                                         : "usage: run <timeout-s> "
+                                           "<cap-bytes> <argv0> [argv...]");
+    rc = ag_run_tee(o->root, r->argv + 3, (int)timeout, (size_t)cap,
+                    stream ? ag_stream_tee : NULL, &as, &res);
     if (rc != 0) {
         ag_run_result_free(&res);
         return ag_respond_err2(fd, "cannot start command", strerror(-rc));
@@ -790,7 +819,9 @@ ag_serve(int in_fd, int out_fd, const struct ag_serve_opts *o)
         else if (strcmp(req.argv[0], "facts") == 0)
             rc = ag_do_facts(out_fd, o, &req);
         else if (strcmp(req.argv[0], "run") == 0)
-            rc = ag_do_run(out_fd, o, &req);
+            rc = ag_do_run(out_fd, o, &req, 0);
+        else if (strcmp(req.argv[0], "run-stream") == 0)
+            rc = ag_do_run(out_fd, o, &req, 1);
         else if (strcmp(req.argv[0], "stat") == 0)
             rc = ag_do_stat(out_fd, o, &req);
         else if (strcmp(req.argv[0], "put") == 0)

@@ -24,6 +24,12 @@
  *                                  -> rc, signal, timed_out, stdout,
  *                                     stdout_truncated, stderr,
  *                                     stderr_truncated, duration_ms
+ *   run-stream <timeout-s> <cap-bytes> <argv0> [argv...]
+ *                                  -> as run, and before the response every
+ *                                     piece of stdout and stderr, as it is
+ *                                     read (merged in that order, uncapped),
+ *                                     as a data frame "AFD <size>\n" and
+ *                                     <size> raw bytes (any number of them)
  *   stat <path>                    -> exists=0|1, size, sha256 (from the
  *                                     verified mark a put left, when it
  *                                     still matches the file)

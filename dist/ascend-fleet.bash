@@ -53,7 +53,7 @@ _ascend_fleet() {
         esac
     done
     if [ -z "$cmd" ]; then
-        words="exec copy gather facts rollout resume stage status runs hccn"
+        words="exec copy gather facts rollout resume stage status runs logs hccn"
         words+=" ranktable inventory"
         words+=" --help --version"
         mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")

@@ -143,8 +143,8 @@ const char *const st__migrations[ST_SCHEMA_VERSION] = {
     "ALTER TABLE runs_v2 RENAME TO runs;\n"
     "CREATE INDEX runs_status ON runs (status, id);\n",
     /*
-     * Packages staged on nodes ahead of a rollout (ascend-fleet stage): one
-     * row per node and package file, what the node holds of it. IF NOT
+     * 2 -> 3: packages staged on nodes ahead of a rollout (ascend-fleet stage):
+     * one row per node and package file, what the node holds of it. IF NOT
      * EXISTS: a file taken back to an older version by hand keeps it.
      */
     "CREATE TABLE IF NOT EXISTS staged (\n"
@@ -162,4 +162,36 @@ const char *const st__migrations[ST_SCHEMA_VERSION] = {
     "    updated  INTEGER NOT NULL,\n"
     "    PRIMARY KEY (node, package)\n"
     ") WITHOUT ROWID;\n",
+    /*
+     * 3 -> 4: the full output of every step attempt (ascend-fleet logs).
+     * step_logs has one row per attempt; its chunks hold the bytes in
+     * order, the head (tail = 0) then, once a cap was reached, the tail.
+     */
+    "CREATE TABLE step_logs (\n"
+    "    id        INTEGER PRIMARY KEY,\n"
+    "    run       INTEGER NOT NULL,\n"
+    "    node      TEXT NOT NULL,\n"
+    "    stage     TEXT NOT NULL,\n"
+    "    step      TEXT NOT NULL,\n"
+    "    attempt   INTEGER NOT NULL CHECK (attempt >= 1),\n"
+    "    bytes     INTEGER NOT NULL DEFAULT 0 CHECK (bytes >= 0),\n"
+    "    dropped   INTEGER NOT NULL DEFAULT 0 CHECK (dropped >= 0),\n"
+    "    exit_code INTEGER,\n"
+    "    result    TEXT,\n"
+    "    complete  INTEGER NOT NULL DEFAULT 0 CHECK (complete IN (0, 1)),\n"
+    "    started   INTEGER NOT NULL,\n"
+    "    updated   INTEGER NOT NULL,\n"
+    "    UNIQUE (run, node, stage, step, attempt),\n"
+    "    FOREIGN KEY (run, node, stage, step)\n"
+    "        REFERENCES node_steps (run, node, stage, step)\n"
+    ");\n"
+    "CREATE INDEX step_logs_node ON step_logs (run, node, id);\n"
+    "CREATE TABLE step_log_chunks (\n"
+    "    id   INTEGER PRIMARY KEY,\n"
+    "    log  INTEGER NOT NULL REFERENCES step_logs (id) ON DELETE CASCADE,\n"
+    "    seq  INTEGER NOT NULL,\n"
+    "    tail INTEGER NOT NULL CHECK (tail IN (0, 1)),\n"
+    "    data BLOB NOT NULL,\n"
+    "    UNIQUE (log, seq)\n"
+    ");\n",
 };

@@ -13,7 +13,8 @@
  * change is on disk before the action it enables. The implementation is
  * split by table family: st.c (open, migrate, batches), st-schema.c (the
  * migration scripts), st-lock.c (per-node write locks), st-run.c (runs,
- * nodes, steps), st-event.c, st-facts.c (facts, hccn).
+ * nodes, steps), st-log.c (full step output), st-event.c, st-facts.c
+ * (facts, hccn).
  */
 #ifndef AF_ST_H
 #define AF_ST_H
@@ -28,7 +29,7 @@ struct af_kv;
 #define ST_MUST_CHECK __attribute__((warn_unused_result))
 
 /* Schema version this build writes; older files are migrated on open. */
-#define ST_SCHEMA_VERSION 3
+#define ST_SCHEMA_VERSION 4
 /* Bytes of command output kept per step (the tail, i.e. the last bytes). */
 #define ST_OUTPUT_TAIL_MAX 4096
 /* Longest event text kept; longer texts are cut and end in "...". */
@@ -457,6 +458,121 @@ int st_step_list(struct st *st,
                  size_t *n,
                  struct af_err *e);
 void st_steps_free(struct st_step *steps, size_t n);
+
+/* ---- full output of step attempts (st-log.c) ---- */
+
+/* Bytes of one attempt's output kept by default: the head and the tail. */
+#define ST_LOG_CAP (64 * 1024 * 1024)
+/* Bytes a recorder buffers before it writes them as one chunk. */
+#define ST_LOG_CHUNK (128 * 1024)
+/* Longest a recorder keeps bytes buffered once more arrive (ms). */
+#define ST_LOG_FLUSH_MS 2000
+
+/* One recorded attempt (a row of step_logs). Strings owned by the struct. */
+struct st_log_info {
+    char *node;
+    char *stage;
+    char *step;
+    int attempt;      /* the step's attempt number (1 = first) */
+    uint64_t bytes;   /* bytes the command wrote (kept or not) */
+    uint64_t dropped; /* bytes not kept, between the head and the tail */
+    int exit_code;    /* ST_NO_EXIT when none was recorded */
+    char *result;     /* how it ended ("exit 0", "timed out ..."), or NULL */
+    int complete;     /* 0: still recording, or the recorder died */
+    int64_t started;  /* unix ms */
+    int64_t updated;  /* unix ms of the last chunk */
+};
+
+struct st_log;
+
+/*
+ * Start recording the output of the current attempt of a step: the
+ * attempt number is the one the step row holds (st_step_set counts it when
+ * the step goes to running). Output already recorded for that attempt is
+ * replaced. At most cap bytes are kept (0 = ST_LOG_CAP): the first cap / 2
+ * and the last cap - cap / 2; the bytes between are counted as dropped, so
+ * a runaway command can neither fill the disk nor the memory (a recorder
+ * holds at most ST_LOG_CHUNK bytes, allocated as they come). Returns 0 with the
+ * recorder in *out, AF_ENOTFOUND when the step row does not exist (or its
+ * attempt is 0), AF_EINPUT on a read-only handle, or AF_EDB; *out is then NULL.
+ */
+ST_MUST_CHECK int st_log_open(struct st *st,
+                              int64_t run,
+                              const char *node,
+                              const char *stage,
+                              const char *step,
+                              size_t cap,
+                              struct st_log **out,
+                              struct af_err *e);
+
+/*
+ * Append n bytes (any bytes, NULs included). They are buffered and written
+ * as one transaction per ST_LOG_CHUNK bytes, or sooner when the oldest
+ * buffered byte is ST_LOG_FLUSH_MS old. Returns 0 or AF_EDB; after a
+ * failed write every later call returns the same error and writes nothing.
+ */
+ST_MUST_CHECK int
+st_log_write(struct st_log *l, const void *p, size_t n, struct af_err *e);
+
+/* Bytes buffered by the recorder and not yet written. */
+size_t st_log_buffered(const struct st_log *l);
+
+/*
+ * Write the buffered bytes now (one transaction, or part of the caller's
+ * st_begin batch), so a reader sees the output of a step that went quiet.
+ * Returns 0 (also when nothing is buffered) or the recorder's error.
+ */
+ST_MUST_CHECK int st_log_sync(struct st_log *l, struct af_err *e);
+
+/*
+ * Write what is buffered, record how the attempt ended (exit_code, or
+ * ST_NO_EXIT; result, a short text, or NULL) and mark it complete, then
+ * free the recorder. Accepts NULL (returns 0). Returns 0, or the first
+ * error of the recorder (the recorder is freed either way).
+ */
+ST_MUST_CHECK int st_log_close(struct st_log *l,
+                               int exit_code,
+                               const char *result,
+                               struct af_err *e);
+
+/*
+ * The recorded attempts of node in run, in the order they started; only
+ * those of stage/step when step is not NULL (stage NULL: any stage). A new
+ * array in *out with *n entries (NULL and 0 when none; also for a state
+ * file older than the step_logs table). Free with st_log_infos_free.
+ * Returns 0 or AF_EDB.
+ */
+int st_log_list(struct st *st,
+                int64_t run,
+                const char *node,
+                const char *stage,
+                const char *step,
+                struct st_log_info **out,
+                size_t *n,
+                struct af_err *e);
+void st_log_infos_free(struct st_log_info *logs, size_t n);
+
+/*
+ * Receives the kept bytes of an attempt in order (borrowed for the call);
+ * a nonzero return stops st_log_read, which returns that value.
+ */
+typedef int (*st_log_cb)(void *data, const char *p, size_t n);
+
+/*
+ * Pass the kept output of one attempt to cb, chunk by chunk (memory stays
+ * bounded by ST_LOG_CHUNK): the head, then, when bytes were dropped, the
+ * line "\n[... N bytes dropped ...]\n", then the tail. Returns 0,
+ * AF_ENOTFOUND when there is no such attempt, AF_EDB, or cb's value.
+ */
+int st_log_read(struct st *st,
+                int64_t run,
+                const char *node,
+                const char *stage,
+                const char *step,
+                int attempt,
+                st_log_cb cb,
+                void *data,
+                struct af_err *e);
 
 /* ---- events ---- */
 

@@ -175,6 +175,7 @@ int cmd_resume_main(int argc, char **argv);
 int cmd_status_main(int argc, char **argv);
 int cmd_stage_main(int argc, char **argv);
 int cmd_runs_main(int argc, char **argv);
+int cmd_logs_main(int argc, char **argv);
 int cmd_hccn_main(int argc, char **argv);
 int cmd_ranktable_main(int argc, char **argv);
 int cmd_copy_main(int argc, char **argv);

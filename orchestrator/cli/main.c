@@ -28,6 +28,7 @@ static const struct cmd_entry cmd_table[] = {
     {"stage", "copy packages to the nodes ahead of a rollout", cmd_stage_main},
     {"status", "show a run: stages, nodes folded by state", cmd_status_main},
     {"runs", "list runs; runs abort RUN gives one up", cmd_runs_main},
+    {"logs", "full output of a node's steps in a run", cmd_logs_main},
     {"hccn", "NPU device IPs: plan, apply, verify", cmd_hccn_main},
     {"ranktable", "write the HCCL rank table", cmd_ranktable_main},
     {"inventory", "check or show the inventory", cmd_inventory_main},

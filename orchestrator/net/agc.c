@@ -62,6 +62,7 @@ struct agc_req {
     agc_sink_cb sink;     /* receives a data frame before the answer */
     uint64_t sink_max;    /* largest frame accepted */
     int framed;           /* its data frame has come */
+    int frames;           /* any number of data frames may come */
     uint64_t timeout_ms;
     agc_resp_cb cb;
     void *data;
@@ -393,6 +394,27 @@ agc_request_sink(struct agc *a,
     agc_enqueue(a, words, nwords, r);
 }
 
+void
+agc_request_frames(struct agc *a,
+                   const char *const *words,
+                   size_t nwords,
+                   uint64_t max,
+                   agc_sink_cb sink,
+                   uint64_t timeout_ms,
+                   agc_resp_cb cb,
+                   void *data)
+{
+    struct agc_req *r = af_calloc(1, sizeof(*r));
+
+    r->sink = sink;
+    r->sink_max = max;
+    r->frames = 1;
+    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
+    r->cb = cb;
+    r->data = data;
+    agc_enqueue(a, words, nwords, r);
+}
+
 /* Encode the request line of r and queue it (or fail it at once). */
 static void
 agc_enqueue(struct agc *a,
@@ -630,7 +652,7 @@ agc_frame_start(struct agc *a, const char *line)
     unsigned long long len;
     char end;
 
-    if (r == NULL || r->sink == NULL || r->framed ||
+    if (r == NULL || r->sink == NULL || (r->framed && !r->frames) ||
         sscanf(line, "AFD %llu%c", &len, &end) != 1) {
         agc_fail(a, AF_EPROTO, "%s: unexpected agent data frame '%.60s'",
                  conn_name(a->conn), line);

@@ -123,6 +123,21 @@ void agc_request_sink(struct agc *a,
                       uint64_t timeout_ms,
                       agc_resp_cb cb,
                       void *data);
+/*
+ * As agc_request_sink, for a request answered by any number of data frames
+ * before its response ("run-stream"): the bytes of each frame go to sink
+ * as they arrive (total is that frame's size), never held whole; a frame
+ * larger than max fails the session. While frames flow, timeout_ms counts
+ * from the last bytes received.
+ */
+void agc_request_frames(struct agc *a,
+                        const char *const *words,
+                        size_t nwords,
+                        uint64_t max,
+                        agc_sink_cb sink,
+                        uint64_t timeout_ms,
+                        agc_resp_cb cb,
+                        void *data);
 void agc_free(struct agc *a);
 
 void *agc_data(const struct agc *a);

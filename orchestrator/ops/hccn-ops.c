@@ -58,6 +58,7 @@ struct hop_job {
     size_t peer_i;     /* verify: the peer being pinged */
     int ping_failed;   /* verify: some peer of this NPU did not answer */
     char what[64];     /* the call in flight, for messages */
+    char cmd[256];     /* its command line, for o.tool_cb */
 };
 
 static void hop_go(struct hop_job *j);
@@ -256,6 +257,13 @@ hop_tool(struct hop_job *j,
     words[nw++] = dev;
     for (k = 0; k < nargs && nw < sizeof(words) / sizeof(words[0]); k++)
         words[nw++] = args[k];
+    {
+        size_t len = 0, w;
+
+        for (w = 3; w < nw && len < sizeof(j->cmd); w++)
+            len += (size_t)snprintf(j->cmd + len, sizeof(j->cmd) - len, "%s%s",
+                                    w > 3 ? " " : "", words[w]);
+    }
     /* May answer at once (and finish the job) when the session failed. */
     agc_request(sess_agc(j->s), words, nw, NULL, 0, ((uint64_t)t + 15) * 1000,
                 hop_answer, j);
@@ -359,6 +367,8 @@ hop_answer(struct agc *a, int status, const struct af_kv *body, void *data)
     const char *to = af_kv_get(body, "timed_out");
     char msg[256];
 
+    if (j->o.tool_cb != NULL)
+        j->o.tool_cb(j->o.tool_data, j->cmd, status, body);
     if (status != 0) {
         /* The session is gone: every NPU not done stays pending. */
         j->res->status = status;

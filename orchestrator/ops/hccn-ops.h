@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct af_err;
+struct af_kv;
 struct hccn_addr;
 struct hccn_plan;
 struct inv;
@@ -82,10 +83,23 @@ void hop_result_free(struct hop_result *r);
 typedef void (*hop_done_cb)(struct sess *s, struct hop_result *r, void *data);
 
 /* Options shared by apply and verify. */
+/*
+ * Receives every hccn_tool call's answer as it comes (for a transcript):
+ * cmd the command line ("hccn_tool -i 0 -ip -g"), status and body as the
+ * agent client gave them (rc, stdout, stderr, timed_out; body empty when
+ * status < 0). Borrowed for the call.
+ */
+typedef void (*hop_tool_cb)(void *data,
+                            const char *cmd,
+                            int status,
+                            const struct af_kv *body);
+
 struct hop_opts {
-    int force;          /* apply: change configured addresses too */
-    int tool_timeout_s; /* bound of one hccn_tool call; 0 = 60 s */
-    struct st *st;      /* where results are recorded; NULL = nowhere */
+    int force;           /* apply: change configured addresses too */
+    int tool_timeout_s;  /* bound of one hccn_tool call; 0 = 60 s */
+    struct st *st;       /* where results are recorded; NULL = nowhere */
+    hop_tool_cb tool_cb; /* NULL, or told of every hccn_tool answer */
+    void *tool_data;
 };
 
 /*

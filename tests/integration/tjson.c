@@ -89,12 +89,27 @@ j_string(const char **p, char **out, size_t *outlen)
             case 'u': {
                 unsigned int u;
 
-                if (sscanf(*p + 1, "%4x", &u) != 1 || u > 0xff) {
+                if (sscanf(*p + 1, "%4x", &u) != 1 ||
+                    (u >= 0xd800 && u <= 0xdfff)) {
                     free(s);
                     return -1;
                 }
-                c = (char)u;
                 *p += 4;
+                if (u <= 0xff) {
+                    c = (char)u;
+                    break;
+                }
+                /* U+0100..U+FFFF (U+FFFD for bytes that were not UTF-8):
+                 * its UTF-8 bytes, the last one stored below. */
+                if (len + 4 > cap)
+                    s = af_realloc(s, cap *= 2);
+                if (u >= 0x800) {
+                    s[len++] = (char)(0xe0 | (u >> 12));
+                    s[len++] = (char)(0x80 | ((u >> 6) & 0x3f));
+                } else {
+                    s[len++] = (char)(0xc0 | (u >> 6));
+                }
+                c = (char)(0x80 | (u & 0x3f));
                 break;
             }
             default:

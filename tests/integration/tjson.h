@@ -15,7 +15,7 @@ struct jv {
     enum jt t;
     int b;      /* J_BOOL */
     double num; /* J_NUM */
-    char *s;    /* J_STR, unescaped (\u00XX only below 0x100) */
+    char *s;    /* J_STR, unescaped (\u00XX as that byte, higher as UTF-8) */
     size_t slen;
     size_t n;    /* J_ARR, J_OBJ */
     char **keys; /* J_OBJ */

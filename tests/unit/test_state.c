@@ -1361,6 +1361,9 @@ downgrade_to_schema_1(void)
                  "DROP TABLE runs;"
                  "ALTER TABLE r1 RENAME TO runs;"
                  "CREATE INDEX runs_status ON runs (status, id);"
+                 /* Tables of later schemas. */
+                 "DROP TABLE IF EXISTS step_log_chunks;"
+                 "DROP TABLE IF EXISTS step_logs;"
                  "UPDATE meta SET value = '1' WHERE key = 'schema_version';"
                  "COMMIT;"),
         SQLITE_OK);

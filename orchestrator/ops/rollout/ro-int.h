@@ -33,7 +33,9 @@ struct hop_peer;
 struct sess;
 struct st;
 
-#define RO_OUT_CAP          (64 * 1024)
+#define RO_OUT_CAP (64 * 1024)
+/* Largest output frame the agent sends (it reads 64 KiB at a time). */
+#define RO_FRAME_MAX        (1024 * 1024)
 #define RO_FACTS_TIMEOUT_MS 120000
 #define RO_PKG_DIR          "/var/lib/ascend-fleet/packages"
 #define RO_STEP_DEFAULT_S   600
@@ -109,6 +111,7 @@ struct nj {
     char reason[512];
     uint64_t started_ms;
     uint64_t step_started_ms;
+    struct st_log *log; /* the running step's full output, while it runs */
 };
 
 struct ro {
@@ -133,6 +136,7 @@ struct ro {
     size_t *batch_nodes;
     size_t batch_n;
     uv_timer_t progress;
+    uv_timer_t log_timer; /* writes running steps' buffered output */
     uv_signal_t sig[3];
     int nsig;
     int stopping;    /* the first signal: start nothing new */
@@ -178,6 +182,37 @@ int ro_wrote(struct ro *ro, int r, const struct af_err *e, const char *what);
 /* 1 when no new step may start (interrupted or a failed write). */
 int ro_halted(const struct ro *ro);
 void ro_progress_start(struct ro *ro);
+/* ---- ro-log.c: the full output of steps (state/st-log) ---- */
+
+/* While a batch runs: every ST_LOG_FLUSH_MS, the output that running
+ * steps buffered is written, in one transaction. */
+void nj_logs_start(struct ro *ro);
+void nj_logs_stop(struct ro *ro);
+/* agc sink of a run-stream request (data is the nj): bytes into j->log. */
+void nj_run_output(void *data, uint64_t total, const char *p, size_t n);
+/*
+ * The step's command ended, any way (status and body of the agent's
+ * answer; timeout_s its timeout): record how in j->log and close it. A
+ * failed write of its output is reported through ro_wrote.
+ */
+void
+nj_log_close(struct nj *j, int status, const struct af_kv *body, int timeout_s);
+/*
+ * A part of a builtin phase (hccn "apply", "verify") is recorded as step
+ * `step` of `stage`: running now, its output (j->log) the transcript of
+ * its tool calls. Returns 0, or -1 when the node failed (not recorded).
+ */
+int nj_part_begin(struct nj *j,
+                  const char *stage,
+                  const char *step,
+                  const char *action);
+/* The part ended: done, or failed with why (also its output tail). */
+void nj_part_end(
+    struct nj *j, const char *stage, const char *step, int ok, const char *why);
+/* hop_tool_cb (data is the nj): "$ command", its stdout and stderr, and
+ * how it ended when not with exit 0, into j->log. */
+void
+nj_hccn_tool(void *data, const char *cmd, int status, const struct af_kv *body);
 void ro_progress_stop(struct ro *ro);
 
 /* ro-batch.c */

@@ -236,6 +236,7 @@ nj_run_answer(struct agc *a, int status, const struct af_kv *body, void *data)
     int rc, ok, w;
 
     (void)a;
+    nj_log_close(j, status, body, nj_step_timeout(j, ps));
     if (status < 0 && status != AF_EREMOTE) {
         nj_agent_fail(j, status, ps->name);
         return;
@@ -282,25 +283,39 @@ nj_run_answer(struct agc *a, int status, const struct af_kv *body, void *data)
     nj_next(j);
 }
 
-/* Package in place (or none needed): run the step's command. */
+/*
+ * Package in place (or none needed): run the step's command. Its whole
+ * output streams into the state file (st_log) as it arrives.
+ */
 static void
 nj_run_step(struct nj *j)
 {
+    struct ro *ro = j->ro;
     const struct pb_plan_step *ps = nj_cur_step(j);
-    const char **words = af_calloc(ps->argc + 3, sizeof(*words));
+    const char **words;
     int t = nj_step_timeout(j, ps);
     char tmo[16], cap[16];
+    struct af_err e;
     size_t k;
 
+    if (ro_wrote(ro,
+                 st_log_open(ro->st, ro->run, j->node->name, nj_stage(j),
+                             ps->name, 0, &j->log, &e),
+                 &e, "a step's output") != 0) {
+        nj_fail(j, RO_F_STEP, "%s: %s", ps->name, ro->write_msg);
+        return;
+    }
+    words = af_calloc(ps->argc + 3, sizeof(*words));
     snprintf(tmo, sizeof(tmo), "%d", t);
     snprintf(cap, sizeof(cap), "%d", RO_OUT_CAP);
-    words[0] = "run";
+    words[0] = "run-stream";
     words[1] = tmo;
     words[2] = cap;
     for (k = 0; k < ps->argc; k++)
         words[3 + k] = ps->argv[k];
-    agc_request(sess_agc(j->sess), words, ps->argc + 3, NULL, 0,
-                (uint64_t)t * 1000 + 30000, nj_run_answer, j);
+    agc_request_frames(sess_agc(j->sess), words, ps->argc + 3, RO_FRAME_MAX,
+                       nj_run_output, (uint64_t)t * 1000 + 30000, nj_run_answer,
+                       j);
     free(words);
 }
 
@@ -479,6 +494,7 @@ nj_hccn_verified(struct sess *s, struct hop_result *r, void *data)
     (void)s;
     hop_result_free(r);
     free(r);
+    nj_part_end(j, nj_stage(j), "verify", !bad, bad ? j->reason : "verified");
     if (bad)
         return;
     ro_say(j->ro, j, "verify", "hccn: %zu NPU%s verified", n,
@@ -498,15 +514,21 @@ nj_hccn_applied(struct sess *s, struct hop_result *r, void *data)
     if (nj_hccn_check(j, r, "apply", RO_F_STEP) != 0) {
         hop_result_free(r);
         free(r);
+        nj_part_end(j, nj_stage(j), "apply", 0, j->reason);
         return;
     }
     hop_result_free(r);
     free(r);
+    nj_part_end(j, nj_stage(j), "apply", 1, "applied");
+    if (nj_part_begin(j, nj_stage(j), "verify", "verify the address plan") != 0)
+        return;
     ro_say(ro, j, "step",
            "hccn: %zu of %zu NPU%s set, the rest already as planned", changed,
            n, n == 1 ? "" : "s");
     memset(&ho, 0, sizeof(ho));
     ho.st = ro->st;
+    ho.tool_cb = nj_hccn_tool;
+    ho.tool_data = j;
     hop_verify(s, hccn_plan_get(ro->hccn, j->node->index, 0),
                hccn_plan_npus(ro->hccn), j->peers, j->npeers, &ho,
                nj_hccn_verified, j);
@@ -555,9 +577,13 @@ nj_builtin(struct nj *j, const struct pb_plan_phase *ph)
         return;
     }
     ro_say(ro, j, "step", "hccn: apply the address plan");
+    if (nj_part_begin(j, nj_stage(j), "apply", "apply the address plan") != 0)
+        return;
     nj_hccn_peers(j);
     memset(&ho, 0, sizeof(ho));
     ho.st = ro->st;
+    ho.tool_cb = nj_hccn_tool;
+    ho.tool_data = j;
     hop_apply(j->sess, hccn_plan_get(ro->hccn, j->node->index, 0),
               hccn_plan_npus(ro->hccn), &ho, nj_hccn_applied, j);
 }

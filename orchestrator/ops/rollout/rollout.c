@@ -455,11 +455,14 @@ ro_batches(struct ro *ro, const size_t *order, size_t norder)
         ro->cur_batch = b;
         ro_batch_event(ro, RO_EV_BATCH, b, maxb + 1, done_nodes);
         ro_progress_start(ro);
+        nj_logs_start(ro);
         if (sched_jobs(&ro->sched, &ro->loop, ro->batch_n, ro->eff.fanout,
                        &nj_ops, ro, &e) != 0) {
             ro_error(ro, "%s", e.msg);
+            nj_logs_stop(ro);
             return RO_OUT_STATE;
         }
+        nj_logs_stop(ro);
         ro_progress_stop(ro);
         for (i = 0; i < ro->batch_n; i++)
             if (ro->nj[ro->batch_nodes[i]].state == NJ_DONE)
@@ -578,6 +581,10 @@ ro_free(struct ro *ro)
 
     ro_pkgs_free(ro);
     for (i = 0; ro->nj && i < ro->n; i++) {
+        /* Every step's answer closes its output; this is a safety net. */
+        int w = st_log_close(ro->nj[i].log, ST_NO_EXIT, NULL, NULL);
+
+        (void)w;
         pb_plan_free(ro->nj[i].plan);
         af_kv_free(&ro->nj[i].facts);
         af_kv_free(&ro->nj[i].staged);
@@ -600,6 +607,7 @@ ro_free(struct ro *ro)
     for (s = 0; s < ro->nsig; s++)
         uv_close((uv_handle_t *)&ro->sig[s], NULL);
     uv_close((uv_handle_t *)&ro->progress, NULL);
+    uv_close((uv_handle_t *)&ro->log_timer, NULL);
     uv_run(&ro->loop, UV_RUN_DEFAULT);
     uv_loop_close(&ro->loop);
 }
@@ -660,6 +668,8 @@ ro_run(const struct ro_opts *o,
     uv_loop_init(&ro->loop);
     uv_timer_init(&ro->loop, &ro->progress);
     ro->progress.data = ro;
+    uv_timer_init(&ro->loop, &ro->log_timer);
+    ro->log_timer.data = ro;
     out = ro_setup(ro, o, resume_run, &stop);
     if (out != RO_OUT_OK || stop)
         goto out;
