@@ -39,6 +39,7 @@ struct push {
     uint64_t timeout_ms;
     push_done_cb cb;
     void *data;
+    struct push_opts po;
     uint64_t offset; /* where this attempt starts */
     uint64_t pos;    /* next file offset to read */
     uint64_t sent;
@@ -150,14 +151,33 @@ push_src_path(const struct push_src *s)
 }
 
 static void
+push_result_fill(const struct push *p, struct push_result *res)
+{
+    res->size = p->src->size;
+    res->offset = p->offset;
+    res->sent = p->sent;
+    res->duration_ms = push_now_ms() - p->t0;
+    res->error = "";
+}
+
+/* Tell the caller's progress callback; its code, or 0. */
+static int
+push_progress(struct push *p)
+{
+    struct push_result res;
+
+    if (p->po.progress == NULL)
+        return 0;
+    push_result_fill(p, &res);
+    return p->po.progress(&res, p->data);
+}
+
+static void
 push_end(struct push *p, int status)
 {
     struct push_result res;
 
-    res.size = p->src->size;
-    res.offset = p->offset;
-    res.sent = p->sent;
-    res.duration_ms = push_now_ms() - p->t0;
+    push_result_fill(p, &res);
     res.error = status == 0 ? "" : p->err;
     p->cb(status, &res, p->data);
     free(p->dest);
@@ -180,6 +200,7 @@ push_fill(void *data, char *buf, size_t cap)
 {
     struct push *p = data;
     ssize_t n;
+    int r;
 
     do
         n = pread(p->src->fd, buf, cap, (off_t)p->pos);
@@ -195,6 +216,10 @@ push_fill(void *data, char *buf, size_t cap)
     }
     p->pos += (uint64_t)n;
     p->sent += (uint64_t)n;
+    if ((r = push_progress(p)) < 0) {
+        snprintf(p->err, sizeof(p->err), "the push was stopped by its caller");
+        return r;
+    }
     return (long)n;
 }
 
@@ -273,6 +298,11 @@ push_partial_answer(struct agc *a,
     if (end == NULL || *end != '\0' || v > p->src->size)
         v = 0;
     p->offset = v;
+    if ((status = push_progress(p)) < 0) {
+        snprintf(p->err, sizeof(p->err), "the push was stopped by its caller");
+        push_end(p, status);
+        return;
+    }
     push_send(p);
 }
 
@@ -285,6 +315,19 @@ push_start(struct agc *a,
            push_done_cb cb,
            void *data)
 {
+    push_start_opt(a, src, dest, mode, timeout_ms, NULL, cb, data);
+}
+
+void
+push_start_opt(struct agc *a,
+               struct push_src *src,
+               const char *dest,
+               unsigned mode,
+               uint64_t timeout_ms,
+               const struct push_opts *po,
+               push_done_cb cb,
+               void *data)
+{
     struct push *p = af_calloc(1, sizeof(*p));
     char size[32];
     const char *words[4];
@@ -296,6 +339,8 @@ push_start(struct agc *a,
     p->timeout_ms = timeout_ms;
     p->cb = cb;
     p->data = data;
+    if (po != NULL)
+        p->po = *po;
     p->t0 = push_now_ms();
     snprintf(size, sizeof(size), "%llu", (unsigned long long)src->size);
     words[0] = "partial";

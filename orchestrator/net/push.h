@@ -58,6 +58,20 @@ typedef void (*push_done_cb)(int status,
                              void *data);
 
 /*
+ * Progress of a push, for callers that show or record it: called once when
+ * the node said where the push starts (r->offset known, r->sent 0), then
+ * after each chunk handed to the channel (r->sent so far; r->error ""). Return
+ * 0 to go on, or a negative AF_E* code to abandon the push: the session then
+ * fails with that code and the done callback runs with it.
+ */
+typedef int (*push_progress_cb)(const struct push_result *r, void *data);
+
+/* Optional parts of a push; NULL or zeroed fields mean none. */
+struct push_opts {
+    push_progress_cb progress; /* called with the push's data */
+};
+
+/*
  * Push src to dest (absolute node path) with the given mode through a
  * serving agent session. src must outlive the push. timeout_ms bounds each
  * of the two requests (0 = agc's default). done_cb runs exactly once, also
@@ -70,5 +84,14 @@ void push_start(struct agc *a,
                 uint64_t timeout_ms,
                 push_done_cb cb,
                 void *data);
+/* As push_start, with the options of po (may be NULL). */
+void push_start_opt(struct agc *a,
+                    struct push_src *src,
+                    const char *dest,
+                    unsigned mode,
+                    uint64_t timeout_ms,
+                    const struct push_opts *po,
+                    push_done_cb cb,
+                    void *data);
 
 #endif /* AF_PUSH_H */
