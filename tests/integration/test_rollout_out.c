@@ -128,20 +128,18 @@ file_size(const char *path)
 
 /* ---- JSON Lines ---------------------------------------------------------- */
 
-OUT_TEST(plan_rollout_and_resume_json_are_typed_json_lines)
+OUT_TEST(plan_json_is_typed_json_lines)
 {
     struct th_result r;
     struct evs e;
-    const struct jv *s, *st, *x;
+    const struct jv *x;
     char *pk = af_strdup(packages("")), *drv;
     long long drv_size;
-    size_t i, pushes = 0, steps_ok = 0;
+    size_t i;
 
     drv = af_asprintf("%s/%s", pk, DRIVER_PKG);
     drv_size = file_size(drv);
     ro_setup(51, 53, "fresh");
-    ctl_set(53, "fault-install-fail", NULL);
-
     /* --plan --json: plan rows and the plan's end, nothing else. */
     fleet(&r, RO_SHORT_TIMEOUT, "rollout " RO_ARGS "--plan --json", ctx.inv,
           ctx.state, pk);
@@ -159,11 +157,29 @@ OUT_TEST(plan_rollout_and_resume_json_are_typed_json_lines)
         cr_expect(is(x, "package", DRIVER_PKG));
         cr_expect_eq(jnum(x, "bytes"), (double)drv_size);
         cr_expect(is(x, "stage", "npu"));
+        cr_expect_eq(jget(x, "run")->t, J_NULL);
     }
     x = last_type(&e, "plan_end");
     cr_expect(x != NULL && is(x, "stages", "prereq,npu"));
     evs_free(&e);
     th_result_free(&r);
+    free(drv);
+    free(pk);
+}
+
+OUT_TEST(rollout_and_resume_json_are_typed_json_lines)
+{
+    struct th_result r;
+    struct evs e;
+    const struct jv *s, *st, *x;
+    char *pk = af_strdup(packages("")), *drv;
+    long long drv_size;
+    size_t i, pushes = 0, steps_ok = 0;
+
+    drv = af_asprintf("%s/%s", pk, DRIVER_PKG);
+    drv_size = file_size(drv);
+    ro_setup(51, 53, "fresh");
+    ctl_set(53, "fault-install-fail", NULL);
 
     /* The rollout: npu053's installer fails. */
     fleet(&r, RO_RUN_TIMEOUT,
@@ -192,6 +208,8 @@ OUT_TEST(plan_rollout_and_resume_json_are_typed_json_lines)
         if (is(x, "type", "node") && is(x, "what", "failed")) {
             cr_expect(is(x, "node", "npu053"));
             cr_expect(is(x, "status", "failed"));
+            cr_expect(is(x, "step", "driver"), "the failed step");
+            cr_expect_eq(jnum(x, "exit_code"), 1.0, "the installer's code");
             cr_expect(jget(x, "reason")->t == J_STR &&
                           strstr(jstr(x, "reason"), "driver") != NULL,
                       "reason");
@@ -491,4 +509,25 @@ OUT_TEST(terminal_live_line_shows_push_bytes_rate_and_eta)
     free(cmd);
     free(out);
     free(dir);
+}
+
+/* An error that stops the command is an event on stdout too (and a message
+ * on stderr): stdout stays JSON Lines. */
+OUT_TEST(an_error_is_a_json_event_and_a_message)
+{
+    struct th_result r;
+    struct evs e;
+
+    ro_setup(51, 51, "fresh");
+    fleet(&r, RO_SHORT_TIMEOUT, "resume 99 --state %s --yes --json", ctx.state);
+    cr_expect_eq(r.status, 2, "exit %d\n%s", r.status, r.err);
+    evs_parse(&e, r.out);
+    cr_assert_eq(e.n, 1, "%s", r.out);
+    cr_expect(is(e.v[0], "type", "error"));
+    cr_expect(strstr(jstr(e.v[0], "reason"), "no run 99") != NULL, "%s", r.out);
+    cr_expect(strstr(r.err, "ascend-fleet resume: ") != NULL &&
+                  strstr(r.err, "no run 99") != NULL,
+              "%s", r.err);
+    evs_free(&e);
+    th_result_free(&r);
 }

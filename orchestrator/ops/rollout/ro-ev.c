@@ -168,7 +168,14 @@ ro_vsay(struct ro *ro,
             ro->done_n++;
         }
     }
-    if (j != NULL && j->plan != NULL && j->state == NJ_STEPS &&
+    /* A node event names the step it is at; a failure, the step that
+     * failed or timed out (with its exit code). */
+    if (j != NULL && strcmp(kind, "failed") == 0 && j->has_fail_rc)
+        ev.ev.exit_code = j->fail_rc;
+    if (j != NULL && j->plan != NULL &&
+        (j->state == NJ_STEPS ||
+         (j->state == NJ_FAILED &&
+          (j->fail == RO_F_STEP || j->fail == RO_F_TIMEOUT))) &&
         j->phase < j->plan->n_phases) {
         ev.stage = j->plan->phases[j->phase].stage;
         if (j->step < j->plan->phases[j->phase].n) {
@@ -306,7 +313,9 @@ ro_push_progress(struct nj *j, const struct push_result *r, int end)
         /* The push starts: what the node already holds is not sent. */
         nj_push_less(j, r->offset);
         j->push_sent = 0;
-        ro->pushing++;
+        if (!j->in_push)
+            ro->pushing++;
+        j->in_push = 1;
         return;
     }
     if (r->sent > j->push_sent) {
@@ -319,8 +328,9 @@ ro_push_progress(struct nj *j, const struct push_result *r, int end)
         if (r->size > r->offset + r->sent)
             nj_push_less(j, r->size - r->offset - r->sent);
         j->push_sent = 0;
-        if (ro->pushing > 0)
+        if (j->in_push)
             ro->pushing--;
+        j->in_push = 0;
     }
 }
 

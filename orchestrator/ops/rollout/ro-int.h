@@ -96,7 +96,10 @@ struct nj {
     int phase_ran;      /* a step of this phase ran */
     uint64_t push_left; /* bytes of its packages this batch still to send */
     uint64_t push_sent; /* bytes the push in flight sent so far */
+    int in_push;        /* counted in ro->pushing */
     uint64_t ended_ms;  /* loop time it was done, failed or detached */
+    int has_fail_rc;    /* the step failed with exit code fail_rc */
+    int fail_rc;
     char *boot_before;
     char *boot_after;
     uint64_t reboot_deadline;

@@ -226,6 +226,8 @@ nj_step_failed(struct nj *j,
     start = len;
     while (start > 0 && last[start - 1] != '\n')
         start--;
+    j->fail_rc = rc;
+    j->has_fail_rc = 1;
     nj_fail(j, RO_F_STEP, "%s: exit %d: %.*s", ps->name, rc, (int)(len - start),
             last + start);
 }
