@@ -59,11 +59,11 @@ typedef void (*push_done_cb)(int status,
                              void *data);
 
 /*
- * Progress of a push, for callers that record it: called once when the node
- * said where the push starts (r->offset known, r->sent 0), then after each
- * chunk handed to the channel (r->sent so far; r->error ""). Return 0 to go
- * on, or a negative AF_E* code to abandon the push: the session then fails
- * with that code and the done callback runs with it.
+ * Progress of a push, for callers that show or record it: called once when
+ * the node said where the push starts (r->offset known, r->sent 0), then
+ * after each chunk handed to the channel (r->sent so far; r->error ""). Return
+ * 0 to go on, or a negative AF_E* code to abandon the push: the session then
+ * fails with that code and the done callback runs with it.
  */
 typedef int (*push_progress_cb)(const struct push_result *r, void *data);
 

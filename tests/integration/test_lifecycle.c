@@ -488,7 +488,7 @@ LC_TEST(json_is_json_lines_from_the_first_byte_to_the_last)
           ctx.inv, ctx.state, packages(""));
     cr_expect_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
     cr_expect_eq(json_lines(r.out, "result"), 2, "%s", r.out);
-    cr_expect_eq(json_lines(r.out, "run_end"), 1, "%s", r.out);
+    cr_expect_eq(json_lines(r.out, "summary"), 1, "%s", r.out);
     cr_expect(strstr(r.out, "\"exit_code\":0") != NULL &&
                   strstr(r.out, "\"duration_ms\":") != NULL,
               "%s", r.out);

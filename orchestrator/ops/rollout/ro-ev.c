@@ -10,9 +10,13 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "af-mem.h"
 #include "inv.h"
+#include "pb-plan.h"
+#include "push.h"
 #include "st.h"
 
 const char *const ro_fail_names[RO_F_COUNT] = {
@@ -42,6 +46,19 @@ ro_ev_init(struct ro_ev *ev, const struct ro *ro, enum ro_ev_kind k)
     ev->kind = k;
     ev->ts_ms = fleet_now_ms();
     ev->run = ro->run;
+    ev->eta_batch_ms = ev->eta_run_ms = -1;
+}
+
+void
+ro_resume_event(const struct ro *ro)
+{
+    struct ro_ev ev;
+    char text[64];
+
+    snprintf(text, sizeof(text), "Resuming run %lld", (long long)ro->run);
+    ro_ev_init(&ev, ro, RO_EV_RESUME);
+    ev.text = text;
+    ro_emit(ro, &ev);
 }
 
 void
@@ -139,14 +156,36 @@ ro_vsay(struct ro *ro,
     if (x != NULL) {
         ev.ev.exit_code = x->exit_code;
         ev.ev.duration_ms = x->duration_ms;
-        ev.ev.bytes = x->bytes;
+        ev.ev.bytes = (uint64_t)x->bytes;
+        ev.has_bytes = 1;
     }
-    if (j != NULL && j->plan != NULL && j->state == NJ_STEPS &&
+    if (j != NULL && j->started_ms > 0 &&
+        (strcmp(kind, "done") == 0 || strcmp(kind, "failed") == 0 ||
+         strcmp(kind, "detached") == 0)) {
+        ev.ev.duration_ms = (int64_t)(uv_now(&ro->loop) - j->started_ms);
+        if (strcmp(kind, "done") == 0) {
+            ro->done_ms += ev.ev.duration_ms;
+            ro->done_n++;
+        }
+    }
+    /* A node event names the step it is at; a failure, the step that
+     * failed or timed out (with its exit code). */
+    if (j != NULL && strcmp(kind, "failed") == 0 && j->has_fail_rc)
+        ev.ev.exit_code = j->fail_rc;
+    if (j != NULL && j->plan != NULL &&
+        (j->state == NJ_STEPS ||
+         (j->state == NJ_FAILED &&
+          (j->fail == RO_F_STEP || j->fail == RO_F_TIMEOUT))) &&
         j->phase < j->plan->n_phases) {
         ev.stage = j->plan->phases[j->phase].stage;
         if (j->step < j->plan->phases[j->phase].n) {
             ev.ev.step = nj_cur_step(j)->name;
-            ev.ev.action = nj_cur_step(j)->text;
+            ev.ev.action = pb_action_name(nj_cur_step(j)->action);
+            ev.version = nj_cur_step(j)->to;
+            if (strcmp(kind, "push") == 0) {
+                ev.package = nj_cur_step(j)->package;
+                ev.package_size = nj_cur_step(j)->package_size;
+            }
         }
     }
     if (j != NULL && j->fail != RO_OK)
@@ -206,9 +245,147 @@ ro_halted(const struct ro *ro)
     return ro->stopping || ro->write_error;
 }
 
+const char *
+ro_bytes(char *buf, size_t n, uint64_t bytes)
+{
+    double v = (double)bytes;
+
+    if (bytes < 1024)
+        snprintf(buf, n, "%llu B", (unsigned long long)bytes);
+    else if (bytes < 1024 * 1024)
+        snprintf(buf, n, "%.1f KiB", v / 1024.0);
+    else if (bytes < 1024ULL * 1024 * 1024)
+        snprintf(buf, n, "%.1f MiB", v / 1048576.0);
+    else
+        snprintf(buf, n, "%.2f GiB", v / 1073741824.0);
+    return buf;
+}
+
+/* ---- push counters for the live line ----------------------------------- */
+
+static int
+nj_finished(const struct nj *j)
+{
+    return j->state == NJ_DONE || j->state == NJ_FAILED ||
+           j->state == NJ_DETACHED;
+}
+
+void
+ro_push_plan(struct ro *ro)
+{
+    size_t i, k;
+
+    ro->push_done = 0;
+    for (i = 0; i < ro->batch_n; i++) {
+        struct nj *j = &ro->nj[ro->batch_nodes[i]];
+
+        j->push_left = 0;
+        j->push_sent = 0;
+        if (j->plan == NULL || !j->needs_work || !j->reachable)
+            continue;
+        for (k = 0; k < j->plan->n_steps; k++) {
+            const struct pb_plan_step *ps = &j->plan->steps[k];
+
+            if (nj_runnable(ps) && ps->package != NULL)
+                j->push_left += ps->package_size;
+        }
+    }
+}
+
+static void
+nj_push_less(struct nj *j, uint64_t n)
+{
+    j->push_left = n < j->push_left ? j->push_left - n : 0;
+}
+
+void
+ro_push_skip(struct nj *j, uint64_t size)
+{
+    nj_push_less(j, size);
+}
+
+void
+ro_push_progress(struct nj *j, const struct push_result *r, int end)
+{
+    struct ro *ro = j->ro;
+
+    if (r->sent == 0 && !end) {
+        /* The push starts: what the node already holds is not sent. */
+        nj_push_less(j, r->offset);
+        j->push_sent = 0;
+        if (!j->in_push)
+            ro->pushing++;
+        j->in_push = 1;
+        return;
+    }
+    if (r->sent > j->push_sent) {
+        nj_push_less(j, r->sent - j->push_sent);
+        ro->push_done += r->sent - j->push_sent;
+        j->push_sent = r->sent;
+    }
+    if (end) {
+        /* Failed part-way: the rest will not be sent in this batch. */
+        if (r->size > r->offset + r->sent)
+            nj_push_less(j, r->size - r->offset - r->sent);
+        j->push_sent = 0;
+        if (j->in_push)
+            ro->pushing--;
+        j->in_push = 0;
+    }
+}
+
 /*
- * The live line: batch k/n, nodes per state, the failure budget left and
- * the slowest node still working.
+ * Time left, from the mean duration of the nodes done so far: the batch's
+ * nodes still working need the mean minus what they already took, the
+ * ones waiting for a slot go in waves of --fanout; each later batch is as
+ * many waves of the mean. -1 while no node is done.
+ */
+static void
+ro_eta(const struct ro *ro, uint64_t now, struct ro_ev *ev)
+{
+    int64_t avg, left = 0, later = 0;
+    size_t waiting = 0, i,
+           fan = ro->eff.fanout > 0 ? (size_t)ro->eff.fanout : 1;
+    size_t *per;
+    int b;
+
+    ev->eta_batch_ms = ev->eta_run_ms = -1;
+    if (ro->done_n == 0)
+        return;
+    avg = ro->done_ms / (int64_t)ro->done_n;
+    for (i = 0; i < ro->batch_n; i++) {
+        const struct nj *j = &ro->nj[ro->batch_nodes[i]];
+        int64_t rest;
+
+        if (!j->needs_work || !j->reachable || nj_finished(j))
+            continue;
+        if (j->started_ms == 0) {
+            waiting++;
+            continue;
+        }
+        /* Slower than the mean so far: a tenth of it still to go. */
+        rest = avg - (int64_t)(now - j->started_ms);
+        if (rest < avg / 10)
+            rest = avg / 10;
+        if (rest > left)
+            left = rest;
+    }
+    left += (int64_t)((waiting + fan - 1) / fan) * avg;
+    per = af_calloc(ro->nbatches > 0 ? (size_t)ro->nbatches : 1, sizeof(*per));
+    for (i = 0; i < ro->n; i++)
+        if (ro->nj[i].needs_work && ro->nj[i].reachable &&
+            ro->nj[i].batch > ro->cur_batch && ro->nj[i].batch < ro->nbatches)
+            per[ro->nj[i].batch]++;
+    for (b = ro->cur_batch + 1; b < ro->nbatches; b++)
+        later += (int64_t)((per[b] + fan - 1) / fan) * avg;
+    free(per);
+    ev->eta_batch_ms = left;
+    ev->eta_run_ms = left + later;
+}
+
+/*
+ * The live line: batch k/n, nodes per state, the failure budget left,
+ * the slowest node still working, ETAs and the push counters.
  */
 static void
 ro_progress_cb(uv_timer_t *t)
@@ -225,6 +402,11 @@ ro_progress_cb(uv_timer_t *t)
 
         if (!j->needs_work || !j->reachable)
             continue;
+        ev.nodes_total++;
+        if (nj_finished(j))
+            ev.nodes_finished++;
+        if (j->batch == ro->cur_batch && !nj_finished(j))
+            ev.push_total += j->push_left;
         switch (j->state) {
         case NJ_DONE:
             ev.done++;
@@ -259,6 +441,10 @@ ro_progress_cb(uv_timer_t *t)
         ev.slowest = slow->node->name;
         ev.slowest_ms = (int64_t)(now - slow->started_ms);
     }
+    ev.push_done = ro->push_done;
+    ev.push_total += ro->push_done;
+    ev.pushing = ro->pushing;
+    ro_eta(ro, now, &ev);
     ro_emit(ro, &ev);
 }
 

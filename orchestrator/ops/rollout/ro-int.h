@@ -95,8 +95,14 @@ struct nj {
     uv_timer_t timer;
     struct sched_job *job; /* its job on the scheduler, once started */
     size_t phase;
-    size_t step;   /* next step index within the phase */
-    int phase_ran; /* a step of this phase ran */
+    size_t step;        /* next step index within the phase */
+    int phase_ran;      /* a step of this phase ran */
+    uint64_t push_left; /* bytes of its packages this batch still to send */
+    uint64_t push_sent; /* bytes the push in flight sent so far */
+    int in_push;        /* counted in ro->pushing */
+    uint64_t ended_ms;  /* loop time it was done, failed or detached */
+    int has_fail_rc;    /* the step failed with exit code fail_rc */
+    int fail_rc;
     char *boot_before;
     char *boot_after;
     uint64_t reboot_deadline;
@@ -143,6 +149,10 @@ struct ro {
     int write_error; /* a state write failed: start nothing new */
     char write_msg[512];
     int cur_batch, nbatches;
+    uint64_t push_done; /* bytes pushed in this batch (the live line) */
+    size_t pushing;     /* pushes in flight */
+    int64_t done_ms;    /* summed durations of the nodes done, for ETAs */
+    size_t done_n;
     int fails[RO_F_COUNT];
     size_t budget;
     struct hccn_plan *hccn; /* built when a builtin hccn phase is planned */
@@ -151,6 +161,8 @@ struct ro {
 /* ro-ev.c */
 void ro_ev_init(struct ro_ev *ev, const struct ro *ro, enum ro_ev_kind k);
 void ro_emit(const struct ro *ro, struct ro_ev *ev);
+/* RO_EV_RESUME for ro->run. */
+void ro_resume_event(const struct ro *ro);
 void ro_error(const struct ro *ro, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void ro_note(const struct ro *ro, const char *fmt, ...)
@@ -214,6 +226,15 @@ void nj_part_end(
 void
 nj_hccn_tool(void *data, const char *cmd, int status, const struct af_kv *body);
 void ro_progress_stop(struct ro *ro);
+/* "512 B", "12.3 KiB", "300.0 MiB", "2.50 GiB" in buf; returns buf. */
+const char *ro_bytes(char *buf, size_t n, uint64_t bytes);
+/* The push counters of the live line: a batch starts (each node's planned
+ * package bytes), a step's package is already on the node, a push goes
+ * on (r from push.h: offset, bytes sent so far) or ends. */
+void ro_push_plan(struct ro *ro);
+void ro_push_skip(struct nj *j, uint64_t size);
+struct push_result;
+void ro_push_progress(struct nj *j, const struct push_result *r, int end);
 
 /* ro-batch.c */
 size_t ro_failed_total(const struct ro *ro);

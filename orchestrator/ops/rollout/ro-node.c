@@ -62,6 +62,7 @@ nj_timer_closed(uv_handle_t *h)
 static void
 nj_finish(struct nj *j)
 {
+    j->ended_ms = uv_now(&j->ro->loop);
     j->sess = NULL;
     uv_timer_stop(&j->timer);
     uv_close((uv_handle_t *)&j->timer, nj_timer_closed);
@@ -149,7 +150,10 @@ nj_push_done(int status, const struct push_result *r, void *data)
 {
     struct nj *j = data;
     const struct pb_plan_step *ps = nj_cur_step(j);
+    struct ro_ev_x x = {-1, (int64_t)r->duration_ms, (int64_t)r->sent};
+    char size[32];
 
+    ro_push_progress(j, r, 1);
     if (status == AF_EREMOTE || status == AF_EINPUT) {
         nj_fail(j, RO_F_STEP, "%s: pushing %s failed: %s", ps->name,
                 ps->package, r->error);
@@ -159,10 +163,17 @@ nj_push_done(int status, const struct push_result *r, void *data)
         nj_agent_fail(j, status, "pushing a package");
         return;
     }
-    ro_say(j->ro, j, "push", "%s: pushed %s (%.1f MiB in %.1f s%s)", ps->name,
-           ps->package, (double)r->sent / 1048576.0,
-           (double)r->duration_ms / 1000.0, r->offset > 0 ? ", resumed" : "");
+    ro_sayx(j->ro, j, "push", &x, "%s: pushed %s (%s in %.2f s%s)", ps->name,
+            ps->package, ro_bytes(size, sizeof(size), r->sent),
+            (double)r->duration_ms / 1000.0, r->offset > 0 ? ", resumed" : "");
     nj_run_step(j);
+}
+
+static int
+nj_push_progress(const struct push_result *r, void *data)
+{
+    ro_push_progress(data, r, 0);
+    return 0;
 }
 
 static void
@@ -172,21 +183,19 @@ nj_stat_answer(struct agc *a, int status, const struct af_kv *body, void *data)
     const struct pb_plan_step *ps = nj_cur_step(j);
     const struct ro_pkg *p = ro_pkg_get(j->ro, ps->package);
     const char *sha = af_kv_get(body, "sha256");
+    struct push_opts po = {j->ro->rate, nj_push_progress};
 
     if (status < 0 && status != AF_EREMOTE) {
         nj_agent_fail(j, status, "checking a package");
         return;
     }
     if (status == 0 && sha != NULL && strcmp(sha, p->sha) == 0) {
+        ro_push_skip(j, p->size);
         nj_run_step(j); /* already there: nothing to push */
         return;
     }
-    {
-        struct push_opts po = {j->ro->rate, NULL};
-
-        push_start_opt(a, p->src, ps->package_path, 0600, 30 * 60 * 1000, &po,
-                       nj_push_done, j);
-    }
+    push_start_opt(a, p->src, ps->package_path, 0600, 30 * 60 * 1000, &po,
+                   nj_push_done, j);
 }
 
 static int
@@ -217,6 +226,8 @@ nj_step_failed(struct nj *j,
     start = len;
     while (start > 0 && last[start - 1] != '\n')
         start--;
+    j->fail_rc = rc;
+    j->has_fail_rc = 1;
     nj_fail(j, RO_F_STEP, "%s: exit %d: %.*s", ps->name, rc, (int)(len - start),
             last + start);
 }

@@ -53,13 +53,24 @@ ro_needs_work(const struct pb_plan *p)
     return 0;
 }
 
+static int ro_step_staged(struct ro *ro,
+                          const struct nj *j,
+                          const struct pb_plan_step *ps);
+
+/*
+ * One plan row: the action word and the planner's line (text), the step's
+ * versions and package when ps is given; reason is the detail of a skip,
+ * a block or an unreachable node.
+ */
 static void
 ro_plan_row(struct ro *ro,
             const struct nj *j,
             const char *stage,
             const char *step,
             const char *action,
-            const char *reason)
+            const char *text,
+            const char *reason,
+            const struct pb_plan_step *ps)
 {
     struct ro_ev ev;
 
@@ -68,7 +79,19 @@ ro_plan_row(struct ro *ro,
     ev.stage = stage;
     ev.ev.step = step;
     ev.ev.action = action;
+    ev.text = text;
     ev.ev.reason = reason;
+    if (ps != NULL) {
+        ev.version = ps->to;
+        ev.from = ps->from != NULL && ps->from[0] ? ps->from : NULL;
+        ev.package = ps->package;
+        ev.package_size = ps->package_size;
+        /* bytes: what the step will push (0 when the node has it). */
+        if (ps->package != NULL && nj_runnable(ps)) {
+            ev.ev.bytes = ro_step_staged(ro, j, ps) ? 0 : ps->package_size;
+            ev.has_bytes = 1;
+        }
+    }
     ro_emit(ro, &ev);
 }
 
@@ -102,20 +125,22 @@ ro_emit_plan(struct ro *ro)
         struct nj *j = &ro->nj[i];
 
         if (!j->reachable) {
-            ro_plan_row(ro, j, NULL, "-", "unreachable", j->reason);
+            ro_plan_row(ro, j, NULL, NULL, "unreachable", "unreachable",
+                        j->reason, NULL);
             continue;
         }
         if (j->plan == NULL) {
-            ro_plan_row(ro, j, NULL, "-",
-                        "was rebooting: wait for it, then plan again", NULL);
+            ro_plan_row(ro, j, NULL, NULL, "reconcile",
+                        "was rebooting: wait for it, then plan again", NULL,
+                        NULL);
             continue;
         }
         for (k = 0; k < j->plan->n_phases; k++) {
             const struct pb_plan_phase *ph = &j->plan->phases[k];
 
             if (ph->builtin != NULL) {
-                ro_plan_row(ro, j, ph->stage, ph->stage,
-                            "apply + verify the address plan", NULL);
+                ro_plan_row(ro, j, ph->stage, ph->stage, "apply",
+                            "apply + verify the address plan", NULL, NULL);
                 continue;
             }
             for (x = 0; x < ph->n; x++) {
@@ -125,8 +150,8 @@ ro_emit_plan(struct ro *ro)
                                    : NULL;
 
                 ro_plan_row(ro, j, ph->stage, ps->name,
-                            staged ? staged : ps->text,
-                            ps->reboot_pending ? "reboot pending" : NULL);
+                            pb_action_name(ps->action),
+                            staged ? staged : ps->text, ps->reason, ps);
                 free(staged);
             }
         }

@@ -122,7 +122,7 @@ ro_setup(struct ro *ro, const struct ro_opts *o, int64_t resume_run, int *stop)
             return RO_OUT_USAGE;
         }
         ro->run = resume_run;
-        ro_note(ro, "Resuming run %lld", (long long)resume_run);
+        ro_resume_event(ro);
     }
     if ((out = ro_load_inputs(ro, resume_run > 0, o)) != RO_OUT_OK)
         return out;
@@ -454,6 +454,7 @@ ro_batches(struct ro *ro, const size_t *order, size_t norder)
         }
         ro->cur_batch = b;
         ro_batch_event(ro, RO_EV_BATCH, b, maxb + 1, done_nodes);
+        ro_push_plan(ro);
         ro_progress_start(ro);
         nj_logs_start(ro);
         if (sched_jobs(&ro->sched, &ro->loop, ro->batch_n, ro->eff.fanout,
@@ -512,7 +513,9 @@ ro_results(struct ro *ro, const char *verdict)
         ev.what = s;
         ev.ev.reason = j->reason[0] ? j->reason : NULL;
         if (j->started_ms > 0)
-            ev.ev.duration_ms = (int64_t)(uv_now(&ro->loop) - j->started_ms);
+            ev.ev.duration_ms =
+                (int64_t)((j->ended_ms ? j->ended_ms : uv_now(&ro->loop)) -
+                          j->started_ms);
         ro_emit(ro, &ev);
     }
     ro_ev_init(&ev, ro, RO_EV_RUN_END);

@@ -83,7 +83,8 @@ enum ro_ev_kind {
     RO_EV_STEP,      /* a node event: status says which (see below) */
     RO_EV_PROGRESS,  /* counts for a live line */
     RO_EV_RESULT,    /* one node's end result: status */
-    RO_EV_RUN_END,   /* the run ended: status is the verdict */
+    RO_EV_RUN_END,   /* the run ended: what is the verdict */
+    RO_EV_RESUME,    /* resume starts: run is the run resumed */
 };
 
 /*
@@ -104,11 +105,25 @@ struct ro_ev {
     const char *stage;
     const char *what;
     const char *text;
+    int has_bytes; /* ev.bytes is a measure (a push of 0 bytes too) */
+    /* RO_EV_PLAN_ROW: the step's versions and package (NULL when none);
+     * ev.action is the action word ("install", "skip", ...), text the
+     * planner's line ("install 24.1.0"); RO_EV_STEP "push": package. */
+    const char *version, *from, *package;
+    uint64_t package_size;
     /* RO_EV_BATCH and RO_EV_PROGRESS */
     int batch, nbatches;
     size_t count, running, rebooting, done, failed, waiting, budget_left;
     const char *slowest;
     int64_t slowest_ms;
+    /* RO_EV_PROGRESS: nodes with work in the run and finished so far;
+     * estimated time left for the batch and the run (-1: not known yet,
+     * no node has finished); bytes pushed and to push in this batch and
+     * pushes in flight (push_total counts what is still planned). */
+    size_t nodes_total, nodes_finished;
+    int64_t eta_batch_ms, eta_run_ms;
+    uint64_t push_done, push_total;
+    size_t pushing;
 };
 
 /*
