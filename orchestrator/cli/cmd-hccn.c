@@ -302,6 +302,59 @@ hccn_plan_node(const struct hccn_plan_out *po,
     return worst;
 }
 
+/* The JSON summary of a valid plan: nodes per verdict, among others. */
+static void
+hccn_plan_json_summary(struct report *rep,
+                       const struct fold *worsts,
+                       size_t nsel,
+                       size_t npus,
+                       int any_facts)
+{
+    struct af_buf b;
+    struct af_json j;
+    size_t k;
+
+    report_json_begin(rep, &j, &b, "summary");
+    afj_kbool(&j, "valid", 1);
+    afj_key(&j, "errors");
+    afj_arr_begin(&j);
+    afj_arr_end(&j);
+    afj_kuint(&j, "total", nsel);
+    afj_kuint(&j, "npus", npus);
+    afj_kbool(&j, "facts", any_facts);
+    /* Nodes per verdict: {"same":2,"change-refused":1} */
+    afj_key(&j, "changes");
+    afj_obj_begin(&j);
+    for (k = 0; k < fold_groups(worsts); k++)
+        afj_kuint(&j, fold_key(worsts, k), fold_size(worsts, k));
+    afj_obj_end(&j);
+    report_json_end(rep, &j, &b);
+}
+
+/* The text plan's verdicts, folded, and its last line; then print b. */
+static void
+hccn_plan_text_tail(struct af_buf *b,
+                    const struct fold *verdicts,
+                    size_t nsel,
+                    size_t npus,
+                    int any_facts)
+{
+    size_t k;
+
+    af_buf_puts(b, "\n");
+    for (k = 0; k < fold_groups(verdicts); k++) {
+        char *nodes = fold_nodes(verdicts, k);
+
+        af_buf_printf(b, "%s: %s\n", fold_key(verdicts, k), nodes);
+        free(nodes);
+    }
+    if (!any_facts)
+        af_buf_puts(b, "(no facts in the state file: run `ascend-fleet "
+                       "facts` to compare with the nodes)\n");
+    af_buf_printf(b, "%zu nodes x %zu NPUs, plan valid\n", nsel, npus);
+    fwrite(b->data, 1, b->len, stdout);
+}
+
 static int
 hccn_plan_cmd(int argc, char **argv)
 {
@@ -310,7 +363,7 @@ hccn_plan_cmd(int argc, char **argv)
     struct hccn_plan *plan = NULL;
     struct st *st = NULL;
     struct af_err e;
-    size_t *sel = NULL, nsel = 0, i, k, npus, width = 4;
+    size_t *sel = NULL, nsel = 0, i, npus, width = 4;
     struct af_kv *facts = NULL;
     int *have = NULL, rc, r, any_facts = 0;
     struct fold *verdicts = NULL, *worsts = NULL;
@@ -389,36 +442,10 @@ hccn_plan_cmd(int argc, char **argv)
             fold_add(verdicts, worst, name);
         }
     }
-    if (c.o.json) {
-        report_json_begin(&rep, &j, &b, "summary");
-        afj_kbool(&j, "valid", 1);
-        afj_key(&j, "errors");
-        afj_arr_begin(&j);
-        afj_arr_end(&j);
-        afj_kuint(&j, "total", nsel);
-        afj_kuint(&j, "npus", npus);
-        afj_kbool(&j, "facts", any_facts);
-        /* Nodes per verdict: {"same":2,"change-refused":1} */
-        afj_key(&j, "changes");
-        afj_obj_begin(&j);
-        for (k = 0; k < fold_groups(worsts); k++)
-            afj_kuint(&j, fold_key(worsts, k), fold_size(worsts, k));
-        afj_obj_end(&j);
-        report_json_end(&rep, &j, &b);
-    } else {
-        af_buf_puts(&b, "\n");
-        for (k = 0; k < fold_groups(verdicts); k++) {
-            char *nodes = fold_nodes(verdicts, k);
-
-            af_buf_printf(&b, "%s: %s\n", fold_key(verdicts, k), nodes);
-            free(nodes);
-        }
-        if (!any_facts)
-            af_buf_puts(&b, "(no facts in the state file: run `ascend-fleet "
-                            "facts` to compare with the nodes)\n");
-        af_buf_printf(&b, "%zu nodes x %zu NPUs, plan valid\n", nsel, npus);
-        fwrite(b.data, 1, b.len, stdout);
-    }
+    if (c.o.json)
+        hccn_plan_json_summary(&rep, worsts, nsel, npus, any_facts);
+    else
+        hccn_plan_text_tail(&b, verdicts, nsel, npus, any_facts);
     rc = AF_EXIT_OK;
 out:
     for (i = 0; facts != NULL && i < nsel; i++)
@@ -443,6 +470,7 @@ struct hccn_node {
     int64_t duration_ms;
     uint64_t t0;
     int sess_failed;
+    int reached; /* the SSH session was up when the agent session failed */
     int timed_out;
     char error[512];
     struct hop_result *res;
@@ -493,6 +521,8 @@ hccn_ready(struct sched_job *j, struct sess *s, int status)
     if (status < 0) {
         hn->sess_failed = 1;
         hn->timed_out = sess_timed_out(s);
+        /* The agent client exists once the SSH session was up. */
+        hn->reached = sess_agc(s) != NULL;
         hn->duration_ms = (int64_t)(sched_now_ms() - hn->t0);
         snprintf(hn->error, sizeof(hn->error), "%s", sess_error(s));
         sched_job_done(j);
@@ -526,7 +556,7 @@ static const char *
 hccn_node_word(const struct hccn_node *n, int verify)
 {
     if (n->sess_failed || n->res == NULL)
-        return n->timed_out ? "timeout" : "unreachable";
+        return n->timed_out ? "timeout" : n->reached ? "failed" : "unreachable";
     if (n->res->status == AF_EREMOTE)
         return "failed";
     if (n->res->status != 0)
@@ -611,7 +641,7 @@ hccn_print_report(const struct hccn_run *run, size_t n)
             continue;
         }
         nbad++;
-        if (strcmp(w, "failed") != 0) {
+        if (strcmp(w, "failed") != 0 || hn->sess_failed) {
             /* Session messages fold although each names its node. */
             char *msg =
                 report_err_key(hn->sess_failed ? hn->error : hn->res->error,

@@ -105,8 +105,7 @@ stage_item_json(struct stage_out *so, const struct stage_item *it)
 
     report_json_begin(&so->rep, &j, &b, "package");
     afj_kstr(&j, "node", it->node);
-    if (it->package != NULL)
-        afj_kstr(&j, "package", it->package);
+    afj_kstr(&j, "package", it->package); /* null: failed before any */
     afj_kstr(&j, "status",
              it->status    ? "failed"
              : it->already ? "staged"
@@ -177,8 +176,10 @@ stage_summary_print(struct stage_out *out, const struct stage_summary *sum)
         struct af_buf b;
 
         report_json_begin(&out->rep, &j, &b, "summary");
-        afj_kuint(&j, "nodes", sum->nodes);
+        afj_kuint(&j, "ok", sum->nodes - sum->nodes_failed);
         afj_kuint(&j, "failed", sum->nodes_failed);
+        afj_kuint(&j, "total", sum->nodes);
+        afj_kuint(&j, "nodes", sum->nodes);
         afj_kuint(&j, "packages", sum->packages);
         afj_kuint(&j, "bytes", sum->bytes_sent);
         afj_kuint(&j, "duration_ms", sum->wall_ms);

@@ -5,9 +5,9 @@
  * runs, inventory show and stage print JSON Lines from the first byte to the
  * last (every line an object with "v" and "type", the node names and
  * statuses as they really are); a node that was reached and refused is
- * "failed", not "unreachable"; and in text mode the same failure on several
- * nodes prints once, with the folded node set, for exec, copy, gather,
- * facts, stage and hccn.
+ * "failed", not "unreachable" (facts, hccn, copy, gather); and in text mode the
+ * same failure on several nodes prints once, with the folded node set, for
+ * exec, copy, gather, facts, stage and hccn.
  *
  * Uses npu023..npu026 as live nodes and npu027..npu029 through port 1,
  * where nothing listens (each refuses with its own address), in an
@@ -232,6 +232,24 @@ Test(jsonl,
     cr_expect_not_null(strstr(r.err, "npu025: refusing the node: unsafe"), "%s",
                        r.err);
     th_result_free(&r);
+
+    /* copy and gather, through the agent too, say the same. */
+    jl_run(&r, &t, "copy --json --limit npu025,npu027 %s /tmp/jl-copy", t.inv);
+    cr_expect_eq(r.status, 1);
+    lines = jsonl_parse(r.out);
+    cr_expect_str_eq(jstr(jl_node(lines, "npu025"), "status"), "failed");
+    cr_expect_str_eq(jstr(jl_node(lines, "npu027"), "status"), "unreachable");
+    cr_expect_eq(jnum(jl_summary(lines), "failed"), 1);
+    jv_free(lines);
+    th_result_free(&r);
+    jl_run(&r, &t, "gather --json --limit npu025,npu027 /etc/hostname %s",
+           t.dir);
+    cr_expect_eq(r.status, 1);
+    lines = jsonl_parse(r.out);
+    cr_expect_str_eq(jstr(jl_node(lines, "npu025"), "status"), "failed");
+    cr_expect_str_eq(jstr(jl_node(lines, "npu027"), "status"), "unreachable");
+    jv_free(lines);
+    th_result_free(&r);
     jl_teardown(&t);
 }
 
@@ -249,6 +267,11 @@ Test(jsonl,
 
     jl_setup(&t);
     cr_assert_eq(th_rack("reset npu023 npu024 --state full"), 0);
+    cr_assert_eq(th_rack("reset npu025 --state fresh"), 0);
+    cr_assert_eq(th_rack("exec npu025 -- sh -c 'mkdir -p "
+                         "/var/lib/ascend-fleet && chmod 1777 "
+                         "/var/lib/ascend-fleet'"),
+                 0);
     jl_run(&r, &t, "hccn plan --json --state %s --limit npu[023-024]", t.state);
     cr_expect_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     lines = jsonl_parse(r.out);
@@ -265,11 +288,14 @@ Test(jsonl,
     jv_free(lines);
     th_result_free(&r);
 
-    jl_run(&r, &t, "hccn apply --json --state %s --limit npu[023-024],npu027",
+    jl_run(&r, &t, "hccn apply --json --state %s --limit npu[023-025],npu027",
            t.state);
     cr_expect_eq(r.status, 1, "exit %d: %s", r.status, r.err);
     lines = jsonl_parse(r.out);
-    cr_assert_eq(jsonl_count(lines, "node"), 3, "%s", r.out);
+    cr_assert_eq(jsonl_count(lines, "node"), 4, "%s", r.out);
+    n = jl_node(lines, "npu025");
+    cr_expect_str_eq(jstr(n, "status"), "failed", "reached, then refused");
+    cr_expect_not_null(strstr(jstr(n, "error"), "refusing the node: unsafe"));
     cr_expect_str_eq(jstr(jl_node(lines, "npu023"), "status"), "applied");
     n = jl_node(lines, "npu024");
     cr_expect_str_eq(jstr(n, "status"), "applied");
@@ -282,8 +308,9 @@ Test(jsonl,
     cr_expect_not_null(strstr(jstr(n, "error"), "Connection refused"));
     sum = jl_summary(lines);
     cr_expect_eq(jnum(sum, "applied"), 2);
+    cr_expect_eq(jnum(sum, "failed"), 1);
     cr_expect_eq(jnum(sum, "unreachable"), 1);
-    cr_expect_eq(jnum(sum, "total"), 3);
+    cr_expect_eq(jnum(sum, "total"), 4);
     jv_free(lines);
     th_result_free(&r);
 
@@ -538,10 +565,12 @@ Test(jsonl, stage_is_json_lines, .timeout = 300, .fini = jl_reset_live)
     p = jsonl_find(lines, "package", "node", "npu027");
     cr_assert_not_null(p, "%s", r.out);
     cr_expect_str_eq(jstr(p, "status"), "failed");
+    cr_expect_eq(jget(p, "package")->t, J_NULL, "failed before any package");
     cr_expect_not_null(strstr(jstr(p, "error"), "Connection refused"));
     sum = jl_summary(lines);
-    cr_expect_eq(jnum(sum, "nodes"), 2);
+    cr_expect_eq(jnum(sum, "ok"), 1);
     cr_expect_eq(jnum(sum, "failed"), 1);
+    cr_expect_eq(jnum(sum, "total"), 2);
     jv_free(lines);
     th_result_free(&r);
     th_rack("exec npu023 -- rm -rf /var/lib/ascend-fleet/packages");
