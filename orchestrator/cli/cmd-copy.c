@@ -17,7 +17,6 @@
 #include "af-mem.h"
 #include "copy.h"
 #include "fleet.h"
-#include "fold.h"
 #include "gather.h"
 #include "inv.h"
 #include "report.h"
@@ -25,67 +24,60 @@
 /* One node's line of the output, whichever the direction. */
 struct xfer_row {
     const char *name;
+    const char *address;
     enum copy_status status;
     char detail[256]; /* what was done, for ok nodes */
     const char *error;
 };
 
+static const char *const xfer_words[] = {"ok", "failed", "unreachable",
+                                         "timeout"};
+
+/* What a block of n rows like r says: a shared error names no node. */
+static char *
+xfer_text(const struct xfer_row *r, size_t n)
+{
+    if (r->status == COPY_OK)
+        return af_strdup(r->detail);
+    if (n == 1)
+        return af_strdup(report_strip_node(r->error, r->name));
+    return report_err_key(r->error, r->name, r->address);
+}
+
 /* Fold rows by status and text; then "N ok, N failed, N unreachable". */
 static void
 xfer_print(struct report *rep, const struct xfer_row *rows, size_t n)
 {
-    struct fold *f = fold_new(), *by[COPY_TIMEOUT + 1];
-    const struct xfer_row **first = af_calloc(n ? n : 1, sizeof(*first));
+    struct report_fold rf;
     struct af_buf key;
-    size_t i, g, s;
+    size_t i, g, ng;
 
+    report_fold_init(&rf, xfer_words, 4);
     af_buf_init(&key, 0);
-    for (s = 0; s <= COPY_TIMEOUT; s++)
-        by[s] = fold_new();
     for (i = 0; i < n; i++) {
-        size_t before = fold_groups(f);
-        const char *text = rows[i].status == COPY_OK
-                               ? rows[i].detail
-                               : report_strip_node(rows[i].error, rows[i].name);
+        char *text = xfer_text(&rows[i], 2);
 
         af_buf_reset(&key);
         af_buf_printf(&key, "%d|%s", (int)rows[i].status, text);
-        fold_add(f, key.data, rows[i].name);
-        if (fold_groups(f) > before)
-            first[before] = &rows[i];
-        fold_add(by[rows[i].status], "", rows[i].name);
+        report_fold_add(
+            &rf,
+            rows[i].status >= COPY_OK ? (size_t)(rows[i].status - COPY_OK) : 4,
+            key.data, rows[i].name, &rows[i]);
+        free(text);
     }
-    fold_sort_by_size(f);
-    for (g = 0; g < fold_groups(f); g++) {
-        const struct xfer_row *r = first[fold_order(f, g)];
-        const char *text = r->status == COPY_OK
-                               ? r->detail
-                               : report_strip_node(r->error, r->name);
-        char *nodes = fold_nodes(f, g), head[32];
+    ng = report_fold_sort(&rf);
+    for (g = 0; g < ng; g++) {
+        const struct xfer_row *r = report_fold_item(&rf, g);
+        char *nodes = report_fold_nodes(&rf, g), head[32],
+             *text = xfer_text(r, report_fold_size(&rf, g));
 
         snprintf(head, sizeof(head), "(%s)", copy_status_str(r->status));
         report_block(rep, nodes, head, text, strlen(text));
+        free(text);
         free(nodes);
     }
-    for (s = COPY_OK; s <= COPY_TIMEOUT; s++) {
-        size_t c = fold_groups(by[s]) ? fold_size(by[s], 0) : 0;
-
-        if (s == COPY_TIMEOUT && c == 0)
-            continue;
-        fprintf(rep->out, "%s%zu %s", s == COPY_OK ? "" : ", ", c,
-                copy_status_str((enum copy_status)s));
-        if (s != COPY_OK && c > 0) {
-            char *nodes = fold_nodes(by[s], 0);
-
-            fprintf(rep->out, ": %s", nodes);
-            free(nodes);
-        }
-    }
-    fprintf(rep->out, "\n");
-    for (s = 0; s <= COPY_TIMEOUT; s++)
-        fold_free(by[s]);
-    fold_free(f);
-    free(first);
+    report_fold_tally(rep, &rf, 3);
+    report_fold_free(&rf);
     af_buf_free(&key);
 }
 
@@ -188,6 +180,7 @@ copy_rows(const struct copy_run *run,
         const struct copy_result *r = copy_run_result(run, i);
 
         rows[i].name = r->name;
+        rows[i].address = r->address;
         rows[i].status = r->status;
         rows[i].error = r->error;
         snprintf(rows[i].detail, sizeof(rows[i].detail),
@@ -342,6 +335,7 @@ gather_rows(const struct gather_run *run,
         const struct gather_result *r = gather_run_result(run, i);
 
         rows[i].name = r->name;
+        rows[i].address = r->address;
         rows[i].status = r->status;
         rows[i].error = r->error;
         snprintf(rows[i].detail, sizeof(rows[i].detail), "fetched %llu bytes",

@@ -18,7 +18,6 @@
 #include "af-mem.h"
 #include "exec.h"
 #include "fleet.h"
-#include "fold.h"
 #include "inv.h"
 #include "report.h"
 
@@ -28,12 +27,8 @@ struct exec_cli {
     int read_stdin;
 };
 
-/* Drop a leading "NAME: " from a message so equal errors fold. */
-static const char *
-exec_msg_body(const char *msg, const char *name)
-{
-    return report_strip_node(msg, name);
-}
+static const char *const exec_words[] = {"ok", "failed", "unreachable",
+                                         "timeout"};
 
 static void
 exec_head(struct af_buf *b, const struct exec_result *r)
@@ -52,24 +47,30 @@ exec_head(struct af_buf *b, const struct exec_result *r)
 static void
 exec_key(struct af_buf *k, const struct exec_result *r)
 {
-    const char *msg = exec_msg_body(r->msg, r->name);
+    char *msg = r->msg ? report_err_key(r->msg, r->name, r->address) : NULL;
 
     af_buf_reset(k);
     exec_head(k, r);
     af_buf_printf(k, "|%zu|%zu|%d|", r->out->id, r->err->id, r->truncated);
     if (msg)
         af_buf_puts(k, msg);
+    free(msg);
 }
 
+/* The block of r's group of size n: a shared message names no node. */
 static void
 exec_print_block(struct report *rep,
                  const char *nodes,
+                 size_t n,
                  const struct exec_result *r,
                  size_t cap)
 {
     struct af_buf head, body;
-    const char *msg = exec_msg_body(r->msg, r->name);
+    char *msg = NULL;
 
+    if (r->msg != NULL)
+        msg = n == 1 ? af_strdup(report_strip_node(r->msg, r->name))
+                     : report_err_key(r->msg, r->name, r->address);
     af_buf_init(&head, 0);
     af_buf_init(&body, 0);
     exec_head(&head, r);
@@ -90,65 +91,45 @@ exec_print_block(struct report *rep,
                  body.data ? body.data : "", body.len);
     af_buf_free(&head);
     af_buf_free(&body);
+    free(msg);
 }
 
-/* One folded block per distinct result, then the summary line. */
+/* One folded block per distinct result (errors too), then the tally. */
 static void
 exec_print_folded(struct report *rep,
                   const struct exec_run *run,
                   size_t cap,
                   int errors_only)
 {
-    struct fold *f = fold_new(), *by[5];
-    const struct exec_result **first = NULL;
+    struct report_fold rf;
     struct af_buf key;
-    size_t i, g, s, n = exec_run_count(run);
+    size_t i, g, ng, n = exec_run_count(run);
 
-    for (s = 0; s < 5; s++)
-        by[s] = fold_new();
+    report_fold_init(&rf, exec_words, 4);
     af_buf_init(&key, 0);
-    first = af_calloc(n ? n : 1, sizeof(*first));
     for (i = 0; i < n; i++) {
         const struct exec_result *r = exec_run_result(run, i);
-        size_t before = fold_groups(f);
 
         exec_key(&key, r);
-        fold_add(f, key.data, r->name);
-        if (fold_groups(f) > before)
-            first[before] = r; /* a new group, in insertion order */
-        fold_add(by[r->status], "", r->name);
+        /* A node never started (EXEC_PENDING) is in no count. */
+        report_fold_add(
+            &rf, r->status >= EXEC_OK ? (size_t)(r->status - EXEC_OK) : 4,
+            key.data, r->name, r);
     }
-    fold_sort_by_size(f);
-    for (g = 0; g < fold_groups(f); g++) {
-        const struct exec_result *r = first[fold_order(f, g)];
+    ng = report_fold_sort(&rf);
+    for (g = 0; g < ng; g++) {
+        const struct exec_result *r = report_fold_item(&rf, g);
         char *nodes;
 
         /* With -L the output was streamed; errors still fold here. */
         if (errors_only && r->msg == NULL)
             continue;
-        nodes = fold_nodes(f, g);
-        exec_print_block(rep, nodes, r, cap);
+        nodes = report_fold_nodes(&rf, g);
+        exec_print_block(rep, nodes, report_fold_size(&rf, g), r, cap);
         free(nodes);
     }
-    for (s = EXEC_OK; s <= EXEC_TIMEOUT; s++) {
-        size_t c = fold_groups(by[s]) ? fold_size(by[s], 0) : 0;
-
-        if (s == EXEC_TIMEOUT && c == 0)
-            continue;
-        fprintf(rep->out, "%s%zu %s", s == EXEC_OK ? "" : ", ", c,
-                exec_status_str((enum exec_status)s));
-        if (s != EXEC_OK && c > 0) {
-            char *nodes = fold_nodes(by[s], 0);
-
-            fprintf(rep->out, ": %s", nodes);
-            free(nodes);
-        }
-    }
-    fprintf(rep->out, "\n");
-    for (s = 0; s < 5; s++)
-        fold_free(by[s]);
-    fold_free(f);
-    free(first);
+    report_fold_tally(rep, &rf, 3);
+    report_fold_free(&rf);
     af_buf_free(&key);
 }
 

@@ -35,6 +35,17 @@ facts_usage(FILE *out)
             cmd_common_help, AF_DEFAULT_STATE);
 }
 
+/* The node's status word: ok, failed (reached), unreachable, timeout. */
+static const char *
+facts_word(const struct facts_result *r)
+{
+    if (r->status == 0)
+        return "ok";
+    if (r->timed_out)
+        return "timeout";
+    return r->reached ? "failed" : "unreachable";
+}
+
 /* "none" for an empty or missing value. */
 static const char *
 val_or_none(const struct af_kv *kv, const char *key)
@@ -77,6 +88,7 @@ facts_print_summary(const struct facts_result *res, size_t n)
         {"torch_npu", "torch_npu_version"},
         {"npu", NULL},
     };
+    static const char *const bad[] = {"failed", "unreachable", "timeout"};
     struct fold *unreach = fold_new(), *health = fold_new();
     size_t r, i, ok_chips = 0, pushed = 0, answered = 0;
     struct af_buf key;
@@ -113,7 +125,7 @@ facts_print_summary(const struct facts_result *res, size_t n)
         int cnt, c;
 
         if (res[i].status != 0) {
-            fold_add(unreach, "", res[i].name);
+            fold_add(unreach, facts_word(&res[i]), res[i].name);
             continue;
         }
         answered++;
@@ -141,20 +153,28 @@ facts_print_summary(const struct facts_result *res, size_t n)
         free(nodes);
     }
     printf("\n%zu nodes answered (agent pushed to %zu)", answered, pushed);
-    if (fold_groups(unreach)) {
-        char *nodes = fold_nodes(unreach, 0);
+    /* "1 failed: npu044, 3 unreachable: npu[050-052]" */
+    for (r = 0; r < 3; r++) {
+        for (i = 0; i < fold_groups(unreach); i++) {
+            char *nodes;
 
-        printf(", %zu unreachable: %s", fold_size(unreach, 0), nodes);
-        free(nodes);
+            if (strcmp(fold_key(unreach, i), bad[r]) != 0)
+                continue;
+            nodes = fold_nodes(unreach, i);
+            printf(", %zu %s: %s", fold_size(unreach, i), bad[r], nodes);
+            free(nodes);
+        }
     }
     printf("\n");
     {
+        /* Why, folded: 500 nodes refusing connections give one line. */
         struct report_errs errs;
 
         report_errs_init(&errs);
         for (i = 0; i < n; i++)
             if (res[i].status != 0)
-                report_errs_add(&errs, res[i].name, res[i].error);
+                report_errs_add_at(&errs, res[i].name, res[i].address,
+                                   res[i].error);
         report_errs_print(&errs, stderr);
         report_errs_free(&errs);
     }
@@ -163,41 +183,42 @@ facts_print_summary(const struct facts_result *res, size_t n)
     af_buf_free(&key);
 }
 
+/* JSON Lines: one "node" per node in inventory order, then "summary". */
 static void
-facts_print_json(const struct facts_result *res, size_t n)
+facts_print_json(struct report *rep, const struct facts_result *res, size_t n)
 {
+    static const char *const words[] = {"ok", "failed", "unreachable",
+                                        "timeout"};
+    size_t i, k, counts[4] = {0}, pushed = 0;
     struct af_buf b;
     struct af_json j;
-    size_t i, k;
 
-    af_buf_init(&b, 0);
-    afj_init(&j, &b);
-    afj_obj_begin(&j);
-    afj_kint(&j, "v", REPORT_JSON_VERSION);
-    afj_key(&j, "nodes");
-    afj_arr_begin(&j);
     for (i = 0; i < n; i++) {
-        afj_obj_begin(&j);
+        const char *w = facts_word(&res[i]);
+
+        for (k = 0; k < 4; k++)
+            counts[k] += strcmp(w, words[k]) == 0;
+        pushed += res[i].pushed != 0;
+        report_json_begin(rep, &j, &b, "node");
         afj_kstr(&j, "name", res[i].name);
         afj_kstr(&j, "address", res[i].address);
-        afj_kstr(&j, "status",
-                 res[i].status == 0
-                     ? "ok"
-                     : (res[i].timed_out ? "timeout" : "unreachable"));
+        afj_kstr(&j, "status", w);
         afj_kstr(&j, "error", res[i].status ? res[i].error : NULL);
         afj_kbool(&j, "agent_pushed", res[i].pushed);
+        afj_kint(&j, "duration_ms", res[i].duration_ms);
         afj_key(&j, "facts");
         afj_obj_begin(&j);
         for (k = 0; k < res[i].facts.n; k++)
             afj_kstr(&j, res[i].facts.keys[k], res[i].facts.vals[k]);
         afj_obj_end(&j);
-        afj_obj_end(&j);
+        report_json_end(rep, &j, &b);
     }
-    afj_arr_end(&j);
-    afj_obj_end(&j);
-    af_buf_append(&b, "\n", 1);
-    fwrite(b.data, 1, b.len, stdout);
-    af_buf_free(&b);
+    report_json_begin(rep, &j, &b, "summary");
+    for (k = 0; k < 4; k++)
+        afj_kuint(&j, words[k], counts[k]);
+    afj_kuint(&j, "total", n);
+    afj_kuint(&j, "agent_pushed", pushed);
+    report_json_end(rep, &j, &b);
 }
 
 int
@@ -252,7 +273,7 @@ cmd_facts_main(int argc, char **argv)
         goto out;
     }
     if (o.json)
-        facts_print_json(res, fleet.nsel);
+        facts_print_json(&rep, res, fleet.nsel);
     else
         facts_print_summary(res, fleet.nsel);
     for (i = 0; i < fleet.nsel; i++)

@@ -151,24 +151,21 @@ hccn_load_plan(const struct inv *inv,
     }
     errs = hccn_plan_errors(*plan, &nerr);
     if (json) {
+        /* The only line: a summary that says why nothing else follows. */
+        struct report rep;
         struct af_buf b;
-
         struct af_json j;
 
-        af_buf_init(&b, 0);
-        afj_init(&j, &b);
-        afj_obj_begin(&j);
-        afj_kint(&j, "v", REPORT_JSON_VERSION);
+        report_init(&rep, cmd, 1, 0);
+        report_json_begin(&rep, &j, &b, "summary");
         afj_kbool(&j, "valid", 0);
         afj_key(&j, "errors");
         afj_arr_begin(&j);
         for (i = 0; i < nerr; i++)
             afj_str(&j, errs[i]);
         afj_arr_end(&j);
-        afj_obj_end(&j);
-        af_buf_puts(&b, "\n");
-        fwrite(b.data, 1, b.len, stdout);
-        af_buf_free(&b);
+        afj_kuint(&j, "total", 0);
+        report_json_end(&rep, &j, &b);
     }
     for (i = 0; i < nerr; i++)
         fprintf(stderr, "%s\n", errs[i]);
@@ -237,15 +234,16 @@ struct hccn_plan_out {
 };
 
 /*
- * One node's rows of hccn plan (text or JSON); facts NULL when the state
- * has none. Returns the node's worst change word; refused lists the NPUs
- * whose configured address differs.
+ * One node's rows of hccn plan (text, or the members of its JSON line);
+ * facts NULL when the state has none. Returns the node's worst change word;
+ * refused lists the NPUs whose configured address differs.
  */
 static const char *
 hccn_plan_node(const struct hccn_plan_out *po,
                const struct hccn_plan *plan,
                size_t node,
                const char *name,
+               const char *address,
                const struct af_kv *facts,
                char *refused,
                size_t rsz)
@@ -256,8 +254,8 @@ hccn_plan_node(const struct hccn_plan_out *po,
     int npu;
 
     if (po->json) {
-        afj_obj_begin(j);
         afj_kstr(j, "name", name);
+        afj_kstr(j, "address", address);
         afj_key(j, "npus");
         afj_arr_begin(j);
     }
@@ -299,9 +297,62 @@ hccn_plan_node(const struct hccn_plan_out *po,
     }
     if (po->json) {
         afj_arr_end(j);
-        afj_obj_end(j);
+        afj_kstr(j, "change", worst);
     }
     return worst;
+}
+
+/* The JSON summary of a valid plan: nodes per verdict, among others. */
+static void
+hccn_plan_json_summary(struct report *rep,
+                       const struct fold *worsts,
+                       size_t nsel,
+                       size_t npus,
+                       int any_facts)
+{
+    struct af_buf b;
+    struct af_json j;
+    size_t k;
+
+    report_json_begin(rep, &j, &b, "summary");
+    afj_kbool(&j, "valid", 1);
+    afj_key(&j, "errors");
+    afj_arr_begin(&j);
+    afj_arr_end(&j);
+    afj_kuint(&j, "total", nsel);
+    afj_kuint(&j, "npus", npus);
+    afj_kbool(&j, "facts", any_facts);
+    /* Nodes per verdict: {"same":2,"change-refused":1} */
+    afj_key(&j, "changes");
+    afj_obj_begin(&j);
+    for (k = 0; k < fold_groups(worsts); k++)
+        afj_kuint(&j, fold_key(worsts, k), fold_size(worsts, k));
+    afj_obj_end(&j);
+    report_json_end(rep, &j, &b);
+}
+
+/* The text plan's verdicts, folded, and its last line; then print b. */
+static void
+hccn_plan_text_tail(struct af_buf *b,
+                    const struct fold *verdicts,
+                    size_t nsel,
+                    size_t npus,
+                    int any_facts)
+{
+    size_t k;
+
+    af_buf_puts(b, "\n");
+    for (k = 0; k < fold_groups(verdicts); k++) {
+        char *nodes = fold_nodes(verdicts, k);
+
+        af_buf_printf(b, "%s: %s\n", fold_key(verdicts, k), nodes);
+        free(nodes);
+    }
+    if (!any_facts)
+        af_buf_puts(b, "(no facts in the state file: run `ascend-fleet "
+                       "facts` to compare with the nodes)\n");
+    af_buf_printf(b, "%zu nodes x %zu NPUs, plan valid\n", nsel, npus);
+    fwrite(b->data, 1, b->len, stdout);
 }
 
 static int
@@ -312,17 +363,21 @@ hccn_plan_cmd(int argc, char **argv)
     struct hccn_plan *plan = NULL;
     struct st *st = NULL;
     struct af_err e;
-    size_t *sel = NULL, nsel = 0, i, k, npus, width = 4;
+    size_t *sel = NULL, nsel = 0, i, npus, width = 4;
     struct af_kv *facts = NULL;
     int *have = NULL, rc, r, any_facts = 0;
-    struct fold *verdicts = fold_new();
+    struct fold *verdicts = NULL, *worsts = NULL;
     struct af_buf b;
     struct af_json j;
     struct hccn_plan_out po;
+    struct report rep;
 
     af_buf_init(&b, 0);
     if ((rc = hccn_parse(argc, argv, &c)) != 0)
         return rc < 0 ? AF_EXIT_OK : rc;
+    report_init(&rep, "hccn plan", c.o.json, 0);
+    verdicts = fold_new();
+    worsts = fold_new();
     if (inv_load_ex(c.o.inventory, c.o.ssh_config, &inv, &e) != 0 ||
         inv_select(inv, c.o.limit, &sel, &nsel, &e) != 0) {
         fprintf(stderr, "ascend-fleet hccn plan: %s\n", e.msg);
@@ -360,27 +415,24 @@ hccn_plan_cmd(int argc, char **argv)
     po.width = (int)width;
     po.force = c.force;
     po.npus = npus;
-    if (c.o.json) {
-        afj_obj_begin(&j);
-        afj_kint(&j, "v", REPORT_JSON_VERSION);
-        afj_kbool(&j, "valid", 1);
-        afj_key(&j, "errors");
-        afj_arr_begin(&j);
-        afj_arr_end(&j);
-        afj_kuint(&j, "npus", npus);
-        afj_key(&j, "nodes");
-        afj_arr_begin(&j);
-    } else
+    if (!c.o.json)
         af_buf_printf(&b, "%-*s %3s  %-15s  %-15s  %-15s  %-15s  %s\n",
                       (int)width, "NODE", "NPU", "ADDRESS", "NETMASK", "DETECT",
                       "GATEWAY", "CHANGE");
     for (i = 0; i < nsel; i++) {
-        const char *name = inv->nodes[sel[i]].name, *worst;
+        const struct inv_node *nd = &inv->nodes[sel[i]];
+        const char *name = nd->name, *worst;
         char refused[256] = "";
 
-        worst =
-            hccn_plan_node(&po, plan, sel[i], name, have[i] ? &facts[i] : NULL,
-                           refused, sizeof(refused));
+        /* JSON Lines: each node's line is written as soon as it is built. */
+        if (c.o.json)
+            report_json_begin(&rep, &j, &b, "node");
+        worst = hccn_plan_node(&po, plan, sel[i], name, nd->address,
+                               have[i] ? &facts[i] : NULL, refused,
+                               sizeof(refused));
+        if (c.o.json)
+            report_json_end(&rep, &j, &b);
+        fold_add(worsts, worst, name);
         if (strncmp(worst, "change", 6) == 0) {
             char key[300];
 
@@ -390,24 +442,10 @@ hccn_plan_cmd(int argc, char **argv)
             fold_add(verdicts, worst, name);
         }
     }
-    if (c.o.json) {
-        afj_arr_end(&j);
-        afj_obj_end(&j);
-        af_buf_puts(&b, "\n");
-    } else {
-        af_buf_puts(&b, "\n");
-        for (k = 0; k < fold_groups(verdicts); k++) {
-            char *nodes = fold_nodes(verdicts, k);
-
-            af_buf_printf(&b, "%s: %s\n", fold_key(verdicts, k), nodes);
-            free(nodes);
-        }
-        if (!any_facts)
-            af_buf_puts(&b, "(no facts in the state file: run `ascend-fleet "
-                            "facts` to compare with the nodes)\n");
-        af_buf_printf(&b, "%zu nodes x %zu NPUs, plan valid\n", nsel, npus);
-    }
-    fwrite(b.data, 1, b.len, stdout);
+    if (c.o.json)
+        hccn_plan_json_summary(&rep, worsts, nsel, npus, any_facts);
+    else
+        hccn_plan_text_tail(&b, verdicts, nsel, npus, any_facts);
     rc = AF_EXIT_OK;
 out:
     for (i = 0; facts != NULL && i < nsel; i++)
@@ -415,6 +453,7 @@ out:
     free(facts);
     free(have);
     fold_free(verdicts);
+    fold_free(worsts);
     af_buf_free(&b);
     st_close(st);
     hccn_plan_free(plan);
@@ -427,7 +466,11 @@ out:
 
 struct hccn_node {
     const char *name;
+    const char *address;
+    int64_t duration_ms;
+    uint64_t t0;
     int sess_failed;
+    int reached; /* the SSH session was up when the agent session failed */
     int timed_out;
     char error[512];
     struct hop_result *res;
@@ -450,6 +493,7 @@ hccn_conn_opts(void *data, size_t i, struct conn_opts *o, const void **node)
 
     fleet_conn_opts(run->fleet, n, o);
     *node = n;
+    run->nodes[i].t0 = sched_now_ms();
 }
 
 static void
@@ -457,9 +501,11 @@ hccn_done(struct sess *s, struct hop_result *r, void *data)
 {
     struct sched_job *j = data;
     struct hccn_run *run = sched_job_data(j);
+    struct hccn_node *hn = &run->nodes[sched_job_index(j)];
 
     (void)s;
-    run->nodes[sched_job_index(j)].res = r;
+    hn->res = r;
+    hn->duration_ms = (int64_t)(sched_now_ms() - hn->t0);
     sched_job_done(j);
 }
 
@@ -475,6 +521,9 @@ hccn_ready(struct sched_job *j, struct sess *s, int status)
     if (status < 0) {
         hn->sess_failed = 1;
         hn->timed_out = sess_timed_out(s);
+        /* The agent client exists once the SSH session was up. */
+        hn->reached = sess_agc(s) != NULL;
+        hn->duration_ms = (int64_t)(sched_now_ms() - hn->t0);
         snprintf(hn->error, sizeof(hn->error), "%s", sess_error(s));
         sched_job_done(j);
         return;
@@ -507,7 +556,7 @@ static const char *
 hccn_node_word(const struct hccn_node *n, int verify)
 {
     if (n->sess_failed || n->res == NULL)
-        return n->timed_out ? "timeout" : "unreachable";
+        return n->timed_out ? "timeout" : n->reached ? "failed" : "unreachable";
     if (n->res->status == AF_EREMOTE)
         return "failed";
     if (n->res->status != 0)
@@ -517,29 +566,32 @@ hccn_node_word(const struct hccn_node *n, int verify)
     return n->res->nchanged ? "applied" : "unchanged";
 }
 
+/* JSON Lines: one "node" per node in inventory order, then "summary". */
 static void
-hccn_print_json(const struct hccn_run *run, size_t n)
+hccn_print_json(struct report *rep, const struct hccn_run *run, size_t n)
 {
+    static const char *const words[] = {"applied", "unchanged", "verified",
+                                        "failed",  "timeout",   "unreachable"};
+    size_t i, k, counts[6] = {0};
     struct af_buf b;
     struct af_json j;
-    size_t i, k;
 
-    af_buf_init(&b, 0);
-    afj_init(&j, &b);
-    afj_obj_begin(&j);
-    afj_kint(&j, "v", REPORT_JSON_VERSION);
-    afj_key(&j, "nodes");
-    afj_arr_begin(&j);
     for (i = 0; i < n; i++) {
         const struct hccn_node *hn = &run->nodes[i];
         const struct hop_result *r = hn->res;
+        const char *w = hccn_node_word(hn, run->verify);
 
-        afj_obj_begin(&j);
+        for (k = 0; k < 6; k++)
+            counts[k] += strcmp(w, words[k]) == 0;
+        report_json_begin(rep, &j, &b, "node");
         afj_kstr(&j, "name", hn->name);
-        afj_kstr(&j, "status", hccn_node_word(hn, run->verify));
+        afj_kstr(&j, "address", hn->address);
+        afj_kstr(&j, "status", w);
         afj_kstr(&j, "error",
                  hn->sess_failed ? hn->error
                                  : (r && r->error[0] ? r->error : NULL));
+        afj_kuint(&j, "changed", r ? r->nchanged : 0);
+        afj_kint(&j, "duration_ms", hn->duration_ms);
         afj_key(&j, "npus");
         afj_arr_begin(&j);
         for (k = 0; r != NULL && k < r->nnpu; k++) {
@@ -556,13 +608,14 @@ hccn_print_json(const struct hccn_run *run, size_t n)
             afj_obj_end(&j);
         }
         afj_arr_end(&j);
-        afj_obj_end(&j);
+        report_json_end(rep, &j, &b);
     }
-    afj_arr_end(&j);
-    afj_obj_end(&j);
-    af_buf_append(&b, "\n", 1);
-    fwrite(b.data, 1, b.len, stdout);
-    af_buf_free(&b);
+    report_json_begin(rep, &j, &b, "summary");
+    for (k = run->verify ? 2 : 0; k < 6; k++)
+        if (k != 2 || run->verify)
+            afj_kuint(&j, words[k], counts[k]);
+    afj_kuint(&j, "total", n);
+    report_json_end(rep, &j, &b);
 }
 
 /* Folded report; returns the number of nodes that were not ok. */
@@ -588,15 +641,15 @@ hccn_print_report(const struct hccn_run *run, size_t n)
             continue;
         }
         nbad++;
-        if (strcmp(w, "failed") != 0) {
-            const char *msg = hn->sess_failed ? hn->error : hn->res->error;
-            size_t nl = strlen(hn->name);
+        if (strcmp(w, "failed") != 0 || hn->sess_failed) {
+            /* Session messages fold although each names its node. */
+            char *msg =
+                report_err_key(hn->sess_failed ? hn->error : hn->res->error,
+                               hn->name, hn->address);
 
-            /* Session messages start with the node's name already. */
-            if (strncmp(msg, hn->name, nl) == 0 && msg[nl] == ':')
-                msg += nl + 1 + (msg[nl + 1] == ' ');
             snprintf(key, sizeof(key), "%s: %s", w, msg);
-            fold_add(bad, key, hn->name);
+            fold_add_item(bad, key, hn->name, hn);
+            free(msg);
             continue;
         }
         /* One line per failing NPU, folded over nodes. */
@@ -623,9 +676,21 @@ hccn_print_report(const struct hccn_run *run, size_t n)
         }
     }
     for (i = 0; i < fold_groups(bad); i++) {
+        const struct hccn_node *one = fold_item(bad, i);
         char *nodes = fold_nodes(bad, i);
-        const char *key = fold_key(bad, i), *colon = strchr(key, ':');
-        char *safe = report_safe(colon + 1);
+        const char *key = fold_key(bad, i), *colon = strchr(key, ':'),
+                   *text = colon + 1;
+        char *safe, own[520];
+
+        /* A node alone keeps its own message, address and all. */
+        if (one != NULL && fold_size(bad, i) == 1) {
+            snprintf(own, sizeof(own), " %s",
+                     report_strip_node(one->sess_failed ? one->error
+                                                        : one->res->error,
+                                       one->name));
+            text = own;
+        }
+        safe = report_safe(text);
 
         /* "failed: npu[005,007]: NPU 3: ..." (node text escaped) */
         printf("%.*s: %s:%s\n", (int)(colon - key), key, nodes, safe);
@@ -704,8 +769,10 @@ hccn_run_cmd(int argc, char **argv, int verify)
     run.hop.tool_timeout_s = c.o.timeout_s;
     run.hop.st = st;
     run.nodes = af_calloc(fleet.nsel ? fleet.nsel : 1, sizeof(*run.nodes));
-    for (i = 0; i < fleet.nsel; i++)
+    for (i = 0; i < fleet.nsel; i++) {
         run.nodes[i].name = fleet_node(&fleet, i)->name;
+        run.nodes[i].address = fleet_node(&fleet, i)->address;
+    }
     if (sched_jobs(NULL, &loop, fleet.nsel,
                    cmd_fanout_clamp(&rep, c.o.fanout, fleet.nsel),
                    &hccn_job_ops, &run, &e) != 0) {
@@ -714,7 +781,7 @@ hccn_run_cmd(int argc, char **argv, int verify)
         goto out;
     }
     if (c.o.json) {
-        hccn_print_json(&run, fleet.nsel);
+        hccn_print_json(&rep, &run, fleet.nsel);
         for (i = 0; i < fleet.nsel; i++)
             if (strcmp(hccn_node_word(&run.nodes[i], verify), "applied") &&
                 strcmp(hccn_node_word(&run.nodes[i], verify), "unchanged") &&

@@ -71,7 +71,8 @@ usage(FILE *out)
             "                         !exclusions, @failed:RUN / @ok:RUN, "
             "comma-separated\n"
             "  -w NODES / -x NODES    as --limit NODES / --limit '!NODES'\n"
-            "      --json             one JSON document instead of a table\n"
+            "      --json             JSON Lines (a line per node) instead of "
+            "a table\n"
             "      --detail           one block per node with every setting\n"
             "      --ssh-config FILE  ssh_config to read instead of "
             "~/.ssh/config and\n"
@@ -280,22 +281,21 @@ hostkeys_name(enum inv_hostkeys hk)
                                          : "(command line)";
 }
 
+/* JSON Lines: one "node" per selected node, then "summary". */
 static void
-show_json(const struct inv *inv, const size_t *idx, size_t n, struct af_buf *b)
+show_json(const struct inv *inv, const size_t *idx, size_t n)
 {
+    struct report rep;
     struct af_json j;
+    struct af_buf b;
     size_t i, g;
     int k;
 
-    afj_init(&j, b);
-    afj_obj_begin(&j);
-    afj_kint(&j, "v", REPORT_JSON_VERSION);
-    afj_key(&j, "nodes");
-    afj_arr_begin(&j);
+    report_init(&rep, "inventory show", 1, 0);
     for (i = 0; i < n; i++) {
         const struct inv_node *nd = &inv->nodes[idx[i]];
 
-        afj_obj_begin(&j);
+        report_json_begin(&rep, &j, &b, "node");
         afj_kstr(&j, "name", nd->name);
         afj_kstr(&j, "address", nd->address);
         afj_kint(&j, "port", nd->port);
@@ -324,16 +324,16 @@ show_json(const struct inv *inv, const size_t *idx, size_t n, struct af_buf *b)
         for (k = 0; k < INV_NSRC; k++)
             afj_kstr(&j, inv_src_names[k], nd->src[k]);
         afj_obj_end(&j);
-        afj_obj_end(&j);
+        report_json_end(&rep, &j, &b);
     }
-    afj_arr_end(&j);
-    afj_kuint(&j, "count", n);
+    report_json_begin(&rep, &j, &b, "summary");
+    afj_kuint(&j, "total", n);
+    afj_kuint(&j, "groups", inv->ngroups);
     if (inv->ssh_config != NULL)
         afj_kstr(&j, "ssh_config", inv->ssh_config);
     else
         afj_knull(&j, "ssh_config");
-    afj_obj_end(&j);
-    af_buf_puts(b, "\n");
+    report_json_end(&rep, &j, &b);
 }
 
 /* "addr:port", with IPv6 addresses in brackets. */
@@ -441,12 +441,13 @@ inventory_show(int argc, char **argv)
     }
     af_buf_init(&out, 0);
     if (io.json)
-        show_json(inv, idx, n, &out);
+        show_json(inv, idx, n);
     else if (io.detail)
         show_detail(inv, idx, n, &out);
     else
         show_table(inv, idx, n, &out);
-    fwrite(out.data, 1, out.len, stdout);
+    if (out.len > 0)
+        fwrite(out.data, 1, out.len, stdout);
     af_buf_free(&out);
     free(idx);
     inv_free(inv);

@@ -55,7 +55,56 @@ stage_usage(FILE *out)
 
 struct stage_out {
     struct report rep;
+    const struct inv *inv;
+    /* Text mode: the failures, folded once the run ends. */
+    char **fail_node, **fail_msg;
+    size_t nfail, capfail;
 };
+
+/* Keep a failure (copied: the engine's strings are borrowed). */
+static void
+stage_fail_keep(struct stage_out *so, const struct stage_item *it)
+{
+    const char *err = report_strip_node(it->error ? it->error : "", it->node);
+
+    if (so->nfail == so->capfail) {
+        so->capfail = so->capfail ? so->capfail * 2 : 16;
+        so->fail_node =
+            af_reallocarray(so->fail_node, so->capfail, sizeof(*so->fail_node));
+        so->fail_msg =
+            af_reallocarray(so->fail_msg, so->capfail, sizeof(*so->fail_msg));
+    }
+    so->fail_node[so->nfail] = af_strdup(it->node);
+    so->fail_msg[so->nfail] =
+        it->package ? af_asprintf("%s: %s", it->package, err) : af_strdup(err);
+    so->nfail++;
+}
+
+/* The failures on stderr, equal ones folded over their nodes. */
+static void
+stage_fail_print(struct stage_out *so)
+{
+    struct report_errs errs;
+    size_t i;
+
+    report_errs_init(&errs);
+    for (i = 0; i < so->nfail; i++) {
+        const struct inv_node *n = inv_find(so->inv, so->fail_node[i]);
+
+        report_errs_add_at(&errs, so->fail_node[i], n ? n->address : NULL,
+                           so->fail_msg[i]);
+    }
+    report_errs_print(&errs, so->rep.err);
+    report_errs_free(&errs);
+    for (i = 0; i < so->nfail; i++) {
+        free(so->fail_node[i]);
+        free(so->fail_msg[i]);
+    }
+    free(so->fail_node);
+    free(so->fail_msg);
+    so->fail_node = so->fail_msg = NULL;
+    so->nfail = so->capfail = 0;
+}
 
 static void
 stage_item_json(struct stage_out *so, const struct stage_item *it)
@@ -65,8 +114,7 @@ stage_item_json(struct stage_out *so, const struct stage_item *it)
 
     report_json_begin(&so->rep, &j, &b, "package");
     afj_kstr(&j, "node", it->node);
-    if (it->package != NULL)
-        afj_kstr(&j, "package", it->package);
+    afj_kstr(&j, "package", it->package); /* null: failed before any */
     afj_kstr(&j, "status",
              it->status    ? "failed"
              : it->already ? "staged"
@@ -77,8 +125,7 @@ stage_item_json(struct stage_out *so, const struct stage_item *it)
     if (it->recorded >= 0)
         afj_kint(&j, "recorded_bytes", it->recorded);
     afj_kuint(&j, "duration_ms", it->duration_ms);
-    if (it->status)
-        afj_kstr(&j, "reason", it->error);
+    afj_kstr(&j, "error", it->status ? it->error : NULL);
     report_json_end(&so->rep, &j, &b);
 }
 
@@ -117,7 +164,7 @@ stage_item_print(const struct stage_item *it, void *data)
     node = report_safe(it->node);
     pkg = report_safe(it->package ? it->package : "");
     if (it->status != 0)
-        report_error(&so->rep, "%s %s: %s", node, pkg, it->error);
+        stage_fail_keep(so, it);
     else if (it->already)
         printf("%-10s %s  %.1f MiB  (staged)\n", node, pkg,
                (double)it->size / 1048576.0);
@@ -171,8 +218,10 @@ stage_summary_print(struct stage_out *out, const struct stage_summary *sum)
         struct af_buf b;
 
         report_json_begin(&out->rep, &j, &b, "summary");
-        afj_kuint(&j, "nodes", sum->nodes);
+        afj_kuint(&j, "ok", sum->nodes - sum->nodes_failed);
         afj_kuint(&j, "failed", sum->nodes_failed);
+        afj_kuint(&j, "total", sum->nodes);
+        afj_kuint(&j, "nodes", sum->nodes);
         afj_kuint(&j, "packages", sum->packages);
         afj_kuint(&j, "bytes", sum->bytes_sent);
         afj_kuint(&j, "duration_ms", sum->wall_ms);
@@ -206,7 +255,7 @@ cmd_stage_main(int argc, char **argv)
     struct cmd_opts o;
     struct stage_cli c = {{NULL, NULL, NULL, 0, 0, NULL}};
     struct stage_summary sum;
-    struct stage_out out;
+    struct stage_out out = {0};
     struct fleet fleet;
     struct af_err e = {0, ""};
     struct st *st = NULL;
@@ -247,7 +296,9 @@ cmd_stage_main(int argc, char **argv)
         goto out;
     c.so.st = st;
     c.so.fanout = cmd_fanout_clamp(&out.rep, o.fanout, fleet.nsel);
+    out.inv = fleet.inv;
     r = stage_run(&fleet, &c.so, stage_item_print, &out, &sum, &e);
+    stage_fail_print(&out);
     if (r == AF_EINPUT || (r != 0 && r != AF_EREMOTE)) {
         report_error(&out.rep, "%s", e.msg);
         rc = AF_EXIT_USAGE;

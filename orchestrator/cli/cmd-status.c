@@ -45,42 +45,42 @@ status_usage(FILE *out)
                  "stage): staged, partial (how far) or failed.\n");
 }
 
+/* One "step" line: a step of a node in the run. */
 static void
-print_json_steps(struct af_json *j,
-                 const char *node,
-                 const struct st_step *steps,
-                 size_t ns)
+print_json_step(struct report *rep, const struct st_step *st)
 {
-    size_t k;
+    struct af_buf b;
+    struct af_json j;
 
-    afj_key(j, "steps");
-    afj_arr_begin(j);
-    for (k = 0; k < ns; k++) {
-        const struct st_step *st = &steps[k];
-
-        if (strcmp(st->node, node) != 0)
-            continue;
-        afj_obj_begin(j);
-        afj_kstr(j, "stage", st->stage);
-        afj_kstr(j, "step", st->step);
-        afj_kstr(j, "status", st_step_status_name(st->status));
-        afj_kint(j, "attempt", st->attempt);
-        if (st->exit_code == ST_NO_EXIT)
-            afj_knull(j, "exit_code");
-        else
-            afj_kint(j, "exit_code", st->exit_code);
-        afj_kstr(j, "action", st->action);
-        afj_kint(j, "started_ms", st->started);
-        afj_kint(j, "ended_ms", st->ended);
-        afj_kstrn(j, "output_tail", st->output ? st->output : "",
-                  st->output_len);
-        afj_obj_end(j);
-    }
-    afj_arr_end(j);
+    report_json_begin(rep, &j, &b, "step");
+    afj_kint(&j, "run", st->run);
+    afj_kstr(&j, "node", st->node);
+    afj_kstr(&j, "stage", st->stage);
+    afj_kstr(&j, "step", st->step);
+    afj_kstr(&j, "status", st_step_status_name(st->status));
+    afj_kint(&j, "attempt", st->attempt);
+    if (st->exit_code == ST_NO_EXIT)
+        afj_knull(&j, "exit_code");
+    else
+        afj_kint(&j, "exit_code", st->exit_code);
+    afj_kstr(&j, "action", st->action);
+    afj_kint(&j, "started_ms", st->started);
+    afj_kint(&j, "ended_ms", st->ended);
+    if (st->started > 0 && st->ended >= st->started)
+        afj_kint(&j, "duration_ms", st->ended - st->started);
+    else
+        afj_knull(&j, "duration_ms");
+    afj_kstrn(&j, "output_tail", st->output ? st->output : "", st->output_len);
+    report_json_end(rep, &j, &b);
 }
 
+/*
+ * JSON Lines: the "run", then per node its "node" line followed by its
+ * "step" lines, then a "summary" with the nodes per status.
+ */
 static void
-print_json(const struct st_run *run,
+print_json(struct report *rep,
+           const struct st_run *run,
            const struct st_node *nodes,
            size_t nn,
            const struct st_step *steps,
@@ -88,42 +88,44 @@ print_json(const struct st_run *run,
            const struct st_stage *staged,
            size_t nstaged)
 {
+    size_t i, k, counts[ST_NODE_UNREACHABLE + 1] = {0};
     struct af_buf b;
     struct af_json j;
-    size_t i;
 
-    af_buf_init(&b, 0);
-    afj_init(&j, &b);
-    afj_obj_begin(&j);
-    afj_kint(&j, "v", REPORT_JSON_VERSION);
-    afj_key(&j, "run");
-    afj_obj_begin(&j);
+    report_json_begin(rep, &j, &b, "run");
     afj_kint(&j, "id", run->id);
     afj_kstr(&j, "status", st_run_status_name(run->status));
     afj_kstr(&j, "stages", run->stages);
+    afj_kstr(&j, "cmdline", run->cmdline);
     afj_kstr(&j, "reason", run->reason);
     afj_kint(&j, "created_ms", run->created);
     afj_kint(&j, "updated_ms", run->updated);
-    afj_obj_end(&j);
-    afj_key(&j, "nodes");
-    afj_arr_begin(&j);
+    report_json_end(rep, &j, &b);
     for (i = 0; i < nn; i++) {
-        afj_obj_begin(&j);
+        if ((size_t)nodes[i].status <= ST_NODE_UNREACHABLE)
+            counts[nodes[i].status]++;
+        report_json_begin(rep, &j, &b, "node");
+        afj_kint(&j, "run", run->id);
         afj_kstr(&j, "name", nodes[i].node);
         afj_kstr(&j, "status", st_node_status_name(nodes[i].status));
         afj_kint(&j, "batch", nodes[i].batch);
         afj_kstr(&j, "reason", nodes[i].reason);
         afj_kstr(&j, "boot_id_before", nodes[i].boot_id_before);
         afj_kstr(&j, "boot_id_after", nodes[i].boot_id_after);
-        print_json_steps(&j, nodes[i].node, steps, ns);
-        afj_obj_end(&j);
+        report_json_end(rep, &j, &b);
+        for (k = 0; k < ns; k++)
+            if (strcmp(steps[k].node, nodes[i].node) == 0)
+                print_json_step(rep, &steps[k]);
     }
-    afj_arr_end(&j);
-    report_stage_json(&j, staged, nstaged);
-    afj_obj_end(&j);
-    af_buf_append(&b, "\n", 1);
-    fwrite(b.data, 1, b.len, stdout);
-    af_buf_free(&b);
+    report_json_begin(rep, &j, &b, "summary");
+    afj_kint(&j, "run", run->id);
+    afj_kstr(&j, "status", st_run_status_name(run->status));
+    for (k = 0; k <= ST_NODE_UNREACHABLE; k++)
+        afj_kuint(&j, st_node_status_name((enum st_node_status)k), counts[k]);
+    afj_kuint(&j, "total", nn);
+    afj_kuint(&j, "steps", ns);
+    report_json_end(rep, &j, &b);
+    report_stage_json(rep, staged, nstaged);
 }
 
 /* Last n lines of s (len bytes), indented. */
@@ -247,22 +249,14 @@ status_staged_only(const struct cmd_opts *o,
                    const struct st_stage *staged,
                    size_t n)
 {
-    struct af_buf b;
-    struct af_json j;
+    struct report rep;
 
     if (!o->json) {
         report_stage_text(staged, n);
         return 0;
     }
-    af_buf_init(&b, 0);
-    afj_init(&j, &b);
-    afj_obj_begin(&j);
-    afj_kint(&j, "v", REPORT_JSON_VERSION);
-    report_stage_json(&j, staged, n);
-    afj_obj_end(&j);
-    af_buf_append(&b, "\n", 1);
-    fwrite(b.data, 1, b.len, stdout);
-    af_buf_free(&b);
+    report_init(&rep, "status", 1, 0);
+    report_stage_json(&rep, staged, n);
     return 0;
 }
 
@@ -335,9 +329,12 @@ cmd_status_main(int argc, char **argv)
         rc = AF_EXIT_INTERNAL;
         goto out;
     }
-    if (o.json)
-        print_json(&run, nodes, nn, steps, ns, staged, nstaged);
-    else {
+    if (o.json) {
+        struct report rep;
+
+        report_init(&rep, "status", 1, 0);
+        print_json(&rep, &run, nodes, nn, steps, ns, staged, nstaged);
+    } else {
         print_text(&run, nodes, nn, steps, ns);
         report_stage_text(staged, nstaged);
     }
@@ -484,30 +481,26 @@ cmd_runs_main(int argc, char **argv)
         return AF_EXIT_INTERNAL;
     }
     if (o.json) {
+        struct report rep;
         struct af_buf b;
         struct af_json j;
 
-        af_buf_init(&b, 0);
-        afj_init(&j, &b);
-        afj_obj_begin(&j);
-        afj_kint(&j, "v", REPORT_JSON_VERSION);
-        afj_key(&j, "runs");
-        afj_arr_begin(&j);
+        /* JSON Lines: one "run" per run, oldest first, then "summary". */
+        report_init(&rep, "runs", 1, 0);
         for (i = 0; i < n; i++) {
-            afj_obj_begin(&j);
+            report_json_begin(&rep, &j, &b, "run");
             afj_kint(&j, "id", runs[i].id);
             afj_kstr(&j, "status", st_run_status_name(runs[i].status));
             afj_kstr(&j, "stages", runs[i].stages);
             afj_kstr(&j, "cmdline", runs[i].cmdline);
             afj_kint(&j, "created_ms", runs[i].created);
+            afj_kint(&j, "updated_ms", runs[i].updated);
             afj_kstr(&j, "reason", runs[i].reason);
-            afj_obj_end(&j);
+            report_json_end(&rep, &j, &b);
         }
-        afj_arr_end(&j);
-        afj_obj_end(&j);
-        af_buf_append(&b, "\n", 1);
-        fwrite(b.data, 1, b.len, stdout);
-        af_buf_free(&b);
+        report_json_begin(&rep, &j, &b, "summary");
+        afj_kuint(&j, "total", n);
+        report_json_end(&rep, &j, &b);
     } else {
         printf("%-5s %-11s %-19s %s\n", "RUN", "STATUS", "STARTED", "COMMAND");
         for (i = 0; i < n; i++) {

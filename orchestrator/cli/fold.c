@@ -15,6 +15,7 @@ struct fold_group {
     char **names;
     size_t n, cap;
     size_t order;
+    const void *item; /* the first member's, borrowed */
 };
 
 struct fold {
@@ -43,6 +44,15 @@ fold_new(void)
 void
 fold_add(struct fold *f, const char *key, const char *name)
 {
+    fold_add_item(f, key, name, NULL);
+}
+
+void
+fold_add_item(struct fold *f,
+              const char *key,
+              const char *name,
+              const void *item)
+{
     uint64_t h = fold_hash(key);
     struct fold_group *g = NULL;
     size_t i;
@@ -63,6 +73,7 @@ fold_add(struct fold *f, const char *key, const char *name)
         g->key = af_strdup(key);
         g->hash = h;
         g->order = f->n;
+        g->item = item;
         f->n++;
     }
     if (g->n == g->cap) {
@@ -88,6 +99,12 @@ size_t
 fold_order(const struct fold *f, size_t i)
 {
     return f->g[i].order;
+}
+
+const void *
+fold_item(const struct fold *f, size_t i)
+{
+    return f->g[i].item;
 }
 
 size_t

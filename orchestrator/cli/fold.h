@@ -14,6 +14,16 @@ struct fold;
 struct fold *fold_new(void);
 /* Add node name under key (both copied). */
 void fold_add(struct fold *f, const char *key, const char *name);
+/*
+ * As fold_add, and keep item (borrowed, never touched) when name starts a
+ * new group: fold_item then gives the group's first member's item.
+ */
+void fold_add_item(struct fold *f,
+                   const char *key,
+                   const char *name,
+                   const void *item);
+/* The item of group i's first member (NULL when added by fold_add). */
+const void *fold_item(const struct fold *f, size_t i);
 size_t fold_groups(const struct fold *f);
 /* Key of group i (borrowed). */
 const char *fold_key(const struct fold *f, size_t i);

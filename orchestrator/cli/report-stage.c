@@ -142,29 +142,28 @@ report_stage_text(const struct st_stage *rows, size_t nrows)
 }
 
 void
-report_stage_json(struct af_json *j, const struct st_stage *rows, size_t n)
+report_stage_json(struct report *rep, const struct st_stage *rows, size_t n)
 {
     size_t i;
 
-    afj_key(j, "staging");
-    afj_arr_begin(j);
     for (i = 0; i < n; i++) {
         const struct st_stage *r = &rows[i];
+        struct af_buf b;
+        struct af_json j;
 
-        afj_obj_begin(j);
-        afj_kstr(j, "node", r->node);
-        afj_kstr(j, "package", r->package);
-        afj_kstr(j, "stage", r->stage);
-        afj_kstr(j, "version", r->version);
-        afj_kstr(j, "sha256", r->sha256);
-        afj_kuint(j, "size", r->size);
-        afj_kuint(j, "verified", r->verified);
-        afj_kint(j, "percent",
+        report_json_begin(rep, &j, &b, "staged");
+        afj_kstr(&j, "node", r->node);
+        afj_kstr(&j, "package", r->package);
+        afj_kstr(&j, "stage", r->stage);
+        afj_kstr(&j, "version", r->version);
+        afj_kstr(&j, "sha256", r->sha256);
+        afj_kuint(&j, "size", r->size);
+        afj_kuint(&j, "verified", r->verified);
+        afj_kint(&j, "percent",
                  r->size ? (int64_t)(r->verified * 100 / r->size) : 0);
-        afj_kstr(j, "state", st_stage_state_name(r->state));
-        afj_kstr(j, "reason", r->reason);
-        afj_kint(j, "updated_ms", r->updated);
-        afj_obj_end(j);
+        afj_kstr(&j, "state", st_stage_state_name(r->state));
+        afj_kstr(&j, "reason", r->reason);
+        afj_kint(&j, "updated_ms", r->updated);
+        report_json_end(rep, &j, &b);
     }
-    afj_arr_end(j);
 }

@@ -11,16 +11,17 @@
 
 #include <stddef.h>
 
-struct af_json;
+struct report;
 struct st_stage;
 
 /* The text block ("Staged packages:" and one line per package and state);
  * prints nothing when n is 0. */
 void report_stage_text(const struct st_stage *rows, size_t n);
-/* "staging": [ {node, package, stage, version, sha256, size, verified,
- * percent, state, reason, updated_ms}, ... ] as one key of the object j is
- * inside of. */
-void
-report_stage_json(struct af_json *j, const struct st_stage *rows, size_t n);
+/* One JSON Lines object per row: {"v", "type": "staged", node, package,
+ * stage, version, sha256, size, verified, percent, state, reason,
+ * updated_ms}. */
+void report_stage_json(struct report *rep,
+                       const struct st_stage *rows,
+                       size_t n);
 
 #endif /* AF_REPORT_STAGE_H */

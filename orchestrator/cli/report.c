@@ -2,6 +2,7 @@
 /* The reporter (see report.h). */
 #include "report.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,14 +210,28 @@ report_errs_add(struct report_errs *e, const char *node, const char *msg)
 }
 
 void
+report_errs_add_at(struct report_errs *e,
+                   const char *node,
+                   const char *address,
+                   const char *msg)
+{
+    char *key = report_err_key(msg, node, address);
+
+    fold_add_item(e->f, key, node, report_strip_node(msg ? msg : "", node));
+    free(key);
+}
+
+void
 report_errs_print(struct report_errs *e, FILE *out)
 {
     size_t g;
 
     fold_sort_by_size(e->f);
     for (g = 0; g < fold_groups(e->f); g++) {
+        const char *one = fold_item(e->f, g);
         char *nodes = fold_nodes(e->f, g),
-             *msg = report_safe(fold_key(e->f, g));
+             *msg = report_safe(
+                 fold_size(e->f, g) == 1 && one ? one : fold_key(e->f, g));
 
         fprintf(out, "%s: %s\n", nodes, msg);
         free(msg);
@@ -229,4 +244,136 @@ report_errs_free(struct report_errs *e)
 {
     fold_free(e->f);
     e->f = NULL;
+}
+
+/* 1 when the n bytes at s[i] are word w standing alone (not inside a
+ * longer name or address). */
+static int
+report_word_at(const char *s, size_t i, const char *w, size_t n)
+{
+    unsigned char before = i > 0 ? (unsigned char)s[i - 1] : ' ', after;
+
+    if (n == 0 || strncmp(s + i, w, n) != 0)
+        return 0;
+    after = (unsigned char)s[i + n];
+    if (isalnum(before) || before == '.' || before == '-' || before == '_')
+        return 0;
+    return !(isalnum(after) || after == '.' || after == '-' || after == '_');
+}
+
+char *
+report_err_key(const char *msg, const char *node, const char *address)
+{
+    const char *s = report_strip_node(msg ? msg : "", node);
+    size_t i = 0, na = address ? strlen(address) : 0, nn = strlen(node);
+    struct af_buf b;
+
+    af_buf_init(&b, 0);
+    while (s[i] != '\0') {
+        if (report_word_at(s, i, address, na)) {
+            af_buf_puts(&b, "<address>");
+            i += na;
+        } else if (report_word_at(s, i, node, nn)) {
+            af_buf_puts(&b, "<node>");
+            i += nn;
+        } else if (strncmp(s + i, "SHA256:", 7) == 0) {
+            af_buf_puts(&b, "SHA256:<fingerprint>");
+            for (i += 7; isalnum((unsigned char)s[i]) || s[i] == '+' ||
+                         s[i] == '/' || s[i] == '=';
+                 i++)
+                ;
+        } else {
+            af_buf_append(&b, s + i, 1);
+            i++;
+        }
+    }
+    af_buf_append(&b, "", 0);
+    return b.data ? af_buf_steal(&b) : af_strdup("");
+}
+
+void
+report_fold_init(struct report_fold *rf,
+                 const char *const *words,
+                 size_t nwords)
+{
+    size_t s;
+
+    rf->blocks = fold_new();
+    rf->words = words;
+    rf->nwords = nwords;
+    rf->by = af_calloc(nwords, sizeof(*rf->by));
+    for (s = 0; s < nwords; s++)
+        rf->by[s] = fold_new();
+}
+
+void
+report_fold_add(struct report_fold *rf,
+                size_t status,
+                const char *key,
+                const char *node,
+                const void *item)
+{
+    fold_add_item(rf->blocks, key, node, item);
+    if (status < rf->nwords)
+        fold_add(rf->by[status], "", node);
+}
+
+size_t
+report_fold_sort(struct report_fold *rf)
+{
+    fold_sort_by_size(rf->blocks);
+    return fold_groups(rf->blocks);
+}
+
+const void *
+report_fold_item(const struct report_fold *rf, size_t g)
+{
+    return fold_item(rf->blocks, g);
+}
+
+size_t
+report_fold_size(const struct report_fold *rf, size_t g)
+{
+    return fold_size(rf->blocks, g);
+}
+
+char *
+report_fold_nodes(const struct report_fold *rf, size_t g)
+{
+    return fold_nodes(rf->blocks, g);
+}
+
+void
+report_fold_tally(struct report *r,
+                  const struct report_fold *rf,
+                  size_t optional)
+{
+    size_t s;
+
+    for (s = 0; s < rf->nwords; s++) {
+        size_t c = fold_groups(rf->by[s]) ? fold_size(rf->by[s], 0) : 0;
+
+        if (s >= optional && c == 0)
+            continue;
+        fprintf(r->out, "%s%zu %s", s == 0 ? "" : ", ", c, rf->words[s]);
+        if (s > 0 && c > 0) {
+            char *nodes = fold_nodes(rf->by[s], 0);
+
+            fprintf(r->out, ": %s", nodes);
+            free(nodes);
+        }
+    }
+    fprintf(r->out, "\n");
+}
+
+void
+report_fold_free(struct report_fold *rf)
+{
+    size_t s;
+
+    for (s = 0; rf->by != NULL && s < rf->nwords; s++)
+        fold_free(rf->by[s]);
+    free(rf->by);
+    fold_free(rf->blocks);
+    memset(rf, 0, sizeof(*rf));
 }

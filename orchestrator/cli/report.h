@@ -71,6 +71,62 @@ void report_errs_print(struct report_errs *e, FILE *out);
 void report_errs_free(struct report_errs *e);
 /* msg without a leading "node: " (borrowed from msg). */
 const char *report_strip_node(const char *msg, const char *node);
+/*
+ * As report_errs_add, for a node at address: the message folds with the
+ * same failure on other nodes although it names each node's own address
+ * or host key (see report_err_key). msg is borrowed until report_errs_print
+ * (a group of one prints it as it is).
+ */
+void report_errs_add_at(struct report_errs *e,
+                        const char *node,
+                        const char *address,
+                        const char *msg);
+
+/*
+ * The fold key of a node's failure message: msg without a leading
+ * "node: ", with the node's own address (address may be NULL) and name
+ * replaced by "<address>" and "<node>" where they stand as words, and host
+ * key fingerprints ("SHA256:...") by "SHA256:<fingerprint>". So 500 nodes
+ * refusing connections give one key: "connect to <address> port 22:
+ * Connection refused". The caller frees the result.
+ */
+char *report_err_key(const char *msg, const char *node, const char *address);
+
+/*
+ * Per-node results folded into blocks (clush -b) and counted by status,
+ * for exec, copy and gather. Each node is added with its status (an index
+ * into words), a key (equal keys print one block) and the caller's item
+ * (borrowed until report_fold_free), which is what a block prints from.
+ */
+struct report_fold {
+    struct fold *blocks;
+    struct fold **by; /* nodes per status */
+    const char *const *words;
+    size_t nwords;
+};
+void report_fold_init(struct report_fold *rf,
+                      const char *const *words,
+                      size_t nwords);
+void report_fold_add(struct report_fold *rf,
+                     size_t status,
+                     const char *key,
+                     const char *node,
+                     const void *item);
+/* Sort the blocks, largest first; returns how many there are. */
+size_t report_fold_sort(struct report_fold *rf);
+/* Block g: its first node's item, size, folded node set (caller frees). */
+const void *report_fold_item(const struct report_fold *rf, size_t g);
+size_t report_fold_size(const struct report_fold *rf, size_t g);
+char *report_fold_nodes(const struct report_fold *rf, size_t g);
+/*
+ * The tally line: "4 ok, 1 failed: npu003, 0 unreachable" -- every status
+ * below `optional` always, the others only when some node has them; the
+ * node set for every status but the first.
+ */
+void report_fold_tally(struct report *r,
+                       const struct report_fold *rf,
+                       size_t optional);
+void report_fold_free(struct report_fold *rf);
 
 /* JSON Lines: begin an object with "v" and "type"; end writes the line. */
 void report_json_begin(struct report *r,

@@ -220,7 +220,10 @@ copy_ready(struct sched_job *j, struct sess *s, int status)
     sched_job_set_user(j, cj);
     if (status < 0) {
         snprintf(cj->r->error, sizeof(cj->r->error), "%s", sess_error(s));
-        copy_end(cj, sess_timed_out(s) ? COPY_TIMEOUT : COPY_UNREACHABLE);
+        /* Reached (SSH up) but the agent refused or failed: failed. */
+        copy_end(cj, sess_timed_out(s)     ? COPY_TIMEOUT
+                     : sess_agc(s) != NULL ? COPY_FAILED
+                                           : COPY_UNREACHABLE);
         return;
     }
     cj->agc = sess_agc(s);

@@ -39,9 +39,12 @@ facts_end(struct sched_job *j)
         return; /* the staged answer is still to come */
     ev_init(&ev, EV_NODE_END, r->name);
     ev.action = "facts";
-    ev.status =
-        r->status == 0 ? EV_OK : (r->timed_out ? EV_TIMEOUT : EV_UNREACHABLE);
+    ev.status = r->status == 0 ? EV_OK
+                : r->timed_out ? EV_TIMEOUT
+                : r->reached   ? EV_FAILED
+                               : EV_UNREACHABLE;
     ev.duration_ms = (int64_t)(sched_now_ms() - run->t0[i]);
+    run->res[i].duration_ms = ev.duration_ms;
     for (k = 0; k < r->facts.n; k++)
         ev.bytes += strlen(r->facts.keys[k]) + strlen(r->facts.vals[k]) + 2;
     ev.reason = r->status ? r->error : NULL;
@@ -69,6 +72,7 @@ facts_answer(struct agc *a, int status, const struct af_kv *body, void *data)
     size_t k;
 
     r->pushed = agc_pushed(a);
+    r->reached = 1;
     if (status != 0) {
         r->status = status;
         r->timed_out = status == AF_ETIMEOUT;
@@ -122,6 +126,8 @@ facts_ready(struct sched_job *j, struct sess *s, int status)
     if (status < 0) {
         r->status = status;
         r->timed_out = sess_timed_out(s);
+        /* The agent client exists once the SSH session was up. */
+        r->reached = sess_agc(s) != NULL;
         snprintf(r->error, sizeof(r->error), "%s", sess_error(s));
         facts_end(j);
         return;

@@ -22,7 +22,13 @@ struct facts_result {
     const char *address; /* borrowed */
     int status;          /* 0, or the negative code of the failure */
     int timed_out;
-    int pushed; /* the agent had to be pushed */
+    /*
+     * The node was reached (its SSH session came up) before it failed: the
+     * agent refused the node, could not start, or the facts request failed.
+     */
+    int reached;
+    int64_t duration_ms; /* from the session's start to the answer */
+    int pushed;          /* the agent had to be pushed */
     char error[256];
     struct af_kv facts;
     struct af_kv staged; /* facts_gather_staged: file name -> sha256 */
@@ -37,8 +43,8 @@ struct facts_result *
 facts_gather(struct fleet *f, int fanout, uint64_t timeout_ms);
 /*
  * As facts_gather, and emit one EV_NODE_END per node (action "facts";
- * status ok, unreachable or timeout; duration; bytes of facts; reason) to
- * sink (may be NULL).
+ * status ok, failed (reached), unreachable or timeout; duration; bytes of
+ * facts; reason) to sink (may be NULL).
  */
 struct facts_result *facts_gather_ev(struct fleet *f,
                                      int fanout,

@@ -197,7 +197,10 @@ gather_ready(struct sched_job *j, struct sess *s, int status)
     sched_job_set_user(j, gj);
     if (status < 0) {
         snprintf(gj->r->error, sizeof(gj->r->error), "%s", sess_error(s));
-        gather_end(gj, sess_timed_out(s) ? COPY_TIMEOUT : COPY_UNREACHABLE);
+        /* Reached (SSH up) but the agent refused or failed: failed. */
+        gather_end(gj, sess_timed_out(s)     ? COPY_TIMEOUT
+                       : sess_agc(s) != NULL ? COPY_FAILED
+                                             : COPY_UNREACHABLE);
         return;
     }
     if (gather_open(gj) != 0) {

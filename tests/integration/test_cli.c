@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Command-line contract shared by the subcommands: JSON documents carry the
- * schema version "v" and parse; options may follow positionals.
+ * Command-line contract shared by the subcommands: --json output is JSON
+ * Lines, every line with the schema version "v" and a "type"; options may
+ * follow positionals.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -33,10 +34,11 @@ Test(cli, runs_json_has_a_schema_version, .timeout = 60)
     }
     cr_assert_eq(th_run(&r, 30, argv), 0);
     cr_expect_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    doc = json_parse(r.out);
-    cr_assert_not_null(doc, "not JSON: %s", r.out);
-    cr_expect_eq(jnum(doc, "v"), 1.0);
-    cr_expect_not_null(jget(doc, "runs"));
+    /* No runs: the summary alone says so. */
+    doc = jsonl_parse(r.out);
+    cr_assert_eq(doc->n, 1, "%s", r.out);
+    cr_expect_str_eq(jstr(doc->kids[0], "type"), "summary");
+    cr_expect_eq(jnum(doc->kids[0], "total"), 0);
     jv_free(doc);
     th_result_free(&r);
     /* The option may come after a positional too (status RUN --state). */
@@ -55,7 +57,7 @@ Test(cli, runs_json_has_a_schema_version, .timeout = 60)
     free(state);
 }
 
-/* hccn plan --json: valid and invalid plans are JSON with "v". */
+/* hccn plan --json: valid and invalid plans are JSON Lines, with "v". */
 Test(cli, hccn_plan_json_has_a_schema_version, .timeout = 60)
 {
     static const char *const files[] = {"910-4.yaml", "err-overlap.yaml"};
@@ -71,17 +73,24 @@ Test(cli, hccn_plan_json_has_a_schema_version, .timeout = 60)
                               inv,    "--state", state,  NULL};
         struct th_result r;
         struct jv *doc;
+        const struct jv *sum;
 
         cr_assert_eq(th_run(&r, 30, argv), 0);
         cr_expect_eq(r.status, i == 0 ? 0 : 2, "%s: exit %d: %s", files[i],
                      r.status, r.err);
-        doc = json_parse(r.out);
-        cr_assert_not_null(doc, "%s: not JSON: %s", files[i], r.out);
-        cr_expect_eq(jnum(doc, "v"), 1.0);
-        cr_expect_eq(jget(doc, "valid")->t, J_BOOL);
-        cr_expect_not_null(jget(doc, "errors"));
-        if (i == 0)
-            cr_expect_not_null(jget(doc, "nodes"));
+        doc = jsonl_parse(r.out);
+        sum = doc->kids[doc->n - 1];
+        cr_expect_str_eq(jstr(sum, "type"), "summary");
+        cr_expect_eq(jget(sum, "valid")->t, J_BOOL);
+        cr_expect_eq(jget(sum, "valid")->b, i == 0);
+        cr_expect_eq(jget(sum, "errors")->t, J_ARR);
+        if (i == 0) {
+            cr_expect_gt(jsonl_count(doc, "node"), 0, "%s", r.out);
+            cr_expect_eq(jget(sum, "errors")->n, 0);
+        } else {
+            cr_expect_eq(doc->n, 1, "an invalid plan has no node line");
+            cr_expect_gt(jget(sum, "errors")->n, 0);
+        }
         jv_free(doc);
         th_result_free(&r);
         free(inv);
@@ -95,7 +104,7 @@ Test(cli, hccn_plan_json_has_a_schema_version, .timeout = 60)
     }
 }
 
-/* inventory show --json: one record per node, "v", count. */
+/* inventory show --json: one "node" line per node, then "summary". */
 Test(cli, inventory_show_json_has_a_schema_version, .timeout = 60)
 {
     const char *argv[] = {
@@ -104,18 +113,18 @@ Test(cli, inventory_show_json_has_a_schema_version, .timeout = 60)
         "--limit", "npu[001-003]", NULL};
     struct th_result r;
     struct jv *doc;
-    const struct jv *nodes;
+    const struct jv *n;
 
     cr_assert_eq(th_run(&r, 30, argv), 0);
     cr_expect_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    doc = json_parse(r.out);
-    cr_assert_not_null(doc, "not JSON: %s", r.out);
-    cr_expect_eq(jnum(doc, "v"), 1.0);
-    cr_expect_eq(jnum(doc, "count"), 3.0);
-    nodes = jget(doc, "nodes");
-    cr_assert(nodes != NULL && nodes->t == J_ARR && nodes->n == 3);
-    cr_expect_str_eq(jstr(nodes->kids[0], "name"), "npu001");
-    cr_expect_eq(jget(nodes->kids[0], "groups")->t, J_ARR);
+    doc = jsonl_parse(r.out);
+    cr_assert_eq(doc->n, 4, "%s", r.out);
+    n = jsonl_nth(doc, "node", 0);
+    cr_assert_not_null(n);
+    cr_expect_str_eq(jstr(n, "name"), "npu001");
+    cr_expect_eq(jget(n, "groups")->t, J_ARR);
+    cr_expect_str_eq(jstr(doc->kids[3], "type"), "summary");
+    cr_expect_eq(jnum(doc->kids[3], "total"), 3.0);
     jv_free(doc);
     th_result_free(&r);
 }

@@ -464,13 +464,11 @@ Test(facts,
 
     facts(&r, dir, "npu057", "--json");
     {
-        struct jv *doc = json_parse(r.out);
-        const struct jv *n, *f;
+        struct jv *doc = jsonl_parse(r.out);
+        const struct jv *f;
 
-        cr_assert_not_null(doc, "not JSON:\n%s", r.out);
-        n = jget(doc, "nodes");
-        cr_assert(n && n->t == J_ARR && n->n == 1);
-        f = jget(n->kids[0], "facts");
+        cr_assert_eq(jsonl_count(doc, "node"), 1, "%s", r.out);
+        f = jget(jsonl_nth(doc, "node", 0), "facts");
         cr_assert_not_null(f);
         cr_expect_str_eq(jstr(f, "npu.3.health"), "Warning");
         cr_expect_str_eq(jstr(f, "npu.2.health"), "OK");
@@ -489,18 +487,16 @@ Test(facts,
     char *dir = state_dir();
     struct th_result r;
     struct jv *doc;
-    const struct jv *nodes;
 
     rack_ok("reset", th_rack("reset npu051 npu052 --state fresh"));
     facts(&r, dir, "npu[051-052]", "--json");
     cr_expect_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
-    doc = json_parse(r.out);
-    cr_assert_not_null(doc, "not JSON:\n%s", r.out);
-    nodes = jget(doc, "nodes");
-    cr_assert(nodes && nodes->t == J_ARR);
-    cr_expect_eq(nodes->n, 2);
-    for (size_t i = 0; i < nodes->n; i++) {
-        const struct jv *n = nodes->kids[i], *f, *pushed;
+    doc = jsonl_parse(r.out);
+    cr_expect_eq(doc->n, 3, "two nodes and a summary:\n%s", r.out);
+    cr_expect_eq(jnum(jsonl_nth(doc, "summary", 0), "ok"), 2);
+    cr_expect_eq(jnum(jsonl_nth(doc, "summary", 0), "agent_pushed"), 2);
+    for (size_t i = 0; i < jsonl_count(doc, "node"); i++) {
+        const struct jv *n = jsonl_nth(doc, "node", i), *f, *pushed;
         char name[32];
 
         snprintf(name, sizeof(name), "npu05%zu", i + 1);

@@ -300,3 +300,85 @@ jnode(const struct jv *doc, const char *name)
     }
     return NULL;
 }
+
+/* ------------------------------------------------------- JSON Lines */
+
+struct jv *
+jsonl_parse(const char *out)
+{
+    struct jv *all = af_calloc(1, sizeof(*all));
+    const char *p = out, *nl;
+    size_t cap = 0;
+
+    all->t = J_ARR;
+    cr_assert_not_null(out);
+    for (; *p != '\0'; p = nl + 1) {
+        char *line;
+        struct jv *v;
+        const struct jv *ver, *type;
+
+        nl = strchr(p, '\n');
+        cr_assert_not_null(nl,
+                           "JSON Lines output does not end in a newline:"
+                           "\n%s",
+                           out);
+        line = af_strndup(p, (size_t)(nl - p));
+        v = json_parse(line);
+        cr_assert_not_null(v, "line %zu is not JSON: '%s'\nwhole output:\n%s",
+                           all->n + 1, line, out);
+        cr_assert_eq(v->t, J_OBJ, "line %zu is not an object: %s", all->n + 1,
+                     line);
+        ver = jget(v, "v");
+        type = jget(v, "type");
+        cr_assert(ver != NULL && ver->t == J_NUM && ver->num == 1.0,
+                  "line %zu has no \"v\": 1: %s", all->n + 1, line);
+        cr_assert(type != NULL && type->t == J_STR && type->slen > 0,
+                  "line %zu has no \"type\": %s", all->n + 1, line);
+        if (all->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            all->kids = af_reallocarray(all->kids, cap, sizeof(*all->kids));
+        }
+        all->kids[all->n++] = v;
+        free(line);
+    }
+    return all;
+}
+
+size_t
+jsonl_count(const struct jv *lines, const char *type)
+{
+    size_t i, c = 0;
+
+    for (i = 0; i < lines->n; i++)
+        c += strcmp(jget(lines->kids[i], "type")->s, type) == 0;
+    return c;
+}
+
+const struct jv *
+jsonl_nth(const struct jv *lines, const char *type, size_t nth)
+{
+    size_t i;
+
+    for (i = 0; i < lines->n; i++)
+        if (strcmp(jget(lines->kids[i], "type")->s, type) == 0 && nth-- == 0)
+            return lines->kids[i];
+    return NULL;
+}
+
+const struct jv *
+jsonl_find(const struct jv *lines,
+           const char *type,
+           const char *key,
+           const char *val)
+{
+    size_t i;
+
+    for (i = 0; i < lines->n; i++) {
+        const struct jv *l = lines->kids[i], *m = jget(l, key);
+
+        if (strcmp(jget(l, "type")->s, type) == 0 && m != NULL &&
+            m->t == J_STR && strcmp(m->s, val) == 0)
+            return l;
+    }
+    return NULL;
+}

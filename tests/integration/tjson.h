@@ -29,4 +29,21 @@ const char *jstr(const struct jv *v, const char *key);
 double jnum(const struct jv *v, const char *key);
 const struct jv *jnode(const struct jv *doc, const char *name);
 
+/*
+ * JSON Lines: every line of out (each ending in a newline, none empty) must
+ * be an object with "v": 1 and a non-empty string "type", or the test
+ * fails. Returns a J_ARR of the line objects in order (jv_free it).
+ */
+struct jv *jsonl_parse(const char *out);
+/* How many lines have this type. */
+size_t jsonl_count(const struct jv *lines, const char *type);
+/* The nth (0-based) line of this type, or NULL. */
+const struct jv *
+jsonl_nth(const struct jv *lines, const char *type, size_t nth);
+/* The first line of this type whose string member key is val, or NULL. */
+const struct jv *jsonl_find(const struct jv *lines,
+                            const char *type,
+                            const char *key,
+                            const char *val);
+
 #endif /* AF_TJSON_H */
