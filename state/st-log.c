@@ -334,7 +334,6 @@ st_log_write(struct st_log *l, const void *p, size_t n, struct af_err *e)
             *e = l->saved;
         return l->err;
     }
-    l->bytes += n;
     while (n > 0) {
         size_t k = ST_LOG_CHUNK - l->len;
 
@@ -352,6 +351,7 @@ st_log_write(struct st_log *l, const void *p, size_t n, struct af_err *e)
         }
         memcpy(l->buf + l->len, b, k);
         l->len += k;
+        l->bytes += k; /* the row's count: only bytes a flush will store */
         b += k;
         n -= k;
         if (l->len == ST_LOG_CHUNK ||
