@@ -138,6 +138,7 @@ struct conn {
     const char *phase;
 
     int fd;
+    int fd_lent; /* libssh holds fd (seen after ssh_connect) */
     uv_poll_t poll;
     int poll_inited;
     int poll_events;
