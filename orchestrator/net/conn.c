@@ -100,6 +100,32 @@ conn_error(const struct conn *c)
     return c->err.msg;
 }
 
+static void
+conn_apply_ref(struct conn *c, uv_handle_t *h)
+{
+    if (c->unref)
+        uv_unref(h);
+    else
+        uv_ref(h);
+}
+
+void
+conn_set_ref(struct conn *c, int ref)
+{
+    c->unref = !ref;
+    if (c->closing)
+        return;
+    conn_apply_ref(c, (uv_handle_t *)&c->timer);
+    if (c->poll_inited)
+        conn_apply_ref(c, (uv_handle_t *)&c->poll);
+}
+
+int
+conn_up(const struct conn *c)
+{
+    return c->state == CONN_READY && !c->closing;
+}
+
 enum conn_fail
 conn_fail_class(const struct conn *c)
 {
@@ -218,6 +244,7 @@ conn_start_via(struct conn *c)
         c->poll.data = c;
         c->poll_inited = 1;
         c->handles_open++;
+        conn_apply_ref(c, (uv_handle_t *)&c->poll);
         c->state = CONN_TCP;
     }
     uv_timer_start(&c->timer, conn__timer_cb, 0, 0);
@@ -303,6 +330,7 @@ conn_tcp_start(struct conn *c)
     c->poll.data = c;
     c->poll_inited = 1;
     c->handles_open++;
+    conn_apply_ref(c, (uv_handle_t *)&c->poll);
     c->poll_events = UV_WRITABLE;
     uv_poll_start(&c->poll, UV_WRITABLE, conn_poll_cb);
     return 0;

@@ -142,6 +142,7 @@ struct conn {
     uv_poll_t poll;
     int poll_inited;
     int poll_events;
+    int unref; /* conn_set_ref(c, 0): its handles keep no loop alive */
     uv_timer_t timer;
     uv_getaddrinfo_t gai;
     int gai_pending;

@@ -21,7 +21,21 @@ struct facts_run {
     struct facts_result *res;
     const struct ev_sink *sink;
     uint64_t *t0; /* when each node's job started */
+    size_t keep;  /* sessions still to keep (facts_gather_keep) */
 };
+
+/*
+ * Only sessions reached directly are kept: one behind a jump host holds
+ * the jump's shared session open (jump.h), and with it the loop.
+ */
+static int
+facts_direct(const struct facts_run *run, size_t i)
+{
+    struct conn_opts o;
+
+    fleet_conn_opts(run->fleet, fleet_node(run->fleet, i), &o);
+    return o.via == NULL;
+}
 
 /* The node's job ends: tell the sink, then free the slot. */
 static void
@@ -42,6 +56,11 @@ facts_end(struct sched_job *j)
         ev.bytes += strlen(r->facts.keys[k]) + strlen(r->facts.vals[k]) + 2;
     ev.reason = r->status ? r->error : NULL;
     ev_emit(run->sink, &ev);
+    if (r->status == 0 && run->keep > 0 && facts_direct(run, i)) {
+        run->keep--;
+        run->res[i].kept = sched_job_keep(j);
+        return;
+    }
     sched_job_done(j);
 }
 
@@ -106,11 +125,36 @@ facts_gather(struct fleet *f, int fanout, uint64_t timeout_ms)
     return facts_gather_ev(f, fanout, timeout_ms, NULL);
 }
 
+static struct facts_result *facts_run(struct fleet *f,
+                                      int fanout,
+                                      uint64_t timeout_ms,
+                                      const struct ev_sink *sink,
+                                      size_t keep);
+
 struct facts_result *
 facts_gather_ev(struct fleet *f,
                 int fanout,
                 uint64_t timeout_ms,
                 const struct ev_sink *sink)
+{
+    return facts_run(f, fanout, timeout_ms, sink, 0);
+}
+
+struct facts_result *
+facts_gather_keep(struct fleet *f,
+                  int fanout,
+                  uint64_t timeout_ms,
+                  size_t max_keep)
+{
+    return facts_run(f, fanout, timeout_ms, NULL, max_keep);
+}
+
+static struct facts_result *
+facts_run(struct fleet *f,
+          int fanout,
+          uint64_t timeout_ms,
+          const struct ev_sink *sink,
+          size_t keep)
 {
     static const struct sched_job_ops ops = {
         .sess_flags = SESS_AGENT,
@@ -125,6 +169,7 @@ facts_gather_ev(struct fleet *f,
     run.fleet = f;
     run.timeout_ms = timeout_ms;
     run.sink = sink;
+    run.keep = keep;
     run.t0 = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.t0));
     run.res = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.res));
     for (i = 0; i < f->nsel; i++) {

@@ -16,6 +16,7 @@ struct fleet;
 struct st;
 struct af_err;
 struct ev_sink;
+struct sess;
 
 struct facts_result {
     const char *name;    /* borrowed from the inventory */
@@ -25,6 +26,7 @@ struct facts_result {
     int pushed; /* the agent had to be pushed */
     char error[256];
     struct af_kv facts;
+    struct sess *kept; /* facts_gather_keep: the node's session, or NULL */
 };
 
 /*
@@ -43,6 +45,17 @@ struct facts_result *facts_gather_ev(struct fleet *f,
                                      int fanout,
                                      uint64_t timeout_ms,
                                      const struct ev_sink *sink);
+/*
+ * As facts_gather, and keep the agent sessions of up to max_keep nodes
+ * that answered (res[i].kept, first answers first) instead of closing
+ * them, for work that follows on the same nodes. The caller owns them:
+ * sess_rebind, then hand them to jobs (sched_job_ops.take) or sess_close
+ * them; facts_results_free does not.
+ */
+struct facts_result *facts_gather_keep(struct fleet *f,
+                                       int fanout,
+                                       uint64_t timeout_ms,
+                                       size_t max_keep);
 /* Store the answered nodes' facts in one transaction. */
 int facts_store(struct st *st,
                 const struct facts_result *res,

@@ -97,6 +97,7 @@ struct nj {
     char *boot_before;
     char *boot_after;
     uint64_t reboot_deadline;
+    uint64_t down_grace_ms; /* next reboot probes: see ro-reboot.c */
     uint64_t hard_deadline; /* resume: give up on an unreachable node */
     int resume_rebooting;
     int reboot_done;        /* resume saw the new boot_id: never reboot again */
@@ -140,6 +141,9 @@ struct ro {
     int fails[RO_F_COUNT];
     size_t budget;
     struct hccn_plan *hccn; /* built when a builtin hccn phase is planned */
+    struct sess **pre;      /* per node: a session opened ahead (ro-sess.c) */
+    int tx_depth;           /* ro_tx_enter nesting */
+    int tx_open;            /* a state transaction is open (ro-tx.c) */
 };
 
 /* ro-ev.c */
@@ -177,6 +181,31 @@ int ro_wrote(struct ro *ro, int r, const struct af_err *e, const char *what);
 int ro_halted(const struct ro *ro);
 void ro_progress_start(struct ro *ro);
 void ro_progress_stop(struct ro *ro);
+
+/* ro-sess.c: sessions opened before their batch */
+struct facts_result;
+/* Take the sessions the facts gathering kept (res[i].kept) as nodes'. */
+void ro_pre_adopt_facts(struct ro *ro, struct facts_result *res);
+/* Batches assigned: keep those of batches first and first + 1 only. */
+void ro_pre_trim(struct ro *ro, int first_batch);
+/* Open batch's sessions ahead, within the window less running jobs. */
+void ro_pre_open(struct ro *ro, int batch, size_t running);
+/* sched_job_ops.take of the rollout's jobs (job k of the batch). */
+struct sess *ro_pre_take(void *data, size_t k);
+/* Close every session not taken (the loop must run afterwards). */
+void ro_pre_close_all(struct ro *ro);
+
+/* ro-tx.c: one commit per burst of state writes */
+/* A node-machine callback begins: its writes join one transaction. */
+void ro_tx_enter(struct ro *ro);
+/* It ends: the outermost leave commits. */
+void ro_tx_leave(struct ro *ro);
+/*
+ * Commit what was written so far, before an action that needs it durable.
+ * 0 when committed (or nothing was open), -1 when the commit failed (the
+ * writes are rolled back, reported, the run halts).
+ */
+int ro_tx_flush(struct ro *ro);
 
 /* ro-batch.c */
 size_t ro_failed_total(const struct ro *ro);

@@ -206,7 +206,11 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
 
     ro->n = ro->fleet.nsel;
     ro->nj = af_calloc(ro->n ? ro->n : 1, sizeof(*ro->nj));
-    res = facts_gather(&ro->fleet, ro->eff.fanout, RO_FACTS_TIMEOUT_MS);
+    /* Their sessions serve the first batches (ro-sess.c). */
+    res = ro->eff.plan_only
+              ? facts_gather(&ro->fleet, ro->eff.fanout, RO_FACTS_TIMEOUT_MS)
+              : facts_gather_keep(&ro->fleet, ro->eff.fanout,
+                                  RO_FACTS_TIMEOUT_MS, (size_t)ro->eff.fanout);
     if (!ro->eff.plan_only && facts_store(ro->st, res, ro->n, &e) != 0) {
         ro_error(ro, "cannot store facts, nothing started: %s", e.msg);
         facts_results_free(res, ro->n);
@@ -221,6 +225,7 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
         j->batch = -1;
         af_kv_init(&j->facts);
     }
+    ro_pre_adopt_facts(ro, res);
     for (i = 0; i < ro->n && out == RO_OUT_OK; i++) {
         struct nj *j = &ro->nj[i];
 
@@ -448,6 +453,8 @@ ro_batches(struct ro *ro, const size_t *order, size_t norder)
         ro->cur_batch = b;
         ro_batch_event(ro, RO_EV_BATCH, b, maxb + 1, done_nodes);
         ro_progress_start(ro);
+        /* The next batch's sessions open while this one runs. */
+        ro_pre_open(ro, b + 1, ro->batch_n);
         if (sched_jobs(&ro->sched, &ro->loop, ro->batch_n, ro->eff.fanout,
                        &nj_ops, ro, &e) != 0) {
             ro_error(ro, "%s", e.msg);
@@ -569,6 +576,7 @@ ro_free(struct ro *ro)
     size_t i;
     int s;
 
+    ro_pre_close_all(ro);
     ro_pkgs_free(ro);
     for (i = 0; ro->nj && i < ro->n; i++) {
         pb_plan_free(ro->nj[i].plan);
@@ -593,6 +601,19 @@ ro_free(struct ro *ro)
     uv_close((uv_handle_t *)&ro->progress, NULL);
     uv_run(&ro->loop, UV_RUN_DEFAULT);
     uv_loop_close(&ro->loop);
+}
+
+/* The lowest batch number among the nodes to run (-1: none). */
+static int
+ro_first_batch(const struct ro *ro, const size_t *order, size_t norder)
+{
+    size_t i;
+    int b = -1;
+
+    for (i = 0; i < norder; i++)
+        if (b < 0 || ro->nj[order[i]].batch < b)
+            b = ro->nj[order[i]].batch;
+    return b;
 }
 
 /* From the recorded run to its end: batches over the nodes with work. */
@@ -622,6 +643,7 @@ ro_execute(struct ro *ro, int64_t resume_run)
             order[norder++] = i;
     (void)ro_parse_budget(ro->eff.max_fail, ro->n, &ro->budget);
     (void)ro_assign_batches(ro, order, norder);
+    ro_pre_trim(ro, ro_first_batch(ro, order, norder));
     for (i = 0; i < ro->n; i++)
         if (!ro->nj[i].reachable)
             ro->fails[RO_F_UNREACHABLE]++;
