@@ -68,6 +68,7 @@ sched_idle_cb(uv_idle_t *h)
 {
     struct sched *s = h->data;
     struct sched_job *list = s->closing, *j;
+    int burst;
 
     s->closing = NULL;
     while ((j = list) != NULL) {
@@ -75,12 +76,18 @@ sched_idle_cb(uv_idle_t *h)
         j->next_closing = NULL;
         sched_job_close_now(j);
     }
+    burst = s->burst != NULL && !s->stopped && s->next < s->n &&
+            s->inflight < s->window;
+    if (burst)
+        s->burst(s->data, 1);
     while (!s->stopped && s->next < s->n && s->inflight < s->window) {
         size_t i = s->next++;
 
         s->inflight++;
         s->start(s, i, s->data);
     }
+    if (burst)
+        s->burst(s->data, 0);
     if (!sched_has_work(s)) {
         uv_idle_stop(&s->idle);
         s->idle_active = 0;
@@ -116,18 +123,20 @@ sched_not_started(const struct sched *s)
     return s->n - s->next;
 }
 
-int
-sched_run(struct sched *s,
-          uv_loop_t *loop,
-          size_t n,
-          int window,
-          sched_start_cb start,
-          void *data,
-          struct af_err *e)
+static int
+sched_run_burst(struct sched *s,
+                uv_loop_t *loop,
+                size_t n,
+                int window,
+                sched_start_cb start,
+                void *data,
+                void (*burst)(void *, int),
+                struct af_err *e)
 {
     int r;
 
     memset(s, 0, sizeof(*s));
+    s->burst = burst;
     s->loop = loop;
     s->n = n;
     s->window = window > 0 ? (size_t)window : 1;
@@ -144,12 +153,32 @@ sched_run(struct sched *s,
     return 0;
 }
 
+int
+sched_run(struct sched *s,
+          uv_loop_t *loop,
+          size_t n,
+          int window,
+          sched_start_cb start,
+          void *data,
+          struct af_err *e)
+{
+    return sched_run_burst(s, loop, n, window, start, data, NULL, e);
+}
+
 /* ---- jobs ---- */
 
 struct sched_jobs_run {
     const struct sched_job_ops *ops;
     void *data;
 };
+
+static void
+sched_jobs_burst(void *data, int begin)
+{
+    struct sched_jobs_run *run = data;
+
+    run->ops->burst(run->data, begin);
+}
 
 static void
 sched_job_sess_ready(struct sess *sess, int status)
@@ -397,8 +426,9 @@ sched_jobs(struct sched *s,
 
     run.ops = ops;
     run.data = data;
-    return sched_run(s != NULL ? s : &local, loop, n, window, sched_job_start,
-                     &run, e);
+    return sched_run_burst(s != NULL ? s : &local, loop, n, window,
+                           sched_job_start, &run,
+                           ops->burst != NULL ? sched_jobs_burst : NULL, e);
 }
 
 size_t

@@ -52,6 +52,7 @@ struct sched {
     uv_idle_t idle;
     int idle_active;
     struct sched_job *closing; /* jobs whose session closes next turn */
+    void (*burst)(void *data, int begin); /* see sched_job_ops.burst */
 };
 
 /*
@@ -101,6 +102,12 @@ struct sched_job_ops {
      * when it is known, else when it is), and it is closed with the job.
      */
     struct sess *(*take)(void *data, size_t i);
+    /*
+     * Optional: called with begin 1 before the scheduler starts a run of
+     * jobs in one loop turn and with 0 after it (the caller may group
+     * their work, e.g. one state commit for all of them).
+     */
+    void (*burst)(void *data, int begin);
 };
 
 /*

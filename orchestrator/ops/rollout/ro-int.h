@@ -142,8 +142,10 @@ struct ro {
     size_t budget;
     struct hccn_plan *hccn; /* built when a builtin hccn phase is planned */
     struct sess **pre;      /* per node: a session opened ahead (ro-sess.c) */
-    int tx_depth;           /* ro_tx_enter nesting */
-    int tx_open;            /* a state transaction is open (ro-tx.c) */
+    struct nj **after;      /* steps to start once the commit is done */
+    size_t nafter, cap_after;
+    int tx_depth; /* ro_tx_enter nesting */
+    int tx_open;  /* a state transaction is open (ro-tx.c) */
 };
 
 /* ro-ev.c */
@@ -206,6 +208,15 @@ void ro_tx_leave(struct ro *ro);
  * writes are rolled back, reported, the run halts).
  */
 int ro_tx_flush(struct ro *ro);
+/*
+ * Run go(j) once what was written so far is committed: at once when no
+ * transaction is open, else after the commit that ends the burst (so the
+ * nodes of a batch starting together share one commit). When that commit
+ * fails the node fails instead (the run halts).
+ */
+void ro_tx_after(struct ro *ro, struct nj *j);
+/* sched_job_ops.burst of the rollout's jobs. */
+void ro_tx_burst(void *data, int begin);
 
 /* ro-batch.c */
 size_t ro_failed_total(const struct ro *ro);
@@ -218,6 +229,8 @@ int ro_assign_batches(struct ro *ro, const size_t *order, size_t n);
 /* The rollout's per-node jobs on sched_jobs. */
 extern const struct sched_job_ops nj_ops;
 void nj_next(struct nj *j);
+/* The current step's record is durable: push its package, run it. */
+void nj_step_go(struct nj *j);
 void nj_fail(struct nj *j, enum ro_fail f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void nj_agent_fail(struct nj *j, int status, const char *what);

@@ -355,11 +355,17 @@ nj_start_step(struct nj *j)
     j->step_started_ms = uv_now(&ro->loop);
     ro_say(ro, j, "step", "%s: %s", ps->name, ps->text);
     /* Write-ahead: "running" is durable before anything reaches the node. */
-    if (ro_tx_flush(ro) != 0) {
-        nj_fail(j, RO_F_STEP, "cannot record step %s: %s", ps->name,
-                ro->write_msg);
-        return;
-    }
+    ro_tx_after(ro, j);
+}
+
+void
+nj_step_go(struct nj *j)
+{
+    struct ro *ro = j->ro;
+    const struct pb_plan_step *ps = nj_cur_step(j);
+
+    if (j->state != NJ_STEPS)
+        return; /* failed or detached meanwhile */
     if (ps->package != NULL && ps->package_path != NULL) {
         const char *words[2] = {"stat", ps->package_path};
 
@@ -822,4 +828,5 @@ const struct sched_job_ops nj_ops = {
     .ready = nj_job_ready,
     .closed = NULL,
     .take = ro_pre_take,
+    .burst = ro_tx_burst,
 };

@@ -15,6 +15,9 @@
  */
 #include "ro-int.h"
 
+#include <stdlib.h>
+
+#include "af-mem.h"
 #include "st.h"
 
 static void
@@ -33,10 +36,26 @@ ro_tx_enter(struct ro *ro)
         ro_tx_open(ro);
 }
 
+void
+ro_tx_after(struct ro *ro, struct nj *j)
+{
+    if (!ro->tx_open) {
+        nj_step_go(j);
+        return;
+    }
+    if (ro->nafter == ro->cap_after) {
+        ro->cap_after = ro->cap_after ? 2 * ro->cap_after : 16;
+        ro->after = af_realloc(ro->after, ro->cap_after * sizeof(*ro->after));
+    }
+    ro->after[ro->nafter++] = j;
+}
+
 int
 ro_tx_flush(struct ro *ro)
 {
     struct af_err e;
+    struct nj **after = ro->after;
+    size_t n = ro->nafter, k;
     int r;
 
     if (!ro->tx_open)
@@ -45,7 +64,29 @@ ro_tx_flush(struct ro *ro)
     r = ro_wrote(ro, st_commit(ro->st, &e), &e, "a batch of state writes");
     if (r == 0 && ro->tx_depth > 0)
         ro_tx_open(ro);
+    /* The committed steps go now (their failures join the next commit). */
+    ro->after = NULL;
+    ro->nafter = ro->cap_after = 0;
+    for (k = 0; k < n; k++) {
+        if (r == 0)
+            nj_step_go(after[k]);
+        else
+            nj_fail(after[k], RO_F_STEP, "cannot record its step: %s",
+                    ro->write_msg);
+    }
+    free(after);
     return r;
+}
+
+void
+ro_tx_burst(void *data, int begin)
+{
+    struct ro *ro = data;
+
+    if (begin)
+        ro_tx_enter(ro);
+    else
+        ro_tx_leave(ro);
 }
 
 void
