@@ -52,6 +52,7 @@ struct sched {
     uv_idle_t idle;
     int idle_active;
     struct sched_job *closing; /* jobs whose session closes next turn */
+    void (*burst)(void *data, int begin); /* see sched_job_ops.burst */
 };
 
 /*
@@ -94,6 +95,19 @@ struct sched_job_ops {
     void (*ready)(struct sched_job *j, struct sess *s, int status);
     /* Optional: the session is closed; the job's last callback. */
     void (*closed)(struct sched_job *j);
+    /*
+     * Optional: a session already open (or opening) for job i, kept from
+     * an earlier pass or opened ahead while other work ran, or NULL to
+     * open one. The job adopts it: ready runs with its status (at once
+     * when it is known, else when it is), and it is closed with the job.
+     */
+    struct sess *(*take)(void *data, size_t i);
+    /*
+     * Optional: called with begin 1 before the scheduler starts a run of
+     * jobs in one loop turn and with 0 after it (the caller may group
+     * their work, e.g. one state commit for all of them).
+     */
+    void (*burst)(void *data, int begin);
 };
 
 /*
@@ -117,6 +131,29 @@ void sched_job_done(struct sched_job *j);
  * reboots). From any callback, instead of sched_job_done.
  */
 void sched_job_reopen(struct sched_job *j, uint64_t delay_ms);
+/*
+ * As sched_job_reopen for a node that is going down and coming back (a
+ * reboot): the session closes, and the new one is opened only once a
+ * plain TCP connect to the node's SSH port is accepted (probe.h), tried
+ * first after first_ms and then every 200 ms growing to 500 ms. A port
+ * that accepts before it was ever seen closed counts only after
+ * down_grace_ms (the node may not have gone down yet). The session is
+ * opened anyway, to report the node's real state through ops->ready, when
+ * max_wait_ms passed or sched_stop was called. A node that cannot be
+ * probed (a jump host, a name) is reopened as sched_job_reopen would,
+ * after first_ms.
+ */
+void sched_job_reopen_probe(struct sched_job *j,
+                            uint64_t first_ms,
+                            uint64_t max_wait_ms,
+                            uint64_t down_grace_ms);
+/*
+ * End the job keeping its ready session instead of closing it: the caller
+ * owns the returned session from now on (sess_rebind it, and close it or
+ * give it to a later job through ops->take). Only after the ready callback
+ * reported 0; instead of sched_job_done.
+ */
+struct sess *sched_job_keep(struct sched_job *j);
 size_t sched_job_index(const struct sched_job *j);
 void *sched_job_data(const struct sched_job *j);
 /* The job's current session (NULL between a reopen's close and open). */

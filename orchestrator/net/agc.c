@@ -134,6 +134,12 @@ agc_arch(const struct agc *a)
     return a->arch;
 }
 
+int
+agc_serving(const struct agc *a)
+{
+    return a->state == AGC_READY;
+}
+
 const char *
 agc_error(const struct agc *a)
 {

@@ -147,5 +147,7 @@ int agc_pushed(const struct agc *a);
 /* Node architecture as the probe saw it ("x86_64"), or "". Borrowed. */
 const char *agc_arch(const struct agc *a);
 const char *agc_error(const struct agc *a);
+/* 1 while the agent serves (greeted, not failed). */
+int agc_serving(const struct agc *a);
 
 #endif /* AF_AGC_H */

@@ -38,6 +38,7 @@
 static void conn_drive(struct conn *c);
 static void conn_teardown(struct conn *c);
 static int conn_tcp_check(struct conn *c);
+static void conn_handle_closed(uv_handle_t *h);
 
 struct conn *
 conn_new(uv_loop_t *loop,
@@ -97,6 +98,32 @@ const char *
 conn_error(const struct conn *c)
 {
     return c->err.msg;
+}
+
+static void
+conn_apply_ref(struct conn *c, uv_handle_t *h)
+{
+    if (c->unref)
+        uv_unref(h);
+    else
+        uv_ref(h);
+}
+
+void
+conn_set_ref(struct conn *c, int ref)
+{
+    c->unref = !ref;
+    if (c->closing)
+        return;
+    conn_apply_ref(c, (uv_handle_t *)&c->timer);
+    if (c->poll_inited)
+        conn_apply_ref(c, (uv_handle_t *)&c->poll);
+}
+
+int
+conn_up(const struct conn *c)
+{
+    return c->state == CONN_READY && !c->closing;
 }
 
 enum conn_fail
@@ -217,6 +244,7 @@ conn_start_via(struct conn *c)
         c->poll.data = c;
         c->poll_inited = 1;
         c->handles_open++;
+        conn_apply_ref(c, (uv_handle_t *)&c->poll);
         c->state = CONN_TCP;
     }
     uv_timer_start(&c->timer, conn__timer_cb, 0, 0);
@@ -302,6 +330,7 @@ conn_tcp_start(struct conn *c)
     c->poll.data = c;
     c->poll_inited = 1;
     c->handles_open++;
+    conn_apply_ref(c, (uv_handle_t *)&c->poll);
     c->poll_events = UV_WRITABLE;
     uv_poll_start(&c->poll, UV_WRITABLE, conn_poll_cb);
     return 0;
@@ -499,6 +528,43 @@ conn_windows_opened(struct conn *c)
     return r;
 }
 
+/*
+ * Fourth libssh trap: libssh closes the socket it was lent with
+ * SSH_OPTIONS_FD on its own error paths (ssh_socket_close from the
+ * connection callback when the peer resets during the handshake, and from
+ * ssh_socket_nonblocking_flush on a write error; both in 0.10.6), and
+ * sets its copy to SSH_INVALID_SOCKET. Our poll handle then watches a
+ * closed number: the next socket() of any conn on the loop gets that
+ * number, its uv_poll_init fails with UV_EEXIST (B2-6) and a later close
+ * of ours would close the other conn's socket. Seen when nodes reboot
+ * under open sessions (a crash in uv_poll_start of another node's
+ * connect). So after every pass: once libssh held the fd and now holds
+ * none, the fd is gone; forget it and close its poll handle at once,
+ * before anything else on the loop can reuse the number.
+ */
+static void
+conn_check_fd(struct conn *c)
+{
+    socket_t cur;
+
+    if (c->s == NULL || c->fd < 0)
+        return;
+    cur = ssh_get_fd(c->s);
+    if (cur == c->fd) {
+        c->fd_lent = 1;
+        return;
+    }
+    if (!c->fd_lent || cur != SSH_INVALID_SOCKET)
+        return;
+    c->fd = -1;
+    if (c->poll_inited) {
+        uv_poll_stop(&c->poll);
+        c->poll_inited = 0;
+        c->poll_events = 0;
+        uv_close((uv_handle_t *)&c->poll, conn_handle_closed);
+    }
+}
+
 /* One pass over the connection state machine; 1 if progress was made. */
 static int
 conn_step(struct conn *c)
@@ -671,6 +737,7 @@ conn_drive(struct conn *c)
         c->redrive = 0;
         conn_check_timers(c);
         progress = conn_step(c) || c->redrive;
+        conn_check_fd(c);
         if (c->state == CONN_FAILED)
             break;
     } while (progress && ++turns < CONN_DRIVE_CAP);
@@ -749,6 +816,9 @@ conn_teardown(struct conn *c)
     if (c->s != NULL) {
         if (ssh_is_connected(c->s))
             ssh_disconnect(c->s);
+        /* ssh_free closes a socket libssh still holds: not twice. */
+        if (c->fd >= 0 && ssh_get_fd(c->s) == c->fd)
+            c->fd = -1;
         ssh_free(c->s);
         c->s = NULL;
     }

@@ -116,6 +116,13 @@ void conn_set_data(struct conn *c, void *data);
 const char *conn_name(const struct conn *c);
 /* Detail of the last failure ("" if none); borrowed. */
 const char *conn_error(const struct conn *c);
+/*
+ * ref 0: the conn's handles no longer keep uv_run alive (a session kept
+ * idle for later work, see sched_job_keep); 1 (the default): they do.
+ */
+void conn_set_ref(struct conn *c, int ref);
+/* 1 while the session is authenticated, not failed and not closing. */
+int conn_up(const struct conn *c);
 /* How the conn failed, for the node's result class. */
 enum conn_fail conn_fail_class(const struct conn *c);
 

@@ -138,9 +138,11 @@ struct conn {
     const char *phase;
 
     int fd;
+    int fd_lent; /* libssh holds fd (seen after ssh_connect) */
     uv_poll_t poll;
     int poll_inited;
     int poll_events;
+    int unref; /* conn_set_ref(c, 0): its handles keep no loop alive */
     uv_timer_t timer;
     uv_getaddrinfo_t gai;
     int gai_pending;

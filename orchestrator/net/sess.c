@@ -16,6 +16,7 @@ struct sess {
     sess_closed_cb closed_cb;
     void *data;
     int reported;
+    int status; /* what the ready callback had */
     int ready;
     int timed_out;
     char err[AF_ERR_MSG_LEN];
@@ -27,6 +28,7 @@ sess_report(struct sess *s, int status)
     if (s->reported)
         return;
     s->reported = 1;
+    s->status = status;
     s->ready = status == 0;
     s->ready_cb(s, status);
 }
@@ -141,6 +143,39 @@ int
 sess_ready(const struct sess *s)
 {
     return s->ready;
+}
+
+int
+sess_usable(const struct sess *s)
+{
+    return s->ready && conn_up(s->conn) &&
+           (!(s->flags & SESS_AGENT) ||
+            (s->agc != NULL && agc_serving(s->agc)));
+}
+
+int
+sess_reported(const struct sess *s)
+{
+    return s->reported;
+}
+
+int
+sess_status(const struct sess *s)
+{
+    return s->status;
+}
+
+void
+sess_set_ref(struct sess *s, int ref)
+{
+    conn_set_ref(s->conn, ref);
+}
+
+void
+sess_rebind(struct sess *s, sess_ready_cb cb, void *data)
+{
+    s->ready_cb = cb;
+    s->data = data;
 }
 
 const char *

@@ -59,6 +59,24 @@ const void *sess_node(const struct sess *s);
 const char *sess_name(const struct sess *s);
 /* 1 once the ready callback reported 0 and the session is not closing. */
 int sess_ready(const struct sess *s);
+/*
+ * 1 when the session is ready and still good: its connection up and, with
+ * SESS_AGENT, its agent serving (an idle session kept for later may have
+ * died since its ready callback).
+ */
+int sess_usable(const struct sess *s);
+/* 1 once the ready callback ran (or sess_close was called). */
+int sess_reported(const struct sess *s);
+/* The status the ready callback had (0 or negative); 0 before it ran. */
+int sess_status(const struct sess *s);
+/*
+ * Hand the session to another owner: its ready callback (if it has not
+ * run yet) goes to cb, and sess_data becomes data. Used to adopt a session
+ * opened ahead of its job (af-sched.h).
+ */
+void sess_rebind(struct sess *s, sess_ready_cb cb, void *data);
+/* conn_set_ref of its connection: 0 while it waits idle for later work. */
+void sess_set_ref(struct sess *s, int ref);
 /* Why the session failed ("" if it did not). Borrowed. */
 const char *sess_error(const struct sess *s);
 /* 1 if the failure was a timeout (connect, handshake, auth or agent). */

@@ -23,7 +23,21 @@ struct facts_run {
     uint64_t *t0;           /* when each node's job started */
     const char *staged_dir; /* also ask "staged <dir>", or NULL */
     int *pending;           /* answers each node's job still waits for */
+    size_t keep;            /* sessions still to keep */
 };
+
+/*
+ * Only sessions reached directly are kept: one behind a jump host holds
+ * the jump's shared session open (jump.h), and with it the loop.
+ */
+static int
+facts_direct(const struct facts_run *run, size_t i)
+{
+    struct conn_opts o;
+
+    fleet_conn_opts(run->fleet, fleet_node(run->fleet, i), &o);
+    return o.via == NULL;
+}
 
 /* The node's job ends: tell the sink, then free the slot. */
 static void
@@ -49,6 +63,11 @@ facts_end(struct sched_job *j)
         ev.bytes += strlen(r->facts.keys[k]) + strlen(r->facts.vals[k]) + 2;
     ev.reason = r->status ? r->error : NULL;
     ev_emit(run->sink, &ev);
+    if (r->status == 0 && run->keep > 0 && facts_direct(run, i)) {
+        run->keep--;
+        run->res[i].kept = sched_job_keep(j);
+        return;
+    }
     sched_job_done(j);
 }
 
@@ -157,7 +176,8 @@ static struct facts_result *facts_gather_run(struct fleet *f,
                                              int fanout,
                                              uint64_t timeout_ms,
                                              const struct ev_sink *sink,
-                                             const char *staged_dir);
+                                             const char *staged_dir,
+                                             size_t keep);
 
 struct facts_result *
 facts_gather_ev(struct fleet *f,
@@ -165,16 +185,17 @@ facts_gather_ev(struct fleet *f,
                 uint64_t timeout_ms,
                 const struct ev_sink *sink)
 {
-    return facts_gather_run(f, fanout, timeout_ms, sink, NULL);
+    return facts_gather_run(f, fanout, timeout_ms, sink, NULL, 0);
 }
 
 struct facts_result *
 facts_gather_staged(struct fleet *f,
                     int fanout,
                     uint64_t timeout_ms,
-                    const char *dir)
+                    const char *dir,
+                    size_t max_keep)
 {
-    return facts_gather_run(f, fanout, timeout_ms, NULL, dir);
+    return facts_gather_run(f, fanout, timeout_ms, NULL, dir, max_keep);
 }
 
 static struct facts_result *
@@ -182,7 +203,8 @@ facts_gather_run(struct fleet *f,
                  int fanout,
                  uint64_t timeout_ms,
                  const struct ev_sink *sink,
-                 const char *staged_dir)
+                 const char *staged_dir,
+                 size_t keep)
 {
     static const struct sched_job_ops ops = {
         .sess_flags = SESS_AGENT,
@@ -199,6 +221,7 @@ facts_gather_run(struct fleet *f,
     run.sink = sink;
     run.staged_dir = staged_dir;
     run.pending = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.pending));
+    run.keep = keep;
     run.t0 = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.t0));
     run.res = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.res));
     for (i = 0; i < f->nsel; i++) {

@@ -16,6 +16,7 @@ struct fleet;
 struct st;
 struct af_err;
 struct ev_sink;
+struct sess;
 
 struct facts_result {
     const char *name;    /* borrowed from the inventory */
@@ -32,6 +33,7 @@ struct facts_result {
     char error[256];
     struct af_kv facts;
     struct af_kv staged; /* facts_gather_staged: file name -> sha256 */
+    struct sess *kept;   /* facts_gather_staged: the kept session, or NULL */
 };
 
 /*
@@ -52,15 +54,21 @@ struct facts_result *facts_gather_ev(struct fleet *f,
                                      const struct ev_sink *sink);
 /*
  * As facts_gather, and in the same session ask each node's agent which
- * packages of the node directory dir it holds verified ("staged": from the
- * marks puts left, without reading the files): res[i].staged maps each
- * such file name to its SHA-256 (empty when the node holds none or could
- * not tell; that alone never fails a node).
+ * packages of the node directory dir (NULL: do not ask) it holds verified
+ * ("staged": from the marks puts left, without reading the files):
+ * res[i].staged maps each such file name to its SHA-256 (empty when the
+ * node holds none or could not tell; that alone never fails a node).
+ * Also keep the agent sessions of up to max_keep nodes that answered
+ * (res[i].kept, first answers first) instead of closing them, for work that
+ * follows on the same nodes. The caller owns them: sess_rebind, then hand
+ * them to jobs (sched_job_ops.take) or sess_close them; facts_results_free
+ * does not.
  */
 struct facts_result *facts_gather_staged(struct fleet *f,
                                          int fanout,
                                          uint64_t timeout_ms,
-                                         const char *dir);
+                                         const char *dir,
+                                         size_t max_keep);
 /* Store the answered nodes' facts in one transaction. */
 int facts_store(struct st *st,
                 const struct facts_result *res,

@@ -724,3 +724,67 @@ RO_TEST(sudo_wanting_a_password_fails_the_node_fast)
     cr_expect_eq(count_events("npu045", "install driver"), 0);
     th_result_free(&r);
 }
+
+/* Lines of the node's sshd log (all boots) that contain what. */
+static int
+sshd_log_count(const char *node, const char *what)
+{
+    char *path = af_asprintf("%s/nodes/%s/sshd.log", AF_RACK_DIR, node);
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int n = 0;
+
+    free(path);
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        n += strstr(line, what) != NULL;
+    fclose(f);
+    return n;
+}
+
+/*
+ * Sessions a rollout costs a node: the facts session serves the node's
+ * batch (kept, not closed and opened again), a rebooting node is watched
+ * with TCP connects and gets one new session once it is back, and that
+ * session verifies it. So two authenticated sessions per node, where the
+ * rollout used to open one more per batch and poll with full sessions.
+ */
+RO_TEST(one_session_for_facts_and_batch_and_one_after_the_reboot)
+{
+    struct th_result r;
+    int before[4], i;
+    char node[16];
+
+    ro_setup(41, 44, "fresh");
+    fleet(&r, RO_RUN_TIMEOUT,
+          "rollout -i %s --state %s --packages %s --stage prereq --yes "
+          "--batch 100%%",
+          ctx.inv, ctx.state, packages(""));
+    cr_assert_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    th_result_free(&r);
+    for (i = 0; i < 4; i++) {
+        node_name(node, sizeof(node), ctx.first + i);
+        before[i] = sshd_log_count(node, "Accepted publickey");
+    }
+    fleet(&r, RO_RUN_TIMEOUT,
+          "rollout -i %s --state %s --packages %s --stage npu --yes "
+          "--batch 1,100%% --settle 1",
+          ctx.inv, ctx.state, packages(""));
+    cr_assert_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    for (i = 0; i < 4; i++) {
+        int n;
+
+        node_name(node, sizeof(node), ctx.first + i);
+        cr_expect_eq(count_events(node, "reboot"), 1, "%s", node);
+        n = sshd_log_count(node, "Accepted publickey") - before[i];
+        cr_expect_eq(n, 2,
+                     "%s: %d authenticated sessions for facts, its batch "
+                     "and after its reboot (want 2)",
+                     node, n);
+    }
+    cr_expect_eq(sql_int(ctx.state, "SELECT count(*) FROM run_nodes WHERE "
+                                    "run = " LAST_RUN " AND status = 'done'"),
+                 4);
+    th_result_free(&r);
+}

@@ -106,6 +106,7 @@ struct nj {
     char *boot_before;
     char *boot_after;
     uint64_t reboot_deadline;
+    uint64_t down_grace_ms; /* next reboot probes: see ro-reboot.c */
     uint64_t hard_deadline; /* resume: give up on an unreachable node */
     int resume_rebooting;
     int reboot_done;        /* resume saw the new boot_id: never reboot again */
@@ -156,6 +157,11 @@ struct ro {
     int fails[RO_F_COUNT];
     size_t budget;
     struct hccn_plan *hccn; /* built when a builtin hccn phase is planned */
+    struct sess **pre;      /* per node: a session opened ahead (ro-sess.c) */
+    struct nj **after;      /* steps to start once the commit is done */
+    size_t nafter, cap_after;
+    int tx_depth; /* ro_tx_enter nesting */
+    int tx_open;  /* a state transaction is open (ro-tx.c) */
 };
 
 /* ro-ev.c */
@@ -236,6 +242,40 @@ void ro_push_skip(struct nj *j, uint64_t size);
 struct push_result;
 void ro_push_progress(struct nj *j, const struct push_result *r, int end);
 
+/* ro-sess.c: sessions opened before their batch */
+struct facts_result;
+/* Take the sessions the facts gathering kept (res[i].kept) as nodes'. */
+void ro_pre_adopt_facts(struct ro *ro, struct facts_result *res);
+/* Batches assigned: keep those of batches first and first + 1 only. */
+void ro_pre_trim(struct ro *ro, int first_batch);
+/* Open batch's sessions ahead, within the window less running jobs. */
+void ro_pre_open(struct ro *ro, int batch, size_t running);
+/* sched_job_ops.take of the rollout's jobs (job k of the batch). */
+struct sess *ro_pre_take(void *data, size_t k);
+/* Close every session not taken (the loop must run afterwards). */
+void ro_pre_close_all(struct ro *ro);
+
+/* ro-tx.c: one commit per burst of state writes */
+/* A node-machine callback begins: its writes join one transaction. */
+void ro_tx_enter(struct ro *ro);
+/* It ends: the outermost leave commits. */
+void ro_tx_leave(struct ro *ro);
+/*
+ * Commit what was written so far, before an action that needs it durable.
+ * 0 when committed (or nothing was open), -1 when the commit failed (the
+ * writes are rolled back, reported, the run halts).
+ */
+int ro_tx_flush(struct ro *ro);
+/*
+ * Run go(j) once what was written so far is committed: at once when no
+ * transaction is open, else after the commit that ends the burst (so the
+ * nodes of a batch starting together share one commit). When that commit
+ * fails the node fails instead (the run halts).
+ */
+void ro_tx_after(struct ro *ro, struct nj *j);
+/* sched_job_ops.burst of the rollout's jobs. */
+void ro_tx_burst(void *data, int begin);
+
 /* ro-batch.c */
 size_t ro_failed_total(const struct ro *ro);
 /* 1 when failures exceed the budget, with the reason in why. */
@@ -247,6 +287,8 @@ int ro_assign_batches(struct ro *ro, const size_t *order, size_t n);
 /* The rollout's per-node jobs on sched_jobs. */
 extern const struct sched_job_ops nj_ops;
 void nj_next(struct nj *j);
+/* The current step's record is durable: push its package, run it. */
+void nj_step_go(struct nj *j);
 void nj_fail(struct nj *j, enum ro_fail f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void nj_agent_fail(struct nj *j, int status, const char *what);

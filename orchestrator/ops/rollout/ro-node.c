@@ -146,7 +146,7 @@ nj_step_timeout(const struct nj *j, const struct pb_plan_step *ps)
 }
 
 static void
-nj_push_done(int status, const struct push_result *r, void *data)
+nj_push_done_in(int status, const struct push_result *r, void *data)
 {
     struct nj *j = data;
     const struct pb_plan_step *ps = nj_cur_step(j);
@@ -177,7 +177,20 @@ nj_push_progress(const struct push_result *r, void *data)
 }
 
 static void
-nj_stat_answer(struct agc *a, int status, const struct af_kv *body, void *data)
+nj_push_done(int status, const struct push_result *r, void *data)
+{
+    struct ro *ro = ((struct nj *)data)->ro;
+
+    ro_tx_enter(ro);
+    nj_push_done_in(status, r, data);
+    ro_tx_leave(ro);
+}
+
+static void
+nj_stat_answer_in(struct agc *a,
+                  int status,
+                  const struct af_kv *body,
+                  void *data)
 {
     struct nj *j = data;
     const struct pb_plan_step *ps = nj_cur_step(j);
@@ -196,6 +209,16 @@ nj_stat_answer(struct agc *a, int status, const struct af_kv *body, void *data)
     }
     push_start_opt(a, p->src, ps->package_path, 0600, 30 * 60 * 1000, &po,
                    nj_push_done, j);
+}
+
+static void
+nj_stat_answer(struct agc *a, int status, const struct af_kv *body, void *data)
+{
+    struct ro *ro = ((struct nj *)data)->ro;
+
+    ro_tx_enter(ro);
+    nj_stat_answer_in(a, status, body, data);
+    ro_tx_leave(ro);
 }
 
 static int
@@ -233,7 +256,10 @@ nj_step_failed(struct nj *j,
 }
 
 static void
-nj_run_answer(struct agc *a, int status, const struct af_kv *body, void *data)
+nj_run_answer_in(struct agc *a,
+                 int status,
+                 const struct af_kv *body,
+                 void *data)
 {
     struct nj *j = data;
     struct ro *ro = j->ro;
@@ -294,6 +320,16 @@ nj_run_answer(struct agc *a, int status, const struct af_kv *body, void *data)
     nj_next(j);
 }
 
+static void
+nj_run_answer(struct agc *a, int status, const struct af_kv *body, void *data)
+{
+    struct ro *ro = ((struct nj *)data)->ro;
+
+    ro_tx_enter(ro);
+    nj_run_answer_in(a, status, body, data);
+    ro_tx_leave(ro);
+}
+
 /*
  * Package in place (or none needed): run the step's command. Its whole
  * output streams into the state file (st_log) as it arrives.
@@ -348,6 +384,18 @@ nj_start_step(struct nj *j)
     }
     j->step_started_ms = uv_now(&ro->loop);
     ro_say(ro, j, "step", "%s: %s", ps->name, ps->text);
+    /* Write-ahead: "running" is durable before anything reaches the node. */
+    ro_tx_after(ro, j);
+}
+
+void
+nj_step_go(struct nj *j)
+{
+    struct ro *ro = j->ro;
+    const struct pb_plan_step *ps = nj_cur_step(j);
+
+    if (j->state != NJ_STEPS)
+        return; /* failed or detached meanwhile */
     if (ps->package != NULL && ps->package_path != NULL) {
         const char *words[2] = {"stat", ps->package_path};
 
@@ -368,8 +416,11 @@ nj_start_step(struct nj *j)
 static void nj_verify(struct nj *j, const struct af_kv *facts);
 
 /* Facts for verification (no reboot needed, or after the reboot). */
-void
-nj_verify_facts(struct agc *a, int status, const struct af_kv *body, void *data)
+static void
+nj_verify_facts_in(struct agc *a,
+                   int status,
+                   const struct af_kv *body,
+                   void *data)
 {
     struct nj *j = data;
 
@@ -379,6 +430,16 @@ nj_verify_facts(struct agc *a, int status, const struct af_kv *body, void *data)
         return;
     }
     nj_verify(j, body);
+}
+
+void
+nj_verify_facts(struct agc *a, int status, const struct af_kv *body, void *data)
+{
+    struct ro *ro = ((struct nj *)data)->ro;
+
+    ro_tx_enter(ro);
+    nj_verify_facts_in(a, status, body, data);
+    ro_tx_leave(ro);
 }
 
 void
@@ -496,7 +557,7 @@ nj_hccn_check(struct nj *j,
 }
 
 static void
-nj_hccn_verified(struct sess *s, struct hop_result *r, void *data)
+nj_hccn_verified_in(struct sess *s, struct hop_result *r, void *data)
 {
     struct nj *j = data;
     size_t n = r->nnpu;
@@ -515,7 +576,17 @@ nj_hccn_verified(struct sess *s, struct hop_result *r, void *data)
 }
 
 static void
-nj_hccn_applied(struct sess *s, struct hop_result *r, void *data)
+nj_hccn_verified(struct sess *s, struct hop_result *r, void *data)
+{
+    struct ro *ro = ((struct nj *)data)->ro;
+
+    ro_tx_enter(ro);
+    nj_hccn_verified_in(s, r, data);
+    ro_tx_leave(ro);
+}
+
+static void
+nj_hccn_applied_in(struct sess *s, struct hop_result *r, void *data)
 {
     struct nj *j = data;
     struct ro *ro = j->ro;
@@ -543,6 +614,16 @@ nj_hccn_applied(struct sess *s, struct hop_result *r, void *data)
     hop_verify(s, hccn_plan_get(ro->hccn, j->node->index, 0),
                hccn_plan_npus(ro->hccn), j->peers, j->npeers, &ho,
                nj_hccn_verified, j);
+}
+
+static void
+nj_hccn_applied(struct sess *s, struct hop_result *r, void *data)
+{
+    struct ro *ro = ((struct nj *)data)->ro;
+
+    ro_tx_enter(ro);
+    nj_hccn_applied_in(s, r, data);
+    ro_tx_leave(ro);
 }
 
 /*
@@ -662,8 +743,8 @@ nj_next(struct nj *j)
     nj_done(j);
 }
 
-void
-nj_timer_cb(uv_timer_t *t)
+static void
+nj_timer_cb_in(uv_timer_t *t)
 {
     struct nj *j = t->data;
 
@@ -675,6 +756,16 @@ nj_timer_cb(uv_timer_t *t)
         nj_request_facts(j, nj_verify_facts);
     else if (j->state == NJ_WAIT_INSTALLER)
         nj_next(j);
+}
+
+void
+nj_timer_cb(uv_timer_t *t)
+{
+    struct ro *ro = ((struct nj *)t->data)->ro;
+
+    ro_tx_enter(ro);
+    nj_timer_cb_in(t);
+    ro_tx_leave(ro);
 }
 
 /* Nodes waiting on their timer stop waiting; the others stop at their
@@ -728,7 +819,7 @@ nj_begin(struct nj *j, struct sched_job *job)
 }
 
 static void
-nj_job_ready(struct sched_job *job, struct sess *s, int status)
+nj_job_ready_in(struct sched_job *job, struct sess *s, int status)
 {
     struct nj *j = sched_job_user(job);
 
@@ -753,6 +844,16 @@ nj_job_ready(struct sched_job *job, struct sess *s, int status)
 }
 
 static void
+nj_job_ready(struct sched_job *job, struct sess *s, int status)
+{
+    struct ro *ro = sched_job_data(job);
+
+    ro_tx_enter(ro);
+    nj_job_ready_in(job, s, status);
+    ro_tx_leave(ro);
+}
+
+static void
 nj_conn_opts(void *data, size_t i, struct conn_opts *o, const void **node)
 {
     struct ro *ro = data;
@@ -767,4 +868,6 @@ const struct sched_job_ops nj_ops = {
     .conn_opts = nj_conn_opts,
     .ready = nj_job_ready,
     .closed = NULL,
+    .take = ro_pre_take,
+    .burst = ro_tx_burst,
 };

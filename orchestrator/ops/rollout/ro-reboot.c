@@ -2,11 +2,23 @@
 /*
  * Rolling reboots and their proof: the node's boot_id is read and recorded
  * with the status "rebooting" before the reboot request (write-ahead), then
- * the node is probed with fresh sessions (sched_job_reopen, every
- * reboot_poll_ms) until it answers with a different
- * boot_id (or its reboot_timeout passes), and after a settle window its
- * phase is verified from facts (ro-node.c).
+ * the node is watched with plain TCP connects to its SSH port
+ * (sched_job_reopen_probe: every 200-500 ms, no SSH session, no process on
+ * the node) until the port went down and accepts again, and only then
+ * with a full session, which must answer with a different boot_id (else
+ * the probes go on, until its reboot_timeout passes). After a settle window
+ * its phase is verified from facts (ro-node.c). A node caught mid-reboot
+ * by a resumed run is polled with full sessions every reboot_poll_ms.
  */
+
+/* The first probe after the reboot request. */
+#define RO_REBOOT_PROBE_FIRST_MS 200
+/*
+ * A port that never refused since the request (or since a session found
+ * the old boot_id) counts as back only after this: until then it may be
+ * the old system, not yet gone down.
+ */
+#define RO_REBOOT_DOWN_GRACE_MS 5000
 #define _GNU_SOURCE
 #include "ro-int.h"
 
@@ -44,6 +56,12 @@ nj_wait_more(struct nj *j)
         return;
     }
     j->sess = NULL;
+    if (j->state == NJ_REBOOT_WAIT) {
+        /* TCP probes until sshd accepts again, then one full session. */
+        sched_job_reopen_probe(j->job, RO_REBOOT_PROBE_FIRST_MS,
+                               j->reboot_deadline - now, j->down_grace_ms);
+        return;
+    }
     sched_job_reopen(j->job, (uint64_t)ro->eff.reboot_poll_ms);
 }
 
@@ -72,7 +90,10 @@ nj_back(struct nj *j)
 }
 
 static void
-nj_probe_facts(struct agc *a, int status, const struct af_kv *body, void *data)
+nj_probe_facts_in(struct agc *a,
+                  int status,
+                  const struct af_kv *body,
+                  void *data)
 {
     struct nj *j = data;
     const char *boot = af_kv_get(body, "boot_id");
@@ -86,7 +107,18 @@ nj_probe_facts(struct agc *a, int status, const struct af_kv *body, void *data)
         return;
     }
     /* Down, or the same boot: the reboot has not happened yet. */
+    j->down_grace_ms = RO_REBOOT_DOWN_GRACE_MS;
     nj_wait_more(j);
+}
+
+static void
+nj_probe_facts(struct agc *a, int status, const struct af_kv *body, void *data)
+{
+    struct ro *ro = ((struct nj *)data)->ro;
+
+    ro_tx_enter(ro);
+    nj_probe_facts_in(a, status, body, data);
+    ro_tx_leave(ro);
 }
 
 /* A probe session to a rebooting node is ready (or failed). */
@@ -99,7 +131,11 @@ nj_probe_ready(struct nj *j, struct sess *s, int status)
         return;
     }
     if (status < 0) {
-        /* Down, as a rebooting node should be for a while. */
+        /*
+         * Down, as a rebooting node should be for a while, or its sshd
+         * accepts but is not serving yet: the next accept counts at once.
+         */
+        j->down_grace_ms = 0;
         nj_wait_more(j);
         return;
     }
@@ -108,10 +144,10 @@ nj_probe_ready(struct nj *j, struct sess *s, int status)
 }
 
 static void
-nj_reboot_answer(struct agc *a,
-                 int status,
-                 const struct af_kv *body,
-                 void *data)
+nj_reboot_answer_in(struct agc *a,
+                    int status,
+                    const struct af_kv *body,
+                    void *data)
 {
     struct nj *j = data;
     struct ro *ro = j->ro;
@@ -129,7 +165,21 @@ nj_reboot_answer(struct agc *a,
                       "boot_id %s", j->boot_before),
              NULL, "the reboot request");
     j->state = NJ_REBOOT_WAIT;
+    j->down_grace_ms = RO_REBOOT_DOWN_GRACE_MS;
     nj_wait_more(j);
+}
+
+static void
+nj_reboot_answer(struct agc *a,
+                 int status,
+                 const struct af_kv *body,
+                 void *data)
+{
+    struct ro *ro = ((struct nj *)data)->ro;
+
+    ro_tx_enter(ro);
+    nj_reboot_answer_in(a, status, body, data);
+    ro_tx_leave(ro);
 }
 
 /* The node's own reboot command (inventory), split on blanks. */
@@ -150,8 +200,11 @@ nj_send_reboot(struct nj *j, struct agc *a)
 }
 
 /* Fresh boot_id, durable "rebooting", then the reboot request. */
-void
-nj_reboot_facts(struct agc *a, int status, const struct af_kv *body, void *data)
+static void
+nj_reboot_facts_in(struct agc *a,
+                   int status,
+                   const struct af_kv *body,
+                   void *data)
 {
     struct nj *j = data;
     struct ro *ro = j->ro;
@@ -181,5 +234,20 @@ nj_reboot_facts(struct agc *a, int status, const struct af_kv *body, void *data)
         return;
     }
     ro_say(ro, j, "reboot", "rebooting (boot_id %.8s)", boot);
+    /* Write-ahead: "rebooting" is durable before the request is sent. */
+    if (ro_tx_flush(ro) != 0) {
+        nj_fail(j, RO_F_REBOOT, "cannot record the reboot: %s", ro->write_msg);
+        return;
+    }
     nj_send_reboot(j, a);
+}
+
+void
+nj_reboot_facts(struct agc *a, int status, const struct af_kv *body, void *data)
+{
+    struct ro *ro = ((struct nj *)data)->ro;
+
+    ro_tx_enter(ro);
+    nj_reboot_facts_in(a, status, body, data);
+    ro_tx_leave(ro);
 }

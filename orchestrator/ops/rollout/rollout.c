@@ -208,9 +208,11 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
     ro->n = ro->fleet.nsel;
     ro->nj = af_calloc(ro->n ? ro->n : 1, sizeof(*ro->nj));
     /* With the facts, which packages each node holds already (the plan
-     * shows them as staged). */
+     * shows them as staged); their sessions serve the first batches
+     * (ro-sess.c). */
     res = facts_gather_staged(&ro->fleet, ro->eff.fanout, RO_FACTS_TIMEOUT_MS,
-                              RO_PKG_DIR);
+                              RO_PKG_DIR,
+                              ro->eff.plan_only ? 0 : (size_t)ro->eff.fanout);
     if (!ro->eff.plan_only && facts_store(ro->st, res, ro->n, &e) != 0) {
         ro_error(ro, "cannot store facts, nothing started: %s", e.msg);
         facts_results_free(res, ro->n);
@@ -226,6 +228,7 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
         af_kv_init(&j->facts);
         af_kv_init(&j->staged);
     }
+    ro_pre_adopt_facts(ro, res);
     for (i = 0; i < ro->n && out == RO_OUT_OK; i++) {
         struct nj *j = &ro->nj[i];
 
@@ -457,6 +460,8 @@ ro_batches(struct ro *ro, const size_t *order, size_t norder)
         ro_push_plan(ro);
         ro_progress_start(ro);
         nj_logs_start(ro);
+        /* The next batch's sessions open while this one runs. */
+        ro_pre_open(ro, b + 1, ro->batch_n);
         if (sched_jobs(&ro->sched, &ro->loop, ro->batch_n, ro->eff.fanout,
                        &nj_ops, ro, &e) != 0) {
             ro_error(ro, "%s", e.msg);
@@ -582,6 +587,7 @@ ro_free(struct ro *ro)
     size_t i;
     int s;
 
+    ro_pre_close_all(ro);
     ro_pkgs_free(ro);
     for (i = 0; ro->nj && i < ro->n; i++) {
         /* Every step's answer closes its output; this is a safety net. */
@@ -615,6 +621,19 @@ ro_free(struct ro *ro)
     uv_loop_close(&ro->loop);
 }
 
+/* The lowest batch number among the nodes to run (-1: none). */
+static int
+ro_first_batch(const struct ro *ro, const size_t *order, size_t norder)
+{
+    size_t i;
+    int b = -1;
+
+    for (i = 0; i < norder; i++)
+        if (b < 0 || ro->nj[order[i]].batch < b)
+            b = ro->nj[order[i]].batch;
+    return b;
+}
+
 /* From the recorded run to its end: batches over the nodes with work. */
 static enum ro_outcome
 ro_execute(struct ro *ro, int64_t resume_run)
@@ -642,6 +661,7 @@ ro_execute(struct ro *ro, int64_t resume_run)
             order[norder++] = i;
     (void)ro_parse_budget(ro->eff.max_fail, ro->n, &ro->budget);
     (void)ro_assign_batches(ro, order, norder);
+    ro_pre_trim(ro, ro_first_batch(ro, order, norder));
     for (i = 0; i < ro->n; i++)
         if (!ro->nj[i].reachable)
             ro->fails[RO_F_UNREACHABLE]++;
