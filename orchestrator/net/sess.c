@@ -144,6 +144,18 @@ sess_ready(const struct sess *s)
 }
 
 const char *
+sess_hostkey(const struct sess *s)
+{
+    return s->conn ? conn_hostkey(s->conn) : NULL;
+}
+
+const char *
+sess_address(const struct sess *s)
+{
+    return s->conn ? conn_host(s->conn) : NULL;
+}
+
+const char *
 sess_error(const struct sess *s)
 {
     return s->err;

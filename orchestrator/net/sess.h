@@ -59,6 +59,11 @@ const void *sess_node(const struct sess *s);
 const char *sess_name(const struct sess *s);
 /* 1 once the ready callback reported 0 and the session is not closing. */
 int sess_ready(const struct sess *s);
+/* The host key fingerprint of the node (conn_hostkey), NULL before the
+ * key was checked. Borrowed. */
+const char *sess_hostkey(const struct sess *s);
+/* The address the session connects to. Borrowed. */
+const char *sess_address(const struct sess *s);
 /* Why the session failed ("" if it did not). Borrowed. */
 const char *sess_error(const struct sess *s);
 /* 1 if the failure was a timeout (connect, handshake, auth or agent). */

@@ -22,7 +22,8 @@ struct facts_result {
     const char *address; /* borrowed */
     int status;          /* 0, or the negative code of the failure */
     int timed_out;
-    int pushed; /* the agent had to be pushed */
+    int pushed;         /* the agent had to be pushed */
+    char host_key[128]; /* "SHA256:..." of the node's host key, or "" */
     char error[256];
     struct af_kv facts;
 };
@@ -43,7 +44,8 @@ struct facts_result *facts_gather_ev(struct fleet *f,
                                      int fanout,
                                      uint64_t timeout_ms,
                                      const struct ev_sink *sink);
-/* Store the answered nodes' facts in one transaction. */
+/* Store the answered nodes' facts in one transaction, each set stamped
+ * with the address and host key it came from (st_facts_set_ident). */
 int facts_store(struct st *st,
                 const struct facts_result *res,
                 size_t n,

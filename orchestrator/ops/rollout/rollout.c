@@ -207,11 +207,6 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
     ro->n = ro->fleet.nsel;
     ro->nj = af_calloc(ro->n ? ro->n : 1, sizeof(*ro->nj));
     res = facts_gather(&ro->fleet, ro->eff.fanout, RO_FACTS_TIMEOUT_MS);
-    if (!ro->eff.plan_only && facts_store(ro->st, res, ro->n, &e) != 0) {
-        ro_error(ro, "cannot store facts, nothing started: %s", e.msg);
-        facts_results_free(res, ro->n);
-        return RO_OUT_STATE;
-    }
     for (i = 0; i < ro->n; i++) {
         struct nj *j = &ro->nj[i];
 
@@ -220,6 +215,17 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
         j->node = fleet_node(&ro->fleet, i);
         j->batch = -1;
         af_kv_init(&j->facts);
+        snprintf(j->host_key, sizeof(j->host_key), "%s", res[i].host_key);
+    }
+    /* Resume: the nodes must be the machines the run recorded. */
+    if (resume_run > 0 && ro_check_identity(ro) != 0) {
+        facts_results_free(res, ro->n);
+        return RO_OUT_USAGE;
+    }
+    if (!ro->eff.plan_only && facts_store(ro->st, res, ro->n, &e) != 0) {
+        ro_error(ro, "cannot store facts, nothing started: %s", e.msg);
+        facts_results_free(res, ro->n);
+        return RO_OUT_STATE;
     }
     for (i = 0; i < ro->n && out == RO_OUT_OK; i++) {
         struct nj *j = &ro->nj[i];
