@@ -341,3 +341,75 @@ RS_TEST(resume_with_a_limit_keeps_its_output_when_stdout_is_a_file)
     free(cmd);
     free(out);
 }
+
+/* Empty the known_hosts file kh. */
+static void
+forget_keys(const char *kh)
+{
+    FILE *f = fopen(kh, "w");
+
+    cr_assert_not_null(f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* --host-keys and --max-fail given to resume are applied and recorded,
+ * and a later bare resume keeps them. */
+RS_TEST(resume_applies_and_records_host_keys_and_max_fail)
+{
+    struct th_result r;
+    char *kh, *v, *khtext;
+
+    ro_setup(30, 30, "fresh");
+    kh = private_known_hosts();
+    forget_keys(kh);
+    ctl_set(30, "fault-install-fail", NULL);
+    fleet(&r, RO_RUN_TIMEOUT,
+          RO_ARGS " --yes --max-fail 2 --settle 1 --host-keys accept-new",
+          ctx.inv, ctx.state, packages(""));
+    cr_assert_eq(r.status, 1, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    th_result_free(&r);
+    cr_assert_eq(th_rack("fault npu030 clear fault-install-fail"), 0);
+    forget_keys(kh);
+
+    /* strict given: the now unknown key is refused, nothing recorded in
+     * known_hosts, and the options are the run's from now on. */
+    fleet(&r, RO_RUN_TIMEOUT,
+          "resume --yes --state %s --host-keys strict --max-fail 1", ctx.state);
+    cr_expect_eq(r.status, 1, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    cr_expect(strstr(r.out, "unknown host key") != NULL ||
+                  strstr(r.err, "unknown host key") != NULL,
+              "strict was not applied:\n%s\n%s", r.out, r.err);
+    th_result_free(&r);
+    khtext = th_slurp(kh, NULL);
+    cr_expect_str_eq(khtext ? khtext : "", "", "strict wrote known_hosts");
+    free(khtext);
+    v = sql_text(ctx.state,
+                 "SELECT json_extract(options, '$.host_keys') || ' ' || "
+                 "json_extract(options, '$.max_fail') FROM runs WHERE id = 1");
+    cr_expect_str_eq(v ? v : "", "strict 1", "options recorded: %s", v);
+    free(v);
+    v = sql_text(ctx.state, "SELECT cmdline FROM runs WHERE id = 1");
+    cr_expect(v != NULL && strstr(v, "--host-keys strict") != NULL,
+              "cmdline: %s", v ? v : "(none)");
+    free(v);
+
+    /* A bare resume keeps strict. */
+    fleet(&r, RO_RUN_TIMEOUT, "resume --yes --state %s", ctx.state);
+    cr_expect_eq(r.status, 1, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    th_result_free(&r);
+    cr_expect_eq(count_events("npu030", "install driver"), 0);
+
+    /* accept-new given: the key is recorded and the run finishes. */
+    fleet(&r, RO_RUN_TIMEOUT, "resume --yes --state %s --host-keys accept-new",
+          ctx.state);
+    cr_expect_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    th_result_free(&r);
+    khtext = th_slurp(kh, NULL);
+    cr_expect(khtext != NULL && khtext[0] != '\0', "no key recorded");
+    free(khtext);
+    v = run_status();
+    cr_expect_str_eq(v ? v : "", "done");
+    free(v);
+    cr_expect_eq(count_events("npu030", "install driver"), 1);
+    free(kh);
+}
