@@ -35,6 +35,7 @@ rs_fini(void)
     th_rack("fault npu027 clear fault-install-fail");
     th_rack("fault npu029 clear fault-install-fail");
     th_rack("fault npu030 clear fault-install-fail");
+    th_rack("fault npu028 up"); /* from down or mute, whatever happened */
     ro_fini();
 }
 
@@ -412,4 +413,68 @@ RS_TEST(resume_applies_and_records_host_keys_and_max_fail)
     free(v);
     cr_expect_eq(count_events("npu030", "install driver"), 1);
     free(kh);
+}
+
+/* SIGINT while facts are gathered (npu028 is mute: its handshake takes
+ * until the handshake timeout): nothing starts, no run is recorded, exit
+ * 130 once the facts are in. */
+RS_TEST(sigint_while_facts_are_gathered_records_no_run)
+{
+    char *out;
+    int rc;
+
+    ro_setup(27, 28, "fresh");
+    cr_assert_eq(th_rack("fault npu028 mute"), 0);
+    spawn_fleet(RO_ARGS " --yes --max-fail 2 --settle 1", ctx.inv, ctx.state,
+                packages(""));
+    sleep_ms(1500);
+    cr_assert_eq(kill(ctx.bg, SIGINT), 0);
+    rc = wait_bg(120);
+    out = bg_output();
+    cr_expect_eq(rc, 130, "exit %d:\n%s", rc, out);
+    cr_expect(strstr(out, "stopping once the facts are in") != NULL, "%s", out);
+    cr_expect(strstr(out, "nothing was recorded") != NULL, "%s", out);
+    cr_expect(strstr(out, "Plan") == NULL, "planned after SIGINT:\n%s", out);
+    free(out);
+    cr_expect_eq(sql_int(ctx.state, "SELECT count(*) FROM runs"), 0,
+                 "a run was recorded");
+    cr_expect_eq(count_events("npu027", "install"), 0);
+    cr_assert_eq(th_rack("fault npu028 up"), 0);
+}
+
+/* SIGINT once the first batch is done: the second batch never starts,
+ * the run is interrupted, and resume installs and reboots each node
+ * once. */
+RS_TEST(sigint_after_the_first_batch_then_resume_installs_each_node_once)
+{
+    struct th_result r;
+    char *out, *st;
+    int rc;
+
+    ro_setup(31, 32, "fresh");
+    ctl_set(32, "install-seconds", "3");
+    spawn_fleet(RO_ARGS " --yes --batch 1 --settle 1", ctx.inv, ctx.state,
+                packages(""));
+    cr_assert(
+        wait_sql_geq(1, 180,
+                     "SELECT count(*) FROM run_nodes WHERE run = " LAST_RUN
+                     " AND status = 'done'"),
+        "no node finished:\n%s", (out = bg_output()));
+    cr_assert_eq(kill(ctx.bg, SIGINT), 0);
+    rc = wait_bg(90);
+    out = bg_output();
+    cr_expect_eq(rc, 130, "exit %d:\n%s", rc, out);
+    cr_expect(strstr(out, "ascend-fleet resume") != NULL, "%s", out);
+    free(out);
+    st = run_status();
+    cr_expect_str_eq(st ? st : "", "interrupted");
+    free(st);
+    fleet(&r, RO_RUN_TIMEOUT, "resume --yes --state %s", ctx.state);
+    cr_expect_eq(r.status, 0, "resume: exit %d\n%s\n%s", r.status, r.out,
+                 r.err);
+    th_result_free(&r);
+    st = run_status();
+    cr_expect_str_eq(st ? st : "", "done");
+    free(st);
+    expect_npu_done_once();
 }

@@ -135,6 +135,7 @@ struct ro {
     uv_signal_t sig[3];
     int nsig;
     int stopping;    /* the first signal: start nothing new */
+    int live;        /* this process recorded the run running */
     int write_error; /* a state write failed: start nothing new */
     char write_msg[512];
     int cur_batch, nbatches;
