@@ -13,8 +13,9 @@
 #include "af-proto.h"
 #include "st-internal.h"
 
-#define ST_HCCN_COLS \
-    "node, npu, address, netmask, detect, gateway, status, detail, updated"
+#define ST_HCCN_COLS                                                          \
+    "node, npu, address, netmask, detect, gateway, status, detail, updated, " \
+    "node_address, host_key"
 
 static const char sql_facts_del[] = "DELETE FROM facts WHERE node = ?1";
 static const char sql_facts_add[] = "INSERT INTO facts (node, seq, key, "
@@ -24,9 +25,14 @@ static const char sql_facts_get[] = "SELECT key, value, gathered_at FROM "
                                     "facts WHERE node = ?1 ORDER BY seq";
 static const char sql_hccn_put[] =
     "INSERT OR REPLACE INTO hccn_results (" ST_HCCN_COLS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 static const char sql_hccn_get[] =
     "SELECT " ST_HCCN_COLS " FROM hccn_results WHERE ?1 IS NULL OR "
+    "node = ?1 ORDER BY node, npu";
+/* A read-only file of a schema before node identities. */
+static const char sql_hccn_get_old[] =
+    "SELECT node, npu, address, netmask, detect, gateway, status, detail, "
+    "updated, NULL, NULL FROM hccn_results WHERE ?1 IS NULL OR "
     "node = ?1 ORDER BY node, npu";
 
 /* ---- facts ---- */
@@ -134,6 +140,8 @@ st_hccn_put(struct st *st, const struct st_hccn *h, struct af_err *e)
     st__bind_str(s, 7, st_hccn_status_name(h->status));
     st__bind_str(s, 8, h->detail);
     sqlite3_bind_int64(s, 9, st__now_ms());
+    st__bind_str(s, 10, h->node_address);
+    st__bind_str(s, 11, h->host_key);
     if (sqlite3_step(s) != SQLITE_DONE) {
         r = st__dberr(st, e, "store hccn result");
         goto out;
@@ -163,6 +171,8 @@ st_read_hccn(struct st *st, sqlite3_stmt *s, void *row, struct af_err *e)
     h->status = v;
     h->detail = st__col_str(s, 7);
     h->updated = sqlite3_column_int64(s, 8);
+    h->node_address = st__col_str(s, 9);
+    h->host_key = st__col_str(s, 10);
     return 0;
 }
 
@@ -180,6 +190,8 @@ st_hccn_free(struct st_hccn *rows, size_t n)
         free(rows[i].detect);
         free(rows[i].gateway);
         free(rows[i].detail);
+        free(rows[i].node_address);
+        free(rows[i].host_key);
     }
     free(rows);
 }
@@ -202,7 +214,11 @@ st_hccn_get(struct st *st,
 
     *out = NULL;
     *n = 0;
-    if ((r = st__prep(st, SQL_HCCN_GET, sql_hccn_get, &s, e)) == 0) {
+    if ((r = st__prep(st, SQL_HCCN_GET,
+                      st__has_column(st, "hccn_results", "host_key")
+                          ? sql_hccn_get
+                          : sql_hccn_get_old,
+                      &s, e)) == 0) {
         st__bind_str(s, 1, node);
         r = st__collect(st, s, sizeof(**out), st_read_hccn, st_hccn_free_cb,
                         "read hccn results", (void **)out, n, e);

@@ -70,6 +70,9 @@ typedef int (*st__row_cb)(struct st *st,
 typedef void (*st__free_cb)(void *rows, size_t n);
 
 int64_t st__now_ms(void);
+/* 1 when table has column col (a read-only file of an older schema may
+ * lack the newer columns), else 0. */
+int st__has_column(struct st *st, const char *table, const char *col);
 void st__hostname(char *buf, size_t len);
 
 /* AF_EDB with "<path>: <what>: <sqlite message>". */

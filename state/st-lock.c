@@ -297,6 +297,35 @@ out:
     return r;
 }
 
+int
+st_run_lock_probe(struct st *st, int64_t run, struct af_err *e)
+{
+    char *lockpath;
+    struct st_node *nodes = NULL;
+    size_t n = 0, i;
+    int fd, r;
+
+    if (st->memory)
+        return 0;
+    lockpath = af_asprintf("%s.lock", st->path);
+    fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    free(lockpath);
+    if (fd < 0)
+        return 0; /* no lock file: nobody ever held a lock */
+    if ((r = st_node_list(st, run, &nodes, &n, e)) != 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        if (st_ofd_held(fd, st_node_byte(nodes[i].node), 1)) {
+            r = st_lock_refused(st, fd, nodes[i].node, e);
+            goto out;
+        }
+    }
+out:
+    st_nodes_free(nodes, n);
+    close(fd);
+    return r;
+}
+
 void
 st__unlock(struct st *st)
 {

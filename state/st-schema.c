@@ -194,4 +194,15 @@ const char *const st__migrations[ST_SCHEMA_VERSION] = {
     "    data BLOB NOT NULL,\n"
     "    UNIQUE (log, seq)\n"
     ");\n",
+    /*
+     * 4 -> 5: node identity: which machine a result came from, the address that
+     * was connected to and the SHA-256 fingerprint of the host key it
+     * presented, so results are never taken for another machine that has
+     * the same name (ranktable, resume).
+     */
+    "ALTER TABLE hccn_results ADD COLUMN node_address TEXT;\n"
+    "ALTER TABLE hccn_results ADD COLUMN host_key TEXT;\n"
+    "ALTER TABLE run_nodes ADD COLUMN host_key TEXT;\n"
+    "ALTER TABLE facts ADD COLUMN address TEXT;\n"
+    "ALTER TABLE facts ADD COLUMN host_key TEXT;\n",
 };

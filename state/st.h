@@ -29,7 +29,7 @@ struct af_kv;
 #define ST_MUST_CHECK __attribute__((warn_unused_result))
 
 /* Schema version this build writes; older files are migrated on open. */
-#define ST_SCHEMA_VERSION 4
+#define ST_SCHEMA_VERSION 5
 /* Bytes of command output kept per step (the tail, i.e. the last bytes). */
 #define ST_OUTPUT_TAIL_MAX 4096
 /* Longest event text kept; longer texts are cut and end in "...". */
@@ -164,8 +164,21 @@ struct st_hccn {
     char *detect;
     char *gateway;
     enum st_hccn_status status;
-    char *detail;    /* tool message, or NULL */
-    int64_t updated; /* set by st_hccn_put; ignored on input */
+    char *detail;       /* tool message, or NULL */
+    int64_t updated;    /* set by st_hccn_put; ignored on input */
+    char *node_address; /* the machine the row came from (struct st_ident): */
+    char *host_key;     /* address and host key, or NULL when unknown */
+};
+
+/*
+ * Which machine answered: the address that was connected to and the
+ * SHA-256 fingerprint of the host key it presented ("SHA256:<base64>", as
+ * ssh-keygen -l prints it). Either is NULL when unknown (a result recorded
+ * before identities were kept).
+ */
+struct st_ident {
+    const char *address;
+    const char *host_key;
 };
 
 struct st;
@@ -246,6 +259,17 @@ ST_MUST_CHECK int st_lock_nodes(struct st *st,
                                 const char *const *nodes,
                                 size_t n,
                                 struct af_err *e);
+
+/*
+ * Whether another handle holds the lock of some node of run (or the whole
+ * file) right now, without taking anything: works on a read-only handle
+ * and never creates the lock file. Returns 0 when the run's nodes are free
+ * (also when there is no lock file), AF_ELOCKED with the st_lock_nodes
+ * message ("state file X: node N is in use by pid ...") when one is held,
+ * or AF_EDB when the run's nodes cannot be read. A bare resume uses it to
+ * pass by a run that a live rollout is working on.
+ */
+int st_run_lock_probe(struct st *st, int64_t run, struct af_err *e);
 
 /*
  * Explicit batch: st_begin starts a write transaction (BEGIN IMMEDIATE);
@@ -651,5 +675,61 @@ int st_hccn_get(struct st *st,
                 size_t *n,
                 struct af_err *e);
 void st_hccn_free(struct st_hccn *rows, size_t n);
+
+/* ---- node identity (st-ident.c) ---- */
+
+/*
+ * Record the identity of node in run (its row must exist): a NULL field
+ * keeps the stored value. Returns 0, AF_ENOTFOUND when the node is not in
+ * the run, or AF_EDB.
+ */
+ST_MUST_CHECK int st_node_set_ident(struct st *st,
+                                    int64_t run,
+                                    const char *node,
+                                    const struct st_ident *id,
+                                    struct af_err *e);
+
+/*
+ * Read the identity recorded for node in run into *address and *host_key
+ * (new strings the caller frees, NULL when not recorded). Returns 0,
+ * AF_ENOTFOUND when the node is not in the run, or AF_EDB.
+ */
+int st_node_ident(struct st *st,
+                  int64_t run,
+                  const char *node,
+                  char **address,
+                  char **host_key,
+                  struct af_err *e);
+
+/*
+ * Stamp node's current fact set with the identity of the machine it was
+ * gathered from (call after st_facts_put, in the same batch). Returns 0 or
+ * AF_EDB.
+ */
+ST_MUST_CHECK int st_facts_set_ident(struct st *st,
+                                     const char *node,
+                                     const struct st_ident *id,
+                                     struct af_err *e);
+
+/*
+ * The identity node's facts were gathered from (new strings, NULL when
+ * unknown). Returns 0, AF_ENOTFOUND when the node has no facts, or AF_EDB.
+ */
+int st_facts_ident(struct st *st,
+                   const char *node,
+                   char **address,
+                   char **host_key,
+                   struct af_err *e);
+
+/*
+ * "" when a and b name the same machine, else what differs, e.g.
+ * "address 127.0.0.5 -> 127.0.0.9" or "host key SHA256:a -> SHA256:b"
+ * (both when both differ), written to out. A field unknown on either side
+ * is not compared. Returns 1 when something differs, else 0.
+ */
+int st_ident_diff(const struct st_ident *recorded,
+                  const struct st_ident *now,
+                  char *out,
+                  size_t len);
 
 #endif /* AF_ST_H */

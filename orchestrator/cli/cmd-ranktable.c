@@ -23,6 +23,7 @@
 #include "af-mem.h"
 #include "hccn.h"
 #include "inv.h"
+#include "khosts.h"
 #include "st.h"
 
 enum {
@@ -47,8 +48,11 @@ rt_usage(FILE *out)
             "  -o, --output FILE      write here (default stdout)\n"
             "      --force            write even with unverified NPUs\n"
             "  -h, --help             this help\n"
-            "Exit: 0 written, 1 refused (unverified NPUs), 2 usage or plan "
-            "error.\n",
+            "Results recorded on other machines (another address, or a "
+            "host key the\nnode's known_hosts does not trust) are "
+            "refused too, unless --force.\n"
+            "Exit: 0 written, 1 refused (unverified NPUs, or results of "
+            "other machines),\n2 usage or plan error.\n",
             AF_DEFAULT_STATE);
 }
 
@@ -193,6 +197,67 @@ rt_rows(struct cmd_opts *o,
     return 0;
 }
 
+/*
+ * What differs between the machine n's hccn rows were recorded on and the
+ * machine the inventory names now, into out ("" when the same, or when
+ * the rows carry no identity): the address, or a host key that the node's
+ * known_hosts file does not trust for that address.
+ */
+static void
+rt_ident(const struct inv_node *n,
+         const struct st_hccn *rows,
+         size_t nrows,
+         char *out,
+         size_t len)
+{
+    size_t i;
+
+    out[0] = '\0';
+    for (i = 0; i < nrows; i++) {
+        struct st_ident rec = {rows[i].node_address, NULL};
+        struct st_ident now = {n->address, NULL};
+
+        if (strcmp(rows[i].node, n->name) != 0)
+            continue;
+        if (st_ident_diff(&rec, &now, out, len))
+            return;
+        if (rows[i].host_key != NULL &&
+            khosts_has_fingerprint(n->known_hosts, n->address, n->port,
+                                   rows[i].host_key) == 0) {
+            snprintf(out, len,
+                     "host key %s is not the one %s trusts for %s "
+                     "now",
+                     rows[i].host_key, n->known_hosts, n->address);
+            return;
+        }
+    }
+}
+
+/* The selected nodes whose rows were recorded on other machines, listed
+ * in out ("npu017 (address A -> B); ..."); returns how many. */
+static size_t
+rt_foreign(const struct inv *inv,
+           const size_t *sel,
+           size_t nsel,
+           const struct st_hccn *rows,
+           size_t nrows,
+           struct af_buf *out)
+{
+    size_t i, n = 0;
+    char what[512];
+
+    for (i = 0; i < nsel; i++) {
+        const struct inv_node *node = &inv->nodes[sel[i]];
+
+        rt_ident(node, rows, nrows, what, sizeof(what));
+        if (what[0] == '\0')
+            continue;
+        af_buf_printf(out, "%s  %s: %s", n ? "\n" : "", node->name, what);
+        n++;
+    }
+    return n;
+}
+
 /* Count the selected nodes' NPUs not verified at their planned address
  * and list them in missing ("node NPU 0-3, ..."). */
 static size_t
@@ -248,12 +313,13 @@ cmd_ranktable_main(int argc, char **argv)
     struct hccn_plan *plan = NULL;
     struct st *st = NULL;
     struct st_hccn *rows = NULL;
-    size_t nrows = 0, *sel = NULL, nsel = 0, npus, nmissing = 0;
-    struct af_buf missing;
+    size_t nrows = 0, *sel = NULL, nsel = 0, npus, nmissing = 0, nforeign;
+    struct af_buf missing, foreign;
     struct af_err e;
     char *json = NULL;
 
     af_buf_init(&missing, 0);
+    af_buf_init(&foreign, 0);
     cmd_opts_init(&o);
     optind = 1;
     while ((opt = getopt_long(argc, argv, "i:o:w:x:vh", longopts, NULL)) !=
@@ -300,6 +366,21 @@ cmd_ranktable_main(int argc, char **argv)
         rc = AF_EXIT_USAGE;
         goto out;
     }
+    nforeign = rt_foreign(inv, sel, nsel, rows, nrows, &foreign);
+    if (nforeign) {
+        fprintf(stderr,
+                "ascend-fleet ranktable: %s: hccn results of %zu node%s "
+                "were recorded on other machines than %s names:\n%s\n%s\n",
+                force ? "warning (--force)" : "refused", nforeign,
+                nforeign == 1 ? "" : "s", inv->path, foreign.data,
+                force ? ""
+                      : "(run `ascend-fleet hccn verify` on these nodes, "
+                        "or --force)");
+        if (!force) {
+            rc = AF_EXIT_FAILED;
+            goto out;
+        }
+    }
     nmissing = rt_unverified(inv, sel, nsel, plan, rows, nrows, &missing);
     if (nmissing && !force) {
         fprintf(stderr,
@@ -334,6 +415,7 @@ cmd_ranktable_main(int argc, char **argv)
 out:
     free(json);
     af_buf_free(&missing);
+    af_buf_free(&foreign);
     st_hccn_free(rows, nrows);
     st_close(st);
     hccn_plan_free(plan);

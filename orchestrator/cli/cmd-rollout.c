@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "af-err.h"
 #include "rate.h"
@@ -112,10 +113,17 @@ resume_usage(FILE *out)
             "      --settle S         stability window after a reboot\n"
             "      --rate RATE        cap all package pushes together "
             "(e.g. 200M)\n"
-            "      --force            resume with changed inputs\n"
+            "      --force            resume with changed inputs, or nodes "
+            "whose address\n"
+            "                         or host key changed since the run "
+            "recorded them\n"
+            "      --yes              do not ask for confirmation (needed off "
+            "a terminal)\n"
+            "      --plan             print the plan of what is left and stop\n"
             "      --json             machine-readable output (JSON Lines)\n"
             "  -h, --help             this help\n"
-            "Exit codes as for rollout.\n",
+            "Exit codes as for rollout; 2 also off a terminal without --yes, "
+            "3 when\nevery unfinished run is held by a live rollout.\n",
             AF_DEFAULT_STATE);
 }
 
@@ -342,9 +350,67 @@ cmd_rollout_main(int argc, char **argv)
     return ro_go("rollout", &ro, &o, 0);
 }
 
+/* 1 for a run a bare resume may pick (not done, not aborted). */
+static int
+resume_unfinished(const struct st_run *r)
+{
+    return r->status != ST_RUN_DONE && r->status != ST_RUN_ABORTED;
+}
+
 /*
- * The run to resume: the one named, or the newest unfinished. Returns 0,
- * or the exit code (message printed).
+ * The newest unfinished run whose nodes no live process holds. Returns 0
+ * with *run, or the exit code (message printed): 2 when there is none, 3
+ * when every unfinished run is busy (the newest one is named).
+ */
+static int
+resume_newest_free(struct st *st, const char *path, int64_t *run)
+{
+    struct st_run *runs = NULL;
+    size_t n = 0, i;
+    struct af_err e, busy;
+    int64_t busy_run = 0;
+    int rc = AF_EXIT_USAGE, r;
+
+    if (st_run_list(st, &runs, &n, &e) != 0) {
+        fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
+        return AF_EXIT_FAILED;
+    }
+    for (i = n; i-- > 0;) {
+        if (!resume_unfinished(&runs[i]))
+            continue;
+        r = st_run_lock_probe(st, runs[i].id, &e);
+        if (r == 0) {
+            *run = runs[i].id;
+            rc = 0;
+            goto out;
+        }
+        if (r != AF_ELOCKED) {
+            fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
+            rc = AF_EXIT_FAILED;
+            goto out;
+        }
+        if (busy_run == 0) {
+            busy_run = runs[i].id;
+            busy = e;
+        }
+    }
+    if (busy_run > 0) {
+        fprintf(stderr,
+                "ascend-fleet resume: run %lld is busy, and no other run is "
+                "unfinished: %s\n",
+                (long long)busy_run, busy.msg);
+        rc = AF_EXIT_LOCKED;
+    } else {
+        fprintf(stderr, "ascend-fleet resume: no unfinished run in %s\n", path);
+    }
+out:
+    st_runs_free(runs, n);
+    return rc;
+}
+
+/*
+ * The run to resume: the one named, or the newest unfinished one that no
+ * live rollout holds. Returns 0, or the exit code (message printed).
  */
 static int
 resume_pick(const struct ro_opts *ro, int argc, char **argv, int64_t *run)
@@ -367,18 +433,9 @@ resume_pick(const struct ro_opts *ro, int argc, char **argv, int64_t *run)
         fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
         return AF_EXIT_USAGE;
     }
-    if ((r = st_run_last_unfinished(st, run, &e)) != 0) {
-        /* Only a readable file without such a run has none. */
-        if (r == AF_ENOTFOUND)
-            fprintf(stderr, "ascend-fleet resume: no unfinished run in %s\n",
-                    ro->state);
-        else
-            fprintf(stderr, "ascend-fleet resume: %s\n", e.msg);
-        st_close(st);
-        return r == AF_ENOTFOUND ? AF_EXIT_USAGE : AF_EXIT_FAILED;
-    }
+    r = resume_newest_free(st, ro->state, run);
     st_close(st);
-    return 0;
+    return r;
 }
 
 int
@@ -395,6 +452,14 @@ cmd_resume_main(int argc, char **argv)
         return rc;
     if ((rc = resume_pick(&ro, argc, argv, &run)) != 0)
         return rc;
-    ro.yes = 1; /* the operator confirmed when the run started */
+    /* Resume installs and reboots like rollout: off a terminal nothing is
+     * asked, so nothing starts (and nothing is recorded) without --yes. */
+    if (!ro.yes && !ro.plan_only && !isatty(STDIN_FILENO)) {
+        fprintf(stderr,
+                "ascend-fleet resume: not on a terminal: pass --yes to resume "
+                "run %lld (it may install packages and reboot nodes)\n",
+                (long long)run);
+        return AF_EXIT_USAGE;
+    }
     return ro_go("resume", &ro, &o, run);
 }

@@ -73,6 +73,43 @@ conn_fingerprint(struct conn *c)
     return ret;
 }
 
+/* "SHA256:<base64>" of the server's key, or NULL. */
+static char *
+conn_sha256(struct conn *c)
+{
+    ssh_key srv = NULL;
+    unsigned char *hash = NULL;
+    size_t hlen = 0;
+    char *fp = NULL, *ret = NULL;
+
+    if (ssh_get_server_publickey(c->s, &srv) != SSH_OK)
+        return NULL;
+    if (ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) ==
+        0)
+        fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+    if (fp != NULL)
+        ret = af_strdup(fp);
+    ssh_string_free_char(fp);
+    ssh_clean_pubkey_hash(&hash);
+    ssh_key_free(srv);
+    return ret;
+}
+
+/* The key passed the check: keep its fingerprint (conn_hostkey). */
+static int
+conn_hostkey_ok(struct conn *c)
+{
+    free(c->hostkey_fp);
+    c->hostkey_fp = conn_sha256(c);
+    return 0;
+}
+
+const char *
+conn_hostkey(const struct conn *c)
+{
+    return c->hostkey_fp;
+}
+
 /* 1 if the server's key is marked @revoked in known_hosts. */
 static int
 conn_hostkey_revoked(struct conn *c)
@@ -106,7 +143,7 @@ conn__hostkey(struct conn *c)
     }
     k = ssh_session_is_known_server(c->s);
     if (k == SSH_KNOWN_HOSTS_OK)
-        return 0;
+        return conn_hostkey_ok(c);
     fp = conn_fingerprint(c);
     switch (k) {
     case SSH_KNOWN_HOSTS_CHANGED:
@@ -121,7 +158,7 @@ conn__hostkey(struct conn *c)
         if (c->policy == CONN_HOSTKEY_ACCEPT_NEW) {
             if (ssh_session_update_known_hosts(c->s) == SSH_OK) {
                 free(fp);
-                return 0;
+                return conn_hostkey_ok(c);
             }
             conn__fail(c, AF_EHOSTKEY, CONN_FAIL_UNREACHABLE,
                        "%s: cannot record host key in %s: %s", c->name,

@@ -95,6 +95,12 @@ conn_name(const struct conn *c)
 }
 
 const char *
+conn_host(const struct conn *c)
+{
+    return c->host;
+}
+
+const char *
 conn_error(const struct conn *c)
 {
     return c->err.msg;
@@ -782,6 +788,7 @@ conn_handle_closed(uv_handle_t *h)
     free(c->kex);
     free(c->agent);
     free(c->key_error);
+    free(c->hostkey_fp);
     free(c);
 }
 

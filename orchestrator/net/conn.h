@@ -114,6 +114,8 @@ void conn_close(struct conn *c, conn_close_cb cb);
 void *conn_data(const struct conn *c);
 void conn_set_data(struct conn *c, void *data);
 const char *conn_name(const struct conn *c);
+/* The address connected to (conn_opts.host). Borrowed. */
+const char *conn_host(const struct conn *c);
 /* Detail of the last failure ("" if none); borrowed. */
 const char *conn_error(const struct conn *c);
 /*
@@ -123,6 +125,12 @@ const char *conn_error(const struct conn *c);
 void conn_set_ref(struct conn *c, int ref);
 /* 1 while the session is authenticated, not failed and not closing. */
 int conn_up(const struct conn *c);
+/*
+ * The SHA-256 fingerprint ("SHA256:<base64>", as ssh-keygen -l prints it)
+ * of the host key the server presented, once it passed the known_hosts
+ * check; NULL before that. Borrowed; valid until the conn is freed.
+ */
+const char *conn_hostkey(const struct conn *c);
 /* How the conn failed, for the node's result class. */
 enum conn_fail conn_fail_class(const struct conn *c);
 

@@ -129,7 +129,8 @@ struct conn {
     struct af_err err;
     char *name, *host, *user, *identity, *known_hosts, *kex;
     char *agent, *key_error;
-    int auth_step; /* 0 ssh-agent, 1 key file, 2 nothing left */
+    char *hostkey_fp; /* "SHA256:..." of the key the server presented */
+    int auth_step;    /* 0 ssh-agent, 1 key file, 2 nothing left */
     int port;
     ssh_key key;
     enum conn_hostkey_policy policy;

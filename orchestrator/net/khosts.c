@@ -67,3 +67,67 @@ khosts_revoked(const char *path, ssh_key key)
     fclose(f);
     return revoked;
 }
+
+/* "SHA256:<base64>" of key, or NULL. */
+static char *
+khosts_sha256(ssh_key key)
+{
+    unsigned char *hash = NULL;
+    size_t hlen = 0;
+    char *fp = NULL, *ret = NULL;
+
+    if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) ==
+        0)
+        fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+    if (fp != NULL)
+        ret = strdup(fp);
+    ssh_string_free_char(fp);
+    ssh_clean_pubkey_hash(&hash);
+    return ret;
+}
+
+int
+khosts_has_fingerprint(const char *path,
+                       const char *host,
+                       int port,
+                       const char *fingerprint)
+{
+    FILE *f;
+    char *line = NULL, name[300];
+    size_t cap = 0;
+    ssize_t len;
+    int found = -1;
+
+    if (path == NULL || path[0] == '\0' || host == NULL)
+        return -1;
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    if (port == 22 || port <= 0)
+        snprintf(name, sizeof(name), "%s", host);
+    else
+        snprintf(name, sizeof(name), "[%s]:%d", host, port);
+    while (found != 1 && (len = getline(&line, &cap, f)) != -1) {
+        struct ssh_knownhosts_entry *ent = NULL;
+        char *fp;
+        size_t lead = strspn(line, " \t");
+
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        /* Comments, blank lines and marker lines (@revoked, ...) aside. */
+        if (line[lead] == '\0' || line[lead] == '#' || line[lead] == '@')
+            continue;
+        if (ssh_known_hosts_parse_line(name, line + lead, &ent) != SSH_OK ||
+            ent == NULL) {
+            SSH_KNOWNHOSTS_ENTRY_FREE(ent);
+            continue;
+        }
+        fp = khosts_sha256(ent->publickey);
+        found = fp != NULL && strcmp(fp, fingerprint) == 0 ? 1 : 0;
+        free(fp);
+        SSH_KNOWNHOSTS_ENTRY_FREE(ent);
+    }
+    free(line);
+    fclose(f);
+    return found;
+}

@@ -21,4 +21,17 @@
  */
 int khosts_revoked(const char *path, ssh_key key);
 
+/*
+ * Whether the known_hosts file at path trusts the key with the SHA-256
+ * fingerprint ("SHA256:<base64>") for host (port 22, else "[host]:port",
+ * hashed names included, as libssh matches them): 1 when a line for the
+ * host has that key, 0 when lines for the host list only other keys, -1
+ * when the file lists no key for the host (or cannot be read). Marker
+ * lines are skipped. For offline checks (ranktable): no connection.
+ */
+int khosts_has_fingerprint(const char *path,
+                           const char *host,
+                           int port,
+                           const char *fingerprint);
+
 #endif /* AF_KHOSTS_H */

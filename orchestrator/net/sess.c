@@ -179,6 +179,18 @@ sess_rebind(struct sess *s, sess_ready_cb cb, void *data)
 }
 
 const char *
+sess_hostkey(const struct sess *s)
+{
+    return s->conn ? conn_hostkey(s->conn) : NULL;
+}
+
+const char *
+sess_address(const struct sess *s)
+{
+    return s->conn ? conn_host(s->conn) : NULL;
+}
+
+const char *
 sess_error(const struct sess *s)
 {
     return s->err;

@@ -77,6 +77,11 @@ int sess_status(const struct sess *s);
 void sess_rebind(struct sess *s, sess_ready_cb cb, void *data);
 /* conn_set_ref of its connection: 0 while it waits idle for later work. */
 void sess_set_ref(struct sess *s, int ref);
+/* The host key fingerprint of the node (conn_hostkey), NULL before the
+ * key was checked. Borrowed. */
+const char *sess_hostkey(const struct sess *s);
+/* The address the session connects to. Borrowed. */
+const char *sess_address(const struct sess *s);
 /* Why the session failed ("" if it did not). Borrowed. */
 const char *sess_error(const struct sess *s);
 /* 1 if the failure was a timeout (connect, handshake, auth or agent). */

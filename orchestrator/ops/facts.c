@@ -151,6 +151,8 @@ facts_ready(struct sched_job *j, struct sess *s, int status)
         facts_end(j);
         return;
     }
+    if (sess_hostkey(s) != NULL)
+        snprintf(r->host_key, sizeof(r->host_key), "%s", sess_hostkey(s));
     words[0] = "facts";
     words[1] = n->install_path;
     if (run->staged_dir != NULL)
@@ -253,9 +255,13 @@ facts_store(struct st *st,
     if ((r = st_begin(st, e)) != 0)
         return r;
     for (i = 0; i < n; i++) {
+        struct st_ident id = {res[i].address,
+                              res[i].host_key[0] ? res[i].host_key : NULL};
+
         if (res[i].status != 0)
             continue;
-        if ((r = st_facts_put(st, res[i].name, &res[i].facts, e)) != 0) {
+        if ((r = st_facts_put(st, res[i].name, &res[i].facts, e)) != 0 ||
+            (r = st_facts_set_ident(st, res[i].name, &id, e)) != 0) {
             st_rollback(st, NULL);
             return r;
         }

@@ -30,6 +30,7 @@ struct facts_result {
     int reached;
     int64_t duration_ms; /* from the session's start to the answer */
     int pushed;          /* the agent had to be pushed */
+    char host_key[128];  /* "SHA256:..." of the node's host key, or "" */
     char error[256];
     struct af_kv facts;
     struct af_kv staged; /* facts_gather_staged: file name -> sha256 */
@@ -69,7 +70,8 @@ struct facts_result *facts_gather_staged(struct fleet *f,
                                          uint64_t timeout_ms,
                                          const char *dir,
                                          size_t max_keep);
-/* Store the answered nodes' facts in one transaction. */
+/* Store the answered nodes' facts in one transaction, each set stamped
+ * with the address and host key it came from (st_facts_set_ident). */
 int facts_store(struct st *st,
                 const struct facts_result *res,
                 size_t n,

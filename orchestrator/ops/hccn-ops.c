@@ -647,6 +647,10 @@ hop_job_new(struct sess *s,
     j->data = data;
     j->res = af_calloc(1, sizeof(*j->res));
     j->res->node = sess_name(s);
+    j->res->address = sess_address(s);
+    if (sess_hostkey(s) != NULL)
+        snprintf(j->res->host_key, sizeof(j->res->host_key), "%s",
+                 sess_hostkey(s));
     j->res->nnpu = npus;
     j->res->npus = af_calloc(npus ? npus : 1, sizeof(*j->res->npus));
     for (i = 0; i < npus; i++)
@@ -735,10 +739,12 @@ hop_or_null(const char *s)
     return s[0] ? s : NULL;
 }
 
-/* 1 when rows hold a verified row of npu with n's values. */
+/* 1 when rows hold a verified row of npu with n's values, recorded for
+ * the same machine as r (a row of another machine is rewritten). */
 static int
 hop_keeps_verified(const struct st_hccn *rows,
                    size_t nrows,
+                   const struct hop_result *r,
                    const struct hop_npu *n)
 {
     size_t i;
@@ -747,6 +753,8 @@ hop_keeps_verified(const struct st_hccn *rows,
         if (rows[i].npu != n->npu)
             continue;
         return rows[i].status == ST_HCCN_VERIFIED &&
+               hop_streq(rows[i].node_address, r->address) &&
+               hop_streq(rows[i].host_key, r->host_key) &&
                hop_streq(rows[i].address, n->address) &&
                hop_streq(rows[i].netmask, n->netmask) &&
                hop_streq(rows[i].detect, n->detect) &&
@@ -779,7 +787,7 @@ hop_record(struct st *st,
         good = n->status == HOP_SAME || n->status == HOP_SET ||
                n->status == HOP_VERIFIED;
         nbad += !good;
-        if (n->status == HOP_SAME && hop_keeps_verified(rows, nrows, n))
+        if (n->status == HOP_SAME && hop_keeps_verified(rows, nrows, r, n))
             continue;
         memset(&row, 0, sizeof(row));
         row.node = (char *)(uintptr_t)r->node;
@@ -791,6 +799,8 @@ hop_record(struct st *st,
         row.status = !good ? ST_HCCN_FAILED
                            : (verify ? ST_HCCN_VERIFIED : ST_HCCN_APPLIED);
         row.detail = (char *)(uintptr_t)hop_or_null(n->detail);
+        row.node_address = (char *)(uintptr_t)r->address;
+        row.host_key = (char *)(uintptr_t)hop_or_null(r->host_key);
         if ((rc = st_hccn_put(st, &row, e)) != 0)
             goto out;
     }

@@ -63,6 +63,8 @@ struct hop_npu {
  */
 struct hop_result {
     const char *node;
+    const char *address; /* the machine: address connected to, and */
+    char host_key[128];  /* its host key fingerprint ("" when unknown) */
     int status;
     size_t nchanged; /* NPUs on which apply set something */
     size_t nnpu;

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "af-mem.h"
 #include "harness.h"
 
@@ -514,4 +516,172 @@ Test(hccn,
               "apply report:\n%s%s", r.out, r.err);
     th_result_free(&r);
     expect_planned_conf(34, 36);
+}
+
+/* One integer from the state file (sqlite3_mprintf formatting), -1 on
+ * any error. */
+static long long
+sql_int(const char *db, const char *fmt, ...)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *s = NULL;
+    long long v = -1;
+    char *sql;
+    va_list ap;
+
+    va_start(ap, fmt);
+    sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    sqlite3_free(sql);
+    return v;
+}
+
+static void
+teardown_ident(void)
+{
+    char *list = node_list(33, 34);
+
+    if (th_rack("reset %s --state fresh", list) != 0)
+        fprintf(stderr, "cannot reset %s\n", list);
+    free(list);
+    remove_tmpdir();
+}
+
+/* A copy of our inventory at path with every "from" replaced by "to"
+ * (one pass), and known_hosts pointing at kh when kh is not NULL. */
+static void
+inventory_variant(const char *path,
+                  const char *const *from,
+                  const char *const *to,
+                  size_t n,
+                  const char *kh)
+{
+    char *inv = th_slurp(inv_path, NULL), *p;
+    FILE *f = fopen(path, "w");
+    size_t i;
+
+    cr_assert_not_null(inv);
+    cr_assert_not_null(f);
+    for (p = inv; *p;) {
+        for (i = 0; i < n; i++)
+            if (strncmp(p, from[i], strlen(from[i])) == 0)
+                break;
+        if (i < n) {
+            fputs(to[i], f);
+            p += strlen(from[i]);
+        } else if (kh != NULL && strncmp(p, "  known_hosts: ", 15) == 0) {
+            fprintf(f, "  known_hosts: %s\n", kh);
+            p += strcspn(p, "\n") + 1;
+        } else {
+            fputc(*p++, f);
+        }
+    }
+    cr_assert_eq(fclose(f), 0);
+    free(inv);
+}
+
+/*
+ * hccn results are bound to the machine (address and host key) they were
+ * recorded on: an inventory whose node names point at other addresses, or
+ * whose known_hosts trusts another key for a node's address, gets no rank
+ * table from them.
+ */
+Test(hccn,
+     ranktable_refuses_results_recorded_on_other_machines,
+     .init = setup,
+     .fini = teardown_ident,
+     .timeout = 900)
+{
+    struct th_result r;
+    char *a33 = node_addr("npu033"), *a34 = node_addr("npu034");
+    char *w33 = af_asprintf("name: npu033, address: %s}", a33);
+    char *w34 = af_asprintf("name: npu034, address: %s}", a34);
+    char *s33 = af_asprintf("name: npu033, address: %s}", a34);
+    char *s34 = af_asprintf("name: npu034, address: %s}", a33);
+    const char *from[2] = {w33, w34}, *to[2] = {s33, s34};
+    char *other = af_asprintf("%s/other.yaml", tmpdir);
+    char *khp = af_asprintf("%s/kh", tmpdir);
+    char *kh = th_slurp(AF_RACK_DIR "/known_hosts", NULL), *line, *save = NULL;
+    FILE *f;
+    long long nid;
+
+    reset_nodes(33, 34, "full");
+    fleet(&r, "hccn apply --limit npu[033-034]");
+    cr_assert_eq(r.status, 0, "apply: %s%s", r.out, r.err);
+    th_result_free(&r);
+    fleet(&r, "hccn verify --limit npu[033-034]");
+    cr_assert_eq(r.status, 0, "verify: %s%s", r.out, r.err);
+    th_result_free(&r);
+    /* Each row carries the node's address and a SHA-256 host key. */
+    nid = sql_int(state_path,
+                  "SELECT count(*) FROM hccn_results WHERE node IN "
+                  "('npu033', 'npu034') AND host_key LIKE 'SHA256:%%' AND "
+                  "node_address = CASE node WHEN 'npu033' THEN '%s' "
+                  "ELSE '%s' END",
+                  a33, a34);
+    cr_expect_eq(nid, 16, "rows with the node's identity: %lld", nid);
+    fleet(&r, "ranktable --limit npu[033-034]");
+    cr_expect_eq(r.status, 0, "ranktable: %s", r.err);
+    th_result_free(&r);
+
+    /* Same names, swapped addresses: refused, naming both and why. */
+    inventory_variant(other, from, to, 2, NULL);
+    {
+        const char *argv[] = {AF_BIN,    "ranktable",    "-i",
+                              other,     "--state",      state_path,
+                              "--limit", "npu[033-034]", NULL};
+        char *want33 = af_asprintf("npu033: address %s -> %s", a33, a34);
+
+        cr_assert_eq(th_run(&r, 60, argv), 0);
+        cr_expect_eq(r.status, 1, "exit %d: %s", r.status, r.err);
+        cr_expect(strstr(r.err, want33) != NULL &&
+                      strstr(r.err, "npu034: address") != NULL &&
+                      strstr(r.err, "other machines") != NULL,
+                  "refusal:\n%s", r.err);
+        cr_expect_str_eq(r.out, "", "a rank table was written");
+        th_result_free(&r);
+        free(want33);
+    }
+
+    /* Same addresses, but known_hosts trusts npu034's key for npu033's
+     * address: refused as another machine. */
+    f = fopen(khp, "w");
+    cr_assert_not_null(f);
+    for (line = strtok_r(kh, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        size_t al = strcspn(line, " ");
+
+        if (al == strlen(a34) && strncmp(line, a34, al) == 0)
+            fprintf(f, "%s%s\n", a33, line + al);
+        else if (!(al == strlen(a33) && strncmp(line, a33, al) == 0))
+            fprintf(f, "%s\n", line);
+    }
+    cr_assert_eq(fclose(f), 0);
+    inventory_variant(other, NULL, NULL, 0, khp);
+    {
+        const char *argv[] = {AF_BIN,    "ranktable", "-i",
+                              other,     "--state",   state_path,
+                              "--limit", "npu033",    NULL};
+
+        cr_assert_eq(th_run(&r, 60, argv), 0);
+        cr_expect_eq(r.status, 1, "exit %d: %s", r.status, r.err);
+        cr_expect(strstr(r.err, "npu033: host key SHA256:") != NULL,
+                  "refusal:\n%s", r.err);
+        th_result_free(&r);
+    }
+    free(kh);
+    free(khp);
+    free(other);
+    free(w33);
+    free(w34);
+    free(s33);
+    free(s34);
+    free(a33);
+    free(a34);
 }

@@ -40,7 +40,7 @@ LC_TEST(resume_of_an_unknown_run_is_a_clean_usage_error)
     struct th_result r;
 
     ro_setup(17, 17, "fresh");
-    fleet(&r, RO_SHORT_TIMEOUT, "resume 99 --state %s", ctx.state);
+    fleet(&r, RO_SHORT_TIMEOUT, "resume 99 --yes --state %s", ctx.state);
     expect_no_crash(&r, "resume 99");
     cr_expect_eq(r.status, 2, "exit %d\n%s\n%s", r.status, r.out, r.err);
     cr_expect(strstr(r.err, "99") != NULL, "message: %s", r.err);
@@ -82,7 +82,7 @@ LC_TEST(bad_options_are_refused_before_anything_is_recorded)
               "facts were gathered");
     /* Nothing unfinished for a bare resume to pick (no state file was even
      * created: refused options leave nothing behind). */
-    fleet(&r, RO_SHORT_TIMEOUT, "resume --state %s", ctx.state);
+    fleet(&r, RO_SHORT_TIMEOUT, "resume --yes --state %s", ctx.state);
     cr_expect_eq(r.status, 2, "%s", r.err);
     cr_expect(strstr(r.err, "no unfinished run") != NULL ||
                   strstr(r.err, "no state file") != NULL,
@@ -102,7 +102,8 @@ LC_TEST(resume_with_a_limit_leaves_the_rest_of_the_run_unfinished)
           ctx.state, packages(""));
     cr_expect_eq(r.status, 1, "exit %d\n%s\n%s", r.status, r.out, r.err);
     th_result_free(&r);
-    fleet(&r, RO_RUN_TIMEOUT, "resume --state %s --limit !npu019", ctx.state);
+    fleet(&r, RO_RUN_TIMEOUT, "resume --yes --state %s --limit !npu019",
+          ctx.state);
     expect_no_crash(&r, "resume --limit");
     cr_expect_eq(r.status, 1, "exit %d\n%s\n%s", r.status, r.out, r.err);
     cr_expect(strstr(r.out, "Run 1 ") != NULL, "no summary:\n%s", r.out);
@@ -164,7 +165,7 @@ resume_to_done(void)
     struct th_result r;
     char *st;
 
-    fleet(&r, RO_RUN_TIMEOUT, "resume --state %s", ctx.state);
+    fleet(&r, RO_RUN_TIMEOUT, "resume --yes --state %s", ctx.state);
     cr_expect_eq(r.status, 0, "resume: exit %d\n%s\n%s", r.status, r.out,
                  r.err);
     st = run_status();
@@ -404,7 +405,7 @@ LC_TEST(resume_applies_and_records_its_options_and_refuses_changed_inputs)
     /* A package more: refused, with the difference, nothing recorded. */
     extra = af_asprintf("%s/extra-tool.run", pk);
     append_file(extra, "#!/bin/sh\n");
-    fleet(&r, RO_SHORT_TIMEOUT, "resume --state %s --batch 1", ctx.state);
+    fleet(&r, RO_SHORT_TIMEOUT, "resume --yes --state %s --batch 1", ctx.state);
     cr_expect_eq(r.status, 2, "exit %d\n%s\n%s", r.status, r.out, r.err);
     cr_expect(strstr(r.err, "+extra-tool.run") != NULL &&
                   strstr(r.err, "--force") != NULL,
@@ -416,7 +417,7 @@ LC_TEST(resume_applies_and_records_its_options_and_refuses_changed_inputs)
 
     /* The inventory edited: refused too. */
     append_file(ctx.inv, "# edited\n");
-    fleet(&r, RO_SHORT_TIMEOUT, "resume --state %s", ctx.state);
+    fleet(&r, RO_SHORT_TIMEOUT, "resume --yes --state %s", ctx.state);
     cr_expect_eq(r.status, 2, "exit %d\n%s\n%s", r.status, r.out, r.err);
     cr_expect(strstr(r.err, "inventory") != NULL, "%s", r.err);
     th_result_free(&r);
@@ -427,7 +428,7 @@ LC_TEST(resume_applies_and_records_its_options_and_refuses_changed_inputs)
 
     /* --force with new options: applied and recorded. */
     fleet(&r, RO_RUN_TIMEOUT,
-          "resume --state %s --force --batch 1 --timeout 300", ctx.state);
+          "resume --yes --state %s --force --batch 1 --timeout 300", ctx.state);
     cr_expect_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
     th_result_free(&r);
     v = sql_text(ctx.state, "SELECT json_extract(options, '$.batch') || ' ' || "

@@ -431,7 +431,7 @@ kill_and_resume(const char *what, const char *sql, const char *installer)
                      "killed %s, but the run is not running", what);
     free(out);
 
-    fleet(&r, RO_RUN_TIMEOUT, "resume --state %s", ctx.state);
+    fleet(&r, RO_RUN_TIMEOUT, "resume --yes --state %s", ctx.state);
     cr_assert_eq(r.status, 0, "resume after kill %s: exit %d\n%s\n%s", what,
                  r.status, r.out, r.err);
     out = run_status();
@@ -484,7 +484,7 @@ RO_TEST(resume_after_reboot_verifies_and_never_reboots_again)
               "the reboot was never sent:\n%s", (out = bg_output()));
     kill9_bg();
     ctl_set(45, "health", "'OK OK OK Warning OK OK OK OK'");
-    fleet(&r, RO_RUN_TIMEOUT, "resume --state %s", ctx.state);
+    fleet(&r, RO_RUN_TIMEOUT, "resume --yes --state %s", ctx.state);
     cr_expect(r.status == 1 || r.status == 4, "exit %d\n%s\n%s", r.status,
               r.out, r.err);
     cr_expect_eq(count_events("npu045", "reboot"), 1,
@@ -532,7 +532,7 @@ RO_TEST(second_process_on_the_same_state_file_is_refused)
     cr_expect_eq(r.status, 3, "exit %d\n%s\n%s", r.status, r.out, r.err);
     cr_expect(strstr(r.err, "in use by pid") != NULL, "message: %s", r.err);
     th_result_free(&r);
-    fleet(&r, RO_SHORT_TIMEOUT, "resume --state %s", ctx.state);
+    fleet(&r, RO_SHORT_TIMEOUT, "resume --yes --state %s", ctx.state);
     cr_expect_eq(r.status, 3, "resume: exit %d\n%s\n%s", r.status, r.out,
                  r.err);
     cr_expect(strstr(r.err, "in use by pid") != NULL, "message: %s", r.err);

@@ -100,7 +100,7 @@ Test(state_cli, resume_on_a_corrupt_state_file_gives_the_sqlite_error)
     cr_assert_eq(st_check(st, &e), 0);
     st_close(st);
     corrupt_pages(db);
-    cr_assert_eq(th_fleet(&r, 60, "resume --state %s", db), 0);
+    cr_assert_eq(th_fleet(&r, 60, "resume --yes --state %s", db), 0);
     cr_expect_neq(r.status, 0, "resume on a corrupt file exited 0");
     cr_expect_not_null(strstr(r.err, "malformed"), "stderr: %s", r.err);
     cr_expect_null(strstr(r.err, "no unfinished run"), "stderr: %s", r.err);
@@ -373,7 +373,7 @@ Test(state_cli, runs_abort_records_the_run_and_resume_passes_it_by)
     cr_assert_eq(th_fleet(&r, 60, "status --state %s 2", db), 0);
     cr_expect_not_null(strstr(r.out, "aborted"), "status:\n%s", r.out);
     th_result_free(&r);
-    cr_assert_eq(th_fleet(&r, 60, "resume --state %s", db), 0);
+    cr_assert_eq(th_fleet(&r, 60, "resume --yes --state %s", db), 0);
     cr_expect_eq(r.status, 2, "resume exited %d: %s", r.status, r.err);
     cr_expect_not_null(strstr(r.err, "no unfinished run"), "%s", r.err);
     th_result_free(&r);

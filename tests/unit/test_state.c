@@ -1343,13 +1343,19 @@ Test(st, default_state_path_is_beside_the_inventory)
     free(db);
 }
 
-/* Take the file back to schema 1 (runs without 'interrupted'). */
+/* Take the file back to schema 1 (runs without 'interrupted', no node
+ * identity columns). */
 static void
 downgrade_to_schema_1(void)
 {
     cr_assert_eq(
         raw_exec(dbpath,
                  "BEGIN;"
+                 "ALTER TABLE hccn_results DROP COLUMN node_address;"
+                 "ALTER TABLE hccn_results DROP COLUMN host_key;"
+                 "ALTER TABLE run_nodes DROP COLUMN host_key;"
+                 "ALTER TABLE facts DROP COLUMN address;"
+                 "ALTER TABLE facts DROP COLUMN host_key;"
                  "CREATE TABLE r1 (id INTEGER PRIMARY KEY AUTOINCREMENT, "
                  "created INTEGER NOT NULL, updated INTEGER NOT NULL, "
                  "cmdline TEXT NOT NULL, stages TEXT NOT NULL, options TEXT "
@@ -1416,4 +1422,106 @@ Test(st, schema_1_file_is_migrated_and_keeps_runs_nodes_and_ids)
         st_node_upsert(st, 99, "n1", NULL, 0, ST_NODE_RUNNING, NULL, &e),
         AF_ENOTFOUND);
     st_close(st);
+}
+
+/* ---- node identity ---- */
+
+Test(st, node_identity_is_recorded_for_run_nodes_facts_and_hccn_rows)
+{
+    struct af_err e = {0};
+    struct st *st = open_ok(), *ro = NULL;
+    struct st_ident id = {"10.0.0.7", "SHA256:abc"};
+    struct st_ident other = {"10.0.0.8", "SHA256:xyz"};
+    struct st_hccn h, *rows = NULL;
+    struct af_kv kv;
+    size_t n = 0;
+    int64_t run = 0;
+    char *a = NULL, *k = NULL, diff[256];
+    char n1[] = "n1", ip[] = "192.168.100.1", addr[] = "10.0.0.7";
+    char key[] = "SHA256:abc";
+
+    cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &run, &e), 0);
+    cr_assert_eq(
+        st_node_upsert(st, run, "n1", "10.0.0.7", 0, ST_NODE_PENDING, NULL, &e),
+        0);
+    cr_assert_eq(st_node_set_ident(st, run, "n1", &id, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_node_set_ident(st, run, "n2", &id, &e), AF_ENOTFOUND);
+    cr_assert_eq(st_node_ident(st, run, "n1", &a, &k, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(a, "10.0.0.7");
+    cr_assert_str_eq(k, "SHA256:abc");
+    free(a);
+    free(k);
+
+    af_kv_init(&kv);
+    af_kv_add(&kv, "os_id", "debian");
+    cr_assert_eq(st_facts_put(st, "n1", &kv, &e), 0);
+    cr_assert_eq(st_facts_set_ident(st, "n1", &id, &e), 0, "%s", e.msg);
+    af_kv_free(&kv);
+    cr_assert_eq(st_facts_ident(st, "n1", &a, &k, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(k, "SHA256:abc");
+    free(a);
+    free(k);
+    cr_assert_eq(st_facts_ident(st, "n9", &a, &k, &e), AF_ENOTFOUND);
+
+    memset(&h, 0, sizeof(h));
+    h.node = n1;
+    h.npu = 0;
+    h.address = ip;
+    h.status = ST_HCCN_VERIFIED;
+    h.node_address = addr;
+    h.host_key = key;
+    cr_assert_eq(st_hccn_put(st, &h, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_hccn_get(st, "n1", &rows, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(rows[0].node_address, "10.0.0.7");
+    cr_assert_str_eq(rows[0].host_key, "SHA256:abc");
+    st_hccn_free(rows, n);
+    st_close(st);
+
+    /* A read-only file from before identities: rows read with NULLs. */
+    cr_assert_eq(raw_exec(dbpath, "ALTER TABLE hccn_results DROP COLUMN "
+                                  "node_address; ALTER TABLE hccn_results "
+                                  "DROP COLUMN host_key;"),
+                 SQLITE_OK);
+    cr_assert_eq(st_open_ro(dbpath, &ro, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_hccn_get(ro, NULL, &rows, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, 1);
+    cr_assert_null(rows[0].host_key);
+    st_hccn_free(rows, n);
+    st_close(ro);
+
+    cr_assert_eq(st_ident_diff(&id, &id, diff, sizeof(diff)), 0);
+    cr_assert_str_eq(diff, "");
+    cr_assert_eq(st_ident_diff(&id, &other, diff, sizeof(diff)), 1);
+    cr_assert_str_eq(diff, "address 10.0.0.7 -> 10.0.0.8, host key "
+                           "SHA256:abc -> SHA256:xyz");
+    other.address = NULL; /* unknown: not compared */
+    cr_assert_eq(st_ident_diff(&id, &other, diff, sizeof(diff)), 1);
+    cr_assert_str_eq(diff, "host key SHA256:abc -> SHA256:xyz");
+}
+
+Test(st, run_lock_probe_sees_a_holder_of_the_runs_nodes_only)
+{
+    struct af_err e = {0};
+    struct st *st = open_ok(), *b = open_ok(), *ro = NULL;
+    const char *mine[] = {"n1"}, *others[] = {"n3"};
+    int64_t run = 0;
+
+    cr_assert_eq(st_run_create(st, "rollout", "driver", NULL, &run, &e), 0);
+    cr_assert_eq(
+        st_node_upsert(st, run, "n1", NULL, 0, ST_NODE_PENDING, NULL, &e), 0);
+    cr_assert_eq(
+        st_node_upsert(st, run, "n2", NULL, 0, ST_NODE_PENDING, NULL, &e), 0);
+    cr_assert_eq(st_open_ro(dbpath, &ro, &e), 0, "%s", e.msg);
+    /* No lock file yet: free, and the probe creates none. */
+    cr_assert_eq(st_run_lock_probe(ro, run, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_lock_nodes(b, others, 1, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_run_lock_probe(ro, run, &e), 0, "other nodes: %s", e.msg);
+    cr_assert_eq(st_lock_nodes(st, mine, 1, &e), 0, "%s", e.msg);
+    cr_assert_eq(st_run_lock_probe(ro, run, &e), AF_ELOCKED);
+    cr_assert(strstr(e.msg, "node n1 is in use by pid") != NULL, "%s", e.msg);
+    st_close(st);
+    cr_assert_eq(st_run_lock_probe(ro, run, &e), 0, "%s", e.msg);
+    st_close(b);
+    st_close(ro);
 }

@@ -114,6 +114,7 @@ struct nj {
     char *running_pkg;      /* its package path on the node */
     struct hop_peer *peers; /* hccn verify: sampled same-plane peers */
     size_t npeers;
+    char host_key[128]; /* fingerprint seen when facts were gathered */
     enum ro_fail fail;
     char reason[512];
     uint64_t started_ms;
@@ -147,6 +148,7 @@ struct ro {
     uv_signal_t sig[3];
     int nsig;
     int stopping;    /* the first signal: start nothing new */
+    int live;        /* this process recorded the run running */
     int write_error; /* a state write failed: start nothing new */
     char write_msg[512];
     int cur_batch, nbatches;
@@ -325,6 +327,11 @@ void nj_reconcile_facts(struct agc *a,
 char *ro_options_json(struct ro *ro);
 /* Resume: refuse changed inputs (unless --force); 0 or -1 (reported). */
 int ro_check_inputs(struct ro *ro);
+/*
+ * Resume: refuse (error emitted, -1) when a node's address or host key is
+ * not the one the run recorded for it, unless --force (then noted, 0).
+ */
+int ro_check_identity(struct ro *ro);
 int ro_setup_resume(struct ro *ro, int64_t run, struct af_err *e);
 int ro_apply_resume(struct ro *ro, struct af_err *e);
 void nj_replan_facts(struct agc *a,

@@ -247,6 +247,11 @@ ro_record_plan(struct ro *ro, struct af_err *e)
         r = st_node_upsert(ro->st, ro->run, j->node->name, j->node->address,
                            j->batch, ro_node_initial(j),
                            j->plan->blocked ? "a step is blocked" : NULL, e);
+        if (r == 0 && j->host_key[0]) {
+            struct st_ident id = {j->node->address, j->host_key};
+
+            r = st_node_set_ident(ro->st, ro->run, j->node->name, &id, e);
+        }
         if (r != 0)
             goto fail;
         if ((r = ro_record_steps(ro, j, e)) != 0)

@@ -178,6 +178,50 @@ ro_check_inputs(struct ro *ro)
     return 0;
 }
 
+int
+ro_check_identity(struct ro *ro)
+{
+    struct af_buf d;
+    size_t i, nbad = 0;
+    struct af_err e;
+    char what[600];
+
+    af_buf_init(&d, 0);
+    for (i = 0; i < ro->n; i++) {
+        const struct nj *j = &ro->nj[i];
+        char *addr = NULL, *key = NULL;
+        struct st_ident rec, now;
+
+        if (st_node_ident(ro->st, ro->run, j->node->name, &addr, &key, &e) != 0)
+            continue; /* not in the run yet: nothing recorded to differ */
+        rec.address = addr;
+        rec.host_key = key;
+        now.address = j->node->address;
+        now.host_key = j->host_key[0] ? j->host_key : NULL;
+        if (st_ident_diff(&rec, &now, what, sizeof(what))) {
+            af_buf_printf(&d, "\n  %s: %s", j->node->name, what);
+            nbad++;
+        }
+        free(addr);
+        free(key);
+    }
+    if (nbad && !ro->eff.force) {
+        ro_error(ro,
+                 "run %lld: %zu node%s %s not the machine%s the run "
+                 "recorded:%s\nresume with --force to continue on these "
+                 "machines",
+                 (long long)ro->run, nbad, nbad == 1 ? "" : "s",
+                 nbad == 1 ? "is" : "are", nbad == 1 ? "" : "s", d.data);
+        af_buf_free(&d);
+        return -1;
+    }
+    if (nbad)
+        ro_note(ro, "run %lld continues on other machines (--force):%s",
+                (long long)ro->run, d.data);
+    af_buf_free(&d);
+    return 0;
+}
+
 /* Point *field at a copy of v, owned by the run. */
 static const char *
 ro_own(struct ro *ro, const char *v)

@@ -213,10 +213,9 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
     res = facts_gather_staged(&ro->fleet, ro->eff.fanout, RO_FACTS_TIMEOUT_MS,
                               RO_PKG_DIR,
                               ro->eff.plan_only ? 0 : (size_t)ro->eff.fanout);
-    if (!ro->eff.plan_only && facts_store(ro->st, res, ro->n, &e) != 0) {
-        ro_error(ro, "cannot store facts, nothing started: %s", e.msg);
+    if (ro->stopping) {
         facts_results_free(res, ro->n);
-        return RO_OUT_STATE;
+        return RO_OUT_INTERRUPTED;
     }
     for (i = 0; i < ro->n; i++) {
         struct nj *j = &ro->nj[i];
@@ -227,8 +226,21 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
         j->batch = -1;
         af_kv_init(&j->facts);
         af_kv_init(&j->staged);
+        snprintf(j->host_key, sizeof(j->host_key), "%s", res[i].host_key);
     }
+    /* The kept sessions are the run's from here: ro_free closes them on
+     * every way out. */
     ro_pre_adopt_facts(ro, res);
+    /* Resume: the nodes must be the machines the run recorded. */
+    if (resume_run > 0 && ro_check_identity(ro) != 0) {
+        facts_results_free(res, ro->n);
+        return RO_OUT_USAGE;
+    }
+    if (!ro->eff.plan_only && facts_store(ro->st, res, ro->n, &e) != 0) {
+        ro_error(ro, "cannot store facts, nothing started: %s", e.msg);
+        facts_results_free(res, ro->n);
+        return RO_OUT_STATE;
+    }
     for (i = 0; i < ro->n && out == RO_OUT_OK; i++) {
         struct nj *j = &ro->nj[i];
 
@@ -355,6 +367,12 @@ ro_signal_cb(uv_signal_t *h, int signo)
     struct af_err e;
     char why[128];
 
+    if (ro->stopping && !ro->live) {
+        /* Second signal before the run was taken: nothing to record. */
+        ro_note(ro, "%s again: stopped; nothing was started",
+                ro_signame(signo));
+        _exit(128 + ro->stopping);
+    }
     if (ro->stopping) {
         /* Second signal: every transition is already durable; go now. */
         snprintf(why, sizeof(why),
@@ -371,6 +389,13 @@ ro_signal_cb(uv_signal_t *h, int signo)
     }
     /* A closed terminal is taken as the first SIGTERM. */
     ro->stopping = signo == SIGHUP ? SIGTERM : signo;
+    if (!ro->live) {
+        ro_note(ro,
+                "%s: stopping once the facts are in; nothing will be "
+                "started (signal again to stop at once)",
+                ro_signame(signo));
+        return;
+    }
     ro_note(ro,
             "%s: no new step starts; waiting for steps in flight "
             "(signal again to stop at once)",
@@ -387,12 +412,27 @@ ro_signals_start(struct ro *ro)
     if (!ro->eff.signals)
         return;
     for (i = 0; i < 3; i++) {
-        uv_signal_init(&ro->loop, &ro->sig[i]);
-        ro->sig[i].data = ro;
+        if (ro->nsig < 3) {
+            uv_signal_init(&ro->loop, &ro->sig[i]);
+            ro->sig[i].data = ro;
+        }
         uv_signal_start(&ro->sig[i], ro_signal_cb, sigs[i]);
         uv_unref((uv_handle_t *)&ro->sig[i]);
     }
     ro->nsig = 3;
+}
+
+/*
+ * Give the signals back their default action (the confirmation prompt
+ * must still die on Ctrl-C); ro_signals_start watches them again.
+ */
+static void
+ro_signals_pause(struct ro *ro)
+{
+    int i;
+
+    for (i = 0; i < ro->nsig; i++)
+        uv_signal_stop(&ro->sig[i]);
 }
 
 /* ---- batches ------------------------------------------------------------- */
@@ -654,6 +694,7 @@ ro_execute(struct ro *ro, int64_t resume_run)
         ro_error(ro, "%s", e.msg);
         return RO_OUT_STATE;
     }
+    ro->live = 1;
     ro_signals_start(ro);
     order = af_calloc(ro->n ? ro->n : 1, sizeof(*order));
     for (i = 0; i < ro->n; i++)
@@ -696,7 +737,16 @@ ro_run(const struct ro_opts *o,
     out = ro_setup(ro, o, resume_run, &stop);
     if (out != RO_OUT_OK || stop)
         goto out;
-    if ((out = ro_facts_and_plan(ro, resume_run)) != RO_OUT_OK)
+    /* Ctrl-C while facts are gathered: nothing starts, nothing recorded. */
+    ro_signals_start(ro);
+    out = ro_facts_and_plan(ro, resume_run);
+    ro_signals_pause(ro);
+    if (out == RO_OUT_INTERRUPTED)
+        ro_note(ro,
+                "Interrupted by %s before anything started; nothing "
+                "was recorded",
+                ro_signame(ro->stopping));
+    if (out != RO_OUT_OK)
         goto out;
     ro_emit_plan(ro);
     if (ro->eff.plan_only) {
