@@ -14,6 +14,7 @@
 
 #include "af-buf.h"
 #include "af-json.h"
+#include "af-mem.h"
 #include "fleet.h"
 #include "report.h"
 #include "stage.h"
@@ -46,6 +47,43 @@ struct stage_out {
     struct report rep;
 };
 
+/* The rack-gateway keys of an item (ops/relay.h). */
+static void
+stage_relay_json(struct af_json *j, const struct stage_item *it)
+{
+    if (it->gateway)
+        afj_kstr(j, "role", "gateway");
+    if (it->via != NULL) {
+        afj_kstr(j, "via", it->via);
+        afj_kuint(j, "relayed_bytes", it->received);
+    }
+    if (it->relay_error != NULL)
+        afj_kstr(j, "relay_error", it->relay_error);
+}
+
+/* " (gateway)", " via GW" or the failed fetch, for a text line. */
+static char *
+stage_relay_text(const struct stage_item *it)
+{
+    char *t, *r;
+
+    if (it->gateway)
+        return af_strdup("  (gateway)");
+    if (it->via != NULL) {
+        t = report_safe(it->via);
+        r = af_asprintf("  via %s", t);
+        free(t);
+        return r;
+    }
+    if (it->relay_error != NULL) {
+        t = report_safe(it->relay_error);
+        r = af_asprintf("  (%s; pushed directly)", t);
+        free(t);
+        return r;
+    }
+    return af_strdup("");
+}
+
 static void
 stage_item_json(struct stage_out *so, const struct stage_item *it)
 {
@@ -66,6 +104,7 @@ stage_item_json(struct stage_out *so, const struct stage_item *it)
     afj_kuint(&j, "duration_ms", it->duration_ms);
     if (it->status)
         afj_kstr(&j, "reason", it->error);
+    stage_relay_json(&j, it);
     report_json_end(&so->rep, &j, &b);
 }
 
@@ -73,9 +112,9 @@ static void
 stage_item_print(const struct stage_item *it, void *data)
 {
     struct stage_out *so = data;
-    double mib = (double)it->sent / 1048576.0;
+    double mib = (double)(it->sent + it->received) / 1048576.0;
     double s = (double)it->duration_ms / 1000.0;
-    char *node, *pkg;
+    char *node, *pkg, *rel;
 
     if (so->rep.json) {
         stage_item_json(so, it);
@@ -83,15 +122,18 @@ stage_item_print(const struct stage_item *it, void *data)
     }
     node = report_safe(it->node);
     pkg = report_safe(it->package ? it->package : "");
+    rel = stage_relay_text(it);
     if (it->status != 0)
-        report_error(&so->rep, "%s %s: %s", node, pkg, it->error);
+        report_error(&so->rep, "%s %s: %s%s", node, pkg, it->error, rel);
     else if (it->already)
-        printf("%-10s %s  %.1f MiB  (staged)\n", node, pkg,
-               (double)it->size / 1048576.0);
+        printf("%-10s %s  %.1f MiB  (staged)%s\n", node, pkg,
+               (double)it->size / 1048576.0, rel);
     else
-        printf("%-10s %s  %.1f MiB in %.1f s (%.1f MiB/s)%s\n", node, pkg, mib,
-               s, s > 0 ? mib / s : 0.0, it->offset ? "  resumed" : "");
+        printf("%-10s %s  %.1f MiB in %.1f s (%.1f MiB/s)%s%s\n", node, pkg,
+               mib, s, s > 0 ? mib / s : 0.0, it->offset ? "  resumed" : "",
+               rel);
     fflush(stdout);
+    free(rel);
     free(node);
     free(pkg);
 }
@@ -132,6 +174,8 @@ stage_summary_print(struct stage_out *out, const struct stage_summary *sum)
         afj_kuint(&j, "packages", sum->packages);
         afj_kuint(&j, "bytes", sum->bytes_sent);
         afj_kuint(&j, "duration_ms", sum->wall_ms);
+        afj_kuint(&j, "gateways", sum->gateways);
+        afj_kuint(&j, "bytes_relayed", sum->bytes_relayed);
         report_json_end(&out->rep, &j, &b);
         return;
     }
@@ -140,6 +184,10 @@ stage_summary_print(struct stage_out *out, const struct stage_summary *sum)
            sum->nodes, sum->nodes == 1 ? "" : "s",
            sum->nodes - sum->nodes_failed, sum->nodes_failed, sum->packages,
            sum->packages == 1 ? "" : "s", mib, s, s > 0 ? mib / s : 0.0);
+    if (sum->gateways > 0)
+        printf("%.1f MiB relayed by %zu rack gateway%s\n",
+               (double)sum->bytes_relayed / 1048576.0, sum->gateways,
+               sum->gateways == 1 ? "" : "s");
 }
 
 int
