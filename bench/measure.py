@@ -23,6 +23,12 @@
 #                   exceeds parent_rss_kib it is the largest child's (for
 #                   pdsh, pssh and clush: one ssh client process).
 #   rc              COMMAND's exit status (128+N if killed by signal N).
+#   wchar_bytes     bytes the COMMAND process itself wrote (write/send
+#                   system calls, sockets included: /proc/PID/io wchar),
+#                   sampled like VmHWM. For ascend-fleet, which drives
+#                   every SSH session in its own process, this is its
+#                   egress (SSH framing included) plus what it printed;
+#                   children (the peers' ssh clients) are not counted.
 #
 # The sampling costs this wrapper a little CPU; that is not counted, since
 # only COMMAND's own rusage is reported.
@@ -36,6 +42,17 @@ def vmhwm(pid):
         with open("/proc/%d/status" % pid) as f:
             for line in f:
                 if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def wchar(pid):
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                if line.startswith("wchar:"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -62,6 +79,7 @@ def main():
             os.write(2, ("measure.py: %s: %s\n" % (argv[0], e)).encode())
         os._exit(127)
     peak = 0
+    wrote = 0
     while True:
         wpid, status, ru = os.wait4(pid, os.WNOHANG)
         if wpid == pid:
@@ -69,6 +87,9 @@ def main():
         h = vmhwm(pid)
         if h is not None and h > peak:
             peak = h
+        w = wchar(pid)
+        if w is not None and w > wrote:
+            wrote = w
         time.sleep(0.005)
     wall = time.monotonic() - t0
     if os.WIFEXITED(status):
@@ -76,8 +97,10 @@ def main():
     else:
         rc = 128 + os.WTERMSIG(status)
     with open(outfile, "w") as f:
-        f.write("wall=%.3f cpu=%.3f parent_rss_kib=%d tree_rss_kib=%d rc=%d\n"
-                % (wall, ru.ru_utime + ru.ru_stime, peak, ru.ru_maxrss, rc))
+        f.write("wall=%.3f cpu=%.3f parent_rss_kib=%d tree_rss_kib=%d rc=%d"
+                " wchar_bytes=%d\n"
+                % (wall, ru.ru_utime + ru.ru_stime, peak, ru.ru_maxrss, rc,
+                   wrote))
     return 0
 
 
