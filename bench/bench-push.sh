@@ -27,9 +27,10 @@
 #   cpu s/GiB  cpu s per GiB delivered (nodes * size)
 #   rss MiB    peak RSS of the tool's own process
 #   sent MiB   payload bytes the tool says it sent (ascend-fleet's summary)
-#   egress MiB bytes the tool's own process wrote (/proc/PID/io wchar: SSH
-#              framing and encryption included; ascend-fleet only, whose
-#              single process carries every session)
+#   egress MiB client -> nodes' sshd bytes (TCP payload acknowledged on
+#              every socket to port 22 of the rack's addresses, sampled
+#              every 100 ms by measure.py: SSH framing and encryption
+#              included; node-to-node relay traffic is not on port 22)
 #   ok         nodes that hold a copy with the right SHA-256 afterwards
 #
 # --gateway N adds the row ascend-fleet-gw: the same stage through an
@@ -82,6 +83,8 @@ for t in pdcp clush parallel-scp; do
 done
 
 rack_up
+# Egress: bytes acknowledged on sockets to the nodes' sshd (measure.py).
+export MEASURE_SS="dst ${BASE%.*.*}.0.0/16 and dport = :22"
 # The gateway inventory: the rack's settings, groups of GW_EVERY nodes, the
 # first of each its gateway.
 GW_INV=$RACK/bench-gw-inventory.yaml
@@ -177,9 +180,9 @@ for ((rep = 1; rep <= REPS; rep++)); do
         PRSS[$tool]+="$M_PRSS "
         OKS[$tool]+="$OK "
         SENTS[$tool]+="${SENT:-0} "
-        EGRESS[$tool]+="$M_WCHAR "
+        EGRESS[$tool]+="$M_TCP "
         printf '  %-15s run %d: wall %6.2f s  cpu %6.2f s  egress %8.1f MiB  ok %d/%d\n' \
-            "$tool" "$rep" "$M_WALL" "$M_CPU" "$(fcalc "$M_WCHAR / 1048576")" \
+            "$tool" "$rep" "$M_WALL" "$M_CPU" "$(fcalc "$M_TCP / 1048576")" \
             "$OK" "$NODES" >&2
     done
 done
@@ -205,10 +208,8 @@ for tool in "${TOOLS[@]}"; do
         em=$(median ${EGRESS[$tool]})
     }
     sent_col=- egress_col=-
-    if [[ $tool == ascend-fleet* ]]; then
-        sent_col=$(fcalc "$sm")
-        egress_col=$(fcalc "$em / 1048576")
-    fi
+    egress_col=$(fcalc "$em / 1048576")
+    [[ $tool != ascend-fleet* ]] || sent_col=$(fcalc "$sm")
     MW[$tool]=$w
     MC[$tool]=$c
     printf '%-15s %8.2f %8.1f %8.2f %9.2f %8.1f %9s %10s %6s\n' "$tool" "$w" \
