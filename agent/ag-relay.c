@@ -36,6 +36,8 @@
 #define AG_RELAY_MAX_SIZE  (64ULL * 1024 * 1024 * 1024)
 #define AG_RELAY_MAX_CONC  256
 #define AG_RELAY_CONNECT_S 10
+/* The only tree a relay serves from (node view). */
+#define AG_RELAY_DIR "/var/lib/ascend-fleet/"
 
 struct ag_relay {
     char *host; /* the file, host view */
@@ -313,6 +315,11 @@ ag_relay_parse(const char *root,
         ag_relay_num(argv[8], 86400, &rl->idle_s) ||
         ag_relay_num(argv[9], 7 * 86400, &rl->timeout_s))
         return -1;
+    if (strncmp(argv[3], AG_RELAY_DIR, strlen(AG_RELAY_DIR)) != 0 ||
+        strstr(argv[3], "/../") != NULL) {
+        *why = "relay: only files under " AG_RELAY_DIR " are served";
+        return -1;
+    }
     snprintf(rl->sha, sizeof(rl->sha), "%s", argv[1]);
     snprintf(rl->token, sizeof(rl->token), "%s", argv[5]);
     rl->host = ag_root_path(root, argv[3]);

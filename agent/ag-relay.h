@@ -40,9 +40,9 @@ struct af_kv;
 /*
  * relay <sha256> <size> <path> <bind-address> <token> <members> <max-conc>
  *       <idle-s> <timeout-s>
- * Check that path (under root) is a regular file of that size, bind, fork
- * the detached server. Returns 0 with body holding port=, or -1 with *err
- * set (a new string).
+ * Check that path (under root) is a regular file of that size under
+ * /var/lib/ascend-fleet/ (no "/../"), bind, fork the detached server. Returns 0
+ * with body holding port=, or -1 with *err set (a new string).
  */
 int ag_relay_verb(const char *root,
                   char *const *argv,

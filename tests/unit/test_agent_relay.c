@@ -369,6 +369,9 @@ Test(agent_relay, relay_refuses_a_missing_package_and_bad_words)
     const char *w[] = {"relay", hex, "5",  PKG,  "127.0.0.1", TOKEN,
                        "1",     "4", "30", "60", NULL};
     const char *bad[] = {"fetch", "localhost", "1", TOKEN, NULL};
+    const char *outside[] = {"relay",     hex,   "5", "/etc/shadow",
+                             "127.0.0.1", TOKEN, "1", "4",
+                             "30",        "60",  NULL};
     struct agent a;
     struct resp r;
 
@@ -378,6 +381,11 @@ Test(agent_relay, relay_refuses_a_missing_package_and_bad_words)
     cr_assert_not(r.ok);
     cr_assert(strstr(af_kv_get(&r.kv, "error"), "not here with that size") !=
                   NULL,
+              "%s", r.body);
+    resp_free(&r);
+    agent_req(&a, &r, outside);
+    cr_assert_not(r.ok);
+    cr_assert(strstr(af_kv_get(&r.kv, "error"), "only files under") != NULL,
               "%s", r.body);
     resp_free(&r);
     agent_req(&a, &r, bad);
