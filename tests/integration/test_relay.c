@@ -7,7 +7,8 @@
  * them fetched it from the gateway. A gateway whose agent corrupts what it
  * relays (the agent's test-only fault variable, set in the gateway node's
  * shell start-up file) gets every member's fetch refused on the hash, and
- * the orchestrator pushes those members directly and says so.
+ * the orchestrator pushes those members directly and says so; with the
+ * gateway down, the members are pushed directly.
  *
  * Only nodes npu041..npu046 are used; their packages and the start-up file
  * file are removed afterwards.
@@ -121,13 +122,13 @@ rt_fini(void)
     }
 }
 
-/* Every node of the group holds the package with the right hash. */
+/* Nodes first.. of the group hold the package with the right hash. */
 static void
-rt_assert_all_verified(const char *hex)
+rt_assert_verified(const char *hex, int first)
 {
     int i;
 
-    for (i = RT_FIRST; i < RT_FIRST + RT_N; i++) {
+    for (i = first; i < RT_FIRST + RT_N; i++) {
         char *out = th_rack_out("exec npu%03d -- sha256sum " RT_DEST, i);
 
         cr_assert_not_null(out, "npu%03d has no copy", i);
@@ -139,12 +140,12 @@ rt_assert_all_verified(const char *hex)
 
 struct rt_run {
     double bytes, relayed, gateways;
-    int via, fell_back, gw_items;
+    int via, fell_back, gw_items, gw_failed;
 };
 
 /* Run stage --json through the gateway inventory and sum its events. */
 static void
-rt_stage(struct rt_run *s)
+rt_stage(struct rt_run *s, const char *limit)
 {
     struct th_result r;
     char *save = NULL, *line;
@@ -152,8 +153,8 @@ rt_stage(struct rt_run *s)
     memset(s, 0, sizeof(*s));
     cr_assert_eq(th_fleet(&r, 300,
                           "stage -i %s --json -f 8 --packages %s "
-                          "--stage cann",
-                          RT_INV, rt_dir),
+                          "--stage cann --limit %s",
+                          RT_INV, rt_dir, limit),
                  0);
     cr_assert_eq(r.status, 0, "stage failed: %s%s", r.out, r.err);
     for (line = strtok_r(r.out, "\n", &save); line != NULL;
@@ -165,6 +166,9 @@ rt_stage(struct rt_run *s)
             s->bytes = jnum(v, "bytes");
             s->relayed = jnum(v, "bytes_relayed");
             s->gateways = jnum(v, "gateways");
+        } else if (strcmp(type, "package") == 0 && jget(v, "role") != NULL) {
+            s->gw_items++;
+            s->gw_failed += strcmp(jstr(v, "status"), "failed") == 0;
         } else if (strcmp(type, "package") == 0) {
             /* The gateway, selected too, finds its copy "staged". */
             cr_assert(strcmp(jstr(v, "status"), "failed") != 0, "%s", line);
@@ -177,8 +181,6 @@ rt_stage(struct rt_run *s)
                           "%s", line);
                 s->fell_back++;
             }
-            if (jget(v, "role") != NULL)
-                s->gw_items++;
         }
         jv_free(v);
     }
@@ -208,7 +210,7 @@ Test(relay,
     char hex[65];
 
     rt_setup(hex);
-    rt_stage(&s);
+    rt_stage(&s, "gw41");
     cr_assert_eq(s.gateways, 1);
     cr_assert_eq(s.gw_items, 1, "one push to the gateway expected");
     cr_assert_eq(s.via, RT_N - 1, "%d of %d members fetched from npu041", s.via,
@@ -219,7 +221,7 @@ Test(relay,
               "of %lld",
               s.bytes, (long long)RT_SIZE);
     cr_assert_eq(s.relayed, (double)(RT_N - 1) * (double)RT_SIZE);
-    rt_assert_all_verified(hex);
+    rt_assert_verified(hex, RT_FIRST);
 }
 
 Test(relay,
@@ -236,11 +238,38 @@ Test(relay,
                          "AF_AGENT_TEST_RELAY_FAULT=corrupt >/root/.bashrc'",
                          RT_FIRST),
                  0);
-    rt_stage(&s);
+    rt_stage(&s, "gw41");
     cr_assert_eq(s.via, 0, "a member accepted relayed bytes");
     cr_assert_eq(s.fell_back, RT_N - 1, "%d members fell back", s.fell_back);
     /* Gateway plus five direct pushes. */
     cr_assert(s.bytes >= (double)RT_N * (double)RT_SIZE, "egress %.0f",
               s.bytes);
-    rt_assert_all_verified(hex);
+    rt_assert_verified(hex, RT_FIRST);
+}
+
+static void
+rt_up_fini(void)
+{
+    th_rack("fault npu%03d up", RT_FIRST);
+    rt_fini();
+}
+
+Test(relay,
+     unreachable_gateway_means_direct_pushes,
+     .fini = rt_up_fini,
+     .timeout = 600)
+{
+    struct rt_run s;
+    char hex[65];
+
+    rt_setup(hex);
+    cr_assert_eq(th_rack("fault npu%03d down", RT_FIRST), 0);
+    /* Only the members are selected; their gateway is down. */
+    rt_stage(&s, "npu[042-046]");
+    cr_assert_eq(s.gw_items, 1);
+    cr_assert_eq(s.gw_failed, 1, "the gateway's failure is reported");
+    cr_assert_eq(s.via, 0);
+    cr_assert(s.bytes >= (double)(RT_N - 1) * (double)RT_SIZE, "egress %.0f",
+              s.bytes);
+    rt_assert_verified(hex, RT_FIRST + 1);
 }
