@@ -10,7 +10,7 @@
  * the orchestrator pushes those members directly and says so; with the
  * gateway down, the members are pushed directly.
  *
- * Only nodes npu041..npu046 are used; their packages and the start-up file
+ * Only nodes npu041..npu046 are used; their packages and the start-up
  * file are removed afterwards.
  */
 #define _GNU_SOURCE
