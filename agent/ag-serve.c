@@ -24,6 +24,7 @@
 #include "af-sha256.h"
 #include "ag-facts.h"
 #include "ag-put.h"
+#include "ag-relay.h"
 #include "ag-run.h"
 #include "ag-util.h"
 
@@ -776,6 +777,32 @@ ag_do_reboot(int fd, const struct ag_serve_opts *o, const struct ag_req *r)
     return ag_respond(fd, 1, "", 0);
 }
 
+/* A verb of ag-relay.c: its body, or its error text. */
+static int
+ag_do_relay_verb(
+    int fd,
+    const struct ag_serve_opts *o,
+    const struct ag_req *r,
+    int (*verb)(const char *, char *const *, size_t, struct af_kv *, char **))
+{
+    struct af_kv kv;
+    char *err = NULL, *body;
+    size_t len;
+    int rc;
+
+    af_kv_init(&kv);
+    if (verb(o->root, r->argv, r->argc, &kv, &err) != 0) {
+        rc = ag_respond_err(fd, err != NULL ? err : "relay: failed");
+    } else {
+        body = af_proto_kv_format(&kv, &len);
+        rc = ag_respond(fd, 1, body, len);
+        free(body);
+    }
+    free(err);
+    af_kv_free(&kv);
+    return rc;
+}
+
 int
 ag_serve(int in_fd, int out_fd, const struct ag_serve_opts *o)
 {
@@ -834,6 +861,10 @@ ag_serve(int in_fd, int out_fd, const struct ag_serve_opts *o)
             rc = ag_do_partial(out_fd, o, &req);
         else if (strcmp(req.argv[0], "staged") == 0)
             rc = ag_do_staged(out_fd, o, &req);
+        else if (strcmp(req.argv[0], "relay") == 0)
+            rc = ag_do_relay_verb(out_fd, o, &req, ag_relay_verb);
+        else if (strcmp(req.argv[0], "fetch") == 0)
+            rc = ag_do_relay_verb(out_fd, o, &req, ag_fetch_verb);
         else if (strcmp(req.argv[0], "reboot") == 0)
             rc = ag_do_reboot(out_fd, o, &req);
         else if (strcmp(req.argv[0], "quit") == 0 && req.argc == 1) {

@@ -115,7 +115,7 @@ rack_up() {
 }
 
 # measure NAME COMMAND...: one run through measure.py; sets M_WALL M_CPU
-# M_PRSS M_TRSS M_RC and leaves the output in $LOGS/NAME.{out,err}.
+# M_PRSS M_TRSS M_RC M_TCP (see MEASURE_SS in measure.py) and leaves the output in $LOGS/NAME.{out,err}.
 measure() {
     local name=$1
     shift
@@ -130,6 +130,9 @@ measure() {
     M_PRSS=${BASH_REMATCH[3]}
     M_TRSS=${BASH_REMATCH[4]}
     M_RC=${BASH_REMATCH[5]}
+    M_TCP=0
+    [[ $line =~ tcp_bytes=([0-9]+) ]] && M_TCP=${BASH_REMATCH[1]}
+    return 0
 }
 
 # median V...: the median of the numbers (the lower middle one for an even

@@ -26,7 +26,17 @@
 #              peers mostly their ssh/scp children, one per node)
 #   cpu s/GiB  cpu s per GiB delivered (nodes * size)
 #   rss MiB    peak RSS of the tool's own process
+#   sent MiB   payload bytes the tool says it sent (ascend-fleet's summary)
+#   egress MiB client -> nodes' sshd bytes (TCP payload acknowledged on
+#              every socket to port 22 of the rack's addresses, sampled
+#              every 100 ms by measure.py: SSH framing and encryption
+#              included; node-to-node relay traffic is not on port 22)
 #   ok         nodes that hold a copy with the right SHA-256 afterwards
+#
+# --gateway N adds the row ascend-fleet-gw: the same stage through an
+# inventory where every N nodes form a group whose first node is its
+# `gateway:` (docs/scale.md), so the package leaves the client once per
+# gateway and the other nodes fetch it from their gateway.
 #
 # Targets: ascend-fleet's wall <= 0.9x the fastest peer; its cpu per GiB no
 # worse than pdcp's. The nodes run on the same cores as the tools, so the
@@ -43,8 +53,10 @@ CIPHER=""
 ONLY=""
 ARGS=()
 NODES_SET=0
+GW_EVERY=0
 while (($#)); do
     case $1 in
+    --gateway) GW_EVERY=$2; shift 2 ;;
     --size) SIZE_MIB=$2; shift 2 ;;
     --peer-cipher) CIPHER=$2; shift 2 ;;
     --tools) ONLY=$2; shift 2 ;;
@@ -54,11 +66,12 @@ while (($#)); do
 done
 ((NODES_SET)) || NODES=16
 bench_args ${ARGS[@]+"${ARGS[@]}"} --nodes "$NODES"
-[[ $SIZE_MIB =~ ^[0-9]+$ ]] || bench_usage
+[[ $SIZE_MIB =~ ^[0-9]+$ && $GW_EVERY =~ ^[0-9]+$ ]] || bench_usage
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
 TOOLS=(ascend-fleet)
+((GW_EVERY == 0)) || TOOLS+=(ascend-fleet-gw)
 for t in pdcp clush parallel-scp; do
     if [[ -n $ONLY && ,$ONLY, != *,$t,* ]]; then
         continue
@@ -70,6 +83,26 @@ for t in pdcp clush parallel-scp; do
 done
 
 rack_up
+# Egress: bytes acknowledged on sockets to the nodes' sshd (measure.py).
+export MEASURE_SS="dst ${BASE%.*.*}.0.0/16 and dport = :22"
+# The gateway inventory: the rack's settings, groups of GW_EVERY nodes, the
+# first of each its gateway.
+GW_INV=$RACK/bench-gw-inventory.yaml
+if ((GW_EVERY > 0)); then
+    {
+        sed -n '/^groups:/q;p' "$INV"
+        echo "groups:"
+        i=0
+        for nd in "$RACK"/nodes/*/; do
+            name=$(basename "$nd")
+            if ((i % GW_EVERY == 0)); then
+                printf '  gw%03d:\n    gateway: %s\n    hosts:\n' "$i" "$name"
+            fi
+            printf '      - {name: %s, address: "%s"}\n' "$name" "$(cat "$nd/addr")"
+            i=$((i + 1))
+        done
+    } >"$GW_INV"
+fi
 KEY=$RACK/id_ed25519
 KH=$RACK/known_hosts
 PKGS=$WORK/packages
@@ -108,11 +141,15 @@ count_ok() {
 run_tool() {
     local tool=$1 name=$2
     clean
+    SENT=""
     case $tool in
-    ascend-fleet)
-        measure "$name" "$BIN" stage -i "$INV" -f "$FANOUT" \
+    ascend-fleet | ascend-fleet-gw)
+        local inv=$INV
+        [[ $tool == ascend-fleet ]] || inv=$GW_INV
+        measure "$name" "$BIN" stage -i "$inv" -f "$FANOUT" \
             --packages "$PKGS" --stage cann
         OK=$(count_ok "$AF_DST/$NAME")
+        SENT=$(sed -n 's/.* \([0-9.]*\) MiB sent in .*/\1/p' "$LOGS/$name.out")
         ;;
     pdcp)
         measure "$name" env PDSH_SSH_ARGS="$O -l%u %h" \
@@ -133,7 +170,7 @@ run_tool() {
     [[ -n $OK ]] || OK=0
 }
 
-declare -A WALL CPU PRSS OKS
+declare -A WALL CPU PRSS OKS SENTS EGRESS
 for ((rep = 1; rep <= REPS; rep++)); do
     for tool in "${TOOLS[@]}"; do
         name="$tool-$rep"
@@ -142,8 +179,11 @@ for ((rep = 1; rep <= REPS; rep++)); do
         CPU[$tool]+="$M_CPU "
         PRSS[$tool]+="$M_PRSS "
         OKS[$tool]+="$OK "
-        printf '  %-13s run %d: wall %6.2f s  cpu %6.2f s  ok %d/%d\n' \
-            "$tool" "$rep" "$M_WALL" "$M_CPU" "$OK" "$NODES" >&2
+        SENTS[$tool]+="${SENT:-0} "
+        EGRESS[$tool]+="$M_TCP "
+        printf '  %-15s run %d: wall %6.2f s  cpu %6.2f s  egress %8.1f MiB  ok %d/%d\n' \
+            "$tool" "$rep" "$M_WALL" "$M_CPU" "$(fcalc "$M_TCP / 1048576")" \
+            "$OK" "$NODES" >&2
     done
 done
 clean
@@ -153,8 +193,8 @@ echo
 echo "push of one $SIZE_MIB MiB package to $NODES nodes ($GIB GiB delivered)," \
     "fanout $FANOUT, median of $REPS, $(nproc) cores," \
     "peers' cipher: ${CIPHER:-ssh default}"
-printf '%-13s %8s %8s %8s %9s %8s %6s\n' tool "wall s" "MiB/s" "cpu s" \
-    "cpu s/GiB" "rss MiB" ok
+printf '%-15s %8s %8s %8s %9s %8s %9s %10s %6s\n' tool "wall s" "MiB/s" \
+    "cpu s" "cpu s/GiB" "rss MiB" "sent MiB" "egress MiB" ok
 declare -A MW MC
 best_wall="" best_tool=""
 for tool in "${TOOLS[@]}"; do
@@ -164,13 +204,18 @@ for tool in "${TOOLS[@]}"; do
         c=$(median ${CPU[$tool]})
         p=$(median ${PRSS[$tool]})
         okm=$(median ${OKS[$tool]})
+        sm=$(median ${SENTS[$tool]})
+        em=$(median ${EGRESS[$tool]})
     }
+    sent_col=- egress_col=-
+    egress_col=$(fcalc "$em / 1048576")
+    [[ $tool != ascend-fleet* ]] || sent_col=$(fcalc "$sm")
     MW[$tool]=$w
     MC[$tool]=$c
-    printf '%-13s %8.2f %8.1f %8.2f %9.2f %8.1f %6s\n' "$tool" "$w" \
+    printf '%-15s %8.2f %8.1f %8.2f %9.2f %8.1f %9s %10s %6s\n' "$tool" "$w" \
         "$(fcalc "$NODES * $SIZE_MIB / $w")" "$c" "$(fcalc "$c / $GIB")" \
-        "$(fcalc "$p / 1024")" "$okm/$NODES"
-    if [[ $tool != ascend-fleet ]] &&
+        "$(fcalc "$p / 1024")" "$sent_col" "$egress_col" "$okm/$NODES"
+    if [[ $tool != ascend-fleet* ]] &&
         { [[ -z $best_wall ]] || awk "BEGIN{exit !($w < $best_wall)}"; }; then
         best_wall=$w
         best_tool=$tool

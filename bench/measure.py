@@ -23,12 +23,46 @@
 #                   exceeds parent_rss_kib it is the largest child's (for
 #                   pdsh, pssh and clush: one ssh client process).
 #   rc              COMMAND's exit status (128+N if killed by signal N).
+#   tcp_bytes       with MEASURE_SS set to an ss(8) filter (for example
+#                   "dst 127.4.0.0/24 and dport = :22"): the TCP payload
+#                   bytes acknowledged on the sockets that match it, summed
+#                   over sockets (each socket's largest bytes_acked, sampled
+#                   every 100 ms while COMMAND runs; the last <100 ms of a
+#                   socket can be missed). Whatever process owns them, so
+#                   the peers' ssh children count too: with the filter
+#                   above, the client's egress to the nodes' sshd, SSH
+#                   framing and encryption included. 0 without MEASURE_SS.
 #
 # The sampling costs this wrapper a little CPU; that is not counted, since
 # only COMMAND's own rusage is reported.
 import os
+import re
+import subprocess
 import sys
+import threading
 import time
+
+SS_ACKED = re.compile(r"bytes_acked:(\d+)")
+
+
+def ss_sampler(flt, acked, stop):
+    """Keep each matching socket's largest bytes_acked until stop is set."""
+    while not stop.is_set():
+        try:
+            out = subprocess.run(["ss", "-tniH"] + flt.split(),
+                                 capture_output=True, text=True).stdout
+        except OSError:
+            return
+        key = None
+        for line in out.splitlines():
+            if not line.startswith((" ", "\t")):
+                f = line.split()
+                key = " ".join(f[-2:]) if len(f) >= 2 else None
+                continue
+            m = SS_ACKED.search(line)
+            if key and m:
+                acked[key] = max(acked.get(key, 0), int(m.group(1)))
+        stop.wait(0.1)
 
 
 def vmhwm(pid):
@@ -47,6 +81,12 @@ def main():
         sys.stderr.write("usage: measure.py OUTFILE -- COMMAND...\n")
         return 2
     outfile, argv = sys.argv[1], sys.argv[3:]
+    acked, stop = {}, threading.Event()
+    flt = os.environ.get("MEASURE_SS", "")
+    sampler = None
+    if flt:
+        sampler = threading.Thread(target=ss_sampler, args=(flt, acked, stop))
+        sampler.start()
     t0 = time.monotonic()
     pid = os.fork()
     if pid == 0:
@@ -71,13 +111,18 @@ def main():
             peak = h
         time.sleep(0.005)
     wall = time.monotonic() - t0
+    if sampler is not None:
+        stop.set()
+        sampler.join()
     if os.WIFEXITED(status):
         rc = os.WEXITSTATUS(status)
     else:
         rc = 128 + os.WTERMSIG(status)
     with open(outfile, "w") as f:
-        f.write("wall=%.3f cpu=%.3f parent_rss_kib=%d tree_rss_kib=%d rc=%d\n"
-                % (wall, ru.ru_utime + ru.ru_stime, peak, ru.ru_maxrss, rc))
+        f.write("wall=%.3f cpu=%.3f parent_rss_kib=%d tree_rss_kib=%d rc=%d"
+                " tcp_bytes=%d\n"
+                % (wall, ru.ru_utime + ru.ru_stime, peak, ru.ru_maxrss, rc,
+                   sum(acked.values())))
     return 0
 
 

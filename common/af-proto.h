@@ -56,6 +56,15 @@
  *                                     files of dir a put installed whose
  *                                     verified mark still matches them
  *                                     (nothing is read again)
+ *   relay <sha256> <size> <path> <bind-ip> <token> <members> <max-conc>
+ *         <idle-s> <timeout-s>     -> port: a detached, bounded TCP server
+ *                                     of that verified file for the rack
+ *                                     (agent/ag-relay.h)
+ *   fetch <ip> <port> <token> <sha256> <size> <mode-octal> <path>
+ *         [<timeout-s>]            -> size, offset, received, sha256: the
+ *                                     file from a relay into <path>.partial
+ *                                     after the verified offset, installed
+ *                                     only on a SHA-256 match
  *   running <argument>             -> running (count), pids: processes with
  *                                     an argv element exactly <argument>
  *   reboot <delay-s> <argv0> [argv...]

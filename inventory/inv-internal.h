@@ -142,5 +142,10 @@ void inv__conn_eff_free(struct inv_conn_eff *eff);
 int inv__resolve_jumps(struct inv *inv, const char *home, struct af_err *e);
 /* Free what a node owns (not the node itself). */
 void inv__free_node(struct inv_node *nd);
+/*
+ * inv-gateway.c: check every group's `gateway:` (the groups mapping of the
+ * file, once all hosts are loaded) and fill inv->gateways.
+ */
+int inv__load_gateways(struct ld *l, const struct af_ynode *groups);
 
 #endif /* AF_INV_INTERNAL_H */

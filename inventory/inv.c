@@ -467,10 +467,12 @@ load_groups(struct ld *l,
                     return r;
             } else if (strcmp(g->keys[j]->scalar, "hosts") == 0) {
                 hosts = g->vals[j];
+            } else if (strcmp(g->keys[j]->scalar, "gateway") == 0) {
+                continue; /* checked once every host is in */
             } else {
                 return inv__fail(l, g->keys[j],
                                  "unknown key '%s' in group '%s' "
-                                 "(allowed: vars, hosts)",
+                                 "(allowed: vars, hosts, gateway)",
                                  g->keys[j]->scalar, k->scalar);
             }
         }
@@ -621,6 +623,8 @@ inv_load_ex(const char *path,
         r = inv__fail(&l, root, "the inventory defines no nodes");
         goto out;
     }
+    if ((r = inv__load_gateways(&l, groups)) != 0)
+        goto out;
     if ((r = inv__resolve_jumps(inv, l.home, e)) != 0)
         goto out;
     *out = inv;
@@ -652,6 +656,7 @@ inv_free(struct inv *inv)
     for (i = 0; i < inv->ngroups; i++)
         free(inv->groups[i]);
     free(inv->groups);
+    free(inv->gateways);
     af_yaml_free(inv->root);
     if (inv->index != NULL)
         free(inv->index->slot);

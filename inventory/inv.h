@@ -106,6 +106,8 @@ struct inv {
     struct inv_node **extra;
     size_t nextra;
     char *ssh_config; /* which ones, for messages: "none", ... */
+    /* Per group (ngroups): index in nodes of its `gateway:`, or -1. */
+    long *gateways;
 };
 
 /*
@@ -156,6 +158,13 @@ int inv_load_ex(const char *path,
                 struct inv **out,
                 struct af_err *e);
 
+/*
+ * The gateway package pushes to n go through: the `gateway:` host of n's
+ * group, or NULL when n's groups have none or n is that gateway itself.
+ * Borrowed from inv.
+ */
+const struct inv_node *inv_gateway(const struct inv *inv,
+                                   const struct inv_node *n);
 /* Free an inventory and everything it owns. Accepts NULL. */
 void inv_free(struct inv *inv);
 

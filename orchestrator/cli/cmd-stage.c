@@ -106,6 +106,43 @@ stage_fail_print(struct stage_out *so)
     so->nfail = so->capfail = 0;
 }
 
+/* The rack-gateway keys of an item (ops/relay.h). */
+static void
+stage_relay_json(struct af_json *j, const struct stage_item *it)
+{
+    if (it->gateway)
+        afj_kstr(j, "role", "gateway");
+    if (it->via != NULL) {
+        afj_kstr(j, "via", it->via);
+        afj_kuint(j, "relayed_bytes", it->received);
+    }
+    if (it->relay_error != NULL)
+        afj_kstr(j, "relay_error", it->relay_error);
+}
+
+/* " (gateway)", " via GW" or the failed fetch, for a text line. */
+static char *
+stage_relay_text(const struct stage_item *it)
+{
+    char *t, *r;
+
+    if (it->gateway)
+        return af_strdup("  (gateway)");
+    if (it->via != NULL) {
+        t = report_safe(it->via);
+        r = af_asprintf("  via %s", t);
+        free(t);
+        return r;
+    }
+    if (it->relay_error != NULL) {
+        t = report_safe(it->relay_error);
+        r = af_asprintf("  (%s; pushed directly)", t);
+        free(t);
+        return r;
+    }
+    return af_strdup("");
+}
+
 static void
 stage_item_json(struct stage_out *so, const struct stage_item *it)
 {
@@ -126,6 +163,7 @@ stage_item_json(struct stage_out *so, const struct stage_item *it)
         afj_kint(&j, "recorded_bytes", it->recorded);
     afj_kuint(&j, "duration_ms", it->duration_ms);
     afj_kstr(&j, "error", it->status ? it->error : NULL);
+    stage_relay_json(&j, it);
     report_json_end(&so->rep, &j, &b);
 }
 
@@ -133,7 +171,8 @@ stage_item_json(struct stage_out *so, const struct stage_item *it)
 static void
 stage_resumed_print(const struct stage_item *it,
                     const char *node,
-                    const char *pkg)
+                    const char *pkg,
+                    const char *rel)
 {
     double mib = (double)it->sent / 1048576.0;
     double s = (double)it->duration_ms / 1000.0;
@@ -146,16 +185,16 @@ stage_resumed_print(const struct stage_item *it,
     if (it->recorded >= 0 && (uint64_t)it->recorded != it->offset)
         printf(", the state file had %.1f MiB",
                (double)it->recorded / 1048576.0);
-    printf("\n");
+    printf("%s\n", rel);
 }
 
 static void
 stage_item_print(const struct stage_item *it, void *data)
 {
     struct stage_out *so = data;
-    double mib = (double)it->sent / 1048576.0;
+    double mib = (double)(it->sent + it->received) / 1048576.0;
     double s = (double)it->duration_ms / 1000.0;
-    char *node, *pkg;
+    char *node, *pkg, *rel;
 
     if (so->rep.json) {
         stage_item_json(so, it);
@@ -163,17 +202,19 @@ stage_item_print(const struct stage_item *it, void *data)
     }
     node = report_safe(it->node);
     pkg = report_safe(it->package ? it->package : "");
+    rel = stage_relay_text(it);
     if (it->status != 0)
         stage_fail_keep(so, it);
     else if (it->already)
-        printf("%-10s %s  %.1f MiB  (staged)\n", node, pkg,
-               (double)it->size / 1048576.0);
+        printf("%-10s %s  %.1f MiB  (staged)%s\n", node, pkg,
+               (double)it->size / 1048576.0, rel);
     else if (it->offset == 0)
-        printf("%-10s %s  %.1f MiB in %.1f s (%.1f MiB/s)\n", node, pkg, mib, s,
-               s > 0 ? mib / s : 0.0);
+        printf("%-10s %s  %.1f MiB in %.1f s (%.1f MiB/s)%s\n", node, pkg, mib,
+               s, s > 0 ? mib / s : 0.0, rel);
     else
-        stage_resumed_print(it, node, pkg);
+        stage_resumed_print(it, node, pkg, rel);
     fflush(stdout);
+    free(rel);
     free(node);
     free(pkg);
 }
@@ -225,6 +266,8 @@ stage_summary_print(struct stage_out *out, const struct stage_summary *sum)
         afj_kuint(&j, "packages", sum->packages);
         afj_kuint(&j, "bytes", sum->bytes_sent);
         afj_kuint(&j, "duration_ms", sum->wall_ms);
+        afj_kuint(&j, "gateways", sum->gateways);
+        afj_kuint(&j, "bytes_relayed", sum->bytes_relayed);
         report_json_end(&out->rep, &j, &b);
         return;
     }
@@ -233,6 +276,10 @@ stage_summary_print(struct stage_out *out, const struct stage_summary *sum)
            sum->nodes, sum->nodes == 1 ? "" : "s",
            sum->nodes - sum->nodes_failed, sum->nodes_failed, sum->packages,
            sum->packages == 1 ? "" : "s", mib, s, s > 0 ? mib / s : 0.0);
+    if (sum->gateways > 0)
+        printf("%.1f MiB relayed by %zu rack gateway%s\n",
+               (double)sum->bytes_relayed / 1048576.0, sum->gateways,
+               sum->gateways == 1 ? "" : "s");
 }
 
 int
@@ -288,7 +335,8 @@ cmd_stage_main(int argc, char **argv)
     fleet.kex = o.kex;
     if ((rc = cmd_state_open(&o, "stage", CMD_STATE_CREATE, &st)) != 0)
         goto out;
-    /* stage writes the state like every other writer: it locks its nodes. */
+    /* stage writes the state like every other writer: it locks its nodes.
+     */
     names = af_calloc(fleet.nsel + 1, sizeof(*names));
     for (i = 0; i < fleet.nsel; i++)
         names[i] = fleet_node(&fleet, i)->name;

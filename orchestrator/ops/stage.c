@@ -18,6 +18,7 @@
 #include "pb.h"
 #include "push.h"
 #include "rate.h"
+#include "relay.h"
 #include "rollout.h"
 #include "sess.h"
 #include "st-stage.h"
@@ -71,6 +72,7 @@ struct stage_run {
     struct stage_summary *sum;
     struct st *st;
     struct rate *rate;
+    struct relay *relay; /* rack gateways, or NULL */
 };
 
 static uint64_t
@@ -173,7 +175,10 @@ stage_progress(const struct push_result *r, void *data)
 }
 
 static void
-stage_pushed(int status, const struct push_result *r, void *data)
+stage_relayed(int status,
+              const struct push_result *r,
+              const struct relay_result *rr,
+              void *data)
 {
     struct stage_job *j = data;
     struct stage_pkg *p = &j->run->pkgs[j->next];
@@ -206,6 +211,12 @@ stage_pushed(int status, const struct push_result *r, void *data)
         it.status = w;
         it.error = j->rec_err;
     }
+    if (rr != NULL) {
+        it.via = rr->via;
+        it.relay_error = rr->relay_error;
+        it.received = rr->received;
+        j->run->sum->bytes_relayed += rr->received;
+    }
     stage_report(j, &it);
     j->next++;
     if (w != 0 || j->rec_err[0] != '\0' ||
@@ -214,6 +225,12 @@ stage_pushed(int status, const struct push_result *r, void *data)
         return;
     }
     stage_next(j);
+}
+
+static void
+stage_pushed(int status, const struct push_result *r, void *data)
+{
+    stage_relayed(status, r, NULL, data);
 }
 
 static void
@@ -253,6 +270,11 @@ stage_stat_answer(struct agc *a,
     j->recorded = stage_recorded(j);
     j->rec_verified = 0;
     j->rec_ms = 0;
+    if (relay_serves(j->run->relay, j->node, j->next)) {
+        relay_deliver(j->run->relay, j->node, j->next, a, 30 * 60 * 1000,
+                      stage_relayed, j);
+        return;
+    }
     dest = af_asprintf("%s/%s", STAGE_REMOTE_DIR, p->name);
     push_start_opt(a, p->src, dest, 0600, 30 * 60 * 1000, &po, stage_pushed, j);
     free(dest);
@@ -442,6 +464,48 @@ stage_all_stages(const struct pb *pb)
     return s;
 }
 
+/* A gateway push, reported like a node's. */
+static void
+stage_gw_item(const struct relay_gw_item *g, void *data)
+{
+    struct stage_run *run = data;
+    struct stage_item it;
+
+    memset(&it, 0, sizeof(it));
+    it.node = g->node;
+    it.package = g->package;
+    it.size = g->size;
+    it.sent = g->sent;
+    it.offset = g->offset;
+    it.duration_ms = g->duration_ms;
+    it.already = g->already;
+    it.status = g->status;
+    it.error = g->error;
+    it.gateway = 1;
+    run->cb(&it, run->data);
+}
+
+/* Push to the rack gateways first, when selected nodes are behind any. */
+static int
+stage_relay_setup(struct stage_run *run,
+                  const struct stage_opts *o,
+                  struct af_err *e)
+{
+    struct relay_opts ro = {STAGE_REMOTE_DIR, o->fanout, 0, 0, 0};
+    size_t i;
+
+    run->relay = relay_new(run->f, &ro);
+    if (run->relay == NULL)
+        return 0;
+    for (i = 0; i < run->npkgs; i++)
+        relay_add(run->relay, run->pkgs[i].name, run->pkgs[i].src,
+                  (run->pkgs[i].arch[0] ? RELAY_ARCH_X86_64 : 0) |
+                      (run->pkgs[i].arch[1] ? RELAY_ARCH_AARCH64 : 0));
+    run->sum->gateways = relay_gateways(run->relay);
+    return relay_prepare(run->relay, stage_gw_item, run, &run->sum->bytes_sent,
+                         e);
+}
+
 int
 stage_run(struct fleet *f,
           const struct stage_opts *o,
@@ -477,6 +541,8 @@ stage_run(struct fleet *f,
     run.jobs = af_calloc(f->nsel ? f->nsel : 1, sizeof(*run.jobs));
     if (o->rate > 0)
         run.rate = rate_new(f->loop, o->rate);
+    if ((r = stage_relay_setup(&run, o, e)) != 0)
+        goto out;
     {
         static const struct sched_job_ops ops = {
             .sess_flags = SESS_AGENT,
@@ -499,6 +565,7 @@ out:
         free(run.pkgs[i].version);
         push_src_free(run.pkgs[i].src);
     }
+    relay_free(run.relay);
     free(run.pkgs);
     free(run.jobs);
     free(all);

@@ -50,14 +50,21 @@ struct stage_item {
     int already; /* the node held it with the right hash */
     int status;  /* 0 or a negative AF_E* code */
     const char *error;
+    /* Rack gateways (ops/relay.h): */
+    int gateway;             /* this is a push to a gateway for its group */
+    const char *via;         /* fetched from this gateway, or NULL */
+    const char *relay_error; /* a failed fetch, then pushed directly */
+    uint64_t received;       /* bytes fetched from the gateway */
 };
 
 typedef void (*stage_item_cb)(const struct stage_item *it, void *data);
 
 struct stage_summary {
     size_t nodes, nodes_failed, packages;
-    uint64_t bytes_sent;
+    uint64_t bytes_sent; /* by the orchestrator, gateways included */
     uint64_t wall_ms;
+    size_t gateways;        /* rack gateways used */
+    uint64_t bytes_relayed; /* fetched by nodes from their gateway */
 };
 
 /*

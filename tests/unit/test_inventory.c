@@ -239,7 +239,7 @@ Test(inv, unknown_keys_say_where_keys_are_allowed)
                  "unknown key 'usr' in defaults (allowed: user, port,");
     expect_error("unknown-group-key.yaml", AF_EINPUT, 4, 5,
                  "unknown key 'children' in group 'rack01' (allowed: vars, "
-                 "hosts)");
+                 "hosts, gateway)");
     expect_error("unknown-host-key.yaml", AF_EINPUT, 3, 5,
                  "unknown key 'adress' in a host entry (allowed: name, "
                  "address, hccn, user,");
