@@ -20,8 +20,7 @@ void report_stage_text(const struct st_stage *rows, size_t n);
 /* One JSON Lines object per row: {"v", "type": "staged", node, package,
  * stage, version, sha256, size, verified, percent, state, reason,
  * updated_ms}. */
-void report_stage_json(struct report *rep,
-                       const struct st_stage *rows,
-                       size_t n);
+void
+report_stage_json(struct report *rep, const struct st_stage *rows, size_t n);
 
 #endif /* AF_REPORT_STAGE_H */
