@@ -420,6 +420,12 @@ resume_pick(const struct ro_opts *ro, int argc, char **argv, int64_t *run)
     char *end;
     int r;
 
+    /* Resume never creates a state file: a typo'd --state is an error. */
+    if (access(ro->state, F_OK) != 0) {
+        fprintf(stderr, "ascend-fleet resume: no state file at %s\n",
+                ro->state);
+        return AF_EXIT_USAGE;
+    }
     if (optind < argc) {
         *run = strtoll(argv[optind], &end, 10);
         if (*end || *run <= 0 || optind + 1 < argc) {

@@ -275,6 +275,14 @@ Test(state_cli, read_only_commands_never_create_a_state_file)
     cr_assert_eq(th_fleet(&r, 60, "runs abort 1 --state %s", db), 0);
     cr_expect_eq(r.status, 2, "runs abort exited %d", r.status);
     th_result_free(&r);
+    /* resume with a run id, and logs, read the file before anything. */
+    cr_assert_eq(th_fleet(&r, 60, "resume 99 --yes --state %s", db), 0);
+    cr_expect_eq(r.status, 2, "resume 99 exited %d", r.status);
+    cr_expect_not_null(strstr(r.err, "no state file at"), "%s", r.err);
+    th_result_free(&r);
+    cr_assert_eq(th_fleet(&r, 60, "logs 1 npu001 --state %s", db), 0);
+    cr_expect_eq(r.status, 2, "logs exited %d", r.status);
+    th_result_free(&r);
     cr_expect_neq(access(db, F_OK), 0, "a state file was created");
     free(db);
 }
