@@ -422,8 +422,11 @@ resume_pick(const struct ro_opts *ro, int argc, char **argv, int64_t *run)
 
     /* Resume never creates a state file: a typo'd --state is an error. */
     if (access(ro->state, F_OK) != 0) {
-        fprintf(stderr, "ascend-fleet resume: no state file at %s\n",
-                ro->state);
+        if (optind < argc)
+            fprintf(stderr, "ascend-fleet resume: no run %s: ", argv[optind]);
+        else
+            fprintf(stderr, "ascend-fleet resume: ");
+        fprintf(stderr, "no state file at %s\n", ro->state);
         return AF_EXIT_USAGE;
     }
     if (optind < argc) {
