@@ -213,10 +213,6 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
     res = facts_gather_staged(&ro->fleet, ro->eff.fanout, RO_FACTS_TIMEOUT_MS,
                               RO_PKG_DIR,
                               ro->eff.plan_only ? 0 : (size_t)ro->eff.fanout);
-    if (ro->stopping) {
-        facts_results_free(res, ro->n);
-        return RO_OUT_INTERRUPTED;
-    }
     for (i = 0; i < ro->n; i++) {
         struct nj *j = &ro->nj[i];
 
@@ -231,6 +227,10 @@ ro_facts_and_plan(struct ro *ro, int64_t resume_run)
     /* The kept sessions are the run's from here: ro_free closes them on
      * every way out. */
     ro_pre_adopt_facts(ro, res);
+    if (ro->stopping) {
+        facts_results_free(res, ro->n);
+        return RO_OUT_INTERRUPTED;
+    }
     /* Resume: the nodes must be the machines the run recorded. */
     if (resume_run > 0 && ro_check_identity(ro) != 0) {
         facts_results_free(res, ro->n);
