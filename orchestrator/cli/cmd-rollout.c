@@ -420,15 +420,9 @@ resume_pick(const struct ro_opts *ro, int argc, char **argv, int64_t *run)
     char *end;
     int r;
 
-    /* Resume never creates a state file: a typo'd --state is an error. */
-    if (access(ro->state, F_OK) != 0) {
-        if (optind < argc)
-            fprintf(stderr, "ascend-fleet resume: no run %s: ", argv[optind]);
-        else
-            fprintf(stderr, "ascend-fleet resume: ");
-        fprintf(stderr, "no state file at %s\n", ro->state);
-        return AF_EXIT_USAGE;
-    }
+    /* Resume never creates a state file (a typo'd --state is an error):
+     * without RUN the file is opened read-only here, with RUN ro_setup
+     * says so. */
     if (optind < argc) {
         *run = strtoll(argv[optind], &end, 10);
         if (*end || *run <= 0 || optind + 1 < argc) {

@@ -348,8 +348,9 @@ st_push_secs(const char *out, const char *step)
     const char *p = strstr(out, key), *in;
     double s = -1;
 
-    if (p != NULL && (in = strstr(p, " MiB in ")) != NULL)
-        s = atof(in + 8);
+    /* "(26.9 KiB in 0.74 s)": the unit of the size varies. */
+    if (p != NULL && (in = strstr(p, "B in ")) != NULL)
+        s = atof(in + 5);
     free(key);
     return s;
 }

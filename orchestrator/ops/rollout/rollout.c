@@ -108,6 +108,11 @@ ro_setup(struct ro *ro, const struct ro_opts *o, int64_t resume_run, int *stop)
         ro_error(ro, "%s", why);
         return RO_OUT_USAGE;
     }
+    if (resume_run > 0 && access(o->state, F_OK) != 0) {
+        ro_error(ro, "no run %lld: no state file at %s", (long long)resume_run,
+                 o->state);
+        return RO_OUT_USAGE;
+    }
     if (st_open(o->state, &ro->st, &e) != 0) {
         ro_error(ro, "%s", e.msg);
         return RO_OUT_USAGE;
