@@ -333,6 +333,18 @@ static void agc_enqueue(struct agc *a,
                         size_t nwords,
                         struct agc_req *r);
 
+/* A request with its deadline (0: 600 s) and answer callback set. */
+static struct agc_req *
+agc_req_new(uint64_t timeout_ms, agc_resp_cb cb, void *data)
+{
+    struct agc_req *r = af_calloc(1, sizeof(*r));
+
+    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
+    r->cb = cb;
+    r->data = data;
+    return r;
+}
+
 void
 agc_request(struct agc *a,
             const char *const *words,
@@ -343,13 +355,10 @@ agc_request(struct agc *a,
             agc_resp_cb cb,
             void *data)
 {
-    struct agc_req *r = af_calloc(1, sizeof(*r));
+    struct agc_req *r = agc_req_new(timeout_ms, cb, data);
 
     r->payload = payload;
     r->plen = plen;
-    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
-    r->cb = cb;
-    r->data = data;
     agc_enqueue(a, words, nwords, r);
 }
 
@@ -363,13 +372,10 @@ agc_request_stream(struct agc *a,
                    agc_resp_cb cb,
                    void *data)
 {
-    struct agc_req *r = af_calloc(1, sizeof(*r));
+    struct agc_req *r = agc_req_new(timeout_ms, cb, data);
 
     r->fill = fill;
     r->stream_left = plen;
-    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
-    r->cb = cb;
-    r->data = data;
     agc_enqueue(a, words, nwords, r);
 }
 
@@ -390,13 +396,10 @@ agc_request_sink(struct agc *a,
                  agc_resp_cb cb,
                  void *data)
 {
-    struct agc_req *r = af_calloc(1, sizeof(*r));
+    struct agc_req *r = agc_req_new(timeout_ms, cb, data);
 
     r->sink = sink;
     r->sink_max = max;
-    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
-    r->cb = cb;
-    r->data = data;
     agc_enqueue(a, words, nwords, r);
 }
 
@@ -410,14 +413,11 @@ agc_request_frames(struct agc *a,
                    agc_resp_cb cb,
                    void *data)
 {
-    struct agc_req *r = af_calloc(1, sizeof(*r));
+    struct agc_req *r = agc_req_new(timeout_ms, cb, data);
 
     r->sink = sink;
     r->sink_max = max;
     r->frames = 1;
-    r->timeout_ms = timeout_ms ? timeout_ms : 600000;
-    r->cb = cb;
-    r->data = data;
     agc_enqueue(a, words, nwords, r);
 }
 
